@@ -1,0 +1,236 @@
+"""The `bslim` command line: thin Typer commands over config -> plan -> render -> apply."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+
+from buildkit_slim import __version__, config, plan, render
+from buildkit_slim.errors import BslimError, CheckFailed, ConfigError, UsageError
+
+app = typer.Typer(
+    name="bslim",
+    help="Small multi-architecture container images for Python projects, from [tool.slim].",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_show_locals=False,  # tokens can sit in locals
+    rich_markup_mode=None,
+)
+
+ProjectOpt = Annotated[
+    Path, typer.Option("--project", "-p", help="Project directory (holds pyproject.toml).",
+                       file_okay=False, resolve_path=True)
+]
+
+
+def _err(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def _load(project: Path) -> tuple[config.Config, plan.Plan]:
+    cfg = config.load(project)
+    return cfg, plan.make_plan(cfg)
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        print(f"bslim {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[bool, typer.Option("--version", callback=_version_callback,
+                                          is_eager=True, help="Print the version.")] = False,
+) -> None:
+    """bslim: [tool.slim] in pyproject.toml -> docker buildx bake file + multi-stage Dockerfile."""
+
+
+@app.command()
+def render_cmd(
+    project: ProjectOpt = Path("."),
+    check: Annotated[bool, typer.Option("--check", help="Write nothing; exit 1 when the files "
+                                        "on disk are not what would be rendered.")] = False,
+    stdout: Annotated[bool, typer.Option("--stdout", help="Print the bake JSON instead of "
+                                         "writing files.")] = False,
+) -> None:
+    """Write the bake file, Dockerfile and .dockerignore into the output dir (atomically)."""
+    from buildkit_slim import files
+
+    _, the_plan = _load(project)
+    generated = render.render_all(the_plan)
+    if stdout:
+        sys.stdout.write(next(f.text for f in generated if f.path == the_plan.bake_file))
+        return
+    if check:
+        stale = files.stale_files(project, generated)
+        if stale:
+            raise CheckFailed(f"generated files are stale: {', '.join(stale)}",
+                              hint=f"run `bslim render --project {project}` and commit them")
+        print(f"up to date: {', '.join(f.path for f in generated)}")
+        return
+    written = files.write_atomically(project, generated)
+    for f in generated:
+        print(f"{'wrote' if f.path in written else 'unchanged'} {f.path}")
+
+
+@app.command("config")
+def config_cmd(project: ProjectOpt = Path(".")) -> None:
+    """Show the resolved configuration per target and where each value came from."""
+    cfg, _ = _load(project)
+    print(f"# project {cfg.project.name} {cfg.project.version or ''}".rstrip())
+    print(f"output-dir = {json.dumps(cfg.output_dir)}")
+    for target in cfg.targets:
+        print(f"\n[target {target.name}]")
+        sources = dict(target.sources)
+        for spec in config.KEYS:
+            if spec.top_only:
+                continue
+            value = getattr(target, spec.key.replace("-", "_"))
+            if spec.kind == "table":
+                value = dict(value)
+            elif isinstance(value, tuple):
+                value = list(value)
+            shown = json.dumps(value, ensure_ascii=False)
+            print(f"{spec.key:<17}= {shown}  # {sources.get(spec.key, 'default')}")
+
+
+@app.command()
+def init(
+    project: ProjectOpt = Path("."),
+    image: Annotated[str | None, typer.Option(help="Image repository, e.g. "
+                                               "ghcr.io/acme/spark.")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing [tool.slim].")] =
+    False,
+) -> None:
+    """Add a [tool.slim] table with detected values, keeping the file's comments."""
+    from buildkit_slim import init as init_mod
+
+    text = init_mod.add_table(project, image=image, force=force)
+    print(f"added [tool.slim] to {project / 'pyproject.toml'}:\n{text}", end="")
+
+
+@app.command()
+def bake(
+    targets: Annotated[list[str] | None, typer.Argument(help="Targets to build (default: all).")]
+    = None,
+    project: ProjectOpt = Path("."),
+    platform: Annotated[list[str] | None, typer.Option(
+        "--platform", help="Build only these platforms (repeatable).")] = None,
+    load: Annotated[bool, typer.Option("--load", help="Load the result into the local "
+                                       "image store.")] = False,
+    push: Annotated[bool, typer.Option("--push", help="Push the result to the registry.")] =
+    False,
+    print_: Annotated[bool, typer.Option("--print", help="Show what buildx resolves; build "
+                                         "nothing.")] = False,
+    set_: Annotated[list[str] | None, typer.Option(
+        "--set", help="Override a bake value: pattern.key=value (repeatable).")] = None,
+    tag: Annotated[str | None, typer.Option(help="Image tag (bake variable TAG; default: "
+                                            "$TAG, else dev).")] = None,
+    builder: Annotated[str | None, typer.Option(help="buildx builder to use.")] = None,
+    progress: Annotated[str, typer.Option(help="buildx progress: plain, tty or auto.")] =
+    "plain",
+    metadata_file: Annotated[Path | None, typer.Option(help="Write buildx's build metadata "
+                                                       "(digests) here.")] = None,
+    ca_bundle: Annotated[Path | None, typer.Option(
+        envvar="BSLIM_CA_BUNDLE", dir_okay=False,
+        help="CA certificates for pip inside build steps (TLS-intercepting proxies); handed "
+             "in as a BuildKit secret, never stored in a layer.")] = None,
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="Ignore the build cache.")] =
+    False,
+) -> None:
+    """Render, then build with `docker buildx bake`."""
+    from buildkit_slim import apply
+
+    if load and push:
+        raise UsageError("--load and --push: choose one")
+    if progress not in ("plain", "tty", "auto"):
+        raise UsageError(f"--progress: {progress!r} is not valid; use plain, tty or auto")
+    if ca_bundle is not None and not ca_bundle.is_file():
+        raise UsageError(f"--ca-bundle: {ca_bundle} is not a file")
+    _, the_plan = _load(project)
+    chosen = plan.select(the_plan, targets or [], platform or [])
+    request = apply.bake_request(
+        the_plan, chosen, project_root=project, platforms=bool(platform),
+        overrides=apply.parse_overrides(set_ or []), tag=tag, push=push, load=load,
+        builder=builder, progress=progress, metadata_file=metadata_file, ca_bundle=ca_bundle,
+        cache=not no_cache,
+    )
+    apply.render_files(project, the_plan)
+    if print_:
+        from buildkit_slim import docker
+
+        print(json.dumps(docker.bake_print(request), indent=2, sort_keys=True))
+        return
+    apply.run_bake(request)
+    names = ", ".join(f"{t.name} ({', '.join(t.platforms)})" for t in chosen.targets)
+    print(f"built {names}" + (" and pushed" if push else ""))
+
+
+@app.command()
+def doctor(
+    project: ProjectOpt = Path("."),
+    builder: Annotated[str | None, typer.Option(help="buildx builder to check.")] = None,
+    no_probe: Annotated[bool, typer.Option("--no-probe", help="Skip running the base images "
+                                           "per platform.")] = False,
+) -> None:
+    """Check docker, buildx, the builder, arm/v7 emulation and the base images."""
+    from buildkit_slim import doctor as doctor_mod
+
+    try:
+        _, the_plan = _load(project)
+    except UsageError:
+        the_plan = None  # no project here: check the machine only
+    checks = doctor_mod.run_checks(the_plan, builder=builder, probe_bases=not no_probe)
+    for line in doctor_mod.format_checks(checks):
+        print(line)
+    failed = [c.name for c in checks if c.status == "fail"]
+    if failed:
+        raise CheckFailed(f"{len(failed)} check(s) failed: {', '.join(failed)}")
+
+
+# Typer derives command names from function names; `render` is clearer than render-cmd.
+app.registered_commands[0].name = "render"
+
+
+def _fail(exc: BslimError) -> NoReturn:
+    if isinstance(exc, ConfigError):
+        for problem in exc.problems:
+            _err(f"error: {problem}")
+    else:
+        _err(f"error: {exc.message}")
+    if exc.detail:
+        _err(exc.detail)
+    if exc.hint:
+        _err(f"hint: {exc.hint}")
+    raise SystemExit(exc.exit_code)
+
+
+def main(argv: list[str] | None = None) -> None:
+    try:
+        app(args=argv, prog_name="bslim", standalone_mode=False)
+    except BslimError as exc:
+        _fail(exc)
+    except typer.Exit as exc:
+        raise SystemExit(exc.exit_code) from None
+    except typer.Abort:
+        _err("error: aborted")
+        raise SystemExit(130) from None
+    except typer.TyperException as exc:
+        if type(exc).__name__ == "NoArgsIsHelpError":  # bare `bslim`: the help is the message
+            _err(exc.format_message())
+            raise SystemExit(2) from None
+        # Usage errors: one line naming the argument, then where to look.
+        _err(f"error: {exc.format_message()}")
+        ctx = getattr(exc, "ctx", None)
+        command = ctx.command_path if ctx is not None else "bslim"
+        _err(f"hint: see `{command} --help`")
+        raise SystemExit(2) from None
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

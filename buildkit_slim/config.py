@@ -1,0 +1,744 @@
+"""Read `pyproject.toml` (I/O) and parse `[tool.slim]` into frozen dataclasses (pure).
+
+`KEYS` is both the table of defaults and the list of allowed keys: the parser, `bslim config`,
+the JSON schema and the README's key reference all come from it.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import canonicalize_name
+
+from buildkit_slim._compat import tomllib
+from buildkit_slim.errors import ConfigError, UsageError
+
+PLATFORMS = (
+    "linux/386",
+    "linux/amd64",
+    "linux/arm/v6",
+    "linux/arm/v7",
+    "linux/arm64",
+    "linux/ppc64le",
+    "linux/riscv64",
+    "linux/s390x",
+)
+DEFAULT_PLATFORMS = ("linux/amd64", "linux/arm/v7")
+# Debian releases the official python images are published for; a base image whose tag names one
+# of them pins the glibc the wheels are built against.
+DEBIAN_RELEASES = ("bullseye", "bookworm", "trixie", "forky")
+
+# OCI distribution-spec grammar for a repository (with optional registry host and port).
+_HOST = r"(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*"
+_PATH_COMPONENT = r"[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*"
+REPOSITORY_RE = re.compile(
+    rf"^(?:{_HOST}(?::[0-9]+)?/)?{_PATH_COMPONENT}(?:/{_PATH_COMPONENT})*$"
+)
+TAG_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+_IMAGE_REF_RE = re.compile(
+    rf"^(?:{_HOST}(?::[0-9]+)?/)?{_PATH_COMPONENT}(?:/{_PATH_COMPONENT})*"
+    r"(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$"
+)
+TARGET_NAME_RE = re.compile(r"^[a-zA-Z0-9_-]+$")
+_PYTHON_RE = re.compile(r"^3\.[0-9]{1,2}$")
+_DEBIAN_RE = re.compile(r"^[a-z]+$")
+_APT_RE = re.compile(r"^[a-z0-9][a-z0-9+.-]+(?:=[A-Za-z0-9.+~:-]+)?$")
+_USER_RE = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")
+_ENV_KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_LABEL_KEY_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]*$")
+_EXPOSE_RE = re.compile(r"^([0-9]{1,5})(?:/(tcp|udp|sctp))?$")
+_URL_RE = re.compile(r"^https?://[^\s'\"\\`$]+$")
+_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
+_PLACEHOLDER_RE = re.compile(r"\{([^{}]*)\}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class KeySpec:
+    """One `[tool.slim]` key: its type, default, and what makes a value valid."""
+
+    key: str
+    kind: str  # str | list | table | bool
+    default: Any
+    doc: str
+    top_only: bool = False
+
+
+# The defaults table. `None` means "derived" (see the doc text) or "unset".
+KEYS: tuple[KeySpec, ...] = (
+    KeySpec(key="image", kind="str", default=None,
+            doc="Repository without tag, e.g. `ghcr.io/acme/spark`. Default: the project name."),
+    KeySpec(key="python", kind="str", default="3.13", doc="Python version X.Y of the base images."),
+    KeySpec(key="debian", kind="str", default="trixie", doc="Debian release of the base images."),
+    KeySpec(key="builder-base", kind="str", default="python:{python}-{debian}",
+            doc="Image the wheel stage starts from; `{python}` and `{debian}` are filled in."),
+    KeySpec(key="runtime-base", kind="str", default="python:{python}-slim-{debian}",
+            doc="Image the runtime stage starts from; same placeholders."),
+    KeySpec(key="platforms", kind="list", default=DEFAULT_PLATFORMS,
+            doc="Platforms to build, from: " + ", ".join(PLATFORMS) + "."),
+    KeySpec(key="entrypoint", kind="list", default=None,
+            doc="Exec-form entrypoint. Default: the single `[project.scripts]` entry, else "
+                "`python -m <package>` when the package has `__main__.py`."),
+    KeySpec(key="cmd", kind="list", default=(), doc="Exec-form CMD (arguments to the entrypoint)."),
+    KeySpec(key="workdir", kind="str", default="/app", doc="Absolute working directory."),
+    KeySpec(key="user", kind="str", default="app",
+            doc="Non-root user created in the runtime stage (uid/gid 10001); `root` to run as root."),
+    KeySpec(key="env", kind="table", default={}, doc="Environment variables of the image."),
+    KeySpec(key="labels", kind="table", default={},
+            doc="Extra image labels (added to the OCI labels taken from `[project]`)."),
+    KeySpec(key="args", kind="table", default={},
+            doc="Build args, available to both stages (e.g. `CFLAGS` for compiled wheels)."),
+    KeySpec(key="expose", kind="list", default=(), doc="Ports, e.g. `8080` or `\"53/udp\"`."),
+    KeySpec(key="extras", kind="list", default=(),
+            doc="Extras of the project to install (from `[project.optional-dependencies]`)."),
+    KeySpec(key="requirements", kind="str", default=None,
+            doc="Constraints/lock file (relative to the project) whose pins the wheel stage honours."),
+    KeySpec(key="apt-build", kind="list", default=(),
+            doc="Debian packages for the wheel stage (e.g. `libffi-dev`)."),
+    KeySpec(key="apt-runtime", kind="list", default=(),
+            doc="Debian packages for the runtime stage (e.g. `libopenblas0`)."),
+    KeySpec(key="index-url", kind="str", default=None,
+            doc="pip index URL (no credentials). Default: pip's."),
+    KeySpec(key="extra-index-urls", kind="list", default=(),
+            doc="Extra pip index URLs (no credentials)."),
+    KeySpec(key="find-links", kind="list", default=(),
+            doc="Directories in the project holding wheels or sdists pip may use (a local wheelhouse)."),
+    KeySpec(key="output-dir", kind="str", default="bake", top_only=True,
+            doc="Where generated files go, relative to the project."),
+    KeySpec(key="dockerfile", kind="str", default=None,
+            doc="Use this Dockerfile (relative to the project) instead of generating one."),
+)
+KEY_SPECS: Mapping[str, KeySpec] = {spec.key: spec for spec in KEYS}
+_TOP_LEVEL_TABLES = ("targets",)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProjectMeta:
+    """What bslim needs from `[project]`."""
+
+    name: str
+    version: str | None = None
+    description: str | None = None
+    license: str | None = None
+    urls: tuple[tuple[str, str], ...] = ()
+    scripts: tuple[str, ...] = ()
+    # None when `dependencies` is dynamic: then the wheel stage resolves them from the source.
+    dependencies: tuple[str, ...] | None = ()
+    optional_dependencies: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+    @property
+    def distribution(self) -> str:
+        return str(canonicalize_name(self.name))
+
+
+@dataclass(frozen=True, kw_only=True)
+class TargetConfig:
+    """One image to build: the top-level `[tool.slim]` values overridden by its target table."""
+
+    name: str
+    image: str
+    python: str
+    debian: str
+    builder_base: str
+    runtime_base: str
+    platforms: tuple[str, ...]
+    entrypoint: tuple[str, ...]
+    cmd: tuple[str, ...]
+    workdir: str
+    user: str
+    env: tuple[tuple[str, str], ...]
+    labels: tuple[tuple[str, str], ...]
+    args: tuple[tuple[str, str], ...]
+    expose: tuple[str, ...]
+    extras: tuple[str, ...]
+    requirements: str | None
+    apt_build: tuple[str, ...]
+    apt_runtime: tuple[str, ...]
+    index_url: str | None
+    extra_index_urls: tuple[str, ...]
+    find_links: tuple[str, ...]
+    dockerfile: str | None
+    # key -> "default" | "derived" | "tool.slim" | "tool.slim.targets.<name>"
+    sources: tuple[tuple[str, str], ...] = field(default=(), compare=False)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Config:
+    project: ProjectMeta
+    output_dir: str
+    targets: tuple[TargetConfig, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProjectSource:
+    """Everything `parse` needs, gathered by `read` (the only I/O in this module)."""
+
+    root: Path
+    pyproject: Mapping[str, Any]
+    main_packages: tuple[str, ...]  # import packages with a __main__.py
+    existing: frozenset[str]  # project-relative posix paths that exist (files and dirs)
+
+
+def read_project(root: Path) -> ProjectSource:
+    """Load pyproject.toml and look around the project for what defaults need."""
+    path = root / "pyproject.toml"
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UsageError(
+            f"--project: no pyproject.toml in {root}",
+            hint="pass --project DIR pointing at a Python project",
+        ) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise UsageError(f"{path}: not valid TOML: {exc}") from None
+    mains: list[str] = []
+    for base in (root, root / "src"):
+        if base.is_dir():
+            mains.extend(
+                sorted(p.parent.name for p in base.glob("*/__main__.py") if p.parent.is_dir())
+            )
+    existing: set[str] = set()
+    # Only the paths the config may name are looked up: no walk of the project tree.
+    slim = data.get("tool", {}).get("slim", {})
+    tables = [slim] + [t for t in slim.get("targets", {}).values() if isinstance(t, dict)]
+    for table in tables if isinstance(slim, dict) else []:
+        for key in ("requirements", "dockerfile", "find-links"):
+            value = table.get(key)
+            values = value if isinstance(value, list) else [value]
+            for item in values:
+                if isinstance(item, str) and _is_relative_inside(item):
+                    candidate = root / item
+                    if candidate.exists():
+                        existing.add(PurePosixPath(item).as_posix())
+    return ProjectSource(
+        root=root, pyproject=data, main_packages=tuple(mains), existing=frozenset(existing)
+    )
+
+
+def load(root: Path) -> Config:
+    return parse(read_project(root))
+
+
+def _is_relative_inside(path: str) -> bool:
+    p = PurePosixPath(path)
+    return bool(path) and not p.is_absolute() and ".." not in p.parts and "\\" not in path
+
+
+def suggest(value: str, choices: Sequence[str]) -> str:
+    """` (did you mean 'x'?)` for a near miss, else empty."""
+    match = difflib.get_close_matches(value, list(choices), n=1, cutoff=0.6)
+    return f"; did you mean '{match[0]}'?" if match else ""
+
+
+def _describe(value: object) -> str:
+    kinds = {str: "a string", bool: "a boolean", int: "an integer", float: "a number",
+             list: "an array", dict: "a table"}
+    return kinds.get(type(value), type(value).__name__)
+
+
+class Problems:
+    def __init__(self) -> None:
+        self.items: list[str] = []
+
+    def add(self, key: str, message: str) -> None:
+        self.items.append(f"{key}: {message}")
+
+
+def parse_project(data: Mapping[str, Any], problems: Problems) -> ProjectMeta:
+    project = data.get("project")
+    if not isinstance(project, dict):
+        problems.add("project", "missing [project] table (bslim reads name and dependencies there)")
+        return ProjectMeta(name="unknown")
+    name = project.get("name")
+    if not isinstance(name, str) or not name:
+        problems.add("project.name", "missing or not a string")
+        name = "unknown"
+    dynamic = project.get("dynamic", [])
+    dynamic = dynamic if isinstance(dynamic, list) else []
+    deps: tuple[str, ...] | None
+    if "dependencies" in dynamic:
+        deps = None
+    else:
+        deps = _requirements(project.get("dependencies", []), "project.dependencies", problems)
+    optional: list[tuple[str, tuple[str, ...]]] = []
+    raw_optional = project.get("optional-dependencies", {})
+    if isinstance(raw_optional, dict):
+        for extra, reqs in sorted(raw_optional.items()):
+            optional.append((str(canonicalize_name(extra)), _requirements(
+                reqs, f"project.optional-dependencies.{extra}", problems) or ()))
+    version = project.get("version")
+    description = project.get("description")
+    license_value = project.get("license")
+    license_text: str | None = None
+    if isinstance(license_value, str):
+        license_text = license_value
+    elif isinstance(license_value, dict) and isinstance(license_value.get("text"), str):
+        text = license_value["text"].strip()
+        license_text = text if text and "\n" not in text and len(text) <= 100 else None
+    urls = project.get("urls", {})
+    scripts = project.get("scripts", {})
+    return ProjectMeta(
+        name=name,
+        version=version if isinstance(version, str) else None,
+        description=description if isinstance(description, str) else None,
+        license=license_text,
+        urls=tuple(sorted((str(k), str(v)) for k, v in urls.items()))
+        if isinstance(urls, dict) else (),
+        scripts=tuple(sorted(str(k) for k in scripts)) if isinstance(scripts, dict) else (),
+        dependencies=deps,
+        optional_dependencies=tuple(optional),
+    )
+
+
+def _requirements(value: object, key: str, problems: Problems) -> tuple[str, ...]:
+    if not isinstance(value, list):
+        problems.add(key, f"must be an array of requirement strings, got {_describe(value)}")
+        return ()
+    out: list[str] = []
+    for index, item in enumerate(value):
+        try:
+            if not isinstance(item, str) or _CONTROL_RE.search(item):
+                raise InvalidRequirement("not a single-line string")
+            out.append(str(Requirement(item)))
+        except InvalidRequirement:
+            problems.add(f"{key}[{index}]", f"{item!r} is not a valid PEP 508 requirement")
+    return tuple(out)
+
+
+def parse(source: ProjectSource) -> Config:
+    """Pure: the whole configuration, or a ConfigError listing every problem at once."""
+    problems = Problems()
+    project = parse_project(source.pyproject, problems)
+    tool = source.pyproject.get("tool", {})
+    slim = tool.get("slim") if isinstance(tool, dict) else None
+    if slim is None:
+        raise ConfigError(["tool.slim: no [tool.slim] table in pyproject.toml; "
+                           "run `bslim init` to add one"])
+    if not isinstance(slim, dict):
+        raise ConfigError([f"tool.slim: must be a table, got {_describe(slim)}"])
+
+    allowed_top = [*KEY_SPECS, *_TOP_LEVEL_TABLES]
+    for key in slim:
+        if key not in allowed_top:
+            problems.add(f"tool.slim.{key}", "unknown key" + suggest(key, allowed_top))
+    top_values = {k: v for k, v in slim.items() if k in KEY_SPECS}
+
+    raw_targets = slim.get("targets", {})
+    if not isinstance(raw_targets, dict):
+        problems.add("tool.slim.targets", f"must be a table of tables, got {_describe(raw_targets)}")
+        raw_targets = {}
+    target_tables: list[tuple[str, dict[str, Any]]] = []
+    for tname, table in raw_targets.items():
+        prefix = f"tool.slim.targets.{tname}"
+        if not TARGET_NAME_RE.match(tname):
+            problems.add(prefix, "target names may use only letters, digits, '_' and '-'")
+            continue
+        if not isinstance(table, dict):
+            problems.add(prefix, f"must be a table, got {_describe(table)}")
+            continue
+        for key in table:
+            if key not in KEY_SPECS:
+                problems.add(f"{prefix}.{key}", "unknown key" + suggest(key, list(KEY_SPECS)))
+            elif KEY_SPECS[key].top_only:
+                problems.add(f"{prefix}.{key}", "can only be set at the top level (tool.slim)")
+        target_tables.append((tname, {k: v for k, v in table.items() if k in KEY_SPECS
+                                      and not KEY_SPECS[k].top_only}))
+    if not raw_targets:
+        target_tables.append((_default_target_name(project.name), {}))
+
+    output_dir = top_values.get("output-dir", "bake")
+    if not isinstance(output_dir, str) or not _is_relative_inside(output_dir):
+        problems.add("tool.slim.output-dir", f"{output_dir!r} must be a relative path inside "
+                     "the project (no '..')")
+        output_dir = "bake"
+
+    targets = [
+        _parse_target(tname, top_values, table, project, source, problems)
+        for tname, table in target_tables
+    ]
+    seen: dict[str, str] = {}
+    for target in targets:
+        if target.image in seen:
+            problems.add(f"tool.slim.targets.{target.name}.image",
+                         f"{target.image!r} is already the image of target "
+                         f"'{seen[target.image]}'; give each target its own image")
+        seen.setdefault(target.image, target.name)
+    if problems.items:
+        raise ConfigError(problems.items)
+    return Config(project=project, output_dir=PurePosixPath(output_dir).as_posix(),
+                  targets=tuple(targets))
+
+
+def _default_target_name(project_name: str) -> str:
+    name = re.sub(r"[^a-zA-Z0-9_-]+", "-", str(canonicalize_name(project_name))).strip("-")
+    return name or "app"
+
+
+def _parse_target(
+    name: str,
+    top: Mapping[str, Any],
+    own: Mapping[str, Any],
+    project: ProjectMeta,
+    source: ProjectSource,
+    problems: Problems,
+) -> TargetConfig:
+    values: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+    keys: dict[str, str] = {}
+    for spec in KEYS:
+        if spec.top_only:
+            continue
+        if spec.key in own:
+            raw, origin, key = own[spec.key], f"tool.slim.targets.{name}", \
+                f"tool.slim.targets.{name}.{spec.key}"
+        elif spec.key in top:
+            raw, origin, key = top[spec.key], "tool.slim", f"tool.slim.{spec.key}"
+        else:
+            raw, origin, key = spec.default, "default", f"tool.slim.{spec.key}"
+        keys[spec.key] = key
+        sources[spec.key] = origin
+        values[spec.key] = _check_value(spec, raw, key, problems, project, source)
+
+    def field_of(key: str) -> Any:
+        return values[key]
+
+    python, debian = field_of("python"), field_of("debian")
+    builder_base = _fill_base(field_of("builder-base"), python, debian, keys["builder-base"],
+                              problems)
+    runtime_base = _fill_base(field_of("runtime-base"), python, debian, keys["runtime-base"],
+                              problems)
+    _check_bases_match(builder_base, runtime_base, keys["runtime-base"], problems)
+
+    image = field_of("image")
+    if image is None:
+        image = str(canonicalize_name(project.name))
+        sources["image"] = "derived"
+        if not REPOSITORY_RE.match(image):
+            problems.add(keys["image"], f"project name {project.name!r} is not a valid image "
+                         "repository; set image = \"registry/owner/name\"")
+    entrypoint = field_of("entrypoint")
+    if entrypoint is None and field_of("dockerfile") is None:
+        entrypoint = default_entrypoint(project, source, keys["entrypoint"], problems)
+        sources["entrypoint"] = "derived"
+    return TargetConfig(
+        name=name,
+        image=image,
+        python=python,
+        debian=debian,
+        builder_base=builder_base,
+        runtime_base=runtime_base,
+        platforms=field_of("platforms"),
+        entrypoint=tuple(entrypoint or ()),
+        cmd=field_of("cmd"),
+        workdir=field_of("workdir"),
+        user=field_of("user"),
+        env=field_of("env"),
+        labels=field_of("labels"),
+        args=field_of("args"),
+        expose=field_of("expose"),
+        extras=field_of("extras"),
+        requirements=field_of("requirements"),
+        apt_build=field_of("apt-build"),
+        apt_runtime=field_of("apt-runtime"),
+        index_url=field_of("index-url"),
+        extra_index_urls=field_of("extra-index-urls"),
+        find_links=field_of("find-links"),
+        dockerfile=field_of("dockerfile"),
+        sources=tuple(sorted(sources.items())),
+    )
+
+
+def default_entrypoint(
+    project: ProjectMeta, source: ProjectSource, key: str, problems: Problems
+) -> tuple[str, ...] | None:
+    if len(project.scripts) == 1:
+        return (project.scripts[0],)
+    if len(project.scripts) > 1:
+        problems.add(key, f"not set, and [project.scripts] has {len(project.scripts)} entries "
+                     f"({', '.join(project.scripts)}); set entrypoint = [\"{project.scripts[0]}\"]")
+        return None
+    module = project.name.replace("-", "_").lower()
+    if module in source.main_packages:
+        return ("python", "-m", module)
+    if len(source.main_packages) == 1:
+        return ("python", "-m", source.main_packages[0])
+    problems.add(key, "not set, and there is no default: the project has no [project.scripts] "
+                 f"entry and no {module}/__main__.py; set entrypoint = [\"python\", \"-m\", "
+                 f"\"{module}\"] or similar")
+    return None
+
+
+def _fill_base(template: str, python: str, debian: str, key: str, problems: Problems) -> str:
+    unknown = [p for p in _PLACEHOLDER_RE.findall(template) if p not in ("python", "debian")]
+    if unknown:
+        problems.add(key, f"unknown placeholder {{{unknown[0]}}}; valid: {{python}}, {{debian}}")
+        return template
+    filled = template.replace("{python}", python).replace("{debian}", debian)
+    if not _IMAGE_REF_RE.match(filled):
+        problems.add(key, f"{filled!r} is not a valid image reference (e.g. python:3.13-trixie)")
+    return filled
+
+
+def _release_in(image: str) -> str | None:
+    tag = image.rsplit(":", 1)[1] if ":" in image.rsplit("/", 1)[-1] else ""
+    found = [r for r in DEBIAN_RELEASES if re.search(rf"(^|-){r}($|-)", tag)]
+    return found[0] if found else None
+
+
+def _python_in(image: str) -> str | None:
+    tag = image.rsplit(":", 1)[1] if ":" in image.rsplit("/", 1)[-1] else ""
+    match = re.match(r"^(3\.[0-9]{1,2})(?:[.-]|$)", tag)
+    return match.group(1) if match else None
+
+
+def _check_bases_match(builder: str, runtime: str, key: str, problems: Problems) -> None:
+    """Wheels built on one glibc/Python must run on the other: flag obvious mismatches."""
+    b_rel, r_rel = _release_in(builder), _release_in(runtime)
+    if b_rel and r_rel and b_rel != r_rel:
+        problems.add(key, f"{runtime!r} is Debian {r_rel} but builder-base {builder!r} is "
+                     f"{b_rel}; wheels must be built on the runtime's Debian release (glibc)")
+    b_py, r_py = _python_in(builder), _python_in(runtime)
+    if b_py and r_py and b_py != r_py:
+        problems.add(key, f"{runtime!r} is Python {r_py} but builder-base {builder!r} is "
+                     f"Python {b_py}; both stages need the same Python")
+
+
+def _check_value(
+    spec: KeySpec,
+    raw: Any,
+    key: str,
+    problems: Problems,
+    project: ProjectMeta,
+    source: ProjectSource,
+) -> Any:
+    """Type-check and validate one value; returns a normalized value (tuples for lists)."""
+    expected = {"str": str, "list": (list, tuple), "table": dict, "bool": bool}[spec.kind]
+    if raw is None:
+        return None
+    if not isinstance(raw, expected) or (spec.kind == "str" and isinstance(raw, bool)):
+        problems.add(key, f"must be {_kind_name(spec.kind)}, got {_describe(raw)}")
+        return spec.default if spec.kind == "str" else ()
+    checker = _CHECKS.get(spec.key)
+    if checker is None:
+        return tuple(raw) if isinstance(raw, list) else raw
+    return checker(raw, key, problems, project, source)
+
+
+def _kind_name(kind: str) -> str:
+    return {"str": "a string", "list": "an array", "table": "a table", "bool": "a boolean"}[kind]
+
+
+_Check = Callable[[Any, str, Problems, ProjectMeta, ProjectSource], Any]
+
+
+def _strings(raw: list[Any], key: str, problems: Problems) -> list[tuple[str, str]]:
+    """(item key, value) for each string item; reports non-strings and control characters."""
+    out = []
+    for index, item in enumerate(raw):
+        item_key = f"{key}[{index}]"
+        if not isinstance(item, str):
+            problems.add(item_key, f"must be a string, got {_describe(item)}")
+        elif _CONTROL_RE.search(item):
+            problems.add(item_key, "must not contain newlines or control characters")
+        else:
+            out.append((item_key, item))
+    return out
+
+
+def _check_image(raw: str, key: str, problems: Problems, *_: Any) -> str:
+    if ":" in raw.rsplit("/", 1)[-1] or "@" in raw:
+        problems.add(key, f"{raw!r}: give the repository without a tag or digest "
+                     "(tags come from TAG / bslim tags)")
+    elif not REPOSITORY_RE.match(raw):
+        problems.add(key, f"{raw!r} is not a valid image repository (lowercase, e.g. "
+                     "ghcr.io/acme/spark)")
+    return raw
+
+
+def _check_python(raw: str, key: str, problems: Problems, *_: Any) -> str:
+    if not _PYTHON_RE.match(raw):
+        problems.add(key, f"{raw!r} must be a Python version X.Y, e.g. \"3.13\"")
+    return raw
+
+
+def _check_debian(raw: str, key: str, problems: Problems, *_: Any) -> str:
+    if not _DEBIAN_RE.match(raw):
+        problems.add(key, f"{raw!r} must be a Debian release name, e.g. "
+                     + ", ".join(DEBIAN_RELEASES) + suggest(raw, DEBIAN_RELEASES))
+    elif raw not in DEBIAN_RELEASES and suggest(raw, DEBIAN_RELEASES):
+        problems.add(key, f"{raw!r} is not a Debian release" + suggest(raw, DEBIAN_RELEASES))
+    return raw
+
+
+def _check_base(raw: str, key: str, problems: Problems, *_: Any) -> str:
+    if _CONTROL_RE.search(raw) or any(c.isspace() for c in raw):
+        problems.add(key, "must be an image reference without spaces or newlines")
+    return raw
+
+
+def _check_platforms(raw: list[Any], key: str, problems: Problems, *_: Any) -> tuple[str, ...]:
+    out: list[str] = []
+    if not raw:
+        problems.add(key, "must name at least one platform, e.g. [\"linux/amd64\"]")
+    for item_key, item in _strings(raw, key, problems):
+        if item not in PLATFORMS:
+            near = suggest(item, PLATFORMS) or suggest(item.replace("v", "/v"), PLATFORMS)
+            problems.add(item_key, f"{item!r} is not a supported platform" + (
+                near or "; valid: " + ", ".join(PLATFORMS)))
+        elif item in out:
+            problems.add(item_key, f"{item!r} is listed twice")
+        else:
+            out.append(item)
+    return tuple(out)
+
+
+def _check_exec_list(raw: list[Any], key: str, problems: Problems, *_: Any) -> tuple[str, ...]:
+    items = _strings(raw, key, problems)
+    if key.endswith("entrypoint") and not raw:
+        problems.add(key, "must not be empty; omit it to use the default")
+    return tuple(v for _, v in items)
+
+
+def _check_workdir(raw: str, key: str, problems: Problems, *_: Any) -> str:
+    if not raw.startswith("/") or _CONTROL_RE.search(raw) or re.search(r"[\s\"'$\\]", raw):
+        problems.add(key, f"{raw!r} must be an absolute path without spaces, quotes or '$'")
+    return raw
+
+
+def _check_user(raw: str, key: str, problems: Problems, *_: Any) -> str:
+    if not _USER_RE.match(raw):
+        problems.add(key, f"{raw!r} must be a user name like \"app\" (lowercase letters, digits, "
+                     "'_' or '-'), or \"root\"")
+    return raw
+
+
+def _table(pattern: re.Pattern[str], what: str) -> _Check:
+    def check(raw: dict[str, Any], key: str, problems: Problems, *_: Any) -> tuple[
+            tuple[str, str], ...]:
+        out: list[tuple[str, str]] = []
+        for name, value in raw.items():
+            item_key = f"{key}.{name}"
+            if not pattern.match(name):
+                problems.add(item_key, f"{name!r} is not a valid {what} name")
+            elif isinstance(value, bool) or not isinstance(value, str | int | float):
+                problems.add(item_key, f"must be a string, got {_describe(value)}")
+            elif _CONTROL_RE.search(str(value)):
+                problems.add(item_key, "must not contain newlines or control characters")
+            else:
+                out.append((name, str(value)))
+        return tuple(sorted(out))
+    return check
+
+
+def _check_expose(raw: list[Any], key: str, problems: Problems, *_: Any) -> tuple[str, ...]:
+    out: list[str] = []
+    for index, item in enumerate(raw):
+        item_key = f"{key}[{index}]"
+        match = _EXPOSE_RE.match(str(item)) if isinstance(item, int | str) and \
+            not isinstance(item, bool) else None
+        if match is None or not 0 < int(match.group(1)) < 65536:
+            problems.add(item_key, f"{item!r} is not a port; use 8080 or \"8080/tcp\", "
+                         "\"53/udp\"")
+            continue
+        port = f"{int(match.group(1))}/{match.group(2) or 'tcp'}"
+        if port not in out:
+            out.append(port)
+    return tuple(out)
+
+
+def _check_extras(
+    raw: list[Any], key: str, problems: Problems, project: ProjectMeta, _: ProjectSource
+) -> tuple[str, ...]:
+    known = [name for name, _ in project.optional_dependencies]
+    out: list[str] = []
+    for item_key, item in _strings(raw, key, problems):
+        extra = str(canonicalize_name(item))
+        if extra not in known:
+            valid = suggest(extra, known) or (
+                "; [project.optional-dependencies] has " + ", ".join(known) if known
+                else "; the project defines no [project.optional-dependencies]")
+            problems.add(item_key, f"{item!r} is not an extra of the project" + valid)
+        elif extra not in out:
+            out.append(extra)
+    return tuple(sorted(out))
+
+
+def _project_path(kind: str) -> _Check:
+    def check(raw: str, key: str, problems: Problems, _p: ProjectMeta,
+              source: ProjectSource) -> str:
+        if not _is_relative_inside(raw) or _CONTROL_RE.search(raw) or re.search(r"[\s\"'$]", raw):
+            problems.add(key, f"{raw!r} must be a relative path inside the project "
+                         "(no '..', spaces or quotes)")
+        elif PurePosixPath(raw).as_posix() not in source.existing:
+            problems.add(key, f"{kind} {raw!r} does not exist in the project")
+        return PurePosixPath(raw).as_posix()
+    return check
+
+
+def _check_find_links(
+    raw: list[Any], key: str, problems: Problems, project: ProjectMeta, source: ProjectSource
+) -> tuple[str, ...]:
+    check = _project_path("directory")
+    return tuple(check(item, item_key, problems, project, source)
+                 for item_key, item in _strings(raw, key, problems))
+
+
+def _check_apt(raw: list[Any], key: str, problems: Problems, *_: Any) -> tuple[str, ...]:
+    out: list[str] = []
+    for item_key, item in _strings(raw, key, problems):
+        if not _APT_RE.match(item):
+            problems.add(item_key, f"{item!r} is not a Debian package name (e.g. libffi-dev or "
+                         "libffi-dev=3.4.4-1)")
+        elif item not in out:
+            out.append(item)
+    return tuple(sorted(out))
+
+
+def _url(raw: str, key: str, problems: Problems) -> str:
+    if not _URL_RE.match(raw):
+        problems.add(key, f"{raw!r} must be an http(s) URL without spaces or quotes")
+    elif "@" in raw.split("/", 3)[2]:
+        problems.add(key, "must not contain credentials; they would end up in the image "
+                     "history (use a pip.conf secret)")
+    return raw
+
+
+def _check_index_url(raw: str, key: str, problems: Problems, *_: Any) -> str:
+    return _url(raw, key, problems)
+
+
+def _check_extra_index_urls(
+    raw: list[Any], key: str, problems: Problems, *_: Any
+) -> tuple[str, ...]:
+    return tuple(_url(item, item_key, problems) for item_key, item in _strings(raw, key, problems))
+
+
+_CHECKS: dict[str, _Check] = {
+    "image": _check_image,
+    "python": _check_python,
+    "debian": _check_debian,
+    "builder-base": _check_base,
+    "runtime-base": _check_base,
+    "platforms": _check_platforms,
+    "entrypoint": _check_exec_list,
+    "cmd": _check_exec_list,
+    "workdir": _check_workdir,
+    "user": _check_user,
+    "env": _table(_ENV_KEY_RE, "environment variable"),
+    "labels": _table(_LABEL_KEY_RE, "label"),
+    "args": _table(_ENV_KEY_RE, "build arg"),
+    "expose": _check_expose,
+    "extras": _check_extras,
+    "requirements": _project_path("file"),
+    "apt-build": _check_apt,
+    "apt-runtime": _check_apt,
+    "index-url": _check_index_url,
+    "extra-index-urls": _check_extra_index_urls,
+    "find-links": _check_find_links,
+    "dockerfile": _project_path("file"),
+}

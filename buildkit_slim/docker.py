@@ -1,0 +1,264 @@
+"""The one module that talks to docker, through python-on-whales.
+
+python_on_whales is imported inside the functions: it costs ~0.4 s, and commands that never
+talk to docker (render, config, init, tags, matrix) must start fast.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import os
+import re
+import sys
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from buildkit_slim.errors import BuildFailed, EnvironmentProblem
+
+TAIL_LINES = 25
+_STEP_RE = re.compile(r"^#(\d+) \[([^\]]+)\] (.*)$")
+_STEP_ERROR_RE = re.compile(r"^#(\d+) ERROR: (.*)$")
+_STEP_LOG_RE = re.compile(r"^#(\d+) [0-9]+\.[0-9]+ (.*)$")
+_DAEMON_DOWN = (
+    "cannot connect to the docker daemon",
+    "is the docker daemon running",
+    "error during connect",
+    "no such file or directory",
+    "connection refused",
+)
+
+
+@contextlib.contextmanager
+def _cwd(path: Path) -> Iterator[None]:
+    # Bake resolves local contexts from the current directory, not the bake file's.
+    old = Path.cwd()
+    os.chdir(path)
+    try:
+        yield
+    finally:
+        os.chdir(old)
+
+
+def _env_problem(exc: Exception) -> EnvironmentProblem | None:
+    text = str(getattr(exc, "stderr", "") or exc).lower()
+    if any(marker in text for marker in _DAEMON_DOWN):
+        host = os.environ.get("DOCKER_HOST", "the default socket")
+        return EnvironmentProblem(
+            f"the Docker daemon is not reachable at {host}",
+            hint="start Docker (on these test machines: tests/engine/up.sh), "
+                 "or check DOCKER_HOST / `docker context`",
+        )
+    return None
+
+
+def _client_missing(exc: Exception) -> EnvironmentProblem:
+    return EnvironmentProblem(
+        f"docker CLI not found ({exc})",
+        hint="install Docker (https://docs.docker.com/engine/install/) and the buildx plugin",
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class BakeRequest:
+    project_root: Path
+    files: tuple[str, ...]
+    targets: tuple[str, ...] = ()
+    overrides: Mapping[str, str] | None = None  # --set pattern.key=value
+    variables: Mapping[str, str] | None = None  # bake variables, passed as environment
+    push: bool = False
+    load: bool = False
+    builder: str | None = None
+    progress: str = "plain"
+    metadata_file: Path | None = None
+    cache: bool = True
+
+
+def bake_print(request: BakeRequest) -> dict[str, Any]:
+    """`docker buildx bake --print`: what buildx resolves, without building."""
+    from python_on_whales import docker
+    from python_on_whales.exceptions import DockerException
+
+    try:
+        with _cwd(request.project_root):
+            result = docker.buildx.bake(
+                targets=list(request.targets), files=list(request.files), print=True,
+                set=dict(request.overrides or {}), variables=dict(request.variables or {}),
+                builder=request.builder, push=request.push, load=request.load,
+            )
+    except FileNotFoundError as exc:
+        raise _client_missing(exc) from None
+    except DockerException as exc:
+        problem = _env_problem(exc)
+        if problem:
+            raise problem from None
+        raise BuildFailed(
+            f"docker buildx bake --print failed (exit {exc.return_code})",
+            detail=_tail((exc.stderr or "").splitlines()),
+        ) from None
+    assert isinstance(result, dict)
+    return result
+
+
+def bake(request: BakeRequest, emit: Callable[[str], None] | None = None) -> None:
+    """Run the build, streaming buildx progress as it comes; on failure name the failing step."""
+    from python_on_whales import docker
+    from python_on_whales.exceptions import DockerException
+
+    write = emit or (lambda line: print(line, file=sys.stderr, flush=True))
+    lines: collections.deque[str] = collections.deque(maxlen=4000)
+    try:
+        with _cwd(request.project_root):
+            stream = docker.buildx.bake(
+                targets=list(request.targets), files=list(request.files),
+                set=dict(request.overrides or {}), variables=dict(request.variables or {}),
+                builder=request.builder, push=request.push, load=request.load,
+                progress=request.progress,  # type: ignore[arg-type]
+                metadata_file=request.metadata_file, cache=request.cache, stream_logs=True,
+            )
+            for raw in stream:
+                line = raw.rstrip("\n")
+                lines.append(line)
+                write(line)
+    except FileNotFoundError as exc:
+        raise _client_missing(exc) from None
+    except DockerException as exc:
+        problem = _env_problem(exc)
+        if problem and not any(_STEP_RE.match(line) for line in lines):
+            raise problem from None
+        raise build_failure(list(lines), exc.return_code) from None
+
+
+def build_failure(lines: Sequence[str], return_code: int) -> BuildFailed:
+    """The failing step and the tail of its own log, from buildx plain progress output."""
+    steps: dict[str, str] = {}
+    failed: str | None = None
+    reason = ""
+    for line in lines:
+        if match := _STEP_RE.match(line):
+            steps.setdefault(match.group(1), f"[{match.group(2)}] {match.group(3)}")
+        elif match := _STEP_ERROR_RE.match(line):
+            failed, reason = match.group(1), match.group(2)
+    if failed is None:
+        final = [line for line in lines if line.startswith("ERROR:")]
+        message = final[-1].removeprefix("ERROR: ") if final else "see the output above"
+        return BuildFailed(f"docker buildx bake failed (exit {return_code}): {message}",
+                           detail=_tail(lines))
+    step = " ".join(steps.get(failed, f"step #{failed}").split())
+    if len(step) > 160:
+        step = step[:157] + "..."
+    log = [m.group(2) for line in lines if (m := _STEP_LOG_RE.match(line)) and m.group(1) == failed]
+    return BuildFailed(
+        f"build step {step} failed: {reason}",
+        detail=_tail(log or list(lines)),
+        hint="the lines above are the end of that step's log; run with --progress plain for all",
+    )
+
+
+def _tail(lines: Sequence[str]) -> str:
+    return "\n".join(f"  | {line}" for line in list(lines)[-TAIL_LINES:])
+
+
+# --- probes used by `bslim doctor` -------------------------------------------------------------
+
+@dataclass(frozen=True, kw_only=True)
+class EngineFacts:
+    server_version: str
+    storage_driver: str
+    containerd_store: bool
+    os_arch: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class BuilderFacts:
+    name: str
+    driver: str
+    platforms: tuple[str, ...]
+
+
+def engine_facts() -> EngineFacts:
+    from python_on_whales import docker
+    from python_on_whales.exceptions import DockerException
+
+    try:
+        info = docker.system.info()
+    except FileNotFoundError as exc:
+        raise _client_missing(exc) from None
+    except DockerException as exc:
+        raise _env_problem(exc) or EnvironmentProblem(
+            f"`docker info` failed (exit {exc.return_code}): "
+            f"{(exc.stderr or '').strip().splitlines()[-1:] or ''}") from None
+    status = [tuple(map(str, pair)) for pair in (info.driver_status or [])]
+    containerd = any("io.containerd.snapshotter" in value for _, value in status) or \
+        "containerd" in str(getattr(info, "storage_driver", "") or "")
+    return EngineFacts(
+        server_version=str(info.server_version or "?"),
+        storage_driver=str(info.driver or "?"),
+        containerd_store=containerd,
+        os_arch=str(info.architecture or "?"),
+    )
+
+
+def buildx_version() -> str | None:
+    from python_on_whales import docker
+    from python_on_whales.exceptions import DockerException
+
+    try:
+        text = docker.buildx.version()
+    except DockerException:
+        return None
+    version = text.get("version") if isinstance(text, dict) else str(text)
+    return str(version)
+
+
+def builder_facts(name: str | None) -> BuilderFacts:
+    from python_on_whales import docker
+    from python_on_whales.exceptions import DockerException
+
+    try:
+        builder = docker.buildx.inspect(name)
+    except DockerException as exc:
+        raise EnvironmentProblem(
+            f"builder {name or '(active)'} cannot be inspected: "
+            f"{(exc.stderr or '').strip()[-200:]}",
+            hint="list builders with `docker buildx ls`",
+        ) from None
+    platforms: list[str] = []
+    for node in builder.nodes or []:
+        for platform in node.platforms or []:
+            if str(platform) not in platforms:
+                platforms.append(str(platform))
+    return BuilderFacts(name=str(builder.name), driver=str(builder.driver),
+                        platforms=tuple(platforms))
+
+
+def probe_platform(image: str, platform: str, builder: str | None) -> str:
+    """Build a one-step image FROM `image` for `platform`; returns what platform.machine() says.
+
+    This proves at once that the base resolves for that platform and that it can run there
+    (emulation included) - the builder's platform list alone is not reliable.
+    """
+    import tempfile
+
+    from python_on_whales import docker
+    from python_on_whales.exceptions import DockerException
+
+    script = "import platform; print('bslim-probe', platform.machine())"
+    with tempfile.TemporaryDirectory(prefix="bslim-probe-") as tmp:
+        dockerfile = Path(tmp) / "Dockerfile"
+        dockerfile.write_text(f'FROM {image}\nRUN python3 -c "{script}"\n', encoding="utf-8")
+        try:
+            logs = docker.buildx.build(
+                tmp, platforms=[platform], builder=builder, cache=False, progress="plain",
+                stream_logs=True, output={"type": "cacheonly"},
+            )
+            output = list(logs)
+        except DockerException as exc:
+            text = (exc.stderr or "").strip().splitlines()
+            raise BuildFailed(text[-1] if text else f"exit {exc.return_code}") from None
+    for line in output:
+        if "bslim-probe " in line and "print(" not in line:
+            return line.split("bslim-probe ", 1)[1].strip()
+    return "?"

@@ -1,0 +1,144 @@
+"""Plan: which targets, stages, platforms, tags and labels a build has (pure)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+
+from buildkit_slim.config import Config, ProjectMeta, TargetConfig, suggest
+from buildkit_slim.errors import UsageError
+
+SOURCE_KEYS = ("source", "repository", "source code", "sourcecode", "code", "github")
+HOMEPAGE_KEYS = ("homepage", "home", "documentation")
+
+
+@dataclass(frozen=True, kw_only=True)
+class TargetPlan:
+    config: TargetConfig
+    dockerfile: str  # project-relative path bake points at
+    wheels_stage: str | None  # None for a user-supplied Dockerfile
+    runtime_stage: str | None
+    platforms: tuple[str, ...]
+    labels: tuple[tuple[str, str], ...]
+    # Dependencies built before the project's own code is copied, so that a code change does not
+    # rebuild them. None: they are dynamic, so pip resolves them from the source.
+    dependencies: tuple[str, ...] | None
+    install: str  # what the runtime stage installs, e.g. "spark[redis]"
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+
+@dataclass(frozen=True, kw_only=True)
+class Plan:
+    project: ProjectMeta
+    output_dir: str
+    targets: tuple[TargetPlan, ...]
+
+    @property
+    def dockerfile(self) -> str:
+        return f"{self.output_dir}/Dockerfile"
+
+    @property
+    def bake_file(self) -> str:
+        return f"{self.output_dir}/docker-bake.json"
+
+    @property
+    def generated_targets(self) -> tuple[TargetPlan, ...]:
+        return tuple(t for t in self.targets if t.wheels_stage is not None)
+
+
+def make_plan(config: Config) -> Plan:
+    single = len(config.targets) == 1
+    dockerfile = f"{config.output_dir}/Dockerfile"
+    targets = []
+    for target in config.targets:
+        own = target.dockerfile is not None
+        prefix = "" if single else f"{target.name}-"
+        extras = f"[{','.join(target.extras)}]" if target.extras else ""
+        targets.append(TargetPlan(
+            config=target,
+            dockerfile=target.dockerfile if target.dockerfile is not None else dockerfile,
+            wheels_stage=None if own else f"{prefix}wheels",
+            runtime_stage=None if own else f"{prefix}runtime",
+            platforms=target.platforms,
+            labels=oci_labels(config.project, target),
+            dependencies=dependencies(config.project, target.extras),
+            install=f"{config.project.distribution}{extras}",
+        ))
+    return Plan(project=config.project, output_dir=config.output_dir, targets=tuple(targets))
+
+
+def oci_labels(project: ProjectMeta, target: TargetConfig) -> tuple[tuple[str, str], ...]:
+    labels = {"org.opencontainers.image.title": project.name}
+    if project.description:
+        labels["org.opencontainers.image.description"] = " ".join(project.description.split())
+    if project.version:
+        labels["org.opencontainers.image.version"] = project.version
+    if project.license:
+        labels["org.opencontainers.image.licenses"] = project.license
+    urls = {key.lower(): value for key, value in project.urls}
+    for key in SOURCE_KEYS:
+        if key in urls:
+            labels["org.opencontainers.image.source"] = urls[key]
+            break
+    for key in HOMEPAGE_KEYS:
+        if key in urls:
+            labels["org.opencontainers.image.url"] = urls[key]
+            break
+    labels.update(dict(target.labels))  # the user's labels win
+    return tuple(sorted(labels.items()))
+
+
+def dependencies(project: ProjectMeta, extras: Sequence[str]) -> tuple[str, ...] | None:
+    """The project's requirements with the chosen extras, minus references to itself."""
+    if project.dependencies is None:
+        return None
+    optional = dict(project.optional_dependencies)
+    out: list[str] = []
+    pending, done = list(extras), set()
+    requirements = list(project.dependencies)
+    while pending:
+        extra = pending.pop()
+        if extra not in done:
+            done.add(extra)
+            requirements.extend(optional.get(extra, ()))
+    for text in requirements:
+        req = Requirement(text)
+        if canonicalize_name(req.name) == project.distribution:
+            # `proj[a]` inside an extra: pull in that extra's requirements instead.
+            extra_reqs = [r for e in sorted(req.extras) for r in optional.get(
+                str(canonicalize_name(e)), ()) if e not in done]
+            done.update(req.extras)
+            requirements.extend(extra_reqs)
+            continue
+        if text not in out:
+            out.append(text)
+    return tuple(sorted(out, key=str.lower))
+
+
+def select(plan: Plan, targets: Sequence[str], platforms: Sequence[str]) -> Plan:
+    """Narrow the plan to the named targets and platforms, or say what would be valid."""
+    names = [t.name for t in plan.targets]
+    for name in targets:
+        if name not in names:
+            raise UsageError(f"target {name!r} is not defined" + suggest(name, names)
+                             + f" (targets: {', '.join(names)})")
+    chosen = [t for t in plan.targets if not targets or t.name in targets]
+    if platforms:
+        narrowed = []
+        for target in chosen:
+            for platform in platforms:
+                if platform not in target.platforms:
+                    raise UsageError(
+                        f"--platform: {platform!r} is not a platform of target {target.name!r}"
+                        + suggest(platform, target.platforms)
+                        + f" (platforms: {', '.join(target.platforms)})")
+            keep = tuple(p for p in target.platforms if p in platforms)
+            narrowed.append(replace(target, platforms=keep))
+        chosen = narrowed
+    return replace(plan, targets=tuple(chosen))
