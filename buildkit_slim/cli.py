@@ -193,6 +193,17 @@ def doctor(
         raise CheckFailed(f"{len(failed)} check(s) failed: {', '.join(failed)}")
 
 
+@app.command()
+def size(
+    image: Annotated[str, typer.Argument(help="A pushed image, e.g. ghcr.io/acme/spark:1.2.")],
+) -> None:
+    """Print the compressed size of each platform of a pushed image."""
+    from buildkit_slim import docker
+
+    for platform, total in docker.image_sizes(image):
+        print(f"{image} {platform}: {total / 1e6:.1f} MB compressed ({total} bytes)")
+
+
 # Typer derives command names from function names; `render` is clearer than render-cmd.
 app.registered_commands[0].name = "render"
 

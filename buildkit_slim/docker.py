@@ -262,3 +262,35 @@ def probe_platform(image: str, platform: str, builder: str | None) -> str:
         if "bslim-probe " in line and "print(" not in line:
             return line.split("bslim-probe ", 1)[1].strip()
     return "?"
+
+
+def image_sizes(ref: str) -> list[tuple[str, int]]:
+    """(platform, compressed bytes: config + layers) for each platform of a pushed image."""
+    from python_on_whales import docker
+    from python_on_whales.exceptions import DockerException
+
+    def inspect(name: str) -> Any:
+        try:
+            return docker.buildx.imagetools.inspect(name)
+        except FileNotFoundError as exc:
+            raise _client_missing(exc) from None
+        except DockerException as exc:
+            raise _env_problem(exc) or BuildFailed(
+                f"cannot inspect {name}: {(exc.stderr or '').strip()[-300:]}") from None
+
+    top = inspect(ref)
+    repo = ref.split("@", 1)[0]
+    if ":" in repo.rsplit("/", 1)[-1]:
+        repo = repo.rsplit(":", 1)[0]
+    entries = [(None, top)] if top.layers else [
+        (m.platform, inspect(f"{repo}@{m.digest}")) for m in top.manifests or []
+        if m.platform is not None and m.platform.os != "unknown"  # attestations
+    ]
+    sizes = []
+    for plat, manifest in entries:
+        name = "/".join(p for p in (plat.os, plat.architecture, plat.variant) if p) if plat \
+            else "single-platform"
+        total = sum(layer.size or 0 for layer in manifest.layers or [])
+        total += manifest.config.size or 0 if manifest.config else 0
+        sizes.append((name, total))
+    return sizes

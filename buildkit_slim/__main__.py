@@ -1,0 +1,3 @@
+from buildkit_slim.cli import main
+
+main()

@@ -1,0 +1,136 @@
+"""End-to-end fixtures: a real Docker Engine, real QEMU arm/v7, the local registry.
+
+Skipped when no engine is up, except where BSLIM_REQUIRE_ENGINE=1 (the test command and CI set
+it): there a missing engine or missing emulation fails the run.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import urllib.request
+import uuid
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import pytest
+
+FIXTURES = Path(__file__).parent / "fixtures"
+REGISTRY = "127.0.0.1:5000"
+HOST_CA = Path(os.environ.get("SSL_CERT_FILE") or "/etc/ssl/certs/ca-certificates.crt")
+BINFMT_ARM = Path("/proc/sys/fs/binfmt_misc/qemu-arm")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if Path(str(item.fspath)).is_relative_to(Path(__file__).parent):
+            item.add_marker(pytest.mark.e2e)
+
+
+def _engine_problem() -> str | None:
+    if shutil.which("docker") is None:
+        return "docker CLI not found"
+    info = subprocess.run(["docker", "info", "--format", "{{.ServerVersion}}"],
+                          capture_output=True, text=True, check=False)
+    if info.returncode != 0:
+        return f"no Docker Engine reachable: {info.stderr.strip()[-200:]}"
+    if subprocess.run(["docker", "buildx", "version"], capture_output=True,
+                      check=False).returncode != 0:
+        return "docker buildx is not installed"
+    try:
+        urllib.request.urlopen(f"http://{REGISTRY}/v2/", timeout=5).close()
+    except OSError as exc:
+        return f"no registry on {REGISTRY}: {exc}"
+    try:
+        text = BINFMT_ARM.read_text()
+    except OSError:
+        return f"no arm/v7 emulation: {BINFMT_ARM} missing"
+    if not text.startswith("enabled") or "flags: " not in text or "F" not in text.split(
+            "flags: ", 1)[1].split("\n", 1)[0]:
+        return f"arm/v7 emulation not usable in containers: {BINFMT_ARM} not enabled with F"
+    return None
+
+
+@pytest.fixture(scope="session")
+def engine() -> None:
+    problem = _engine_problem()
+    if problem is None:
+        return
+    if os.environ.get("BSLIM_REQUIRE_ENGINE") == "1":
+        pytest.fail(f"end-to-end tests require an engine here: {problem} "
+                    "(bring it up with tests/engine/up.sh)", pytrace=False)
+    pytest.skip(f"{problem}; run tests/engine/up.sh (as root) to enable end-to-end tests")
+
+
+def bslim(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None,
+          timeout: float = 2400) -> subprocess.CompletedProcess[str]:
+    """The real CLI in a real process; output is echoed so a failing CI log shows the build."""
+    result = subprocess.run([sys.executable, "-m", "buildkit_slim", *args],
+                            capture_output=True, text=True, env={**os.environ, **(env or {})},
+                            cwd=cwd, timeout=timeout, check=False)
+    sys.stdout.write(result.stdout)
+    sys.stderr.write(result.stderr[-20000:])
+    return result
+
+
+def docker(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["docker", *args], capture_output=True, text=True, timeout=timeout,
+                          check=False)
+
+
+def make_sdist(package_dir: Path, dest: Path) -> Path:
+    """A plain sdist (name-version/ + PKG-INFO): pip builds it in the wheel stage."""
+    import tomllib
+
+    meta = tomllib.loads((package_dir / "pyproject.toml").read_text())["project"]
+    base = f"{meta['name']}-{meta['version']}"
+    out = dest / f"{base}.tar.gz"
+    pkg_info = (f"Metadata-Version: 2.1\nName: {meta['name']}\nVersion: {meta['version']}\n"
+                ).encode()
+    with tarfile.open(out, "w:gz") as tar:
+        for path in sorted(package_dir.rglob("*")):
+            if "__pycache__" in path.parts or path.is_dir():
+                continue
+            info = tar.gettarinfo(str(path), f"{base}/{path.relative_to(package_dir)}")
+            info.mtime, info.uid, info.gid, info.uname, info.gname = 0, 0, 0, "", ""
+            with path.open("rb") as handle:
+                tar.addfile(info, handle)
+        info = tarfile.TarInfo(f"{base}/PKG-INFO")
+        info.size = len(pkg_info)
+        tar.addfile(info, io.BytesIO(pkg_info))
+    return out
+
+
+def make_project(root: Path, *, dependencies: Sequence[str] = (),
+                 packages: Sequence[str] = ("tinyext", "tinypure")) -> Path:
+    """The fixture app with its wheelhouse of sdists built from tests/e2e/fixtures/packages."""
+    shutil.copytree(FIXTURES / "app", root)
+    wheelhouse = root / "wheelhouse"
+    wheelhouse.mkdir()
+    for name in packages:
+        make_sdist(FIXTURES / "packages" / name, wheelhouse)
+    if dependencies:
+        pyproject = root / "pyproject.toml"
+        text = pyproject.read_text()
+        deps = ", ".join(f'"{d}"' for d in dependencies)
+        pyproject.write_text(text.replace('dependencies = ["tinyext==0.1.0", "tinypure==0.1.0"]',
+                                          f"dependencies = [{deps}]"))
+    return root
+
+
+@pytest.fixture(scope="session")
+def ca_bundle(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """The host's CA bundle plus a unique marker line: tests look for the marker in every layer."""
+    marker = f"bslim-e2e-ca-marker-{uuid.uuid4().hex}"
+    path = tmp_path_factory.mktemp("ca") / "ca.pem"
+    path.write_text(f"# {marker}\n" + HOST_CA.read_text())
+    return path, marker
+
+
+@pytest.fixture(scope="session")
+def app_project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    yield make_project(tmp_path_factory.mktemp("app") / "e2eapp")
