@@ -38,22 +38,35 @@ def bake_request(
     ca_bundle: Path | None,
     cache: bool,
 ) -> BakeRequest:
-    """Pure: what `docker buildx bake` gets for these choices."""
-    sets: dict[str, str] = {}
-    if platforms:
-        for target in chosen.targets:
-            sets[f"{target.name}.platform"] = ",".join(target.platforms)
-    if ca_bundle is not None:
-        sets["*.secret"] = f"id=ca,src={ca_bundle.resolve()}"
-    sets.update(overrides)  # the user's --set wins
-    variables = {"TAG": tag} if tag is not None else {}
+    """Pure: what `docker buildx bake` gets for these choices.
+
+    Per-run values (platforms, the CA secret) go into an override bake file passed after the
+    generated one, not into `--set`: bake merges lists from later files (one value per key is
+    all `--set` can carry through python-on-whales), and `--set` key names differ across buildx
+    versions (`secret` vs `secrets`).
+    """
+    override: dict[str, dict[str, object]] = {}
+    for target in chosen.targets:
+        body: dict[str, object] = {}
+        if platforms:
+            body["platforms"] = list(target.platforms)
+        if ca_bundle is not None:
+            body["secret"] = [f"id=ca,src={ca_bundle.resolve()}"]
+        if body:
+            override[target.name] = body
+    env = {"TAG": tag} if tag is not None else {}
+    if ca_bundle is not None and not ca_bundle.resolve().is_relative_to(project_root.resolve()):
+        # buildx >= 0.20 refuses secrets outside the working directory without `--allow
+        # fs.read=...`, which python-on-whales cannot pass; the path is the user's own choice.
+        env["BUILDX_BAKE_ENTITLEMENTS_FS"] = "0"
     everything = len(chosen.targets) == len(full.targets)
     return BakeRequest(
         project_root=project_root,
         files=(full.bake_file,),
+        override={"target": override} if override else None,
         targets=() if everything else tuple(t.name for t in chosen.targets),
-        overrides=sets,
-        variables=variables,
+        overrides=dict(overrides),
+        variables=env,
         push=push,
         load=load,
         builder=builder,

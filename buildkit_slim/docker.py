@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import json
 import os
 import re
 import sys
+import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,14 +34,22 @@ _DAEMON_DOWN = (
 
 
 @contextlib.contextmanager
-def _cwd(path: Path) -> Iterator[None]:
-    # Bake resolves local contexts from the current directory, not the bake file's.
+def _bake_files(request: BakeRequest) -> Iterator[list[str]]:
+    """cd to the project (bake resolves local contexts from the current directory, not the
+    bake file's) and yield the `-f` files, the override written to a temporary file."""
     old = Path.cwd()
-    os.chdir(path)
-    try:
-        yield
-    finally:
-        os.chdir(old)
+    with tempfile.TemporaryDirectory(prefix="bslim-bake-") as tmp:
+        files = list(request.files)
+        if request.override:
+            path = Path(tmp) / "override.json"
+            path.write_text(json.dumps(request.override, indent=2, sort_keys=True) + "\n",
+                            encoding="utf-8")
+            files.append(str(path))
+        os.chdir(request.project_root)
+        try:
+            yield files
+        finally:
+            os.chdir(old)
 
 
 def _env_problem(exc: Exception) -> EnvironmentProblem | None:
@@ -65,6 +75,8 @@ def _client_missing(exc: Exception) -> EnvironmentProblem:
 class BakeRequest:
     project_root: Path
     files: tuple[str, ...]
+    # A bake definition merged after `files` (written to a temporary file for the run).
+    override: Mapping[str, Any] | None = None
     targets: tuple[str, ...] = ()
     overrides: Mapping[str, str] | None = None  # --set pattern.key=value
     variables: Mapping[str, str] | None = None  # bake variables, passed as environment
@@ -82,9 +94,9 @@ def bake_print(request: BakeRequest) -> dict[str, Any]:
     from python_on_whales.exceptions import DockerException
 
     try:
-        with _cwd(request.project_root):
+        with _bake_files(request) as files:
             result = docker.buildx.bake(
-                targets=list(request.targets), files=list(request.files), print=True,
+                targets=list(request.targets), files=files, print=True,
                 set=dict(request.overrides or {}), variables=dict(request.variables or {}),
                 builder=request.builder, push=request.push, load=request.load,
             )
@@ -110,12 +122,12 @@ def bake(request: BakeRequest, emit: Callable[[str], None] | None = None) -> Non
     write = emit or (lambda line: print(line, file=sys.stderr, flush=True))
     lines: collections.deque[str] = collections.deque(maxlen=4000)
     try:
-        with _cwd(request.project_root):
+        with _bake_files(request) as files:
             stream = docker.buildx.bake(
-                targets=list(request.targets), files=list(request.files),
+                targets=list(request.targets), files=files,
                 set=dict(request.overrides or {}), variables=dict(request.variables or {}),
                 builder=request.builder, push=request.push, load=request.load,
-                progress=request.progress,  # type: ignore[arg-type]
+                progress=request.progress,
                 metadata_file=request.metadata_file, cache=request.cache, stream_logs=True,
             )
             for raw in stream:
@@ -209,8 +221,7 @@ def buildx_version() -> str | None:
         text = docker.buildx.version()
     except DockerException:
         return None
-    version = text.get("version") if isinstance(text, dict) else str(text)
-    return str(version)
+    return str(text.get("version") if isinstance(text, dict) else text)
 
 
 def builder_facts(name: str | None) -> BuilderFacts:
@@ -240,8 +251,6 @@ def probe_platform(image: str, platform: str, builder: str | None) -> str:
     This proves at once that the base resolves for that platform and that it can run there
     (emulation included) - the builder's platform list alone is not reliable.
     """
-    import tempfile
-
     from python_on_whales import docker
     from python_on_whales.exceptions import DockerException
 
@@ -254,7 +263,7 @@ def probe_platform(image: str, platform: str, builder: str | None) -> str:
                 tmp, platforms=[platform], builder=builder, cache=False, progress="plain",
                 stream_logs=True, output={"type": "cacheonly"},
             )
-            output = list(logs)
+            output = [str(line) for line in logs]
         except DockerException as exc:
             text = (exc.stderr or "").strip().splitlines()
             raise BuildFailed(text[-1] if text else f"exit {exc.return_code}") from None

@@ -35,15 +35,16 @@ def write_atomically(root: Path, files: Sequence[GeneratedFile]) -> list[str]:
                 continue
             target = root / f.path
             target.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+            fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.",
+                                        suffix=".tmp")
             with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
                 handle.write(f.text)
-            os.chmod(tmp, 0o644)
-            temps.append((f.path, Path(tmp)))
-        for path, tmp in temps:
-            tmp.replace(root / path)
+            Path(name).chmod(0o644)
+            temps.append((f.path, Path(name)))
+        for path, temp in temps:
+            temp.replace(root / path)
     finally:
-        for _, tmp in temps:
+        for _, temp in temps:
             with contextlib.suppress(FileNotFoundError):
-                tmp.unlink()
+                temp.unlink()
     return changed
