@@ -7,6 +7,7 @@ the JSON schema and the README's key reference all come from it.
 from __future__ import annotations
 
 import difflib
+import json
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -30,6 +31,11 @@ PLATFORMS = (
     "linux/s390x",
 )
 DEFAULT_PLATFORMS = ("linux/amd64", "linux/arm/v7")
+# What `uname -m` and Debian call them: difflib alone would offer linux/386 for linux/x86_64.
+PLATFORM_ALIASES = {
+    "x86_64": "linux/amd64", "x86-64": "linux/amd64", "aarch64": "linux/arm64",
+    "armv7l": "linux/arm/v7", "armhf": "linux/arm/v7", "i386": "linux/386", "i686": "linux/386",
+}
 # Debian releases the official python images are published for; a base image whose tag names one
 # of them pins the glibc the wheels are built against.
 DEBIAN_RELEASES = ("bullseye", "bookworm", "trixie", "forky")
@@ -46,6 +52,9 @@ _IMAGE_REF_RE = re.compile(
     r"(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$"
 )
 TARGET_NAME_RE = re.compile(r"^[a-zA-Z0-9_-]+$")
+_BARE_KEY_RE = TARGET_NAME_RE
+# PEP 508 names: the project name reaches a RUN line, so nothing else may get through.
+_PROJECT_NAME_RE = re.compile(r"^([A-Z0-9]|[A-Z0-9][A-Z0-9._-]*[A-Z0-9])$", re.IGNORECASE)
 _PYTHON_RE = re.compile(r"^3\.[0-9]{1,2}$")
 _DEBIAN_RE = re.compile(r"^[a-z]+$")
 _APT_RE = re.compile(r"^[a-z0-9][a-z0-9+.-]+(?:=[A-Za-z0-9.+~:-]+)?$")
@@ -204,9 +213,13 @@ def read_project(root: Path) -> ProjectSource:
             )
     existing: set[str] = set()
     # Only the paths the config may name are looked up: no walk of the project tree.
-    slim = data.get("tool", {}).get("slim", {})
-    tables = [slim] + [t for t in slim.get("targets", {}).values() if isinstance(t, dict)]
-    for table in tables if isinstance(slim, dict) else []:
+    tool = data.get("tool")
+    slim = tool.get("slim") if isinstance(tool, dict) else None
+    slim = slim if isinstance(slim, dict) else {}
+    targets = slim.get("targets")
+    tables = [slim] + [t for t in targets.values() if isinstance(t, dict)] \
+        if isinstance(targets, dict) else [slim]
+    for table in tables:
         for key in ("requirements", "dockerfile", "find-links"):
             value = table.get(key)
             values = value if isinstance(value, list) else [value]
@@ -229,10 +242,23 @@ def _is_relative_inside(path: str) -> bool:
     return bool(path) and not p.is_absolute() and ".." not in p.parts and "\\" not in path
 
 
+def dotted(part: str) -> str:
+    """One part of a dotted key as TOML spells it: `api`, but `"bad name"` or `"a.b"`."""
+    return part if _BARE_KEY_RE.match(part) else json.dumps(part, ensure_ascii=False)
+
+
 def suggest(value: str, choices: Sequence[str]) -> str:
     """` (did you mean 'x'?)` for a near miss, else empty."""
     match = difflib.get_close_matches(value, list(choices), n=1, cutoff=0.6)
     return f"; did you mean '{match[0]}'?" if match else ""
+
+
+def suggest_platform(value: str, choices: Sequence[str]) -> str:
+    """`suggest` for platforms, knowing the other names they go by (linux/x86_64, armv7)."""
+    alias = PLATFORM_ALIASES.get(value.lower().removeprefix("linux/"))
+    if alias is not None:
+        return f"; did you mean '{alias}'?" if alias in choices else ""
+    return suggest(value, choices) or suggest(value.replace("v", "/v"), choices)
 
 
 def _describe(value: object) -> str:
@@ -246,7 +272,10 @@ class Problems:
         self.items: list[str] = []
 
     def add(self, key: str, message: str) -> None:
-        self.items.append(f"{key}: {message}")
+        # A bad top-level value is checked once per target inheriting it: report it once.
+        line = f"{key}: {message}"
+        if line not in self.items:
+            self.items.append(line)
 
 
 def parse_project(data: Mapping[str, Any], problems: Problems) -> ProjectMeta:
@@ -257,6 +286,10 @@ def parse_project(data: Mapping[str, Any], problems: Problems) -> ProjectMeta:
     name = project.get("name")
     if not isinstance(name, str) or not name:
         problems.add("project.name", "missing or not a string")
+        name = "unknown"
+    elif not _PROJECT_NAME_RE.match(name):
+        problems.add("project.name", f"{name!r} is not a valid project name (PEP 508: letters, "
+                     "digits, '.', '_' and '-', starting and ending with a letter or digit)")
         name = "unknown"
     dynamic = project.get("dynamic", [])
     dynamic = dynamic if isinstance(dynamic, list) else []
@@ -270,7 +303,7 @@ def parse_project(data: Mapping[str, Any], problems: Problems) -> ProjectMeta:
     if isinstance(raw_optional, dict):
         for extra, reqs in sorted(raw_optional.items()):
             optional.append((str(canonicalize_name(extra)), _requirements(
-                reqs, f"project.optional-dependencies.{extra}", problems) or ()))
+                reqs, f"project.optional-dependencies.{dotted(extra)}", problems) or ()))
     version = project.get("version")
     description = project.get("description")
     license_value = project.get("license")
@@ -325,7 +358,7 @@ def parse(source: ProjectSource) -> Config:
     allowed_top = [*KEY_SPECS, *_TOP_LEVEL_TABLES]
     for key in slim:
         if key not in allowed_top:
-            problems.add(f"tool.slim.{key}", "unknown key" + suggest(key, allowed_top))
+            problems.add(f"tool.slim.{dotted(key)}", "unknown key" + suggest(key, allowed_top))
     top_values = {k: v for k, v in slim.items() if k in KEY_SPECS}
 
     raw_targets = slim.get("targets", {})
@@ -334,7 +367,7 @@ def parse(source: ProjectSource) -> Config:
         raw_targets = {}
     target_tables: list[tuple[str, dict[str, Any]]] = []
     for tname, table in raw_targets.items():
-        prefix = f"tool.slim.targets.{tname}"
+        prefix = f"tool.slim.targets.{dotted(tname)}"
         if not TARGET_NAME_RE.match(tname):
             problems.add(prefix, "target names may use only letters, digits, '_' and '-'")
             continue
@@ -343,7 +376,8 @@ def parse(source: ProjectSource) -> Config:
             continue
         for key in table:
             if key not in KEY_SPECS:
-                problems.add(f"{prefix}.{key}", "unknown key" + suggest(key, list(KEY_SPECS)))
+                problems.add(f"{prefix}.{dotted(key)}",
+                             "unknown key" + suggest(key, list(KEY_SPECS)))
             elif KEY_SPECS[key].top_only:
                 problems.add(f"{prefix}.{key}", "can only be set at the top level (tool.slim)")
         target_tables.append((tname, {k: v for k, v in table.items() if k in KEY_SPECS
@@ -352,9 +386,15 @@ def parse(source: ProjectSource) -> Config:
         target_tables.append((_default_target_name(project.name), {}))
 
     output_dir = top_values.get("output-dir", "bake")
-    if not isinstance(output_dir, str) or not _is_relative_inside(output_dir):
-        problems.add("tool.slim.output-dir", f"{output_dir!r} must be a relative path inside "
-                     "the project (no '..')")
+    if not isinstance(output_dir, str):
+        problems.add("tool.slim.output-dir", f"must be a string, got {_describe(output_dir)}")
+        output_dir = "bake"
+    elif not _is_relative_inside(output_dir) or PurePosixPath(output_dir).parts == () \
+            or _CONTROL_RE.search(output_dir) or re.search(r"[\s\"'$]", output_dir):
+        # It becomes a .dockerignore line and the bake file's dockerfile path; "." would put
+        # the generated Dockerfile over the project's own and ignore the whole context.
+        problems.add("tool.slim.output-dir", f"{output_dir!r} must be a relative path to a "
+                     "directory inside the project (not '.'; no '..', spaces or quotes)")
         output_dir = "bake"
 
     targets = [
@@ -517,7 +557,9 @@ def _check_value(
     source: ProjectSource,
 ) -> Any:
     """Type-check and validate one value; returns a normalized value (tuples for lists)."""
-    expected = {"str": str, "list": (list, tuple), "table": dict, "bool": bool}[spec.kind]
+    types: dict[str, type | tuple[type, ...]] = {
+        "str": str, "list": (list, tuple), "table": dict, "bool": bool}
+    expected = types[spec.kind]
     if raw is None:
         return None
     if not isinstance(raw, expected) or (spec.kind == "str" and isinstance(raw, bool)):
@@ -575,19 +617,13 @@ def _check_debian(raw: str, key: str, problems: Problems, *_: Any) -> str:
     return raw
 
 
-def _check_base(raw: str, key: str, problems: Problems, *_: Any) -> str:
-    if _CONTROL_RE.search(raw) or any(c.isspace() for c in raw):
-        problems.add(key, "must be an image reference without spaces or newlines")
-    return raw
-
-
 def _check_platforms(raw: list[Any], key: str, problems: Problems, *_: Any) -> tuple[str, ...]:
     out: list[str] = []
     if not raw:
         problems.add(key, "must name at least one platform, e.g. [\"linux/amd64\"]")
     for item_key, item in _strings(raw, key, problems):
         if item not in PLATFORMS:
-            near = suggest(item, PLATFORMS) or suggest(item.replace("v", "/v"), PLATFORMS)
+            near = suggest_platform(item, PLATFORMS)
             problems.add(item_key, f"{item!r} is not a supported platform" + (
                 near or "; valid: " + ", ".join(PLATFORMS)))
         elif item in out:
@@ -622,7 +658,7 @@ def _table(pattern: re.Pattern[str], what: str) -> _Check:
             tuple[str, str], ...]:
         out: list[tuple[str, str]] = []
         for name, value in raw.items():
-            item_key = f"{key}.{name}"
+            item_key = f"{key}.{dotted(name)}"
             if not pattern.match(name):
                 problems.add(item_key, f"{name!r} is not a valid {what} name")
             elif isinstance(value, bool) or not isinstance(value, str | int | float):
@@ -722,8 +758,7 @@ _CHECKS: dict[str, _Check] = {
     "image": _check_image,
     "python": _check_python,
     "debian": _check_debian,
-    "builder-base": _check_base,
-    "runtime-base": _check_base,
+    # builder-base and runtime-base: checked against the image grammar once filled in.
     "platforms": _check_platforms,
     "entrypoint": _check_exec_list,
     "cmd": _check_exec_list,

@@ -19,7 +19,7 @@ def escape_hcl(value: str) -> str:
 def bake_target(target: TargetPlan) -> dict[str, Any]:
     body: dict[str, Any] = {
         "context": ".",
-        "dockerfile": target.dockerfile,
+        "dockerfile": escape_hcl(target.dockerfile),  # a project path may hold `%{`
         "labels": {k: escape_hcl(v) for k, v in target.labels},
         "platforms": list(target.platforms),
         "tags": [f"{target.config.image}:${{{TAG_VARIABLE}}}"],

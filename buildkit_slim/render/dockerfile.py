@@ -17,7 +17,8 @@ UID = 10001
 WHEELS_DIR = "/wheels"
 SRC_DIR = "/src"
 REQUIREMENTS_FILE = "/bslim/requirements.txt"
-HEREDOC = "BSLIM_REQUIREMENTS"
+# A requirement line starts with a letter or digit (PEP 508), so none can end the heredoc early.
+HEREDOC = "_BSLIM_REQUIREMENTS"
 # Per-platform cache id: platforms sharing one pip cache corrupt each other's built wheels.
 PIP_CACHE = (
     "--mount=type=cache,id=bslim-pip-${TARGETOS}-${TARGETARCH}${TARGETVARIANT},"
