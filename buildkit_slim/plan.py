@@ -8,7 +8,14 @@ from dataclasses import dataclass, replace
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from buildkit_slim.config import Config, ProjectMeta, TargetConfig, suggest, suggest_platform
+from buildkit_slim.config import (
+    PLATFORMS,
+    Config,
+    ProjectMeta,
+    TargetConfig,
+    suggest,
+    suggest_platform,
+)
 from buildkit_slim.errors import UsageError
 
 SOURCE_KEYS = ("source", "repository", "source code", "sourcecode", "code", "github")
@@ -136,7 +143,9 @@ def select(plan: Plan, targets: Sequence[str], platforms: Sequence[str]) -> Plan
                 if platform not in target.platforms:
                     raise UsageError(
                         f"--platform: {platform!r} is not a platform of target {target.name!r}"
-                        + suggest_platform(platform, target.platforms)
+                        # A real platform this target lacks is no typo: offer nothing.
+                        + ("" if platform in PLATFORMS
+                           else suggest_platform(platform, target.platforms))
                         + f" (platforms: {', '.join(target.platforms)})")
             keep = tuple(p for p in target.platforms if p in platforms)
             narrowed.append(replace(target, platforms=keep))
