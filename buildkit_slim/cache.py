@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 CACHE_KEYS = ("registry", "local", "gha")
 
@@ -108,32 +107,3 @@ def gha_warning(env: Mapping[str, str], caches: Sequence[CacheConfig]) -> str | 
     return ("cache.gha is set but ACTIONS_RUNTIME_TOKEN/ACTIONS_RESULTS_URL are not in the "
             "environment: buildx will silently skip the gha cache. Expose them with "
             "crazy-max/ghaction-github-runtime@v3 before this step, or use cache.registry.")
-
-
-def parse_cache(raw: Any, key: str, add: Any, *, is_path: Any) -> CacheConfig:
-    """Validate a `cache` table; `add(key, message)` reports a problem, `is_path(str)` says
-    whether a value is a relative path inside the project."""
-    from buildkit_slim.config import REPOSITORY_RE, suggest
-
-    if not isinstance(raw, dict):
-        add(key, "must be a table, e.g. cache = { registry = \"ghcr.io/acme/spark-cache\" }")
-        return NO_CACHE
-    for name in raw:
-        if name not in CACHE_KEYS:
-            add(f"{key}.{name}", "unknown key" + suggest(name, CACHE_KEYS))
-    registry = raw.get("registry")
-    if registry is not None and (not isinstance(registry, str)
-                                 or not REPOSITORY_RE.match(registry)):
-        add(f"{key}.registry", f"{registry!r} must be an image repository without tag, e.g. "
-            "\"ghcr.io/acme/spark-cache\"")
-        registry = None
-    local = raw.get("local")
-    if local is not None and (not isinstance(local, str) or not is_path(local)):
-        add(f"{key}.local", f"{local!r} must be a relative directory inside the project, e.g. "
-            "\".cache/buildkit\"")
-        local = None
-    gha = raw.get("gha", False)
-    if not isinstance(gha, bool):
-        add(f"{key}.gha", f"must be true or false, got {gha!r}")
-        gha = False
-    return CacheConfig(registry=registry, local=local, gha=gha)

@@ -52,7 +52,7 @@ def _main(
 
 @app.command()
 def render_cmd(
-    project: ProjectOpt = Path("."),
+    project: ProjectOpt = Path(),
     check: Annotated[bool, typer.Option("--check", help="Write nothing; exit 1 when the files "
                                         "on disk are not what would be rendered.")] = False,
     stdout: Annotated[bool, typer.Option("--stdout", help="Print the bake JSON instead of "
@@ -79,7 +79,7 @@ def render_cmd(
 
 
 @app.command("config")
-def config_cmd(project: ProjectOpt = Path(".")) -> None:
+def config_cmd(project: ProjectOpt = Path()) -> None:
     """Show the resolved configuration per target and where each value came from."""
     cfg, _ = _load(project)
     print(f"# project {cfg.project.name} {cfg.project.version or ''}".rstrip())
@@ -101,7 +101,7 @@ def config_cmd(project: ProjectOpt = Path(".")) -> None:
 
 @app.command()
 def init(
-    project: ProjectOpt = Path("."),
+    project: ProjectOpt = Path(),
     image: Annotated[str | None, typer.Option(help="Image repository, e.g. "
                                                "ghcr.io/acme/spark.")] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace an existing [tool.slim].")] =
@@ -118,7 +118,7 @@ def init(
 def bake(
     targets: Annotated[list[str] | None, typer.Argument(help="Targets to build (default: all).")]
     = None,
-    project: ProjectOpt = Path("."),
+    project: ProjectOpt = Path(),
     platform: Annotated[list[str] | None, typer.Option(
         "--platform", help="Build only these platforms (repeatable).")] = None,
     load: Annotated[bool, typer.Option("--load", help="Load the result into the local "
@@ -173,7 +173,7 @@ def bake(
 
 @app.command()
 def doctor(
-    project: ProjectOpt = Path("."),
+    project: ProjectOpt = Path(),
     builder: Annotated[str | None, typer.Option(help="buildx builder to check.")] = None,
     no_probe: Annotated[bool, typer.Option("--no-probe", help="Skip running the base images "
                                            "per platform.")] = False,

@@ -18,6 +18,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
 from buildkit_slim._compat import tomllib
+from buildkit_slim.cache import CACHE_KEYS, NO_CACHE, CacheConfig
 from buildkit_slim.errors import ConfigError, UsageError
 
 PLATFORMS = (
@@ -41,7 +42,8 @@ PLATFORM_ALIASES = {
 DEBIAN_RELEASES = ("bullseye", "bookworm", "trixie", "forky")
 
 # OCI distribution-spec grammar for a repository (with optional registry host and port).
-_HOST = r"(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*"
+_LABEL = r"[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?"
+_HOST = rf"(?:{_LABEL})(?:\.{_LABEL})*"
 _PATH_COMPONENT = r"[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*"
 REPOSITORY_RE = re.compile(
     rf"^(?:{_HOST}(?::[0-9]+)?/)?{_PATH_COMPONENT}(?:/{_PATH_COMPONENT})*$"
@@ -96,7 +98,8 @@ KEYS: tuple[KeySpec, ...] = (
     KeySpec(key="cmd", kind="list", default=(), doc="Exec-form CMD (arguments to the entrypoint)."),
     KeySpec(key="workdir", kind="str", default="/app", doc="Absolute working directory."),
     KeySpec(key="user", kind="str", default="app",
-            doc="Non-root user created in the runtime stage (uid/gid 10001); `root` to run as root."),
+            doc="Non-root user created in the runtime stage (uid/gid 10001); `root` to run "
+                "as root."),
     KeySpec(key="env", kind="table", default={}, doc="Environment variables of the image."),
     KeySpec(key="labels", kind="table", default={},
             doc="Extra image labels (added to the OCI labels taken from `[project]`)."),
@@ -106,7 +109,8 @@ KEYS: tuple[KeySpec, ...] = (
     KeySpec(key="extras", kind="list", default=(),
             doc="Extras of the project to install (from `[project.optional-dependencies]`)."),
     KeySpec(key="requirements", kind="str", default=None,
-            doc="Constraints/lock file (relative to the project) whose pins the wheel stage honours."),
+            doc="Constraints/lock file (relative to the project) whose pins the wheel stage "
+                "honours."),
     KeySpec(key="apt-build", kind="list", default=(),
             doc="Debian packages for the wheel stage (e.g. `libffi-dev`)."),
     KeySpec(key="apt-runtime", kind="list", default=(),
@@ -116,9 +120,19 @@ KEYS: tuple[KeySpec, ...] = (
     KeySpec(key="extra-index-urls", kind="list", default=(),
             doc="Extra pip index URLs (no credentials)."),
     KeySpec(key="find-links", kind="list", default=(),
-            doc="Directories in the project holding wheels or sdists pip may use (a local wheelhouse)."),
+            doc="Directories in the project holding wheels or sdists pip may use (a local "
+                "wheelhouse)."),
     KeySpec(key="output-dir", kind="str", default="bake", top_only=True,
             doc="Where generated files go, relative to the project."),
+    KeySpec(key="cache", kind="table", default={},
+            doc="Build cache: `registry = \"<repo>\"` (cache-from/to, mode=max, one ref per target "
+                "and platform set), `local = \"<dir>\"` (rotated), `gha = true`. A target's table "
+                "replaces the top-level one."),
+    KeySpec(key="publish-wheels", kind="bool", default=False,
+            doc="Also build `<image>-wheels:<tag>`, a FROM scratch image holding only the wheels."),
+    KeySpec(key="wheels-from", kind="list", default=(),
+            doc="Wheel images (`<image>-wheels:<tag>`) or project directories of wheels the wheel "
+                "stage starts from: only what is missing is built."),
     KeySpec(key="dockerfile", kind="str", default=None,
             doc="Use this Dockerfile (relative to the project) instead of generating one."),
 )
@@ -172,6 +186,9 @@ class TargetConfig:
     extra_index_urls: tuple[str, ...]
     find_links: tuple[str, ...]
     dockerfile: str | None
+    cache: CacheConfig = NO_CACHE
+    publish_wheels: bool = False
+    wheels_from: tuple[str, ...] = ()
     # key -> "default" | "derived" | "tool.slim" | "tool.slim.targets.<name>"
     sources: tuple[tuple[str, str], ...] = field(default=(), compare=False)
 
@@ -220,7 +237,7 @@ def read_project(root: Path) -> ProjectSource:
     tables = [slim] + [t for t in targets.values() if isinstance(t, dict)] \
         if isinstance(targets, dict) else [slim]
     for table in tables:
-        for key in ("requirements", "dockerfile", "find-links"):
+        for key in ("requirements", "dockerfile", "find-links", "wheels-from"):
             value = table.get(key)
             values = value if isinstance(value, list) else [value]
             for item in values:
@@ -363,7 +380,8 @@ def parse(source: ProjectSource) -> Config:
 
     raw_targets = slim.get("targets", {})
     if not isinstance(raw_targets, dict):
-        problems.add("tool.slim.targets", f"must be a table of tables, got {_describe(raw_targets)}")
+        problems.add("tool.slim.targets",
+                     f"must be a table of tables, got {_describe(raw_targets)}")
         raw_targets = {}
     target_tables: list[tuple[str, dict[str, Any]]] = []
     for tname, table in raw_targets.items():
@@ -489,6 +507,9 @@ def _parse_target(
         extra_index_urls=field_of("extra-index-urls"),
         find_links=field_of("find-links"),
         dockerfile=field_of("dockerfile"),
+        cache=field_of("cache"),
+        publish_wheels=field_of("publish-wheels"),
+        wheels_from=field_of("wheels-from"),
         sources=tuple(sorted(sources.items())),
     )
 
@@ -564,7 +585,8 @@ def _check_value(
         return None
     if not isinstance(raw, expected) or (spec.kind == "str" and isinstance(raw, bool)):
         problems.add(key, f"must be {_kind_name(spec.kind)}, got {_describe(raw)}")
-        return spec.default if spec.kind == "str" else ()
+        # Carry on with the (valid) default so that later checks see a well-typed value.
+        return _check_value(spec, spec.default, key, Problems(), project, source)
     checker = _CHECKS.get(spec.key)
     if checker is None:
         return tuple(raw) if isinstance(raw, list) else raw
@@ -754,7 +776,48 @@ def _check_extra_index_urls(
     return tuple(_url(item, item_key, problems) for item_key, item in _strings(raw, key, problems))
 
 
+def _check_cache(raw: dict[str, Any], key: str, problems: Problems, *_: Any) -> CacheConfig:
+    for name in raw:
+        if name not in CACHE_KEYS:
+            problems.add(f"{key}.{name}", "unknown key" + suggest(name, CACHE_KEYS))
+    registry = raw.get("registry")
+    if registry is not None and (not isinstance(registry, str)
+                                 or not REPOSITORY_RE.match(registry)):
+        problems.add(f"{key}.registry", f"{registry!r} must be an image repository without tag, "
+                     "e.g. \"ghcr.io/acme/spark-cache\"")
+        registry = None
+    local = raw.get("local")
+    if local is not None and (not isinstance(local, str) or not _is_relative_inside(local)
+                              or re.search(r"[\s,\"'=$]", local)):
+        problems.add(f"{key}.local", f"{local!r} must be a relative directory inside the "
+                     "project, e.g. \".cache/buildkit\"")
+        local = None
+    gha = raw.get("gha", False)
+    if not isinstance(gha, bool):
+        problems.add(f"{key}.gha", f"must be true or false, got {_describe(gha)}")
+        gha = False
+    return CacheConfig(registry=registry, local=local, gha=gha)
+
+
+def _check_wheels_from(
+    raw: list[Any], key: str, problems: Problems, project: ProjectMeta, source: ProjectSource
+) -> tuple[str, ...]:
+    out: list[str] = []
+    for item_key, item in _strings(raw, key, problems):
+        if _IMAGE_REF_RE.match(item) and ("/" in item or ":" in item) and \
+                PurePosixPath(item).as_posix() not in source.existing:
+            out.append(item)  # an image reference
+        elif _is_relative_inside(item) and PurePosixPath(item).as_posix() in source.existing:
+            out.append(PurePosixPath(item).as_posix())
+        else:
+            problems.add(item_key, f"{item!r} is neither a wheel image reference (e.g. "
+                         "\"ghcr.io/acme/base-wheels:1.2\") nor a directory in the project")
+    return tuple(out)
+
+
 _CHECKS: dict[str, _Check] = {
+    "cache": _check_cache,
+    "wheels-from": _check_wheels_from,
     "image": _check_image,
     "python": _check_python,
     "debian": _check_debian,

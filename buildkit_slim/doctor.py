@@ -99,7 +99,7 @@ def run_checks(
                 "`docker buildx create --use --driver docker-container`"))
     platforms = sorted({p for t in (plan.targets if plan else ()) for p in t.platforms})
     native = NATIVE.get(host_platform.machine().lower(), "")
-    foreign = [p for p in platforms if p != native and p != "linux/386"]
+    foreign = [p for p in platforms if p not in (native, "linux/386")]
     if any(p.startswith("linux/arm/") for p in foreign):
         usable, text = binfmt()
         checks.append(Check(name="arm emulation", status="ok" if usable else "warn",

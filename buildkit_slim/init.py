@@ -54,7 +54,7 @@ def add_table(project: Path, *, image: str | None, force: bool) -> str:
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
             handle.write(text)
-        os.chmod(tmp, path.stat().st_mode & 0o777)
+        Path(tmp).chmod(path.stat().st_mode & 0o777)
         Path(tmp).replace(path)
     finally:
         Path(tmp).unlink(missing_ok=True)
