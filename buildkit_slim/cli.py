@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -91,7 +92,11 @@ def config_cmd(project: ProjectOpt = Path()) -> None:
             if spec.top_only:
                 continue
             value = getattr(target, spec.key.replace("-", "_"))
-            if spec.kind == "table":
+            if dataclasses.is_dataclass(value) and not isinstance(value, type):
+                # A parsed table (cache): show what is set, as the user would write it.
+                value = {k: v for k, v in dataclasses.asdict(value).items()
+                         if v is not None and v is not False}
+            elif spec.kind == "table":
                 value = dict(value)
             elif isinstance(value, tuple):
                 value = list(value)
