@@ -49,6 +49,7 @@ def cache_refs(
     all_platforms: Sequence[str],
     platforms: Sequence[str],
     export: bool = True,
+    local: bool = True,
 ) -> CacheRefs:
     """Where one build of `target` for `platforms` reads and writes its cache.
 
@@ -75,7 +76,7 @@ def cache_refs(
             read.append(f"type=gha,scope={target}" + (f"-{scope}" if scope else ""))
         write.append(f"type=gha,scope={target}" + (f"-{own_scope}" if own_scope else "")
                      + ",mode=max,ignore-error=true")
-    if cache.local:
+    if cache.local and local:
         base = f"{cache.local}/{target}" + (f"-{own_scope}" if own_scope else "")
         read.append(f"type=local,src={base}")
         # type=local only ever grows: write a fresh directory, swapped in after the build.

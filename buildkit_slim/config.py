@@ -20,6 +20,7 @@ from packaging.utils import canonicalize_name
 from buildkit_slim._compat import tomllib
 from buildkit_slim.cache import CACHE_KEYS, NO_CACHE, CacheConfig
 from buildkit_slim.errors import ConfigError, UsageError
+from buildkit_slim.tags import DEFAULT_RULES, TAG_RULE_KEYS, TagError, TagRules
 
 PLATFORMS = (
     "linux/386",
@@ -137,7 +138,7 @@ KEYS: tuple[KeySpec, ...] = (
             doc="Use this Dockerfile (relative to the project) instead of generating one."),
 )
 KEY_SPECS: Mapping[str, KeySpec] = {spec.key: spec for spec in KEYS}
-_TOP_LEVEL_TABLES = ("targets",)
+_TOP_LEVEL_TABLES = ("targets", "tags")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -188,7 +189,7 @@ class TargetConfig:
     dockerfile: str | None
     cache: CacheConfig = NO_CACHE
     publish_wheels: bool = False
-    wheels_from: tuple[str, ...] = ()
+    wheels_from: tuple[tuple[str, str], ...] = ()  # ("image" | "dir", reference or path)
     # key -> "default" | "derived" | "tool.slim" | "tool.slim.targets.<name>"
     sources: tuple[tuple[str, str], ...] = field(default=(), compare=False)
 
@@ -198,6 +199,7 @@ class Config:
     project: ProjectMeta
     output_dir: str
     targets: tuple[TargetConfig, ...]
+    tags: TagRules = DEFAULT_RULES  # [tool.slim.tags]: what `bslim tags` and `release` produce
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -377,6 +379,7 @@ def parse(source: ProjectSource) -> Config:
         if key not in allowed_top:
             problems.add(f"tool.slim.{dotted(key)}", "unknown key" + suggest(key, allowed_top))
     top_values = {k: v for k, v in slim.items() if k in KEY_SPECS}
+    tag_rules = _parse_tag_rules(slim.get("tags"), problems)
 
     raw_targets = slim.get("targets", {})
     if not isinstance(raw_targets, dict):
@@ -429,12 +432,47 @@ def parse(source: ProjectSource) -> Config:
     if problems.items:
         raise ConfigError(problems.items)
     return Config(project=project, output_dir=PurePosixPath(output_dir).as_posix(),
-                  targets=tuple(targets))
+                  targets=tuple(targets), tags=tag_rules)
 
 
 def _default_target_name(project_name: str) -> str:
     name = re.sub(r"[^a-zA-Z0-9_-]+", "-", str(canonicalize_name(project_name))).strip("-")
     return name or "app"
+
+
+def _parse_tag_rules(raw: object, problems: Problems) -> TagRules:
+    """`[tool.slim.tags]`: the keys are TagRules' fields, dashed; their types are the defaults'."""
+    if raw is None:
+        return DEFAULT_RULES
+    if not isinstance(raw, dict):
+        problems.add("tool.slim.tags", f"must be a table, got {_describe(raw)}")
+        return DEFAULT_RULES
+    attrs = dict(TAG_RULE_KEYS)
+    values: dict[str, Any] = {}
+    for key, value in raw.items():
+        item_key = f"tool.slim.tags.{dotted(key)}"
+        if key not in attrs:
+            problems.add(item_key, "unknown key" + suggest(key, list(attrs)))
+            continue
+        default = getattr(DEFAULT_RULES, attrs[key])
+        # `type(...) is` because a boolean is an int to isinstance (sha-length = true).
+        if type(value) is not type(default):
+            problems.add(item_key, f"must be {_describe(default)}, got {_describe(value)}")
+        elif isinstance(value, str) and _CONTROL_RE.search(value):
+            problems.add(item_key, "must not contain newlines or control characters")
+        else:
+            values[attrs[key]] = value
+    # TagRules stops at its first bad value; one value at a time reports them all. Its messages
+    # name the dotted key themselves: "tool.slim.tags.sha-length: 3 is out of range ...".
+    valid = True
+    for attr, value in values.items():
+        try:
+            TagRules(**{attr: value})
+        except TagError as exc:
+            key, _, message = str(exc).partition(": ")
+            problems.add(key, message)
+            valid = False
+    return TagRules(**values) if valid else DEFAULT_RULES
 
 
 def _parse_target(
@@ -801,16 +839,16 @@ def _check_cache(raw: dict[str, Any], key: str, problems: Problems, *_: Any) -> 
 
 def _check_wheels_from(
     raw: list[Any], key: str, problems: Problems, project: ProjectMeta, source: ProjectSource
-) -> tuple[str, ...]:
-    out: list[str] = []
+) -> tuple[tuple[str, str], ...]:
+    out: list[tuple[str, str]] = []
     for item_key, item in _strings(raw, key, problems):
-        if _IMAGE_REF_RE.match(item) and ("/" in item or ":" in item) and \
-                PurePosixPath(item).as_posix() not in source.existing:
-            out.append(item)  # an image reference
-        elif _is_relative_inside(item) and PurePosixPath(item).as_posix() in source.existing:
-            out.append(PurePosixPath(item).as_posix())
+        path = PurePosixPath(item).as_posix()
+        if _is_relative_inside(item) and path in source.existing:
+            out.append(("dir", path))
+        elif _IMAGE_REF_RE.match(item) and ":" in item.rsplit("/", 1)[-1]:
+            out.append(("image", item))
         else:
-            problems.add(item_key, f"{item!r} is neither a wheel image reference (e.g. "
+            problems.add(item_key, f"{item!r} is neither a wheel image with a tag (e.g. "
                          "\"ghcr.io/acme/base-wheels:1.2\") nor a directory in the project")
     return tuple(out)
 

@@ -34,6 +34,9 @@ class TargetPlan:
     # rebuild them. None: they are dynamic, so pip resolves them from the source.
     dependencies: tuple[str, ...] | None
     install: str  # what the runtime stage installs, e.g. "spark[redis]"
+    wheelhouse_stage: str | None = None  # FROM scratch + the wheels: exports, wheel images
+    # Named build contexts the wheel stage copies inherited wheels from (wheels-from).
+    contexts: tuple[tuple[str, str], ...] = ()
 
     @property
     def name(self) -> str:
@@ -76,8 +79,20 @@ def make_plan(config: Config) -> Plan:
             labels=oci_labels(config.project, target),
             dependencies=dependencies(config.project, target.extras),
             install=f"{config.project.distribution}{extras}",
+            wheelhouse_stage=None if own else f"{prefix}wheelhouse",
+            contexts=wheel_contexts(target.wheels_from, prefix),
         ))
     return Plan(project=config.project, output_dir=config.output_dir, targets=tuple(targets))
+
+
+def wheel_contexts(
+    sources: Sequence[tuple[str, str]], prefix: str
+) -> tuple[tuple[str, str], ...]:
+    """Named contexts for wheels-from: images through docker-image://, directories as paths."""
+    return tuple(
+        (f"{prefix}wheels-from-{index}", f"docker-image://{value}" if kind == "image" else value)
+        for index, (kind, value) in enumerate(sources)
+    )
 
 
 def oci_labels(project: ProjectMeta, target: TargetConfig) -> tuple[tuple[str, str], ...]:

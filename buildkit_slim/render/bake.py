@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from buildkit_slim.cache import cache_refs
 from buildkit_slim.plan import Plan, TargetPlan
 
 TAG_VARIABLE = "TAG"
@@ -28,13 +29,38 @@ def bake_target(target: TargetPlan) -> dict[str, Any]:
         body["target"] = target.runtime_stage
     if target.config.args:
         body["args"] = {k: escape_hcl(v) for k, v in target.config.args}
+    if target.contexts:
+        body["contexts"] = dict(target.contexts)
+    # Registry and gha locations are fixed: committed here, so that a plain `docker buildx
+    # bake -f` uses them too. A local cache is added per run (it must exist to be read).
+    refs = cache_refs(target.config.cache, target=target.name, all_platforms=target.platforms,
+                      platforms=target.platforms, local=False)
+    if refs.cache_from:
+        body["cache-from"] = list(refs.cache_from)
+        body["cache-to"] = list(refs.cache_to)
+    return body
+
+
+def wheels_target(target: TargetPlan) -> dict[str, Any]:
+    """`<image>-wheels:<tag>`: a FROM scratch image of the wheels, for derived images."""
+    body = bake_target(target)
+    body["target"] = target.wheelhouse_stage
+    body["tags"] = [f"{target.config.image}-wheels:${{{TAG_VARIABLE}}}"]
+    body["labels"] = {**body["labels"], "org.opencontainers.image.title":
+                      escape_hcl(f"{target.config.image.rsplit('/', 1)[-1]} wheels")}
+    body.pop("cache-to", None)  # the main target writes the shared cache
     return body
 
 
 def bake_definition(plan: Plan) -> dict[str, Any]:
+    targets: dict[str, Any] = {}
+    for target in plan.targets:
+        targets[target.name] = bake_target(target)
+        if target.config.publish_wheels and target.wheelhouse_stage:
+            targets[f"{target.name}-wheels"] = wheels_target(target)
     return {
-        "group": {"default": {"targets": [t.name for t in plan.targets]}},
-        "target": {t.name: bake_target(t) for t in plan.targets},
+        "group": {"default": {"targets": list(targets)}},
+        "target": targets,
         "variable": {TAG_VARIABLE: {"default": DEFAULT_TAG}},
     }
 

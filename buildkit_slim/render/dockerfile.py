@@ -19,6 +19,22 @@ SRC_DIR = "/src"
 REQUIREMENTS_FILE = "/bslim/requirements.txt"
 # A requirement line starts with a letter or digit (PEP 508), so none can end the heredoc early.
 HEREDOC = "_BSLIM_REQUIREMENTS"
+INHERITED_DIR = "/bslim/wheels-from"
+CHECK_HEREDOC = "_BSLIM_FIT_CHECK"
+# Says which inherited wheels cannot serve this platform/Python (pip would skip them silently
+# and rebuild from source, under QEMU for arm/v7).
+FIT_CHECK = (
+    "import pathlib, sys",
+    "from pip._vendor.packaging.tags import sys_tags",
+    "from pip._vendor.packaging.utils import parse_wheel_filename",
+    "ok = {str(t) for t in sys_tags()}",
+    "for whl in sorted(pathlib.Path('/bslim/wheels-from').rglob('*.whl')):",
+    "    name, version, _, tags = parse_wheel_filename(whl.name)",
+    "    if not any(str(t) in ok for t in tags):",
+    "        print(f'bslim: inherited wheel {whl.name} does not fit this platform/Python '",
+    "              f'({sys.implementation.cache_tag}); {name} {version} will be built here',",
+    "              file=sys.stderr)",
+)
 # Per-platform cache id: platforms sharing one pip cache corrupt each other's built wheels.
 PIP_CACHE = (
     "--mount=type=cache,id=bslim-pip-${TARGETOS}-${TARGETARCH}${TARGETVARIANT},"
@@ -57,7 +73,8 @@ def render_dockerfile(plan: Plan) -> str:
         "# Do not edit: change [tool.slim] and run `bslim render`.",
     ]
     for target in plan.generated_targets:
-        lines += ["", *wheels_stage(target), "", *runtime_stage(target)]
+        lines += ["", *wheels_stage(target), "", *wheelhouse_stage(target), "",
+                  *runtime_stage(target)]
     return "\n".join(lines) + "\n"
 
 
@@ -104,6 +121,12 @@ def _args(target: TargetPlan) -> list[str]:
 def _pip_options(target: TargetPlan) -> list[str]:
     config = target.config
     options = []
+    for index, (kind, _) in enumerate(config.wheels_from):
+        inherited = f"{INHERITED_DIR}/{index}"
+        options += ["--find-links", inherited]
+        if kind == "dir":  # as written by --export-wheels: one subdirectory per platform
+            for platform in target.platforms:
+                options += ["--find-links", f"{inherited}/{platform.replace('/', '-')}"]
     if config.index_url:
         options += ["--index-url", config.index_url]
     for url in config.extra_index_urls:
@@ -124,6 +147,10 @@ def wheels_stage(target: TargetPlan) -> list[str]:
         *_apt(config.apt_build),
         f"WORKDIR {SRC_DIR}",
     ]
+    for index, (name, _) in enumerate(target.contexts):
+        lines.append(f"COPY --from={name} / {INHERITED_DIR}/{index}/")
+    if target.contexts:
+        lines += [f"RUN python3 - <<'{CHECK_HEREDOC}'", *FIT_CHECK, CHECK_HEREDOC]
     pip = ["pip", "wheel", "--wheel-dir", WHEELS_DIR, *_pip_options(target)]
     if config.requirements:
         pip += ["--constraint", f"{SRC_DIR}/{config.requirements}"]
@@ -142,6 +169,14 @@ def wheels_stage(target: TargetPlan) -> list[str]:
         *_run([PIP_CACHE, CA_SECRET], [USE_CA, shlex.join(project)]),
     ]
     return lines
+
+
+def wheelhouse_stage(target: TargetPlan) -> list[str]:
+    return [
+        f"# Only the wheels of {target.config.name}: for --export-wheels and wheel images.",
+        f"FROM scratch AS {target.wheelhouse_stage}",
+        f"COPY --from={target.wheels_stage} {WHEELS_DIR}/ /",
+    ]
 
 
 def runtime_stage(target: TargetPlan) -> list[str]:
