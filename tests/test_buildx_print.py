@@ -1,0 +1,83 @@
+"""buildx itself accepts every golden bake file: `docker buildx bake --print` on each.
+
+This runs the buildx CLI plugin, which resolves the bake file (HCL interpolation included)
+without building, so it lives outside tests/unit/ (whose tripwire forbids processes). It is
+skipped only when `docker buildx version` fails; where BSLIM_REQUIRE_ENGINE=1 (the test
+command and CI) a missing buildx is a failure instead.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from buildkit_slim.config import load
+from buildkit_slim.plan import make_plan
+from tests.unit.regen_golden import EXPECTED, cases
+
+
+def _buildx_problem() -> str | None:
+    if shutil.which("docker") is None:
+        return "docker CLI not found"
+    version = subprocess.run(["docker", "buildx", "version"], capture_output=True, text=True,
+                             check=False)
+    if version.returncode != 0:
+        return f"`docker buildx version` failed: {(version.stderr or version.stdout).strip()}"
+    return None
+
+
+@pytest.fixture(scope="module")
+def buildx() -> None:
+    problem = _buildx_problem()
+    if problem is None:
+        return
+    if os.environ.get("BSLIM_REQUIRE_ENGINE") == "1":
+        pytest.fail(f"buildx is required here (BSLIM_REQUIRE_ENGINE=1): {problem}")
+    pytest.skip(f"no buildx CLI plugin to check the golden bake files with: {problem}")
+
+
+def materialize(case: Path, root: Path) -> Path:
+    """The case as a project: its inputs plus the expected output where render writes it."""
+    shutil.copytree(case, root, ignore=shutil.ignore_patterns(EXPECTED))
+    shutil.copytree(case / EXPECTED, root, dirs_exist_ok=True)
+    return root
+
+
+def bake_print(root: Path, bake_file: str, tag: str | None) -> dict[str, Any]:
+    env = {k: v for k, v in os.environ.items() if k != "TAG" and not k.startswith("BUILDX_")}
+    if tag is not None:
+        env["TAG"] = tag
+    result = subprocess.run(
+        ["docker", "buildx", "bake", "--print", "-f", bake_file], cwd=root, env=env,
+        capture_output=True, text=True, check=False, timeout=120)
+    assert result.returncode == 0, f"buildx rejected {bake_file}:\n{result.stderr}"
+    data: dict[str, Any] = json.loads(result.stdout)
+    return data
+
+
+@pytest.mark.usefixtures("buildx")
+@pytest.mark.parametrize("case", [pytest.param(c, id=c.name) for c in cases()])
+@pytest.mark.parametrize("tag", [None, "1.4.2"], ids=["default-tag", "TAG-from-env"])
+def test_buildx_accepts_the_golden_bake_file(case: Path, tag: str | None, tmp_path: Path) -> None:
+    root = materialize(case, tmp_path / case.name)
+    plan = make_plan(load(root))
+    resolved = bake_print(root, plan.bake_file, tag)
+
+    assert resolved["group"]["default"]["targets"] == [t.name for t in plan.targets]
+    assert sorted(resolved["target"]) == sorted(t.name for t in plan.targets)
+    for target in plan.targets:
+        body = resolved["target"][target.name]
+        assert body["platforms"] == list(target.platforms)
+        assert body["tags"] == [f"{target.config.image}:{tag or 'dev'}"]
+        assert body["dockerfile"] == target.dockerfile
+        assert (root / body["dockerfile"]).is_file()
+        assert body.get("target") == target.runtime_stage
+        # What bake resolves is the value as written: every ${ and %{ stayed literal.
+        assert body.get("labels", {}) == dict(target.labels)
+        assert body.get("args", {}) == dict(target.config.args)
