@@ -396,7 +396,9 @@ def parse(source: ProjectSource) -> Config:
             problems.add(prefix, f"must be a table, got {_describe(table)}")
             continue
         for key in table:
-            if key not in KEY_SPECS:
+            if key == "tags":  # one set of tag rules per project: `bslim tags` has no target
+                problems.add(f"{prefix}.tags", "can only be set at the top level (tool.slim.tags)")
+            elif key not in KEY_SPECS:
                 problems.add(f"{prefix}.{dotted(key)}",
                              "unknown key" + suggest(key, list(KEY_SPECS)))
             elif KEY_SPECS[key].top_only:
