@@ -21,6 +21,8 @@ from buildkit_slim.config import load
 from buildkit_slim.plan import make_plan
 from tests.unit.regen_golden import EXPECTED, cases
 
+REPO = Path(__file__).resolve().parents[1]
+
 
 def _buildx_problem() -> str | None:
     if shutil.which("docker") is None:
@@ -81,3 +83,13 @@ def test_buildx_accepts_the_golden_bake_file(case: Path, tag: str | None, tmp_pa
         # What bake resolves is the value as written: every ${ and %{ stayed literal.
         assert body.get("labels", {}) == dict(target.labels)
         assert body.get("args", {}) == dict(target.config.args)
+
+
+@pytest.mark.usefixtures("buildx")
+@pytest.mark.parametrize("project", [REPO, REPO / "examples" / "hello"], ids=["repo", "hello"])
+def test_buildx_accepts_the_committed_bake_files(project: Path) -> None:
+    # The repo's own bake/ and the example's are kept current by their own tests; here buildx
+    # reads them where they are, as `bslim bake` would.
+    plan = make_plan(load(project))
+    resolved = bake_print(project, plan.bake_file, None)
+    assert sorted(resolved["target"]) == sorted(t.name for t in plan.targets)
