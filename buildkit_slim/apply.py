@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import shutil
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from buildkit_slim import files, render
+from buildkit_slim.cache import cache_refs, gha_warning, local_dirs
 from buildkit_slim.docker import BakeRequest
 from buildkit_slim.errors import UsageError
-from buildkit_slim.plan import Plan
+from buildkit_slim.plan import Plan, TargetPlan
+
+EXPORT_SUFFIX = "-export-wheels"
 
 
 def parse_overrides(items: Sequence[str]) -> dict[str, str]:
@@ -22,62 +28,143 @@ def parse_overrides(items: Sequence[str]) -> dict[str, str]:
     return out
 
 
+@dataclass(frozen=True, kw_only=True)
+class BakeOptions:
+    """What the user chose on the command line for one `bslim bake`."""
+
+    project_root: Path
+    platforms: tuple[str, ...] = ()  # narrowing; empty: every platform of each target
+    overrides: Mapping[str, str] = field(default_factory=dict)
+    tag: str | None = None
+    push: bool = False
+    load: bool = False
+    builder: str | None = None
+    progress: str = "plain"
+    metadata_file: Path | None = None
+    ca_bundle: Path | None = None
+    cache: bool = True  # False: --no-cache
+    export_cache: bool = True  # False: --no-cache-export (pull requests must not write)
+    export_wheels: Path | None = None
+
+
 def bake_request(
     full: Plan,
     chosen: Plan,
+    options: BakeOptions,
     *,
-    project_root: Path,
-    platforms: bool,
-    overrides: dict[str, str],
-    tag: str | None,
-    push: bool,
-    load: bool,
-    builder: str | None,
-    progress: str,
-    metadata_file: Path | None,
-    ca_bundle: Path | None,
-    cache: bool,
+    exists: Callable[[Path], bool] = Path.exists,
 ) -> BakeRequest:
-    """Pure: what `docker buildx bake` gets for these choices.
+    """What `docker buildx bake` gets for these choices (`exists` is the only look outside).
 
-    Per-run values (platforms, the CA secret) go into an override bake file passed after the
-    generated one, not into `--set`: bake merges lists from later files (one value per key is
-    all `--set` can carry through python-on-whales), and `--set` key names differ across buildx
-    versions (`secret` vs `secrets`).
+    Per-run values (platforms, the CA secret, per-platform cache refs, exports) go into an
+    override bake file passed after the generated one, not into `--set`: bake replaces
+    `platforms`/`cache-to`/`output` and appends `cache-from`/`secret` from later files, and
+    `--set` key names differ across buildx versions (`secret` vs `secrets`).
     """
-    override: dict[str, dict[str, object]] = {}
+    root = options.project_root
+    override: dict[str, dict[str, Any]] = {}
+    outside: list[Path] = []
     for target in chosen.targets:
-        body: dict[str, object] = {}
-        if platforms:
+        body: dict[str, Any] = {}
+        subset = tuple(target.platforms) != tuple(target.config.platforms)
+        if subset:
             body["platforms"] = list(target.platforms)
-        if ca_bundle is not None:
-            body["secret"] = [f"id=ca,src={ca_bundle.resolve()}"]
+        if options.ca_bundle is not None:
+            body["secret"] = [f"id=ca,src={options.ca_bundle.resolve()}"]
+            outside.append(options.ca_bundle.resolve())
+        body.update(_cache_override(target, options, subset, exists))
         if body:
             override[target.name] = body
-    env = {"TAG": tag} if tag is not None else {}
-    if ca_bundle is not None and not ca_bundle.resolve().is_relative_to(project_root.resolve()):
-        # buildx >= 0.20 refuses secrets outside the working directory without `--allow
-        # fs.read=...`, which python-on-whales cannot pass; the path is the user's own choice.
+    names: tuple[str, ...] = () if len(chosen.targets) == len(full.targets) else tuple(
+        t.name for t in chosen.targets)
+    if options.export_wheels is not None:
+        dest = options.export_wheels.resolve()
+        outside.append(dest)
+        for target in chosen.targets:
+            if target.wheelhouse_stage is None:
+                raise UsageError(f"--export-wheels: target {target.name!r} uses its own "
+                                 "Dockerfile; bslim knows no wheel stage there")
+            override[target.name + EXPORT_SUFFIX] = {
+                "inherits": [target.name],
+                "target": target.wheelhouse_stage,
+                "tags": [],
+                "cache-to": [],
+                "output": [f"type=local,dest={export_dir(dest, target.name)}"],
+            }
+        names = tuple(t.name + EXPORT_SUFFIX for t in chosen.targets)
+    env = {"TAG": options.tag} if options.tag is not None else {}
+    if any(not p.is_relative_to(root.resolve()) for p in outside):
+        # buildx >= 0.20 refuses secrets and outputs outside the working directory without
+        # `--allow fs...`, which python-on-whales cannot pass; the paths are the user's choice.
         env["BUILDX_BAKE_ENTITLEMENTS_FS"] = "0"
-    everything = len(chosen.targets) == len(full.targets)
     return BakeRequest(
-        project_root=project_root,
+        project_root=root,
         files=(full.bake_file,),
         override={"target": override} if override else None,
-        targets=() if everything else tuple(t.name for t in chosen.targets),
-        overrides=dict(overrides),
+        targets=names,
+        overrides=dict(options.overrides),
         variables=env,
-        push=push,
-        load=load,
-        builder=builder,
-        progress=progress,
-        metadata_file=metadata_file.resolve() if metadata_file else None,
-        cache=cache,
+        push=options.push,
+        load=options.load,
+        builder=options.builder,
+        progress=options.progress,
+        metadata_file=options.metadata_file.resolve() if options.metadata_file else None,
+        cache=options.cache,
     )
+
+
+def export_dir(dest: Path, target: str) -> Path:
+    """Where buildx writes a target's wheels before `wheels.collect` sorts them."""
+    return dest / f".bslim-export-{target}"
+
+
+def _cache_override(target: TargetPlan, options: BakeOptions, subset: bool,
+                    exists: Callable[[Path], bool]) -> dict[str, Any]:
+    cache = target.config.cache
+    if not cache.enabled:
+        return {}
+    body: dict[str, Any] = {}
+    refs = cache_refs(cache, target=target.name, all_platforms=target.config.platforms,
+                      platforms=target.platforms, export=options.export_cache)
+    if subset:
+        # The committed file names the whole-target locations; a per-platform build writes
+        # its own (cache-to is replaced) and reads its own as well (cache-from is appended).
+        body["cache-to"] = list(refs.cache_to)
+        body["cache-from"] = [r for r in refs.cache_from if not r.startswith("type=local")]
+    elif not options.export_cache:
+        body["cache-to"] = []
+    elif cache.local:
+        body["cache-to"] = list(refs.cache_to)
+    dirs = local_dirs(cache, target=target.name, all_platforms=target.config.platforms,
+                      platforms=target.platforms)
+    if dirs and exists(options.project_root / dirs[0]):
+        body.setdefault("cache-from", []).append(f"type=local,src={dirs[0]}")
+    return body
+
+
+def warnings(plan: Plan, env: Mapping[str, str]) -> list[str]:
+    message = gha_warning(env, [t.config.cache for t in plan.targets])
+    return [message] if message else []
 
 
 def render_files(project_root: Path, plan: Plan) -> list[str]:
     return files.write_atomically(project_root, render.render_all(plan))
+
+
+def rotate_local_caches(chosen: Plan, options: BakeOptions) -> None:
+    """type=local only grows: the build wrote a fresh directory; it replaces the old one."""
+    if not options.export_cache:
+        return
+    for target in chosen.targets:
+        dirs = local_dirs(target.config.cache, target=target.name,
+                          all_platforms=target.config.platforms, platforms=target.platforms)
+        if dirs is None:
+            continue
+        current, new = (options.project_root / d for d in dirs)
+        if new.is_dir():
+            if current.exists():
+                shutil.rmtree(current)
+            new.rename(current)
 
 
 def run_bake(request: BakeRequest) -> None:

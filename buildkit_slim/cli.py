@@ -147,24 +147,38 @@ def bake(
              "in as a BuildKit secret, never stored in a layer.")] = None,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Ignore the build cache.")] =
     False,
+    no_cache_export: Annotated[bool, typer.Option(
+        "--no-cache-export", help="Read the configured cache but write none (pull requests).")]
+    = False,
+    export_wheels: Annotated[Path | None, typer.Option(
+        file_okay=False, help="Build only the wheels and write them to DIR/<platform>/ with a "
+                              "manifest.json.")] = None,
 ) -> None:
     """Render, then build with `docker buildx bake`."""
-    from buildkit_slim import apply
+    import os
+
+    from buildkit_slim import apply, wheels
 
     if load and push:
         raise UsageError("--load and --push: choose one")
+    if export_wheels is not None and (load or push):
+        raise UsageError("--export-wheels writes wheels to a directory; it cannot be combined "
+                         "with --load or --push")
     if progress not in ("plain", "tty", "auto"):
         raise UsageError(f"--progress: {progress!r} is not valid; use plain, tty or auto")
     if ca_bundle is not None and not ca_bundle.is_file():
         raise UsageError(f"--ca-bundle: {ca_bundle} is not a file")
     _, the_plan = _load(project)
     chosen = plan.select(the_plan, targets or [], platform or [])
-    request = apply.bake_request(
-        the_plan, chosen, project_root=project, platforms=bool(platform),
+    options = apply.BakeOptions(
+        project_root=project, platforms=tuple(platform or ()),
         overrides=apply.parse_overrides(set_ or []), tag=tag, push=push, load=load,
         builder=builder, progress=progress, metadata_file=metadata_file, ca_bundle=ca_bundle,
-        cache=not no_cache,
+        cache=not no_cache, export_cache=not no_cache_export, export_wheels=export_wheels,
     )
+    request = apply.bake_request(the_plan, chosen, options)
+    for warning in apply.warnings(chosen, os.environ):
+        _err(f"warning: {warning}")
     apply.render_files(project, the_plan)
     if print_:
         from buildkit_slim import docker
@@ -172,6 +186,15 @@ def bake(
         print(json.dumps(docker.bake_print(request), indent=2, sort_keys=True))
         return
     apply.run_bake(request)
+    apply.rotate_local_caches(chosen, options)
+    if export_wheels is not None:
+        single = len(chosen.targets) == 1
+        for target in chosen.targets:
+            manifest = wheels.collect(
+                apply.export_dir(export_wheels.resolve(), target.name),
+                export_wheels if single else export_wheels / target.name, target.platforms)
+            print(f"wrote {manifest}")
+        return
     names = ", ".join(f"{t.name} ({', '.join(t.platforms)})" for t in chosen.targets)
     print(f"built {names}" + (" and pushed" if push else ""))
 
