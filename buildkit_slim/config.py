@@ -819,7 +819,7 @@ def _check_extra_index_urls(
 def _check_cache(raw: dict[str, Any], key: str, problems: Problems, *_: Any) -> CacheConfig:
     for name in raw:
         if name not in CACHE_KEYS:
-            problems.add(f"{key}.{name}", "unknown key" + suggest(name, CACHE_KEYS))
+            problems.add(f"{key}.{dotted(name)}", "unknown key" + suggest(name, CACHE_KEYS))
     registry = raw.get("registry")
     if registry is not None and (not isinstance(registry, str)
                                  or not REPOSITORY_RE.match(registry)):

@@ -268,6 +268,25 @@ BAD = [
     pytest.param('[tool.slim]\noutput-dir = "out\\n!.git"\n', None,
                  [f"tool.slim.output-dir: 'out\\n!.git' {OUTPUT_DIR}"],
                  id="output-dir-newline"),
+    # Build cache and wheels.
+    pytest.param('[tool.slim]\ncache = { registy = "ghcr.io/a/c", "bad key" = 1 }\n', None,
+                 ["tool.slim.cache.registy: unknown key; did you mean 'registry'?",
+                  'tool.slim.cache."bad key": unknown key'], id="cache-unknown-keys"),
+    pytest.param('[tool.slim.targets.api]\ncache = { registry = "ghcr.io/a/c:latest", '
+                 'local = "../x", gha = "yes" }\n', None,
+                 ["tool.slim.targets.api.cache.registry: 'ghcr.io/a/c:latest' must be an image "
+                  "repository without tag, e.g. \"ghcr.io/acme/spark-cache\"",
+                  "tool.slim.targets.api.cache.local: '../x' must be a relative directory inside "
+                  "the project, e.g. \".cache/buildkit\"",
+                  "tool.slim.targets.api.cache.gha: must be true or false, got a string"],
+                 id="cache-bad-values"),
+    pytest.param('[tool.slim]\npublish-wheels = "yes"\n', None,
+                 ["tool.slim.publish-wheels: must be a boolean, got a string"],
+                 id="publish-wheels-string"),
+    pytest.param('[tool.slim]\nwheels-from = ["../wheels"]\n', None,
+                 ["tool.slim.wheels-from[0]: '../wheels' is neither a wheel image with a tag "
+                  "(e.g. \"ghcr.io/acme/base-wheels:1.2\") nor a directory in the project"],
+                 id="wheels-from-outside"),
     # Targets.
     pytest.param("[tool.slim.targets.api]\n[tool.slim.targets.worker]\n", None,
                  ["tool.slim.targets.worker.image: 'spark' is already the image of target "
