@@ -7,6 +7,7 @@ Tests of the tripwire itself take the `tripwire` fixture and call `tripwire.rese
 
 from __future__ import annotations
 
+import _posixsubprocess
 import importlib.abc
 import importlib.machinery
 import os
@@ -77,6 +78,9 @@ def tripwire(monkeypatch: pytest.MonkeyPatch) -> Iterator[Tripwire]:
     for name in _OS_CALLS:
         if hasattr(os, name):
             monkeypatch.setattr(os, name, _blocked(wire, f"os.{name}"))
+    # Below Popen: what multiprocessing's spawn and anything else calling it directly use.
+    monkeypatch.setattr(_posixsubprocess, "fork_exec",
+                        _blocked(wire, "_posixsubprocess.fork_exec"))
     # Imported earlier in this process (another test directory)? Hide it, so that an import
     # goes through the finder below instead of quietly reusing the module.
     for name in [m for m in sys.modules if m == WHALES or m.startswith(f"{WHALES}.")]:

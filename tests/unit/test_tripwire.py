@@ -36,6 +36,14 @@ def test_os_process_calls_are_blocked(tripwire: Tripwire, name: str) -> None:
     assert len(tripwire.reset()) == 1
 
 
+def test_the_primitive_under_popen_is_blocked(tripwire: Tripwire) -> None:
+    import _posixsubprocess
+
+    with pytest.raises(TripwireError, match=r"_posixsubprocess\.fork_exec"):
+        _posixsubprocess.fork_exec()  # type: ignore[call-arg]
+    assert len(tripwire.reset()) == 1
+
+
 def test_importing_python_on_whales_is_blocked(tripwire: Tripwire) -> None:
     with pytest.raises(TripwireError, match="import python_on_whales"):
         importlib.import_module("python_on_whales")
