@@ -84,7 +84,7 @@ def docker(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]
 
 def make_sdist(package_dir: Path, dest: Path) -> Path:
     """A plain sdist (name-version/ + PKG-INFO): pip builds it in the wheel stage."""
-    import tomllib
+    from buildkit_slim._compat import tomllib
 
     meta = tomllib.loads((package_dir / "pyproject.toml").read_text())["project"]
     base = f"{meta['name']}-{meta['version']}"

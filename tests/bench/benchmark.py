@@ -1,0 +1,251 @@
+"""Benchmark: bslim against the origin note's recipe, in ONE invocation, on the local engine.
+
+    .venv/bin/python -m tests.bench.benchmark [--cases abcdef] [--out FILE]
+
+Both build the same fixture (a C extension compiled from its sdist + a pure package) for
+linux/amd64 and linux/arm/v7 and push to the local registry. Cases:
+  (a) cold, no cache            (b) warm, nothing changed      (c) only the project's code changed
+  (d) one dependency added      (e) fresh builder (`docker builder prune -af`), registry cache only
+  (f) a derived project: bslim with `wheels-from` its parent's wheel image vs without
+Both sides get the same registry cache (mode=max), so the ratios measure the Dockerfiles, not
+the cache settings. Printed: wall time, ratio to the baseline's same case, and per platform the
+compressed image size, bytes of .whl files in any layer, and the wheels pip compiled.
+This is a script, not a test: machines are noisy, so it prints ratios measured side by side.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tests.e2e import registry
+from tests.e2e.conftest import FIXTURES, HOST_CA, make_sdist
+
+REPO = Path(__file__).resolve().parents[2]
+REG = registry.REGISTRY
+PLATFORMS = ("linux/amd64", "linux/arm/v7")
+BASELINE_DOCKERFILE = """\
+# The origin note's recipe (2018), unchanged but for the CA secret these machines need.
+FROM python:3.13-trixie AS base
+COPY . /build
+RUN --mount=type=secret,id=ca \\
+    if [ -s /run/secrets/ca ]; then export PIP_CERT=/run/secrets/ca; fi; \\
+    pip3 install wheel && pip3 wheel /build --wheel-dir=/wheeley --find-links /build/wheelhouse
+
+FROM python:3.13-slim-trixie
+COPY --from=base /wheeley /wheeley
+RUN pip3 install --no-index --find-links=/wheeley {name} && rm -rf /wheeley
+ENTRYPOINT ["{name}"]
+"""
+STEP = re.compile(r"^#(\d+) \[(linux/[a-z0-9/]+) ")
+BUILDING = re.compile(r"^#(\d+) [0-9.]+ +Building wheel for ([A-Za-z0-9_.-]+)")
+
+
+@dataclass
+class Result:
+    case: str
+    side: str
+    seconds: float
+    sizes: dict[str, int] = field(default_factory=dict)
+    wheel_bytes: dict[str, int] = field(default_factory=dict)
+    compiled: dict[str, list[str]] = field(default_factory=dict)
+
+
+def run(cmd: list[str], *, cwd: Path | None = None) -> tuple[float, str]:
+    start = time.monotonic()
+    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, check=False)
+    elapsed = time.monotonic() - start
+    if proc.returncode != 0:
+        sys.stderr.write(proc.stdout[-3000:] + proc.stderr[-6000:])
+        raise SystemExit(f"benchmark: command failed ({proc.returncode}): {' '.join(cmd)}")
+    return elapsed, proc.stdout + proc.stderr
+
+
+def compiled_per_platform(log: str) -> dict[str, list[str]]:
+    steps: dict[str, str] = {}
+    out: dict[str, set[str]] = defaultdict(set)
+    for line in log.splitlines():
+        if match := STEP.match(line):
+            steps.setdefault(match.group(1), match.group(2))
+        elif (match := BUILDING.match(line)) and match.group(1) in steps:
+            out[steps[match.group(1)]].add(match.group(2).lower())
+    return {p: sorted(out.get(p, ())) for p in PLATFORMS}
+
+
+def measure(ref: str, result: Result) -> Result:
+    repo, _ = registry.split_ref(ref)
+    for platform, image in registry.platform_images(ref).items():
+        result.sizes[platform] = image.compressed_size
+        result.wheel_bytes[platform] = sum(
+            member.size
+            for layer in image.layers
+            for member, _ in registry.layer_members(repo, layer["digest"])
+            if member.name.endswith(".whl")
+        )
+    return result
+
+
+def write_project(root: Path, name: str, deps: list[str], packages: list[str], slim: str) -> Path:
+    """A copy of the e2e fixture app, renamed, with the given deps and [tool.slim] table."""
+    shutil.copytree(FIXTURES / "app", root)
+    (root / "e2eapp").rename(root / name)
+    wheelhouse = root / "wheelhouse"
+    wheelhouse.mkdir()
+    for package in packages:
+        make_sdist(FIXTURES / "packages" / package, wheelhouse)
+    text = (root / "pyproject.toml").read_text()
+    text = text.replace('name = "e2eapp"', f'name = "{name}"')
+    text = text.replace('e2eapp = "e2eapp:main"', f'{name} = "{name}:main"')
+    text = text.replace('packages = ["e2eapp"]', f'packages = ["{name}"]')
+    text = re.sub(r"dependencies = \[.*\]", "dependencies = [" + ", ".join(
+        f'"{d}"' for d in deps) + "]", text, count=1)
+    text = text.split("[tool.slim]")[0] + "[tool.slim]\n" + slim
+    (root / "pyproject.toml").write_text(text)
+    (root / "baseline.Dockerfile").write_text(BASELINE_DOCKERFILE.format(name=name))
+    return root
+
+
+def edit_code(project: Path, name: str) -> None:
+    init = project / name / "__init__.py"
+    init.write_text(init.read_text() + f"\n# edited {time.time()}\n")
+
+
+def add_dependency(project: Path) -> None:
+    make_sdist(FIXTURES / "packages" / "tinyadd", project / "wheelhouse")
+    pyproject = project / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text().replace(
+        '"tinypure==0.1.0"]', '"tinypure==0.1.0", "tinyadd==0.1.0"]', 1))
+
+
+def prune() -> None:
+    run(["docker", "builder", "prune", "-af"])
+
+
+class Bench:
+    def __init__(self, work: Path, ca: Path) -> None:
+        self.work = work
+        self.ca = ca
+        self.bslim = [sys.executable, "-m", "buildkit_slim"]
+        stamp = int(time.time())
+        self.ns = f"{REG}/bslim-bench-{stamp}"
+
+    def baseline(self, project: Path, name: str, case: str) -> Result:
+        ref = f"{self.ns}/baseline-{name}:{case}"
+        cache = f"{self.ns}/baseline-{name}-cache:all"
+        seconds, log = run([
+            "docker", "buildx", "build", "--progress", "plain",
+            "--platform", ",".join(PLATFORMS), "-f", "baseline.Dockerfile",
+            "--secret", f"id=ca,src={self.ca}", "-t", ref, "--push",
+            "--cache-from", f"type=registry,ref={cache}",
+            "--cache-to", f"type=registry,ref={cache},mode=max,ignore-error=true", ".",
+        ], cwd=project)
+        return measure(ref, Result(case=case, side="baseline", seconds=seconds,
+                                   compiled=compiled_per_platform(log)))
+
+    def slim(self, project: Path, name: str, case: str, side: str = "bslim") -> Result:
+        seconds, log = run([*self.bslim, "bake", "--project", str(project), "--push",
+                            "--tag", case, "--ca-bundle", str(self.ca)])
+        ref = f"{self.ns}/{name}:{case}"
+        return measure(ref, Result(case=case, side=side, seconds=seconds,
+                                   compiled=compiled_per_platform(log)))
+
+    def slim_table(self, name: str, extra: str = "") -> str:
+        return (f'image = "{self.ns}/{name}"\nfind-links = ["wheelhouse"]\n{extra}'
+                f'[tool.slim.cache]\nregistry = "{self.ns}/{name}-cache"\n')
+
+
+def run_cases(cases: str, bench: Bench) -> list[Result]:
+    results: list[Result] = []
+    deps = ["tinyext==0.1.0", "tinypure==0.1.0"]
+    packages = ["tinyext", "tinypure"]
+    sides = [("baseline", "appbase"), ("bslim", "app")]
+    for side, name in sides:
+        project = write_project(bench.work / side, name, deps, packages, bench.slim_table(name))
+        build = bench.baseline if side == "baseline" else bench.slim
+        if "a" in cases or "b" in cases:
+            prune()
+            results.append(build(project, name, "a"))
+            print(f"bench: {side} (a) {results[-1].seconds:.1f} s", file=sys.stderr)
+        if "b" in cases:
+            results.append(build(project, name, "b"))
+        if "c" in cases:
+            edit_code(project, name)
+            results.append(build(project, name, "c"))
+        if "d" in cases:
+            add_dependency(project)
+            results.append(build(project, name, "d"))
+        if "e" in cases:
+            prune()
+            results.append(build(project, name, "e"))
+        print(f"bench: {side} done", file=sys.stderr)
+    if "f" in cases:
+        parent = write_project(bench.work / "parent", "parent", deps, packages,
+                               bench.slim_table("parent", "publish-wheels = true\n"))
+        prune()
+        bench.slim(parent, "parent", "f-parent", side="parent")
+        derived_deps = [*deps, "tinyadd==0.1.0"]
+        derived_packages = [*packages, "tinyadd"]
+        for side, extra in (("without", ""), ("with", f'wheels-from = ["{bench.ns}/parent-wheels:'
+                                                      'f-parent"]\n')):
+            name = f"derived{side}"
+            project = write_project(bench.work / name, name, derived_deps, derived_packages,
+                                    bench.slim_table(name, extra))
+            prune()
+            results.append(bench.slim(project, name, "f", side=f"bslim {side} wheels-from"))
+    return results
+
+
+def table(results: list[Result]) -> str:
+    base = {r.case: r for r in results if r.side == "baseline"}
+    without = next((r for r in results if r.side == "bslim without wheels-from"), None)
+    rows = ["| case | side | wall s | ratio | " + " | ".join(
+        f"{p} MB / .whl KB / compiled" for p in PLATFORMS) + " |",
+        "|---|---|---:|---:|" + "---|" * len(PLATFORMS)]
+    for r in results:
+        ref = without if r.case == "f" else base.get(r.case)
+        ratio = f"{r.seconds / ref.seconds:.2f}" if ref and ref is not r else "1.00"
+        cells = [f"{r.sizes.get(p, 0) / 1e6:.1f} / {r.wheel_bytes.get(p, 0) / 1e3:.0f} / "
+                 f"{', '.join(r.compiled.get(p, [])) or '-'}" for p in PLATFORMS]
+        rows.append(f"| ({r.case}) | {r.side} | {r.seconds:.1f} | {ratio} | "
+                    + " | ".join(cells) + " |")
+    return "\n".join(rows) + "\n"
+
+
+def versions() -> str:
+    server = subprocess.run(["docker", "version", "--format", "{{.Server.Version}}"],
+                            capture_output=True, text=True, check=False).stdout.strip()
+    buildx = subprocess.run(["docker", "buildx", "version"], capture_output=True, text=True,
+                            check=False).stdout.split()[1:2]
+    return f"Docker Engine {server}, buildx {' '.join(buildx)}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cases", default="abcdef")
+    parser.add_argument("--out", type=Path)
+    args = parser.parse_args()
+    ca = Path(os.environ.get("BSLIM_CA_BUNDLE") or HOST_CA)
+    with tempfile.TemporaryDirectory(prefix="bslim-bench-") as tmp:
+        bench = Bench(Path(tmp), ca)
+        results = run_cases(args.cases, bench)
+    header = (f"Measured {datetime.date.today().isoformat()} on {os.cpu_count()} cores, "
+              f"{versions()}; ratio = wall time / the baseline's same case "
+              "((f): with / without wheels-from).\n\n")
+    text = header + table(results)
+    print(text)
+    if args.out:
+        args.out.write_text(text)
+
+
+if __name__ == "__main__":
+    main()
