@@ -10,7 +10,7 @@ from typing import Annotated, NoReturn
 
 import typer
 
-from buildkit_slim import __version__, config, plan, render
+from buildkit_slim import __version__, config, plan, release, render
 from buildkit_slim.errors import BslimError, CheckFailed, ConfigError, UsageError
 
 app = typer.Typer(
@@ -153,6 +153,12 @@ def bake(
     export_wheels: Annotated[Path | None, typer.Option(
         file_okay=False, help="Build only the wheels and write them to DIR/<platform>/ with a "
                               "manifest.json.")] = None,
+    stage: Annotated[Path | None, typer.Option(
+        file_okay=False, help="Push one target's one platform to a staging location and write "
+                              "its record into DIR for `bslim merge` (needs --push).")] = None,
+    revision: Annotated[str | None, typer.Option(
+        help="Commit sha for the org.opencontainers.image.revision label (default: "
+             "$GITHUB_SHA). The created label comes from $SOURCE_DATE_EPOCH.")] = None,
 ) -> None:
     """Render, then build with `docker buildx bake`."""
     import os
@@ -170,9 +176,19 @@ def bake(
         raise UsageError(f"--ca-bundle: {ca_bundle} is not a file")
     _, the_plan = _load(project)
     chosen = plan.select(the_plan, targets or [], platform or [])
+    staged = release.stage_choice(chosen, push=push, export_wheels=export_wheels is not None,
+                                  print_=print_) if stage is not None else None
+    overrides = apply.parse_overrides(set_ or [])
+    # Per-build labels go in as --set, never into the committed bake file; --set wins.
+    rev = release.check_revision(revision or os.environ.get("GITHUB_SHA"))
+    created = release.created_from_epoch(os.environ.get("SOURCE_DATE_EPOCH"))
+    for target in chosen.targets:
+        for key, value in release.build_labels(target.name, revision=rev,
+                                               created=created).items():
+            overrides.setdefault(key, value)
     options = apply.BakeOptions(
         project_root=project, platforms=tuple(platform or ()),
-        overrides=apply.parse_overrides(set_ or []), tag=tag, push=push, load=load,
+        overrides=overrides, tag=tag, push=push, load=load,
         builder=builder, progress=progress, metadata_file=metadata_file, ca_bundle=ca_bundle,
         cache=not no_cache, export_cache=not no_cache_export, export_wheels=export_wheels,
     )
@@ -184,6 +200,17 @@ def bake(
         from buildkit_slim import docker
 
         print(json.dumps(docker.bake_print(request), indent=2, sort_keys=True))
+        return
+    if stage is not None and staged is not None:
+        from buildkit_slim import publish
+
+        stage_plan = release.plan_stage(
+            staged[0], staged[1], tag=tag or os.environ.get("TAG") or "dev",
+            by_digest=publish.push_by_digest(builder))
+        record, path = publish.run_stage(request, stage_plan, stage)
+        apply.rotate_local_caches(chosen, options)
+        how = "by digest" if record.mode == "digest" else f"as {record.ref}"
+        print(f"staged {record.target} {record.platform} {record.digest} ({how}) in {path}")
         return
     apply.run_bake(request)
     apply.rotate_local_caches(chosen, options)
@@ -230,6 +257,152 @@ def size(
 
     for platform, total in docker.image_sizes(image):
         print(f"{image} {platform}: {total / 1e6:.1f} MB compressed ({total} bytes)")
+
+
+def _one_target(the_plan: plan.Plan, name: str | None) -> plan.TargetPlan:
+    if name is None and len(the_plan.targets) > 1:
+        raise UsageError("this project has several targets; name one ("
+                         + ", ".join(t.name for t in the_plan.targets) + ")")
+    return plan.select(the_plan, [name] if name else [], []).targets[0]
+
+
+def _env(name: str) -> str | None:
+    """An environment value, empty meaning unset (CI templates leave empty variables)."""
+    import os
+
+    return os.environ.get(name) or None
+
+
+TargetArg = Annotated[str | None, typer.Argument(
+    help="Target (default: the project's only target).", show_default=False)]
+
+
+@app.command()
+def matrix(
+    targets: Annotated[list[str] | None, typer.Argument(
+        help="Targets to include (default: all).", show_default=False)] = None,
+    project: ProjectOpt = Path(),
+) -> None:
+    """Print the GitHub Actions matrix: one entry per target and platform, as one JSON line."""
+    _, the_plan = _load(project)
+    chosen = plan.select(the_plan, targets or [], [])
+    print(json.dumps(release.matrix(chosen), separators=(",", ":")))
+
+
+@app.command()
+def tags(
+    target: TargetArg = None,
+    version: Annotated[str | None, typer.Option(
+        "--version", help="PEP 440 version (default: [project].version when no --ref is "
+                          "known; a refs/tags/ ref gives its own).")] = None,
+    ref: Annotated[str | None, typer.Option(
+        help="Git ref, e.g. refs/heads/main or refs/tags/v1.4.2 (default: $GITHUB_REF).")] =
+    None,
+    sha: Annotated[str | None, typer.Option(help="Commit sha (default: $GITHUB_SHA).")] = None,
+    json_: Annotated[bool, typer.Option("--json", help="Print a JSON list.")] = False,
+    images: Annotated[bool, typer.Option(
+        "--images", help="Print full references <image>:<tag> of the target.")] = False,
+    project: ProjectOpt = Path(),
+) -> None:
+    """Print the image tags for a version, git ref and commit, one per line."""
+    from buildkit_slim.tags import TagError, compute_tags, parse_version
+
+    cfg, the_plan = _load(project)
+    ref = ref if ref is not None else _env("GITHUB_REF")
+    sha = sha if sha is not None else _env("GITHUB_SHA")
+    if version is None and ref is None:
+        # Only without any ref: on a branch the project version is not released yet, and
+        # tagging it would move a version tag on every push.
+        version = cfg.project.version
+    try:
+        result = compute_tags(version=version, ref=ref, sha=sha, rules=cfg.tags)
+        if ref and ref.strip().startswith("refs/tags/") and cfg.project.version and \
+                parse_version(ref.strip().removeprefix("refs/tags/"), option="--ref") != \
+                parse_version(cfg.project.version, option="project.version"):
+            _err(f"warning: {ref} is not [project].version {cfg.project.version}")
+    except TagError as exc:
+        raise UsageError(str(exc)) from None
+    lines = list(result)
+    if images:
+        image = _one_target(the_plan, target).config.image
+        lines = [f"{image}:{tag}" for tag in result]
+    elif target is not None:
+        _one_target(the_plan, target)  # a typo in the name is still an error
+    print(json.dumps(lines) if json_ else "\n".join(lines))
+
+
+@app.command()
+def merge(
+    stage: Annotated[Path, typer.Option(
+        file_okay=False, help="Directory of stage records (from bake --stage).",
+        show_default=False)],
+    target: TargetArg = None,
+    tag: Annotated[list[str] | None, typer.Option(
+        "--tag", help="Final tag, repeatable; bare tags go onto the target's image (default: "
+                      "$TAG, else dev).", show_default=False)] = None,
+    revision: Annotated[str | None, typer.Option(
+        help="Commit sha for the index annotation (default: $GITHUB_SHA).")] = None,
+    project: ProjectOpt = Path(),
+) -> None:
+    """Join the staged platforms of a target into one multi-platform index with the final tags.
+
+    Refuses, before pushing anything, when a platform is missing, two records of one platform
+    disagree or a record belongs to another image.
+    """
+    from buildkit_slim import publish
+    from buildkit_slim.render.bake import DEFAULT_TAG
+
+    _, the_plan = _load(project)
+    chosen = _one_target(the_plan, target)
+    refs = release.final_tags(chosen.config.image, tag or [], _env("TAG") or DEFAULT_TAG)
+    annotations = release.index_annotations(
+        chosen, revision=release.check_revision(revision or _env("GITHUB_SHA")),
+        created=release.created_from_epoch(_env("SOURCE_DATE_EPOCH")))
+    merge_plan = release.plan_merge(chosen, publish.read_stage_dir(stage), tags=refs,
+                                    annotations=annotations, stage_dir=str(stage))
+    merged = publish.run_merge(merge_plan)
+    if merged.annotations_skipped:
+        _err("warning: this buildx is older than 0.12: the index has no annotations")
+    for name in merge_plan.ignored:
+        _err(f"note: ignored {name} (another target)")
+    for ref in merge_plan.tags:
+        print(f"{ref}@{merged.digest}")
+    print(f"merged {chosen.name} ({', '.join(merge_plan.platforms)})")
+
+
+@app.command("release")
+def release_cmd(
+    version: Annotated[str, typer.Argument(help="The version to release, e.g. 1.4.2.",
+                                           show_default=False)],
+    target: TargetArg = None,
+    from_: Annotated[str | None, typer.Option(
+        "--from", help="The pushed multi-platform image to release: a tag or digest of the "
+                       "target's image (default: the edge tag).", show_default=False)] = None,
+    force: Annotated[bool, typer.Option(
+        "--force", help="Move the version tag even when it points at another image.")] = False,
+    project: ProjectOpt = Path(),
+) -> None:
+    """Tag an already pushed image with a version's tags (1.4.2, 1.4, 1, latest), unbuilt.
+
+    The index is copied byte for byte, so the digest stays; every check runs before the first
+    tag is written.
+    """
+    from buildkit_slim import publish
+    from buildkit_slim.tags import TagError
+
+    cfg, the_plan = _load(project)
+    chosen = _one_target(the_plan, target)
+    try:
+        done = publish.run_release(chosen, version=version, rules=cfg.tags, from_=from_,
+                                   force=force)
+    except TagError as exc:
+        raise UsageError(str(exc)) from None
+    for tag, old in done.moved:
+        _err(f"note: {tag} moved from {old}")
+    for tag in done.tags:
+        state = "tagged" if tag in done.to_write else "already"
+        print(f"{state} {tag}@{done.digest}")
+    print(f"released {version} of {chosen.name}" + (" (forced)" if done.forced else ""))
 
 
 # Typer derives command names from function names; `render` is clearer than render-cmd.

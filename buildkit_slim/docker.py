@@ -303,3 +303,69 @@ def image_sizes(ref: str) -> list[tuple[str, int]]:
         total += manifest.config.size or 0 if manifest.config else 0
         sizes.append((name, total))
     return sizes
+
+
+# --- registry reads and index writes (`bslim merge`, `bslim release`) --------------------------
+
+_NOT_FOUND = (": not found", "manifest unknown", "name unknown", "404 not found")
+# registry 2.8 has answered 500 once while several manifests were pushed at the same time.
+_TRANSIENT = ("500 internal server error", "invalid checksum digest format", "502 bad gateway",
+              "503 service unavailable")
+
+
+def inspect_manifest(ref: str) -> dict[str, Any] | None:
+    """The top-level manifest or index of `ref` with its digest, or None when it does not exist.
+
+    `--format '{{json .Manifest}}'` gives the descriptor (digest, media type) and, for an index,
+    the platforms; `--raw` would need the exact bytes to compute a digest.
+    """
+    from python_on_whales import docker
+    from python_on_whales.exceptions import DockerException
+    from python_on_whales.utils import run
+
+    cmd = [*docker.buildx.imagetools.docker_cmd, "buildx", "imagetools", "inspect",
+           "--format", "{{json .Manifest}}", ref]
+    try:
+        text = run(cmd)
+    except FileNotFoundError as exc:
+        raise _client_missing(exc) from None
+    except DockerException as exc:
+        stderr = str(exc.stderr or "")
+        if any(marker in stderr.lower() for marker in _NOT_FOUND):
+            return None
+        raise _env_problem(exc) or BuildFailed(
+            f"cannot inspect {ref} (exit {exc.return_code}): {_last_line(stderr)}") from None
+    data = json.loads(text)
+    if not isinstance(data, dict):
+        raise BuildFailed(f"cannot inspect {ref}: unexpected answer {text[:200]!r}")
+    return data
+
+
+def imagetools_create(
+    sources: Sequence[str], tags: Sequence[str], annotations: Mapping[str, str] | None = None
+) -> None:
+    """`docker buildx imagetools create -t TAG... SOURCE...` (a carbon copy for one source
+    without annotations); retried once when the registry fails transiently."""
+    from python_on_whales import docker
+    from python_on_whales.exceptions import DockerException
+
+    for attempt in (1, 2):
+        try:
+            docker.buildx.imagetools.create(sources=list(sources), tags=list(tags),
+                                            annotations=dict(annotations or {}))
+            return
+        except FileNotFoundError as exc:
+            raise _client_missing(exc) from None
+        except DockerException as exc:
+            stderr = str(exc.stderr or "")
+            if attempt == 1 and any(m in stderr.lower() for m in _TRANSIENT):
+                continue
+            raise _env_problem(exc) or BuildFailed(
+                f"docker buildx imagetools create failed (exit {exc.return_code}): "
+                f"{_last_line(stderr)}",
+                detail=_tail(stderr.splitlines())) from None
+
+
+def _last_line(text: str) -> str:
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    return lines[-1] if lines else "no error output"
