@@ -129,6 +129,9 @@ KEYS: tuple[KeySpec, ...] = (
             doc="Build cache: `registry = \"<repo>\"` (cache-from/to, mode=max, one ref per target "
                 "and platform set), `local = \"<dir>\"` (rotated), `gha = true`. A target's table "
                 "replaces the top-level one."),
+    KeySpec(key="fast-wheels", kind="bool", default=True,
+            doc="Resolve and download on the build platform for the target (markers and wheel "
+                "tags of the target); compile under emulation only what has no wheel for it."),
     KeySpec(key="publish-wheels", kind="bool", default=False,
             doc="Also build `<image>-wheels:<tag>`, a FROM scratch image holding only the wheels."),
     KeySpec(key="wheels-from", kind="list", default=(),
@@ -188,6 +191,7 @@ class TargetConfig:
     find_links: tuple[str, ...]
     dockerfile: str | None
     cache: CacheConfig = NO_CACHE
+    fast_wheels: bool = True
     publish_wheels: bool = False
     wheels_from: tuple[tuple[str, str], ...] = ()  # ("image" | "dir", reference or path)
     # key -> "default" | "derived" | "tool.slim" | "tool.slim.targets.<name>"
@@ -548,6 +552,7 @@ def _parse_target(
         find_links=field_of("find-links"),
         dockerfile=field_of("dockerfile"),
         cache=field_of("cache"),
+        fast_wheels=field_of("fast-wheels"),
         publish_wheels=field_of("publish-wheels"),
         wheels_from=field_of("wheels-from"),
         sources=tuple(sorted(sources.items())),

@@ -35,6 +35,8 @@ class TargetPlan:
     dependencies: tuple[str, ...] | None
     install: str  # what the runtime stage installs, e.g. "spark[redis]"
     wheelhouse_stage: str | None = None  # FROM scratch + the wheels: exports, wheel images
+    # fast-wheels: the native stage that resolves and downloads for the target platform.
+    fetch_stage: str | None = None
     # Named build contexts the wheel stage copies inherited wheels from (wheels-from).
     contexts: tuple[tuple[str, str], ...] = ()
 
@@ -80,6 +82,7 @@ def make_plan(config: Config) -> Plan:
             dependencies=dependencies(config.project, target.extras),
             install=f"{config.project.distribution}{extras}",
             wheelhouse_stage=None if own else f"{prefix}wheelhouse",
+            fetch_stage=None if own or not target.fast_wheels else f"{prefix}fetch",
             contexts=wheel_contexts(target.wheels_from, prefix),
         ))
     return Plan(project=config.project, output_dir=config.output_dir, targets=tuple(targets))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import shlex
 from collections.abc import Iterable
+from importlib import resources
 
 from buildkit_slim import __version__
 from buildkit_slim.plan import Plan, TargetPlan
@@ -20,6 +21,15 @@ REQUIREMENTS_FILE = "/bslim/requirements.txt"
 # A requirement line starts with a letter or digit (PEP 508), so none can end the heredoc early.
 HEREDOC = "_BSLIM_REQUIREMENTS"
 INHERITED_DIR = "/bslim/wheels-from"
+FETCHED = "/fetched"
+SHIM = "/bslim/pip_for_target.py"
+SHIM_HEREDOC = "_BSLIM_PIP_FOR_TARGET"
+COMPILE_LIST = ".bslim-compile.txt"
+# The fetch stage runs natively once per target platform: its pip cache is per target too.
+FETCH_CACHE = (
+    "--mount=type=cache,id=bslim-fetch-${TARGETOS}-${TARGETARCH}${TARGETVARIANT},"
+    "target=/root/.cache/pip,sharing=locked"
+)
 CHECK_HEREDOC = "_BSLIM_FIT_CHECK"
 # Says which inherited wheels cannot serve this platform/Python (pip would skip them silently
 # and rebuild from source, under QEMU for arm/v7).
@@ -118,15 +128,15 @@ def _args(target: TargetPlan) -> list[str]:
     return [f"ARG {name}" for name, _ in target.config.args]
 
 
-def _pip_options(target: TargetPlan) -> list[str]:
+def _pip_options(target: TargetPlan, *, inherited: bool = True) -> list[str]:
     config = target.config
     options = []
-    for index, (kind, _) in enumerate(config.wheels_from):
-        inherited = f"{INHERITED_DIR}/{index}"
-        options += ["--find-links", inherited]
+    for index, (kind, _) in enumerate(config.wheels_from if inherited else ()):
+        folder = f"{INHERITED_DIR}/{index}"
+        options += ["--find-links", folder]
         if kind == "dir":  # as written by --export-wheels: one subdirectory per platform
             for platform in target.platforms:
-                options += ["--find-links", f"{inherited}/{platform.replace('/', '-')}"]
+                options += ["--find-links", f"{folder}/{platform.replace('/', '-')}"]
     if config.index_url:
         options += ["--index-url", config.index_url]
     for url in config.extra_index_urls:
@@ -136,31 +146,51 @@ def _pip_options(target: TargetPlan) -> list[str]:
     return options
 
 
-def wheels_stage(target: TargetPlan) -> list[str]:
+def _stage_head(target: TargetPlan, comment: str, from_: str, stage: str | None) -> list[str]:
     config = target.config
-    lines = [
-        f"# Wheels for {config.name}: compilers live here and never reach the image.",
-        f"FROM {config.builder_base} AS {target.wheels_stage}",
-        "ARG TARGETOS TARGETARCH TARGETVARIANT",
+    return [
+        comment,
+        f"FROM {from_} AS {stage}",
+        "ARG TARGETPLATFORM TARGETOS TARGETARCH TARGETVARIANT",
         *_args(target),
         "ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_ROOT_USER_ACTION=ignore",
         *_apt(config.apt_build),
         f"WORKDIR {SRC_DIR}",
     ]
-    for index, (name, _) in enumerate(target.contexts):
-        lines.append(f"COPY --from={name} / {INHERITED_DIR}/{index}/")
+
+
+def _copy_inputs(target: TargetPlan) -> list[str]:
+    """What resolving the dependencies needs from the context, before the project's code."""
+    config = target.config
+    return [f"COPY {path} {SRC_DIR}/{path}"
+            for path in (config.requirements, *config.find_links) if path]
+
+
+def _inherit(target: TargetPlan) -> list[str]:
+    lines = [f"COPY --from={name} / {INHERITED_DIR}/{index}/"
+             for index, (name, _) in enumerate(target.contexts)]
     if target.contexts:
         lines += [f"RUN python3 - <<'{CHECK_HEREDOC}'", *FIT_CHECK, CHECK_HEREDOC]
+    return lines
+
+
+def wheels_stage(target: TargetPlan) -> list[str]:
+    if target.fetch_stage is not None:
+        return [*fetch_stage(target), "", *emulated_wheels_stage(target)]
+    config = target.config
+    lines = [
+        *_stage_head(target, f"# Wheels for {config.name}: compilers live here and never reach "
+                     "the image.", config.builder_base, target.wheels_stage),
+        *_inherit(target),
+    ]
     pip = ["pip", "wheel", "--wheel-dir", WHEELS_DIR, *_pip_options(target)]
     if config.requirements:
         pip += ["--constraint", f"{SRC_DIR}/{config.requirements}"]
     if target.dependencies:
         # Dependencies first, from a list rendered here: changing the project's own code
         # does not invalidate this (slow, under QEMU) layer.
-        lines += [f"COPY <<'{HEREDOC}' {REQUIREMENTS_FILE}", *target.dependencies, HEREDOC]
-        for path in (config.requirements, *config.find_links):
-            if path:
-                lines.append(f"COPY {path} {SRC_DIR}/{path}")
+        lines += [f"COPY <<'{HEREDOC}' {REQUIREMENTS_FILE}", *target.dependencies, HEREDOC,
+                  *_copy_inputs(target)]
         lines += _run([PIP_CACHE, CA_SECRET], [
             USE_CA, shlex.join([*pip, "--requirement", REQUIREMENTS_FILE])])
     project = [*pip, SRC_DIR] if target.dependencies is None else [*pip, "--no-deps", SRC_DIR]
@@ -169,6 +199,72 @@ def wheels_stage(target: TargetPlan) -> list[str]:
         *_run([PIP_CACHE, CA_SECRET], [USE_CA, shlex.join(project)]),
     ]
     return lines
+
+
+def fetch_stage(target: TargetPlan) -> list[str]:
+    """fast-wheels, part 1: on the build platform, pip resolves and downloads for the target."""
+    config = target.config
+    lines = [
+        *_stage_head(
+            target,
+            f"# Resolve and fetch {config.name}'s wheels natively, for the target platform:\n"
+            "# pip never runs under emulation here; see pip_for_target.py below.",
+            f"--platform=$BUILDPLATFORM {config.builder_base}", target.fetch_stage),
+        f"COPY <<'{SHIM_HEREDOC}' {SHIM}",
+        *shim_source().splitlines(),
+        SHIM_HEREDOC,
+    ]
+    pip = ["python3", SHIM, "pip", "wheel", "--wheel-dir", f"{FETCHED}/deps",
+           *_pip_options(target, inherited=False)]
+    if config.requirements:
+        pip += ["--constraint", f"{SRC_DIR}/{config.requirements}"]
+    sort = ["python3", SHIM, "sort"]
+    if target.dependencies:
+        lines += [f"COPY <<'{HEREDOC}' {REQUIREMENTS_FILE}", *target.dependencies, HEREDOC,
+                  *_copy_inputs(target)]
+        lines += _run([FETCH_CACHE, CA_SECRET], [
+            USE_CA, shlex.join([*pip, "--requirement", REQUIREMENTS_FILE]),
+            shlex.join([*sort, f"{FETCHED}/deps"])])
+    else:
+        lines.append(f"RUN mkdir -p {FETCHED}/deps")
+    project = [*pip, SRC_DIR] if target.dependencies is None else [*pip, "--no-deps", SRC_DIR]
+    project[project.index(f"{FETCHED}/deps")] = f"{FETCHED}/project"
+    lines += [
+        f"COPY . {SRC_DIR}",
+        *_run([FETCH_CACHE, CA_SECRET], [
+            USE_CA, shlex.join(project),
+            shlex.join([*sort, f"{FETCHED}/project", "--project",
+                        target.install.split("[", 1)[0]])]),
+    ]
+    return lines
+
+
+def emulated_wheels_stage(target: TargetPlan) -> list[str]:
+    """fast-wheels, part 2: on the target platform, compile only what has no wheel for it."""
+    config = target.config
+    build = ["pip", "wheel", "--no-deps", "--wheel-dir", WHEELS_DIR,
+             *_pip_options(target), "--requirement", f"{WHEELS_DIR}/{COMPILE_LIST}"]
+    compile_missing = (f"if [ -s {WHEELS_DIR}/{COMPILE_LIST} ]; then {shlex.join(build)}; fi; "
+                       f"rm -f {WHEELS_DIR}/.bslim-*")
+    return [
+        *_stage_head(target, f"# Wheels for {config.name}: only what has no wheel for the "
+                     "target is compiled here.", config.builder_base, target.wheels_stage),
+        *_inherit(target),
+        *_copy_inputs(target),
+        f"COPY --from={target.fetch_stage} {FETCHED}/deps/ {WHEELS_DIR}/",
+        *_run([PIP_CACHE, CA_SECRET], [USE_CA, compile_missing]),
+        f"COPY . {SRC_DIR}",
+        f"COPY --from={target.fetch_stage} {FETCHED}/project/ {WHEELS_DIR}/",
+        *_run([PIP_CACHE, CA_SECRET], [USE_CA, compile_missing]),
+    ]
+
+
+def shim_source() -> str:
+    """pip_for_target.py without its comment lines: comments have no business in a heredoc,
+    where older Dockerfile parsers may treat them as Dockerfile comments."""
+    text = (resources.files("buildkit_slim.resources") / "pip_for_target.py").read_text(
+        encoding="utf-8")
+    return "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("#"))
 
 
 def wheelhouse_stage(target: TargetPlan) -> list[str]:

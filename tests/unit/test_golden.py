@@ -150,7 +150,8 @@ def test_a_dependency_cannot_end_the_requirements_heredoc(write_project: WritePr
     """)
     files = {f.path: f.text for f in render_all(make_plan(load(root)))}
     lines = files["bake/Dockerfile"].splitlines()
-    start = next(i for i, line in enumerate(lines) if line.startswith("COPY <<"))
+    start = next(i for i, line in enumerate(lines)
+                 if line.startswith("COPY <<") and "REQUIREMENTS" in line)
     delimiter = lines[start].split("'")[1]
     end = lines.index(delimiter, start + 1)
     assert lines[start + 1:end] == ["BSLIM_REQUIREMENTS", "RUN @ https://example.com/x.whl"]

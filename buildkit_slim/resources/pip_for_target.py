@@ -1,0 +1,103 @@
+"""Run pip natively as if on the target platform, then sort what it produced.
+
+bslim copies this file into the fetch stage of the generated Dockerfile. That stage runs on the
+build platform (no emulation), and this script makes pip resolve for TARGETPLATFORM: environment
+markers (`platform_machine == "armv7l"`) and wheel tags (manylinux_2_x_armv7l) are the target's,
+so pip downloads the target's wheels at native speed. Sdists pip builds here are built natively;
+`sort` then keeps what fits the target (pure wheels, the target's binary wheels) and lists the
+rest, which the emulated wheel stage compiles: only what has no wheel for the target.
+
+Usage: pip_for_target.py pip ARGS...     (pip with the target's markers and tags)
+       pip_for_target.py sort DIR [--project NAME]   (keep what fits, list the rest)
+The builder image and the target share Python X.Y and Debian (glibc), so only the machine differs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import sys
+import sysconfig
+from pathlib import Path
+
+MACHINES = {
+    "linux/amd64": "x86_64",
+    "linux/386": "i686",
+    "linux/arm64": "aarch64",
+    "linux/arm/v7": "armv7l",
+    "linux/arm/v6": "armv6l",
+    "linux/ppc64le": "ppc64le",
+    "linux/s390x": "s390x",
+    "linux/riscv64": "riscv64",
+}
+COMPILE_LIST = ".bslim-compile.txt"
+REPORT = ".bslim-report.json"
+
+
+def pretend(target_platform: str) -> str:
+    """Make this interpreter's markers and wheel tags those of `target_platform`."""
+    machine = MACHINES[target_platform]
+    if machine != platform.machine():
+        platform.machine = lambda: machine  # markers: platform_machine
+        sysconfig.get_platform = lambda: f"linux-{machine}"  # tags: linux_<machine>
+        from pip._vendor.packaging import _manylinux
+
+        # manylinux support is decided from the ELF header of this (native) interpreter;
+        # the target image has the same Debian, so the same glibc: its answer is the target's.
+        _manylinux._have_compatible_abi = lambda *args, **kwargs: True
+    return machine
+
+
+def target_tags() -> set[str]:
+    from pip._vendor.packaging.tags import sys_tags
+
+    return {str(tag) for tag in sys_tags()}
+
+
+def classify(filename: str, supported: set[str]) -> str:
+    """'pure' (any platform), 'wheel' (fits the target), or 'compile' (build it on the target)."""
+    from pip._vendor.packaging.utils import parse_wheel_filename
+
+    _, _, _, tags = parse_wheel_filename(filename)
+    if all(tag.platform == "any" for tag in tags) and any(str(t) in supported for t in tags):
+        return "pure"
+    return "wheel" if any(str(tag) in supported for tag in tags) else "compile"
+
+
+def sort(directory: Path, project: str | None, project_path: str) -> None:
+    from pip._vendor.packaging.utils import canonicalize_name, parse_wheel_filename
+
+    supported = target_tags()
+    report, compile_here = [], []
+    for wheel in sorted(directory.glob("*.whl")):
+        name, version, _, _ = parse_wheel_filename(wheel.name)
+        kind = classify(wheel.name, supported)
+        report.append({"name": str(name), "version": str(version), "kind": kind,
+                       "file": wheel.name})
+        if kind == "compile":
+            wheel.unlink()
+            is_project = project is not None and name == canonicalize_name(project)
+            compile_here.append(project_path if is_project else f"{name}=={version}")
+    (directory / COMPILE_LIST).write_text("".join(f"{line}\n" for line in compile_here))
+    (directory / REPORT).write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
+    for entry in report:
+        print(f"bslim: {entry['name']} {entry['version']}: {entry['kind']}")
+
+
+def main(argv: list[str]) -> int:
+    pretend(os.environ.get("TARGETPLATFORM") or "linux/amd64")
+    if argv[:1] == ["pip"]:
+        from pip._internal.cli.main import main as pip_main
+
+        return int(pip_main(argv[1:]) or 0)
+    if argv[:1] == ["sort"] and len(argv) >= 2:
+        project = argv[argv.index("--project") + 1] if "--project" in argv else None
+        sort(Path(argv[1]), project, "/src")
+        return 0
+    print(__doc__, file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
