@@ -1,0 +1,312 @@
+"""`bslim matrix`, `tags`, `merge`, `release` and `bake --stage` through `cli.main`.
+
+Only what is decided before docker is reached: output of the pure commands, usage errors
+(exit 2) and merge refusals (exit 1). The tripwire fails any test that reaches for docker, so
+each refusal here is proven to happen before anything is pushed.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from buildkit_slim.cli import main
+from tests.unit.conftest import WriteProject
+
+PROJECT = """\
+    [project]
+    name = "spark"
+    version = "1.4.2"
+
+    [project.scripts]
+    spark = "spark.cli:main"
+
+    [tool.slim]
+    image = "ghcr.io/acme/spark"
+"""
+MULTI = PROJECT + """
+    [tool.slim.targets.api]
+    [tool.slim.targets.worker]
+    image = "ghcr.io/acme/spark-worker"
+"""
+SHA = "3f9c2a1d4e5b6a7980f1e2d3c4b5a69788776655"
+D1, D2 = ("sha256:" + c * 64 for c in "ab")
+
+
+class Result:
+    def __init__(self, code: int, out: str, err: str) -> None:
+        self.code, self.out, self.err = code, out, err
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> Result:
+    capsys.readouterr()
+    try:
+        main(list(argv))
+        code = 0
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    out, err = capsys.readouterr()
+    return Result(code, out, err)
+
+
+@pytest.fixture(autouse=True)
+def no_ci_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The commands read these in CI; the tests must not depend on where they run.
+    for name in ("GITHUB_REF", "GITHUB_SHA", "SOURCE_DATE_EPOCH", "TAG"):
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def project(write_project: WriteProject) -> Path:
+    return write_project(PROJECT)
+
+
+# --- matrix ------------------------------------------------------------------------------------
+
+def test_matrix_is_one_json_line(capsys: pytest.CaptureFixture[str],
+                                 write_project: WriteProject) -> None:
+    root = write_project(MULTI)
+    result = run(capsys, "matrix", "--project", str(root))
+    assert result.code == 0, result.err
+    assert result.out.count("\n") == 1  # `echo "matrix=$(bslim matrix)" >> $GITHUB_OUTPUT`
+    entries = json.loads(result.out)["include"]
+    assert [(e["target"], e["platform-pair"]) for e in entries] == [
+        ("api", "linux-amd64"), ("api", "linux-arm-v7"),
+        ("worker", "linux-amd64"), ("worker", "linux-arm-v7")]
+    only = json.loads(run(capsys, "matrix", "worker", "--project", str(root)).out)
+    assert {e["target"] for e in only["include"]} == {"worker"}
+
+
+def test_matrix_unknown_target(capsys: pytest.CaptureFixture[str], project: Path) -> None:
+    result = run(capsys, "matrix", "sprak", "--project", str(project))
+    assert result.code == 2
+    assert result.err.splitlines()[0] == (
+        "error: target 'sprak' is not defined; did you mean 'spark'? (targets: spark)")
+
+
+# --- tags --------------------------------------------------------------------------------------
+
+def test_tags_default_to_the_project_version(capsys: pytest.CaptureFixture[str],
+                                              project: Path) -> None:
+    result = run(capsys, "tags", "--project", str(project))
+    assert (result.code, result.out) == (0, "1.4.2\n1.4\n1\nlatest\n")
+
+
+def test_tags_on_the_default_branch_are_edge_and_sha(capsys: pytest.CaptureFixture[str],
+                                                      project: Path) -> None:
+    result = run(capsys, "tags", "--ref", "refs/heads/main", "--sha", SHA, "--json",
+                 "--project", str(project))
+    assert result.code == 0, result.err
+    # No version tags on a branch: 1.4.2 is not released by a push to main.
+    assert json.loads(result.out) == ["edge", "sha-3f9c2a1"]
+
+
+def test_tags_read_the_github_environment(capsys: pytest.CaptureFixture[str], project: Path,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GITHUB_REF", "refs/tags/v1.4.2")
+    monkeypatch.setenv("GITHUB_SHA", SHA)
+    result = run(capsys, "tags", "--images", "--project", str(project))
+    assert result.code == 0, result.err
+    assert result.out.splitlines() == [f"ghcr.io/acme/spark:{t}" for t in (
+        "1.4.2", "1.4", "1", "latest", "sha-3f9c2a1")]
+    assert result.err == ""
+    # An explicit option wins over the environment; an empty variable is no value.
+    monkeypatch.setenv("GITHUB_SHA", "")
+    assert run(capsys, "tags", "--ref", "feature/x", "--project", str(project)).out == (
+        "feature-x\n")
+
+
+def test_tags_warn_when_the_git_tag_is_not_the_project_version(
+    capsys: pytest.CaptureFixture[str], project: Path
+) -> None:
+    result = run(capsys, "tags", "--ref", "refs/tags/v1.5.0", "--project", str(project))
+    assert result.code == 0
+    assert result.out == "1.5.0\n1.5\n1\nlatest\n"
+    assert result.err == "warning: refs/tags/v1.5.0 is not [project].version 1.4.2\n"
+
+
+def test_tags_follow_the_rules_table(capsys: pytest.CaptureFixture[str],
+                                     write_project: WriteProject) -> None:
+    root = write_project(PROJECT + """
+        [tool.slim.tags]
+        latest = false
+        prefix = "py3-"
+    """.replace("\n        ", "\n"))
+    assert run(capsys, "tags", "--version", "2.0.1", "--project", str(root)).out == (
+        "py3-2.0.1\npy3-2.0\npy3-2\n")
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--version", "one"], "error: --version: 'one' is not a PEP 440 version "
+                           "(e.g. 1.4.2, 1.5.0rc1)"),
+    (["--version", "1.0", "--ref", "refs/tags/v2.0"], "error: --version '1.0' disagrees with "
+                                                      "--ref 'refs/tags/v2.0' (2.0); pass "
+                                                      "matching values or omit --version"),
+    (["--sha", "xyz"], "error: --sha: 'xyz' is not a commit sha (7 to 40 hex digits, "
+                       "e.g. 3f9c2a1)"),
+])
+def test_tag_errors_are_usage_errors(capsys: pytest.CaptureFixture[str], project: Path,
+                                     args: list[str], message: str) -> None:
+    result = run(capsys, "tags", *args, "--project", str(project))
+    assert result.code == 2
+    assert result.err.splitlines() == [message]
+
+
+def test_tags_without_version_or_ref(capsys: pytest.CaptureFixture[str],
+                                     write_project: WriteProject) -> None:
+    root = write_project(PROJECT.replace('version = "1.4.2"', 'dynamic = ["version"]'))
+    result = run(capsys, "tags", "--project", str(root))
+    assert result.code == 2
+    assert result.err.startswith("error: nothing to tag: pass --version, --ref or --sha")
+
+
+def test_tags_images_needs_a_target_when_there_are_several(
+    capsys: pytest.CaptureFixture[str], write_project: WriteProject
+) -> None:
+    root = write_project(MULTI)
+    result = run(capsys, "tags", "--images", "--version", "1.0.0", "--project", str(root))
+    assert result.code == 2
+    assert result.err == "error: this project has several targets; name one (api, worker)\n"
+    result = run(capsys, "tags", "worker", "--images", "--version", "1.0.0",
+                 "--project", str(root))
+    assert result.out.splitlines()[0] == "ghcr.io/acme/spark-worker:1.0.0"
+
+
+def test_bad_tag_rules_are_config_errors(capsys: pytest.CaptureFixture[str],
+                                         write_project: WriteProject) -> None:
+    root = write_project(PROJECT + "\n    [tool.slim.tags]\n    sha-length = 4\n")
+    result = run(capsys, "tags", "--project", str(root))
+    assert result.code == 2
+    assert result.err == "error: tool.slim.tags.sha-length: 4 is out of range (7 to 40)\n"
+
+
+# --- bake --stage ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("args", "message"), [
+    ([], "error: --stage needs --push: the merge job reads the staged image from the registry"),
+    (["--push"], "error: --stage builds exactly one platform; pass --platform (one of "
+                 "linux/amd64, linux/arm/v7)"),
+    (["--push", "--platform", "linux/arm64"], "error: --platform: 'linux/arm64' is not a "
+                                              "platform of target 'spark'"),
+    (["--push", "--platform", "linux/amd64", "--print"],
+     "error: --stage pushes an image; it cannot be combined with --print"),
+    (["--load", "--platform", "linux/amd64"], "error: --load and --push: choose one"),
+])
+def test_bake_stage_usage_errors(capsys: pytest.CaptureFixture[str], project: Path,
+                                 tmp_path: Path, args: list[str], message: str) -> None:
+    if "--load" in args:
+        args = [*args, "--push"]
+    result = run(capsys, "bake", "--stage", str(tmp_path / "digests"), *args,
+                 "--project", str(project))
+    assert result.code == 2
+    assert result.err.splitlines()[0].startswith(message)
+    assert not (project / "bake").exists(), "refused before anything was written"
+
+
+def test_bake_stage_needs_one_target(capsys: pytest.CaptureFixture[str],
+                                     write_project: WriteProject, tmp_path: Path) -> None:
+    root = write_project(MULTI)
+    result = run(capsys, "bake", "--stage", str(tmp_path), "--push", "--platform",
+                 "linux/amd64", "--project", str(root))
+    assert result.code == 2
+    assert result.err == ("error: --stage builds exactly one target; name it (api, worker)\n")
+
+
+def test_bake_bad_source_date_epoch(capsys: pytest.CaptureFixture[str], project: Path,
+                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "yesterday")
+    result = run(capsys, "bake", "--project", str(project))
+    assert result.code == 2
+    assert result.err.startswith("error: SOURCE_DATE_EPOCH: 'yesterday' is not a whole number")
+
+
+# --- merge -------------------------------------------------------------------------------------
+
+def write_record(stage: Path, name: str, platform: str, digest: str,
+                 image: str = "ghcr.io/acme/spark") -> None:
+    stage.mkdir(exist_ok=True)
+    (stage / name).write_text(json.dumps({
+        "format": 1, "image": image, "target": "spark", "platform": platform,
+        "digest": digest, "ref": f"{image}@{digest}", "mode": "digest"}))
+
+
+def test_merge_needs_a_stage_directory(capsys: pytest.CaptureFixture[str], project: Path,
+                                       tmp_path: Path) -> None:
+    result = run(capsys, "merge", "--project", str(project))
+    assert result.code == 2
+    assert result.err.splitlines()[0] == "error: Missing option '--stage'."
+    result = run(capsys, "merge", "--stage", str(tmp_path / "none"), "--project", str(project))
+    assert (result.code, result.err) == (2, f"error: --stage: {tmp_path / 'none'} is not a "
+                                            "directory\n")
+
+
+def test_merge_refuses_a_missing_platform_before_pushing(
+    capsys: pytest.CaptureFixture[str], project: Path, tmp_path: Path
+) -> None:
+    stage = tmp_path / "digests"
+    write_record(stage, "spark.linux-amd64.json", "linux/amd64", D1)
+    result = run(capsys, "merge", "--stage", str(stage), "--project", str(project))
+    assert result.code == 1
+    lines = result.err.splitlines()
+    assert lines[0] == (
+        f"error: cannot merge target 'spark': linux/arm/v7: no stage record in {stage} "
+        f"(expected spark.linux-arm-v7.json from `bslim bake spark --platform linux/arm/v7 "
+        f"--push --stage {stage}`)")
+    assert lines[1].startswith("hint: nothing was pushed")
+
+
+def test_merge_lists_every_problem(capsys: pytest.CaptureFixture[str], project: Path,
+                                   tmp_path: Path) -> None:
+    stage = tmp_path / "digests"
+    write_record(stage, "a.json", "linux/amd64", D1)
+    write_record(stage, "b.json", "linux/amd64", D2)
+    write_record(stage, "c.json", "linux/arm/v7", D1, image="ghcr.io/acme/other")
+    result = run(capsys, "merge", "--stage", str(stage), "--project", str(project))
+    assert result.code == 1
+    lines = result.err.splitlines()
+    assert lines[0] == "error: cannot merge target 'spark': 3 problems"
+    assert lines[1].startswith("  - c.json: record of target 'spark' is for image "
+                               "'ghcr.io/acme/other'")
+    assert lines[2] == (f"  - linux/amd64: stage records disagree: a.json says {D1}, "
+                        f"b.json says {D2}")
+    assert lines[3].startswith("  - linux/arm/v7: no stage record")
+
+
+def test_merge_refuses_a_tag_of_another_repository(capsys: pytest.CaptureFixture[str],
+                                                    project: Path, tmp_path: Path) -> None:
+    result = run(capsys, "merge", "--stage", str(tmp_path), "--tag", "ghcr.io/acme/other:1",
+                 "--project", str(project))
+    assert result.code == 2
+    assert result.err.splitlines() == [
+        "error: --tag: 'ghcr.io/acme/other:1' is in repository 'ghcr.io/acme/other', not the "
+        "target's image 'ghcr.io/acme/spark'",
+        "hint: give bare tags (e.g. --tag 1.4.2): they go onto the target's image"]
+
+
+# --- release -----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["1.2.x"], "error: --version: '1.2.x' is not a PEP 440 version (e.g. 1.4.2, 1.5.0rc1)"),
+    (["1!2.0"], "error: --version: '1!2.0' has an epoch (1!)"),
+    (["1.2.3", "--from", "ghcr.io/acme/other:edge"],
+     "error: --from: 'ghcr.io/acme/other:edge' is in repository 'ghcr.io/acme/other', not the "
+     "target's image 'ghcr.io/acme/spark'"),
+    (["1.2.3", "--from", "bad ref!"], "error: --from: 'bad ref!' is neither a tag nor"),
+    (["1.2.3", "nope"], "error: target 'nope' is not defined"),
+])
+def test_release_usage_errors_before_any_registry_call(
+    capsys: pytest.CaptureFixture[str], project: Path, args: list[str], message: str
+) -> None:
+    result = run(capsys, "release", *args, "--project", str(project))
+    assert result.code == 2
+    assert result.err.splitlines()[0].startswith(message)
+
+
+def test_release_needs_a_target_when_there_are_several(
+    capsys: pytest.CaptureFixture[str], write_project: WriteProject
+) -> None:
+    result = run(capsys, "release", "1.0.0", "--project", str(write_project(MULTI)))
+    assert (result.code, result.err) == (
+        2, "error: this project has several targets; name one (api, worker)\n")
