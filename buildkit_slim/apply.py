@@ -15,6 +15,7 @@ from buildkit_slim.errors import UsageError
 from buildkit_slim.plan import Plan, TargetPlan
 
 EXPORT_SUFFIX = "-export-wheels"
+PLAN_SUFFIX = "-plan"
 
 
 def parse_overrides(items: Sequence[str]) -> dict[str, str]:
@@ -45,6 +46,7 @@ class BakeOptions:
     cache: bool = True  # False: --no-cache
     export_cache: bool = True  # False: --no-cache-export (pull requests must not write)
     export_wheels: Path | None = None
+    report_dir: Path | None = None  # `bslim plan`: export the fetch stage's decisions here
 
 
 def bake_request(
@@ -92,6 +94,21 @@ def bake_request(
                 "output": [f"type=local,dest={export_dir(dest, target.name)}"],
             }
         names = tuple(t.name + EXPORT_SUFFIX for t in chosen.targets)
+    if options.report_dir is not None:
+        dest = options.report_dir.resolve()
+        outside.append(dest)
+        for target in chosen.targets:
+            if target.fetch_stage is None:
+                raise UsageError(f"target {target.name!r} has fast-wheels = false (or its own "
+                                 "Dockerfile): there is no fetch stage to plan from")
+            override[target.name + PLAN_SUFFIX] = {
+                "inherits": [target.name],
+                "target": f"{target.fetch_stage}-report",
+                "tags": [],
+                "cache-to": [],
+                "output": [f"type=local,dest={dest / target.name}"],
+            }
+        names = tuple(t.name + PLAN_SUFFIX for t in chosen.targets)
     env = {"TAG": options.tag} if options.tag is not None else {}
     if any(not p.is_relative_to(root.resolve()) for p in outside):
         # buildx >= 0.20 refuses secrets and outputs outside the working directory without
@@ -167,7 +184,8 @@ def rotate_local_caches(chosen: Plan, options: BakeOptions) -> None:
             new.rename(current)
 
 
-def run_bake(request: BakeRequest) -> None:
+def run_bake(request: BakeRequest, *, quiet: bool = False) -> None:
+    """quiet: keep buildx's progress to show it only when the build fails."""
     from buildkit_slim import docker
 
-    docker.bake(request)
+    docker.bake(request, emit=(lambda line: None) if quiet else None)

@@ -226,6 +226,42 @@ def bake(
     print(f"built {names}" + (" and pushed" if push else ""))
 
 
+@app.command("plan")
+def plan_cmd(
+    targets: Annotated[list[str] | None, typer.Argument(help="Targets (default: all).")] = None,
+    project: ProjectOpt = Path(),
+    platform: Annotated[list[str] | None, typer.Option(
+        "--platform", help="Only these platforms (repeatable).")] = None,
+    builder: Annotated[str | None, typer.Option(help="buildx builder to use.")] = None,
+    ca_bundle: Annotated[Path | None, typer.Option(
+        envvar="BSLIM_CA_BUNDLE", dir_okay=False,
+        help="CA certificates for pip inside build steps (see bake).")] = None,
+) -> None:
+    """Before building: per platform, which distributions come as wheels, which are pure, and
+    which will be compiled (under emulation or not). Runs only the native fetch stage."""
+    import platform as host
+    import tempfile
+
+    from buildkit_slim import apply, wheels
+    from buildkit_slim.doctor import NATIVE
+
+    if ca_bundle is not None and not ca_bundle.is_file():
+        raise UsageError(f"--ca-bundle: {ca_bundle} is not a file")
+    _, the_plan = _load(project)
+    chosen = plan.select(the_plan, targets or [], platform or [])
+    with tempfile.TemporaryDirectory(prefix="bslim-plan-") as tmp:
+        options = apply.BakeOptions(project_root=project, platforms=tuple(platform or ()),
+                                    builder=builder, ca_bundle=ca_bundle, report_dir=Path(tmp),
+                                    progress="plain")
+        request = apply.bake_request(the_plan, chosen, options)
+        apply.render_files(project, the_plan)
+        apply.run_bake(request, quiet=True)
+        native = NATIVE.get(host.machine().lower(), "")
+        for target in chosen.targets:
+            for line in wheels.plan_lines(Path(tmp), target.name, target.platforms, native):
+                print(line)
+
+
 @app.command()
 def doctor(
     project: ProjectOpt = Path(),

@@ -49,3 +49,36 @@ def manifest(dest: Path, platforms: Sequence[str]) -> dict[str, object]:
             })
         entries[platform] = {"directory": platform_pair(platform), "wheels": wheels}
     return {"platforms": entries}
+
+
+KIND_TEXT = {
+    "pure": "pure Python wheel (one for every platform)",
+    "wheel": "binary wheel from the index",
+    "native": "compiled natively (the build platform)",
+    "compile": "COMPILED UNDER EMULATION",
+}
+
+
+def plan_lines(report_dir: Path, target: str, platforms: Sequence[str],
+               native: str) -> list[str]:
+    """`bslim plan` output for one target, from the reports its fetch stage exported."""
+    lines = []
+    for platform in platforms:
+        base = report_dir / target
+        if len(platforms) > 1:
+            base = base / platform.replace("/", "_")
+        entries = []
+        for part in ("deps.json", "project.json"):
+            entries += json.loads((base / part).read_text(encoding="utf-8"))
+        emulated = platform != native
+        lines.append(f"{target} {platform} ({'emulated' if emulated else 'native'}):")
+        for entry in sorted(entries, key=lambda e: str(e["name"])):
+            kind = str(entry["kind"])
+            text = KIND_TEXT.get(kind, kind)
+            if kind == "compile" and not emulated:
+                text = "compiled on the target (native)"
+            lines.append(f"  {entry['name']:<24} {entry['version']:<12} {text}")
+        compiled = sum(1 for e in entries if e["kind"] == "compile")
+        lines.append(f"  {len(entries)} distributions, {compiled} compiled"
+                     + (" under emulation" if emulated and compiled else ""))
+    return lines

@@ -25,6 +25,7 @@ FETCHED = "/fetched"
 SHIM = "/bslim/pip_for_target.py"
 SHIM_HEREDOC = "_BSLIM_PIP_FOR_TARGET"
 COMPILE_LIST = ".bslim-compile.txt"
+REPORT = ".bslim-report.json"
 # The fetch stage runs natively once per target platform: its pip cache is per target too.
 FETCH_CACHE = (
     "--mount=type=cache,id=bslim-fetch-${TARGETOS}-${TARGETARCH}${TARGETVARIANT},"
@@ -176,7 +177,8 @@ def _inherit(target: TargetPlan) -> list[str]:
 
 def wheels_stage(target: TargetPlan) -> list[str]:
     if target.fetch_stage is not None:
-        return [*fetch_stage(target), "", *emulated_wheels_stage(target)]
+        return [*fetch_stage(target), "", *fetch_report_stage(target), "",
+                *emulated_wheels_stage(target)]
     config = target.config
     lines = [
         *_stage_head(target, f"# Wheels for {config.name}: compilers live here and never reach "
@@ -226,7 +228,7 @@ def fetch_stage(target: TargetPlan) -> list[str]:
             USE_CA, shlex.join([*pip, "--requirement", REQUIREMENTS_FILE]),
             shlex.join([*sort, f"{FETCHED}/deps"])])
     else:
-        lines.append(f"RUN mkdir -p {FETCHED}/deps")
+        lines.append(f"RUN mkdir -p {FETCHED}/deps && {shlex.join([*sort, f'{FETCHED}/deps'])}")
     project = [*pip, SRC_DIR] if target.dependencies is None else [*pip, "--no-deps", SRC_DIR]
     project[project.index(f"{FETCHED}/deps")] = f"{FETCHED}/project"
     lines += [
@@ -237,6 +239,15 @@ def fetch_stage(target: TargetPlan) -> list[str]:
                         target.install.split("[", 1)[0]])]),
     ]
     return lines
+
+
+def fetch_report_stage(target: TargetPlan) -> list[str]:
+    return [
+        f"# What the fetch stage decided for {target.config.name}, for `bslim plan`.",
+        f"FROM scratch AS {target.fetch_stage}-report",
+        f"COPY --from={target.fetch_stage} {FETCHED}/deps/{REPORT} /deps.json",
+        f"COPY --from={target.fetch_stage} {FETCHED}/project/{REPORT} /project.json",
+    ]
 
 
 def emulated_wheels_stage(target: TargetPlan) -> list[str]:

@@ -56,13 +56,19 @@ def target_tags() -> set[str]:
 
 
 def classify(filename: str, supported: set[str]) -> str:
-    """'pure' (any platform), 'wheel' (fits the target), or 'compile' (build it on the target)."""
+    """'pure' (any platform), 'wheel' (a published binary wheel for the target), 'native'
+    (compiled here, natively, for a target that is the build platform), or 'compile' (to be
+    compiled on the target, under emulation)."""
     from pip._vendor.packaging.utils import parse_wheel_filename
 
     _, _, _, tags = parse_wheel_filename(filename)
-    if all(tag.platform == "any" for tag in tags) and any(str(t) in supported for t in tags):
+    if not any(str(tag) in supported for tag in tags):
+        return "compile"
+    if all(tag.platform == "any" for tag in tags):
         return "pure"
-    return "wheel" if any(str(tag) in supported for tag in tags) else "compile"
+    # Indexes accept only manylinux/musllinux binaries; a plain linux_<machine> tag is a wheel
+    # pip just built from an sdist (piwheels' linux_armv7l wheels aside).
+    return "native" if all(tag.platform.startswith("linux_") for tag in tags) else "wheel"
 
 
 def sort(directory: Path, project: str | None, project_path: str) -> None:
