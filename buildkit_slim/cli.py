@@ -338,26 +338,25 @@ def tags(
     json_: Annotated[bool, typer.Option("--json", help="Print a JSON list.")] = False,
     images: Annotated[bool, typer.Option(
         "--images", help="Print full references <image>:<tag> of the target.")] = False,
+    no_version: Annotated[bool, typer.Option(
+        "--no-version", help="Leave the version tags out (a tag push's image is merged under "
+                             "its sha tag; `bslim release` adds the version tags).")] = False,
     project: ProjectOpt = Path(),
 ) -> None:
     """Print the image tags for a version, git ref and commit, one per line."""
-    from buildkit_slim.tags import TagError, compute_tags, parse_version
+    from buildkit_slim.tags import TagError
 
     cfg, the_plan = _load(project)
-    ref = ref if ref is not None else _env("GITHUB_REF")
-    sha = sha if sha is not None else _env("GITHUB_SHA")
-    if version is None and ref is None:
-        # Only without any ref: on a branch the project version is not released yet, and
-        # tagging it would move a version tag on every push.
-        version = cfg.project.version
     try:
-        result = compute_tags(version=version, ref=ref, sha=sha, rules=cfg.tags)
-        if ref and ref.strip().startswith("refs/tags/") and cfg.project.version and \
-                parse_version(ref.strip().removeprefix("refs/tags/"), option="--ref") != \
-                parse_version(cfg.project.version, option="project.version"):
-            _err(f"warning: {ref} is not [project].version {cfg.project.version}")
+        result, warnings = release.build_tags(
+            project_version=cfg.project.version, version=version,
+            ref=ref if ref is not None else _env("GITHUB_REF"),
+            sha=sha if sha is not None else _env("GITHUB_SHA"),
+            rules=cfg.tags, no_version=no_version)
     except TagError as exc:
         raise UsageError(str(exc)) from None
+    for warning in warnings:
+        _err(f"warning: {warning}")
     lines = list(result)
     if images:
         image = _one_target(the_plan, target).config.image

@@ -41,7 +41,7 @@ from buildkit_slim.cache import platform_pair
 from buildkit_slim.config import REPOSITORY_RE, TAG_RE
 from buildkit_slim.errors import CheckFailed, UsageError
 from buildkit_slim.plan import Plan, TargetPlan
-from buildkit_slim.tags import TagRules, compute_tags
+from buildkit_slim.tags import TagError, TagRules, compute_tags, parse_version
 
 RECORD_FORMAT = 1
 DIGEST_RE = re.compile(r"^sha256:[a-f0-9]{64}$")
@@ -64,6 +64,45 @@ def matrix(plan: Plan) -> dict[str, list[dict[str, str]]]:
         {"target": target.name, "platform": platform, "platform-pair": platform_pair(platform)}
         for target in plan.targets for platform in target.platforms
     ]}
+
+
+# --- tags --------------------------------------------------------------------------------------
+
+def build_tags(
+    *,
+    project_version: str | None,
+    version: str | None,
+    ref: str | None,
+    sha: str | None,
+    rules: TagRules,
+    no_version: bool = False,
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(tags, warnings) for `bslim tags`: compute_tags plus where the version comes from.
+
+    The project version is the default only when no ref is known at all: on a branch it is not
+    released yet, and tagging it would move a version tag on every push.
+    """
+    warnings: list[str] = []
+    ref = None if ref is None else ref.strip()
+    tag_ref = ref is not None and ref.startswith("refs/tags/")
+    if no_version:
+        if version is not None:
+            raise TagError("--no-version and --version: choose one")
+        if tag_ref and ref is not None:
+            parse_version(ref.removeprefix("refs/tags/"), option="--ref")  # still validated
+            ref = None
+        if ref is None and sha is None:
+            raise TagError("--no-version leaves nothing to tag: pass --sha or a branch --ref")
+    elif version is None and ref is None:
+        version = project_version
+    if tag_ref and not no_version and project_version is not None and ref is not None:
+        try:
+            if parse_version(ref.removeprefix("refs/tags/"), option="--ref") != \
+                    parse_version(project_version, option="project.version"):
+                warnings.append(f"{ref} is not [project].version {project_version}")
+        except TagError:
+            pass  # compute_tags reports a bad ref; a dynamic-looking project version is no error
+    return compute_tags(version=version, ref=ref, sha=sha, rules=rules), tuple(warnings)
 
 
 # --- OCI metadata ------------------------------------------------------------------------------

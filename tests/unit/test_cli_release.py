@@ -310,3 +310,11 @@ def test_release_needs_a_target_when_there_are_several(
     result = run(capsys, "release", "1.0.0", "--project", str(write_project(MULTI)))
     assert (result.code, result.err) == (
         2, "error: this project has several targets; name one (api, worker)\n")
+
+
+def test_tags_no_version_on_a_tag_push(capsys: pytest.CaptureFixture[str], project: Path,
+                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GITHUB_REF", "refs/tags/v1.4.2")
+    monkeypatch.setenv("GITHUB_SHA", SHA)
+    result = run(capsys, "tags", "--no-version", "--project", str(project))
+    assert (result.code, result.out, result.err) == (0, "sha-3f9c2a1\n", "")

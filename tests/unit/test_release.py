@@ -15,12 +15,13 @@ from buildkit_slim.config import load
 from buildkit_slim.errors import CheckFailed, UsageError
 from buildkit_slim.plan import Plan, TargetPlan, make_plan, select
 from buildkit_slim.release import RemoteImage
-from buildkit_slim.tags import DEFAULT_RULES, TagRules
+from buildkit_slim.tags import DEFAULT_RULES, TagError, TagRules
 from tests.unit.conftest import WriteProject
 
 IMAGE = "ghcr.io/acme/spark"
 ARM, AMD = "linux/arm/v7", "linux/amd64"
 D1, D2, D3 = ("sha256:" + c * 64 for c in "abc")
+SHA7 = "3f9c2a1"
 PROJECT = """\
     [project]
     name = "spark"
@@ -488,3 +489,50 @@ def test_resolve_from_refusals(given: str, message: str) -> None:
     with pytest.raises(UsageError) as info:
         release.resolve_from(IMAGE, given, DEFAULT_RULES)
     assert message in info.value.message
+
+
+# --- bslim tags: where the version comes from ---------------------------------------------------
+
+@pytest.mark.parametrize(("kwargs", "tags", "warnings"), [
+    pytest.param({}, ("1.4.2", "1.4", "1", "latest"), (), id="project-version"),
+    pytest.param({"ref": "refs/heads/main", "sha": SHA7},
+                 ("edge", "sha-3f9c2a1"), (), id="branch-no-version"),
+    pytest.param({"ref": "refs/tags/v1.4.2"}, ("1.4.2", "1.4", "1", "latest"), (),
+                 id="tag-ref-agrees"),
+    pytest.param({"ref": "refs/tags/v2.0.0"}, ("2.0.0", "2.0", "2", "latest"),
+                 ("refs/tags/v2.0.0 is not [project].version 1.4.2",), id="tag-ref-disagrees"),
+    pytest.param({"version": "3.0.0rc1", "ref": "refs/heads/dev"}, ("3.0.0rc1", "dev"), (),
+                 id="explicit-version-on-branch"),
+    pytest.param({"ref": "refs/tags/v1.4.2", "sha": SHA7, "no_version": True},
+                 ("sha-3f9c2a1",), (), id="no-version-tag-push"),
+    pytest.param({"ref": "refs/heads/main", "sha": SHA7, "no_version": True},
+                 ("edge", "sha-3f9c2a1"), (), id="no-version-branch"),
+])
+def test_build_tags(kwargs: dict[str, object], tags: tuple[str, ...],
+                    warnings: tuple[str, ...]) -> None:
+    args: dict[str, object] = {"project_version": "1.4.2", "version": None, "ref": None,
+                               "sha": None, "rules": DEFAULT_RULES, **kwargs}
+    assert release.build_tags(**args) == (tags, warnings)  # type: ignore[arg-type]
+
+
+def test_build_tags_without_a_project_version() -> None:
+    with pytest.raises(TagError, match="nothing to tag"):
+        release.build_tags(project_version=None, version=None, ref=None, sha=None,
+                           rules=DEFAULT_RULES)
+    # A project version that is no PEP 440 version only matters when it is used.
+    assert release.build_tags(project_version="dev", version=None, ref="refs/tags/1.0",
+                              sha=None, rules=DEFAULT_RULES) == (("1.0", "1", "latest"), ())
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"version": "1.0", "no_version": True}, "--no-version and --version: choose one"),
+    ({"ref": "refs/tags/v1.4.2", "no_version": True}, "--no-version leaves nothing to tag"),
+    ({"ref": "refs/tags/nightly", "sha": SHA7, "no_version": True},
+     "--ref: 'nightly' is not a PEP 440 version"),
+])
+def test_build_tags_refusals(kwargs: dict[str, object], message: str) -> None:
+    args: dict[str, object] = {"project_version": "1.4.2", "version": None, "ref": None,
+                               "sha": None, "rules": DEFAULT_RULES, **kwargs}
+    with pytest.raises(TagError) as info:
+        release.build_tags(**args)  # type: ignore[arg-type]
+    assert str(info.value).startswith(message)
