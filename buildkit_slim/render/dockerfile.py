@@ -129,10 +129,10 @@ def _args(target: TargetPlan) -> list[str]:
     return [f"ARG {name}" for name, _ in target.config.args]
 
 
-def _pip_options(target: TargetPlan, *, inherited: bool = True) -> list[str]:
+def _pip_options(target: TargetPlan) -> list[str]:
     config = target.config
     options = []
-    for index, (kind, _) in enumerate(config.wheels_from if inherited else ()):
+    for index, (kind, _) in enumerate(config.wheels_from):
         folder = f"{INHERITED_DIR}/{index}"
         options += ["--find-links", folder]
         if kind == "dir":  # as written by --export-wheels: one subdirectory per platform
@@ -167,20 +167,37 @@ def _copy_inputs(target: TargetPlan) -> list[str]:
             for path in (config.requirements, *config.find_links) if path]
 
 
-def _inherit(target: TargetPlan) -> list[str]:
-    lines = [f"COPY --from={name} / {INHERITED_DIR}/{index}/"
-             for index, (name, _) in enumerate(target.contexts)]
-    if target.contexts:
+def _inherited_source(target: TargetPlan, index: int) -> str:
+    """Image contexts go through a stage pinned to the target platform (the fetch stage runs
+    on the build platform, and would otherwise get the build platform's wheels)."""
+    name, value = target.contexts[index]
+    return f"{name}-target" if value.startswith("docker-image://") else name
+
+
+def inherited_stages(target: TargetPlan) -> list[str]:
+    lines = []
+    for index, (name, value) in enumerate(target.contexts):
+        if value.startswith("docker-image://"):
+            source = _inherited_source(target, index)
+            lines += [f"FROM --platform=$TARGETPLATFORM {name} AS {source}", ""]
+    return lines
+
+
+def _inherit(target: TargetPlan, *, check: bool = True) -> list[str]:
+    lines = [f"COPY --from={_inherited_source(target, index)} / {INHERITED_DIR}/{index}/"
+             for index in range(len(target.contexts))]
+    if target.contexts and check:
         lines += [f"RUN python3 - <<'{CHECK_HEREDOC}'", *FIT_CHECK, CHECK_HEREDOC]
     return lines
 
 
 def wheels_stage(target: TargetPlan) -> list[str]:
     if target.fetch_stage is not None:
-        return [*fetch_stage(target), "", *fetch_report_stage(target), "",
-                *emulated_wheels_stage(target)]
+        return [*inherited_stages(target), *fetch_stage(target), "",
+                *fetch_report_stage(target), "", *emulated_wheels_stage(target)]
     config = target.config
     lines = [
+        *inherited_stages(target),
         *_stage_head(target, f"# Wheels for {config.name}: compilers live here and never reach "
                      "the image.", config.builder_base, target.wheels_stage),
         *_inherit(target),
@@ -215,9 +232,12 @@ def fetch_stage(target: TargetPlan) -> list[str]:
         f"COPY <<'{SHIM_HEREDOC}' {SHIM}",
         *shim_source().splitlines(),
         SHIM_HEREDOC,
+        *_inherit(target, check=False),
     ]
+    if target.contexts:
+        lines.append(f"RUN {shlex.join(['python3', SHIM, 'check', INHERITED_DIR])}")
     pip = ["python3", SHIM, "pip", "wheel", "--wheel-dir", f"{FETCHED}/deps",
-           *_pip_options(target, inherited=False)]
+           *_pip_options(target)]
     if config.requirements:
         pip += ["--constraint", f"{SRC_DIR}/{config.requirements}"]
     sort = ["python3", SHIM, "sort"]
@@ -260,7 +280,7 @@ def emulated_wheels_stage(target: TargetPlan) -> list[str]:
     return [
         *_stage_head(target, f"# Wheels for {config.name}: only what has no wheel for the "
                      "target is compiled here.", config.builder_base, target.wheels_stage),
-        *_inherit(target),
+        *_inherit(target, check=False),
         *_copy_inputs(target),
         f"COPY --from={target.fetch_stage} {FETCHED}/deps/ {WHEELS_DIR}/",
         *_run([PIP_CACHE, CA_SECRET], [USE_CA, compile_missing]),

@@ -9,6 +9,7 @@ rest, which the emulated wheel stage compiles: only what has no wheel for the ta
 
 Usage: pip_for_target.py pip ARGS...     (pip with the target's markers and tags)
        pip_for_target.py sort DIR [--project NAME]   (keep what fits, list the rest)
+       pip_for_target.py check DIR   (say which inherited wheels do not fit the target)
 The builder image and the target share Python X.Y and Debian (glibc), so only the machine differs.
 """
 
@@ -71,6 +72,20 @@ def classify(filename: str, supported: set[str]) -> str:
     return "native" if all(tag.platform.startswith("linux_") for tag in tags) else "wheel"
 
 
+def check(directory: Path) -> None:
+    """Say which inherited wheels cannot serve the target (pip would skip them silently and
+    build those distributions from source, under emulation for arm/v7)."""
+    from pip._vendor.packaging.utils import parse_wheel_filename
+
+    supported = target_tags()
+    for wheel in sorted(directory.rglob("*.whl")):
+        if classify(wheel.name, supported) == "compile":
+            name, version, _, _ = parse_wheel_filename(wheel.name)
+            print(f"bslim: inherited wheel {wheel.name} does not fit {TARGET} "
+                  f"({sys.implementation.cache_tag}); {name} {version} will be built here",
+                  file=sys.stderr)
+
+
 def sort(directory: Path, project: str | None, project_path: str) -> None:
     from pip._vendor.packaging.utils import canonicalize_name, parse_wheel_filename
 
@@ -91,8 +106,11 @@ def sort(directory: Path, project: str | None, project_path: str) -> None:
         print(f"bslim: {entry['name']} {entry['version']}: {entry['kind']}")
 
 
+TARGET = os.environ.get("TARGETPLATFORM") or "linux/amd64"
+
+
 def main(argv: list[str]) -> int:
-    pretend(os.environ.get("TARGETPLATFORM") or "linux/amd64")
+    pretend(TARGET)
     if argv[:1] == ["pip"]:
         from pip._internal.cli.main import main as pip_main
 
@@ -100,6 +118,9 @@ def main(argv: list[str]) -> int:
     if argv[:1] == ["sort"] and len(argv) >= 2:
         project = argv[argv.index("--project") + 1] if "--project" in argv else None
         sort(Path(argv[1]), project, "/src")
+        return 0
+    if argv[:1] == ["check"] and len(argv) == 2:
+        check(Path(argv[1]))
         return 0
     print(__doc__, file=sys.stderr)
     return 2
