@@ -65,8 +65,11 @@ def test_bake_json_has_sorted_keys_and_one_target_per_config_target(case: Path) 
     text = render_case(case)[f"{cfg.output_dir}/docker-bake.json"]
     data = json.loads(text)
     assert text == json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
-    assert data["group"] == {"default": {"targets": [t.name for t in cfg.targets]}}
-    assert sorted(data["target"]) == sorted(t.name for t in cfg.targets)
+    # publish-wheels adds `<target>-wheels` (the wheel image) right after its target.
+    names = [n for t in cfg.targets
+             for n in (t.name, *([f"{t.name}-wheels"] if t.publish_wheels else []))]
+    assert data["group"] == {"default": {"targets": names}}
+    assert sorted(data["target"]) == sorted(names)
     assert data["variable"] == {"TAG": {"default": "dev"}}
     for target in cfg.targets:
         body = data["target"][target.name]
