@@ -15,11 +15,17 @@ import tarfile
 import urllib.request
 import uuid
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from tests.e2e import registry
+
 FIXTURES = Path(__file__).parent / "fixtures"
+IMAGE = "127.0.0.1:5000/bslim-e2e/e2eapp"
+PLATFORMS = ("linux/amd64", "linux/arm/v7")
+MACHINES = {"linux/amd64": "x86_64", "linux/arm/v7": "armv7l"}
 REGISTRY = "127.0.0.1:5000"
 HOST_CA = Path(os.environ.get("SSL_CERT_FILE") or "/etc/ssl/certs/ca-certificates.crt")
 BINFMT_ARM = Path("/proc/sys/fs/binfmt_misc/qemu-arm")
@@ -134,3 +140,28 @@ def ca_bundle(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
 @pytest.fixture(scope="session")
 def app_project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     yield make_project(tmp_path_factory.mktemp("app") / "e2eapp")
+
+
+@dataclass(frozen=True)
+class Pushed:
+    ref: str
+    images: dict[str, registry.PlatformImage]
+    log: str
+
+
+@pytest.fixture(scope="session")
+def pushed(engine: None, app_project: Path, ca_bundle: tuple[Path, str]) -> Pushed:
+    """The fixture app built for both platforms with the defaults (fast-wheels) and pushed."""
+    result = bslim("bake", "--project", str(app_project), "--push", "--tag", "e2e",
+                   "--ca-bundle", str(ca_bundle[0]))
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "built e2eapp (linux/amd64, linux/arm/v7) and pushed" in result.stdout
+    ref = f"{IMAGE}:e2e"
+    return Pushed(ref=ref, images=registry.platform_images(ref), log=result.stderr)
+
+
+def pip_freeze(ref: str, platform: str) -> list[str]:
+    run = docker("run", "--rm", "--pull", "always", "--platform", platform, "--entrypoint",
+                 "python3", ref, "-m", "pip", "freeze", "--all")
+    assert run.returncode == 0, run.stderr
+    return sorted(line for line in run.stdout.splitlines() if line.strip())

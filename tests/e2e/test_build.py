@@ -4,38 +4,27 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from tests.e2e import registry
-from tests.e2e.conftest import FIXTURES, bslim, docker, make_project
+from tests.e2e.conftest import (
+    FIXTURES,
+    IMAGE,
+    MACHINES,
+    PLATFORMS,
+    Pushed,
+    bslim,
+    docker,
+    make_project,
+)
 
-IMAGE = "127.0.0.1:5000/bslim-e2e/e2eapp"
-PLATFORMS = ("linux/amd64", "linux/arm/v7")
-MACHINES = {"linux/amd64": "x86_64", "linux/arm/v7": "armv7l"}
 RUNTIME_BASE = "127.0.0.1:5000/library/python:3.13-slim-trixie"
 COMPILERS = re.compile(r"(^|/)(gcc|g\+\+|cc1|cc1plus|[a-z0-9_]+-linux-gnu[a-z]*-gcc(-[0-9]+)?|"
                        r"cc|c\+\+|as|ld|ld\.bfd)$")
 # Installed payload: what pip put into site-packages plus its console script.
 PAYLOAD = re.compile(r"^(usr/local/lib/python3\.[0-9]+/(site|dist)-packages/|usr/local/bin/)")
-
-
-@dataclass(frozen=True)
-class Pushed:
-    ref: str
-    images: dict[str, registry.PlatformImage]
-
-
-@pytest.fixture(scope="module")
-def pushed(engine: None, app_project: Path, ca_bundle: tuple[Path, str]) -> Pushed:
-    result = bslim("bake", "--project", str(app_project), "--push", "--tag", "e2e",
-                   "--ca-bundle", str(ca_bundle[0]))
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert "built e2eapp (linux/amd64, linux/arm/v7) and pushed" in result.stdout
-    ref = f"{IMAGE}:e2e"
-    return Pushed(ref=ref, images=registry.platform_images(ref))
 
 
 def test_index_lists_both_platforms(pushed: Pushed) -> None:

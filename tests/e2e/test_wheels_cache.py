@@ -1,0 +1,110 @@
+"""Exported wheels, wheel images inherited by a derived project, and the registry cache.
+
+The registry cache test empties the local build cache (`docker builder prune -af`): it runs
+last in this file, and this file runs after the other build tests.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from pathlib import Path
+
+from tests.e2e.conftest import PLATFORMS, bslim, docker, make_project
+
+REG = "127.0.0.1:5000/bslim-e2e"
+
+
+def built_wheels(log: str) -> list[str]:
+    """Distributions pip built from source in this build (cached steps print nothing)."""
+    return re.findall(r"Building wheel for ([A-Za-z0-9_.-]+)", log)
+
+
+def executed_pip_steps(log: str) -> list[str]:
+    """Headers of build steps running pip that were executed (not CACHED) in this build."""
+    headers: dict[str, str] = {}
+    cached: set[str] = set()
+    for line in log.splitlines():
+        if match := re.match(r"^#(\d+) (\[[^\]]+\] RUN .*pip.*)$", line):
+            headers.setdefault(match.group(1), match.group(2))
+        elif match := re.match(r"^#(\d+) CACHED$", line):
+            cached.add(match.group(1))
+    return [header for step, header in headers.items() if step not in cached]
+
+
+def set_slim(project: Path, table: str) -> None:
+    pyproject = project / "pyproject.toml"
+    text = pyproject.read_text()
+    pyproject.write_text(text.split("[tool.slim]")[0] + "[tool.slim]\n" + table)
+
+
+def test_export_wheels_writes_each_platform_and_a_manifest(
+    engine: None, app_project: Path, ca_bundle: tuple[Path, str], tmp_path: Path
+) -> None:
+    out = tmp_path / "wheels"
+    result = bslim("bake", "--project", str(app_project), "--export-wheels", str(out),
+                   "--ca-bundle", str(ca_bundle[0]))
+    assert result.returncode == 0, result.stderr[-3000:]
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert sorted(manifest["platforms"]) == sorted(PLATFORMS)
+    for platform in PLATFORMS:
+        entry = manifest["platforms"][platform]
+        folder = out / entry["directory"]
+        assert folder.name == platform.replace("/", "-")
+        names = {w["name"] for w in entry["wheels"]}
+        assert names == {"e2eapp", "tinyext", "tinypure"}
+        for wheel in entry["wheels"]:
+            data = (folder / wheel["file"]).read_bytes()
+            assert hashlib.sha256(data).hexdigest() == wheel["sha256"]
+        ext = next(w for w in entry["wheels"] if w["name"] == "tinyext")
+        machine = "armv7l" if platform == "linux/arm/v7" else "x86_64"
+        assert all(tag.endswith(machine) for tag in ext["tags"]), ext["tags"]
+    assert not list(out.glob(".bslim-export-*")), "the raw export was not cleaned up"
+
+
+def test_derived_project_compiles_none_of_its_parents_wheels(
+    engine: None, tmp_path: Path, ca_bundle: tuple[Path, str]
+) -> None:
+    parent = make_project(tmp_path / "parent")
+    set_slim(parent, f'image = "{REG}/parent"\nfind-links = ["wheelhouse"]\n'
+                     "publish-wheels = true\n")
+    result = bslim("bake", "--project", str(parent), "--push", "--tag", "e2e",
+                   "--ca-bundle", str(ca_bundle[0]))
+    assert result.returncode == 0, result.stderr[-3000:]
+
+    derived = make_project(tmp_path / "derived", packages=("tinyext", "tinypure", "tinyadd"),
+                           dependencies=["tinyext==0.1.0", "tinypure==0.1.0", "tinyadd==0.1.0"])
+    set_slim(derived, f'image = "{REG}/derived"\nfind-links = ["wheelhouse"]\n'
+                      f'wheels-from = ["{REG}/parent-wheels:e2e"]\n')
+    result = bslim("bake", "--project", str(derived), "--push", "--tag", "e2e", "--no-cache",
+                   "--ca-bundle", str(ca_bundle[0]))
+    assert result.returncode == 0, result.stderr[-3000:]
+    built = built_wheels(result.stderr)
+    assert "tinyext" not in built, built  # the parent's wheels served both platforms
+    assert "tinyadd" in built  # the check can fail: what is new is built (--no-cache)
+    for platform in PLATFORMS:
+        run = docker("run", "--rm", "--pull", "always", "--platform", platform,
+                     f"{REG}/derived:e2e")
+        assert run.returncode == 0, run.stderr
+        assert "tinyext.triangle(100)=5050" in run.stdout
+
+
+def test_a_fresh_builder_rebuilds_no_wheel_from_the_registry_cache(
+    engine: None, tmp_path: Path, ca_bundle: tuple[Path, str]
+) -> None:
+    project = make_project(tmp_path / "cached")
+    set_slim(project, f'image = "{REG}/cached"\nfind-links = ["wheelhouse"]\n'
+                      f'[tool.slim.cache]\nregistry = "{REG}/cached-cache"\n')
+    first = bslim("bake", "--project", str(project), "--push", "--tag", "e2e",
+                  "--ca-bundle", str(ca_bundle[0]))
+    assert first.returncode == 0, first.stderr[-3000:]
+    pruned = docker("builder", "prune", "-af")
+    assert pruned.returncode == 0, pruned.stderr
+    second = bslim("bake", "--project", str(project), "--push", "--tag", "e2e",
+                   "--ca-bundle", str(ca_bundle[0]))
+    assert second.returncode == 0, second.stderr[-3000:]
+    assert f"importing cache manifest from {REG}/cached-cache:cached" in second.stderr
+    assert built_wheels(second.stderr) == [], built_wheels(second.stderr)
+    # Every pip step came from the cache: none ran again.
+    assert executed_pip_steps(second.stderr) == [], executed_pip_steps(second.stderr)
