@@ -14,7 +14,6 @@ CACHE=${BSLIM_ENGINE_CACHE:-/var/cache/bslim-engine}
 RELEASES=${BSLIM_STANDIN_RELEASES-trixie bookworm}
 REGISTRY=127.0.0.1:5000
 DEBIAN_MIRROR=http://deb.debian.org/debian
-DEBIAN_SECURITY=http://deb.debian.org/debian-security
 PLATFORMS=linux/amd64,linux/arm/v7
 MANAGED_CONTAINERD_DIR=/var/run/docker/containerd
 export PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
@@ -83,7 +82,7 @@ exec 9>"$STATE/up.lock"
 flock -w 3600 9 || die "another up.sh holds $STATE/up.lock"
 
 # --- 1. packages -----------------------------------------------------------------------------
-pkg_version() { dpkg-query -W -f='${db:Status-Status} ${Version}\n' "$1" 2>/dev/null | awk '$1 == "installed" {print $2}'; }
+pkg_version() { { dpkg-query -W -f='${db:Status-Status} ${Version}\n' "$1" 2>/dev/null || true; } | awk '$1 == "installed" {print $2}'; }
 
 POLICY_RC_CREATED=
 cleanup() {
@@ -200,7 +199,7 @@ clear_stale_docker_state() {
 }
 
 start_dockerd() {
-    local t=$SECONDS log="$LOGS/dockerd.log" pid other
+    local t=$SECONDS log="$LOGS/dockerd.log" pid other started=
     if write_file "$STATE/daemon.json" "$DAEMON_JSON" && dockerd_ours; then
         say "daemon.json changed: restarting our dockerd"
         stop_pid "$(head -n1 "$STATE/dockerd.pid")" 60
@@ -213,8 +212,9 @@ start_dockerd() {
         [ -z "$other" ] || die "a dockerd not started by bslim runs (pid $other) but 'docker info' does not answer; not touching it"
         [ -f "$log" ] && mv -f "$log" "$log.1"
         say "starting dockerd (log: $log)"
-        setsid dockerd --config-file "$STATE/daemon.json" >"$log" 2>&1 </dev/null &
+        setsid dockerd --config-file "$STATE/daemon.json" >"$log" 2>&1 </dev/null 9>&- &
         pid=$!
+        started=started
         disown "$pid" # it must outlive this script (and not count as one of the build jobs below)
     fi
     local n=0
@@ -238,7 +238,7 @@ start_dockerd() {
         *io.containerd.snapshotter.v1*) ;;
         *) die "storage driver is '$driver', not the containerd snapshotter" "$log" ;;
     esac
-    say "dockerd $(docker version --format '{{.Server.Version}}') up (pid $pid, ${driver%% *} containerd snapshotter, $(elapsed "$t"))"
+    say "dockerd $(docker version --format '{{.Server.Version}}') ${started:-already running} (pid $pid, ${driver%% *} with the containerd snapshotter, $(elapsed "$t"))"
 }
 start_dockerd
 
@@ -266,7 +266,7 @@ http:
     if registry_ours; then stop_pid "$(head -n1 "$STATE/registry.pid")" 10; fi
     rm -f "$STATE/registry.pid"
     [ -f "$log" ] && mv -f "$log" "$log.1"
-    setsid docker-registry serve "$STATE/registry.yml" >"$log" 2>&1 </dev/null &
+    setsid docker-registry serve "$STATE/registry.yml" >"$log" 2>&1 </dev/null 9>&- &
     pid=$!
     disown "$pid"
     printf '%s\n' "$pid" >"$STATE/registry.pid"
@@ -303,7 +303,10 @@ dpkg_opts() { # VARIANT: slim drops docs like debian:*-slim (the base of python:
     fi
 }
 sources() { # RELEASE: lines that become the image's /etc/apt/sources.list
-    printf '%s\n' "deb $DEBIAN_MIRROR $1 main" "deb $DEBIAN_MIRROR $1-updates main" "deb $DEBIAN_SECURITY $1-security main"
+    # Only the release's main suite: the package mirror reachable here serves stale armhf indexes
+    # for -updates and -security (size mismatch against InRelease), so apt fails on them, both
+    # in mmdebstrap and in any `apt-get update` run later inside an arm/v7 build.
+    printf '%s\n' "deb $DEBIAN_MIRROR $1 main"
 }
 # Runs on the host after all packages are installed; $1 is the root of the tree.
 HOOK=$(
@@ -407,8 +410,8 @@ tags() { # RELEASE VARIANT
 ACCEPT_INDEX='application/vnd.oci.image.index.v1+json,application/vnd.docker.distribution.manifest.list.v2+json'
 ACCEPT_MANIFEST='application/vnd.oci.image.manifest.v1+json,application/vnd.docker.distribution.manifest.v2+json'
 registry_digest() { # TAG -> digest of library/python:TAG in our registry, empty when absent
-    curl -sfI --max-time 10 -H "Accept: $ACCEPT_INDEX,$ACCEPT_MANIFEST" \
-        "http://$REGISTRY/v2/library/python/manifests/$1" |
+    { curl -sfI --max-time 10 -H "Accept: $ACCEPT_INDEX,$ACCEPT_MANIFEST" \
+        "http://$REGISTRY/v2/library/python/manifests/$1" || true; } |
         tr -d '\r' | awk -F': ' 'tolower($1) == "docker-content-digest" {print $2}'
 }
 compressed_sizes() { # TAG -> "amd64 91 MB, armv7 84 MB"
@@ -418,8 +421,9 @@ compressed_sizes() { # TAG -> "amd64 91 MB, armv7 84 MB"
         out+=("$p $(curl -sf --max-time 10 -H "Accept: $ACCEPT_MANIFEST" "http://$REGISTRY/v2/library/python/manifests/$d" |
             jq '[.layers[].size] | add / 1000000 | floor') MB")
     done < <(jq -r '.manifests[] | "\(.digest) \(.platform.architecture)\(.platform.variant // "")"' <<<"$idx")
-    local IFS=,
-    echo "${out[*]}"
+    local joined
+    joined=$(printf '%s, ' "${out[@]}")
+    echo "${joined%, }"
 }
 
 push_standin() { # RELEASE VARIANT
@@ -427,8 +431,8 @@ push_standin() { # RELEASE VARIANT
     amd=$(rootfs_name "$rel" "$var" amd64)
     arm=$(rootfs_name "$rel" "$var" armhf)
     df="# generated by bslim tests/engine/up.sh: Debian $rel packages standing in for python:$(tags "$rel" "$var" | tr ' ' /)
-ARG TARGETARCH
-ARG TARGETVARIANT
+# TARGETARCH/TARGETVARIANT are not declared: with dockerd 26's BuildKit a global
+# 'ARG TARGETARCH' without default shadows the automatic value with an empty one.
 FROM scratch AS tree-amd64
 ADD $amd /
 ENV PATH=/usr/local/bin:/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 $(cat "$CACHE/rootfs/$amd.meta")
@@ -460,17 +464,22 @@ CMD [\"python3\"]"
     : >"$log"
     for n in 1 2 3 4 5; do
         rm -f "$meta"
-        # registry 2.8 sometimes answers "500 invalid checksum digest format" when several
-        # manifests reach one tag at once: retry
         if docker buildx build --builder default --platform "$PLATFORMS" --provenance=false --sbom=false \
             --progress plain -f "$STATE/build/python-$rel-$var.Dockerfile" --metadata-file "$meta" \
-            "${args[@]}" --push "$CACHE/rootfs" >>"$log" 2>&1; then
+            "${args[@]}" --push "$CACHE/rootfs" >"$log.try" 2>&1; then
+            cat "$log.try" >>"$log"
             break
         fi
+        cat "$log.try" >>"$log"
+        # registry 2.8 sometimes answers "500 invalid checksum digest format" when several
+        # manifests reach one tag at once: retry what looks like a registry hiccup, nothing else
+        grep -qiE 'invalid checksum digest|500 Internal Server Error|unexpected status|connection reset|unexpected EOF' "$log.try" ||
+            die "pushing python:$(tags "$rel" "$var") failed" "$log"
         [ $n -lt 5 ] || die "pushing python:$(tags "$rel" "$var") failed 5 times" "$log"
-        echo "engine: push attempt $n failed, retrying" >>"$log"
+        echo "engine: push attempt $n failed on the registry, retrying" | tee -a "$log"
         sleep $((n * 3))
     done
+    rm -f "$log.try"
     digest=$(jq -r '."containerimage.digest" // empty' "$meta")
     [ -n "$digest" ] || die "no digest in $meta after pushing" "$log"
     for tag in $(tags "$rel" "$var"); do
