@@ -71,7 +71,7 @@ def lint(command: list[str], root: Path) -> subprocess.CompletedProcess[str]:
 
 
 def test_the_workflows_exist() -> None:
-    assert [p.name for p in workflow_files()] == ["ci.yml", "image.yml", "slim-image.yml"]
+    assert {"ci.yml", "image.yml", "slim-image.yml"} <= {p.name for p in workflow_files()}
 
 
 def test_every_workflow_passes_actionlint(actionlint: list[str]) -> None:
