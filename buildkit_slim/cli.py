@@ -422,6 +422,8 @@ def release_cmd(
     The index is copied byte for byte, so the digest stays; every check runs before the first
     tag is written.
     """
+    import re
+
     from buildkit_slim import publish
     from buildkit_slim.tags import TagError
 
@@ -431,7 +433,8 @@ def release_cmd(
         done = publish.run_release(chosen, version=version, rules=cfg.tags, from_=from_,
                                    force=force)
     except TagError as exc:
-        raise UsageError(str(exc)) from None
+        # compute_tags names its input --version; here it is the VERSION argument.
+        raise UsageError(re.sub(r"^--version\b", "VERSION", str(exc))) from None
     for tag, old in done.moved:
         _err(f"note: {tag} moved from {old}")
     for tag in done.tags:

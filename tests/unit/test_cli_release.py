@@ -288,8 +288,8 @@ def test_merge_refuses_a_tag_of_another_repository(capsys: pytest.CaptureFixture
 # --- release -----------------------------------------------------------------------------------
 
 @pytest.mark.parametrize(("args", "message"), [
-    (["1.2.x"], "error: --version: '1.2.x' is not a PEP 440 version (e.g. 1.4.2, 1.5.0rc1)"),
-    (["1!2.0"], "error: --version: '1!2.0' has an epoch (1!)"),
+    (["1.2.x"], "error: VERSION: '1.2.x' is not a PEP 440 version (e.g. 1.4.2, 1.5.0rc1)"),
+    (["1!2.0"], "error: VERSION: '1!2.0' has an epoch (1!)"),
     (["1.2.3", "--from", "ghcr.io/acme/other:edge"],
      "error: --from: 'ghcr.io/acme/other:edge' is in repository 'ghcr.io/acme/other', not the "
      "target's image 'ghcr.io/acme/spark'"),
