@@ -221,7 +221,10 @@ def buildx_version() -> str | None:
         text = docker.buildx.version()
     except DockerException:
         return None
-    return str(text.get("version") if isinstance(text, dict) else text)
+    raw = str(text.get("version") if isinstance(text, dict) else text)
+    # "github.com/docker/buildx v0.13.1 abc123" or Debian's "... 0.13.1+ds1 0.13.1+ds1-3"
+    match = re.search(r"\bv?([0-9]+\.[0-9]+(?:\.[0-9]+)?)", raw)
+    return match.group(1) if match else raw
 
 
 def builder_facts(name: str | None) -> BuilderFacts:
