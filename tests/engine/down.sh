@@ -10,7 +10,7 @@ say() { printf 'engine: %s\n' "$*"; }
 alive() {
     local st
     [[ ${1-} =~ ^[0-9]+$ ]] || return 1
-    st=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) || return 1
+    st=$(sed -n 's/^.*) \(.\).*/\1/p' "/proc/$1/stat" 2>/dev/null) || return 1
     [ -n "$st" ] && [ "$st" != Z ]
 }
 # ours PIDFILE COMM NEEDLE: prints the pid when the file names a live COMM whose command line
@@ -21,7 +21,9 @@ ours() {
     pid=$(head -n1 "$1" 2>/dev/null) || return 1
     alive "$pid" || return 1
     [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = "$2" ] || return 1
-    tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$3" || return 1
+    local cmd
+    cmd=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) || return 1
+    [[ $cmd == *"$3"* ]] || return 1
     echo "$pid"
 }
 # stop NAME PIDFILE COMM NEEDLE SECONDS: TERM, wait up to SECONDS, then KILL; remove the pid file.

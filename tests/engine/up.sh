@@ -40,7 +40,7 @@ elapsed() { local s=$((SECONDS - $1)); printf '%dm%02ds' $((s / 60)) $((s % 60))
 alive() {
     local st
     [[ ${1-} =~ ^[0-9]+$ ]] || return 1
-    st=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) || return 1
+    st=$(sed -n 's/^.*) \(.\).*/\1/p' "/proc/$1/stat" 2>/dev/null) || return 1
     [ -n "$st" ] && [ "$st" != Z ]
 }
 # ours PIDFILE COMM NEEDLE: the pid file names a live process called COMM whose command line
@@ -51,7 +51,9 @@ ours() {
     pid=$(head -n1 "$1" 2>/dev/null) || return 1
     alive "$pid" || return 1
     [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = "$2" ] || return 1
-    tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$3"
+    local cmd
+    cmd=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) || return 1
+    [[ $cmd == *"$3"* ]]
 }
 dockerd_ours() { ours "$STATE/dockerd.pid" dockerd "$STATE/daemon.json"; }
 registry_ours() { ours "$STATE/registry.pid" docker-registry "$STATE/registry.yml"; }
@@ -199,7 +201,7 @@ clear_stale_docker_state() {
 }
 
 start_dockerd() {
-    local t=$SECONDS log="$LOGS/dockerd.log" pid other started=
+    local t=$SECONDS log="$LOGS/dockerd.log" pid other p started=
     if write_file "$STATE/daemon.json" "$DAEMON_JSON" && dockerd_ours; then
         say "daemon.json changed: restarting our dockerd"
         stop_pid "$(head -n1 "$STATE/dockerd.pid")" 60
@@ -208,7 +210,8 @@ start_dockerd() {
         pid=$(head -n1 "$STATE/dockerd.pid")
     else
         clear_stale_docker_state
-        other=$(pgrep -x dockerd | head -n1 || true)
+        other=
+        for p in $(pgrep -x dockerd || true); do alive "$p" && other=$p; done # zombies do not count
         [ -z "$other" ] || die "a dockerd not started by bslim runs (pid $other) but 'docker info' does not answer; not touching it"
         [ -f "$log" ] && mv -f "$log" "$log.1"
         say "starting dockerd (log: $log)"
