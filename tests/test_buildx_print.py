@@ -71,8 +71,11 @@ def test_buildx_accepts_the_golden_bake_file(case: Path, tag: str | None, tmp_pa
     plan = make_plan(load(root))
     resolved = bake_print(root, plan.bake_file, tag)
 
-    assert resolved["group"]["default"]["targets"] == [t.name for t in plan.targets]
-    assert sorted(resolved["target"]) == sorted(t.name for t in plan.targets)
+    # publish-wheels adds `<target>-wheels` (the wheel image) right after its target.
+    names = [n for t in plan.targets
+             for n in (t.name, *([f"{t.name}-wheels"] if t.config.publish_wheels else []))]
+    assert resolved["group"]["default"]["targets"] == names
+    assert sorted(resolved["target"]) == sorted(names)
     for target in plan.targets:
         body = resolved["target"][target.name]
         assert body["platforms"] == list(target.platforms)
