@@ -12,7 +12,7 @@ from buildkit_slim import files, render
 from buildkit_slim.cache import cache_refs, gha_warning, local_dirs
 from buildkit_slim.docker import BakeRequest
 from buildkit_slim.errors import UsageError
-from buildkit_slim.plan import Plan, TargetPlan
+from buildkit_slim.plan import WHEELS_SUFFIX, Plan, TargetPlan
 
 EXPORT_SUFFIX = "-export-wheels"
 PLAN_SUFFIX = "-plan"
@@ -74,11 +74,16 @@ def bake_request(
         if options.ca_bundle is not None:
             body["secret"] = [f"id=ca,src={options.ca_bundle.resolve()}"]
             outside.append(options.ca_bundle.resolve())
+        if target.config.publish_wheels and body:
+            # The wheel image builds the same stages: same platforms and secret, but it never
+            # writes the cache (the image target does; two writers of one ref race).
+            override[target.name + WHEELS_SUFFIX] = dict(body)
         body.update(_cache_override(target, options, subset, exists))
         if body:
             override[target.name] = body
     names: tuple[str, ...] = () if len(chosen.targets) == len(full.targets) else tuple(
-        t.name for t in chosen.targets)
+        n for t in chosen.targets
+        for n in (t.name, *([t.name + WHEELS_SUFFIX] if t.config.publish_wheels else [])))
     if options.export_wheels is not None:
         dest = options.export_wheels.resolve()
         outside.append(dest)

@@ -18,6 +18,7 @@ from buildkit_slim.config import (
 )
 from buildkit_slim.errors import UsageError
 
+WHEELS_SUFFIX = "-wheels"  # bake target of a target's wheel image (publish-wheels)
 SOURCE_KEYS = ("source", "repository", "source code", "sourcecode", "code", "github")
 HOMEPAGE_KEYS = ("homepage", "home", "documentation")
 

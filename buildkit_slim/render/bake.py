@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from buildkit_slim.cache import cache_refs
-from buildkit_slim.plan import Plan, TargetPlan
+from buildkit_slim.plan import WHEELS_SUFFIX, Plan, TargetPlan
 
 TAG_VARIABLE = "TAG"
 DEFAULT_TAG = "dev"
@@ -57,7 +57,7 @@ def bake_definition(plan: Plan) -> dict[str, Any]:
     for target in plan.targets:
         targets[target.name] = bake_target(target)
         if target.config.publish_wheels and target.wheelhouse_stage:
-            targets[f"{target.name}-wheels"] = wheels_target(target)
+            targets[target.name + WHEELS_SUFFIX] = wheels_target(target)
     return {
         "group": {"default": {"targets": list(targets)}},
         "target": targets,

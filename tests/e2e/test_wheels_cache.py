@@ -104,7 +104,8 @@ def test_a_fresh_builder_rebuilds_no_wheel_from_the_registry_cache(
     second = bslim("bake", "--project", str(project), "--push", "--tag", "e2e",
                    "--ca-bundle", str(ca_bundle[0]))
     assert second.returncode == 0, second.stderr[-3000:]
-    assert f"importing cache manifest from {REG}/cached-cache:cached" in second.stderr
+    # <cache repo>:<target>: the target is named after the project (e2eapp).
+    assert f"importing cache manifest from {REG}/cached-cache:e2eapp" in second.stderr
     assert built_wheels(second.stderr) == [], built_wheels(second.stderr)
     # Every pip step came from the cache: none ran again.
     assert executed_pip_steps(second.stderr) == [], executed_pip_steps(second.stderr)
