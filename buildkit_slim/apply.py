@@ -84,36 +84,28 @@ def bake_request(
     names: tuple[str, ...] = () if len(chosen.targets) == len(full.targets) else tuple(
         n for t in chosen.targets
         for n in (t.name, *([t.name + WHEELS_SUFFIX] if t.config.publish_wheels else [])))
+    # Exports build one stage of each chosen target into a local directory, instead of images.
+    exports = []
     if options.export_wheels is not None:
-        dest = options.export_wheels.resolve()
+        exports.append((EXPORT_SUFFIX, options.export_wheels.resolve(), "--export-wheels"))
+    if options.report_dir is not None:
+        exports.append((PLAN_SUFFIX, options.report_dir.resolve(), "plan"))
+    for suffix, dest, what in exports:
         outside.append(dest)
         for target in chosen.targets:
-            if target.wheelhouse_stage is None:
-                raise UsageError(f"--export-wheels: target {target.name!r} uses its own "
-                                 "Dockerfile; bslim knows no wheel stage there")
-            override[target.name + EXPORT_SUFFIX] = {
+            stage = target.wheelhouse_stage if suffix == EXPORT_SUFFIX else (
+                target.fetch_stage and f"{target.fetch_stage}-report")
+            if stage is None:
+                raise UsageError(f"{what}: target {target.name!r} has no such stage (its own "
+                                 "Dockerfile, or fast-wheels = false for plan)")
+            override[target.name + suffix] = {
                 "inherits": [target.name],
-                "target": target.wheelhouse_stage,
+                "target": stage,
                 "tags": [],
                 "cache-to": [],
                 "output": [f"type=local,dest={export_dir(dest, target.name)}"],
             }
-        names = tuple(t.name + EXPORT_SUFFIX for t in chosen.targets)
-    if options.report_dir is not None:
-        dest = options.report_dir.resolve()
-        outside.append(dest)
-        for target in chosen.targets:
-            if target.fetch_stage is None:
-                raise UsageError(f"target {target.name!r} has fast-wheels = false (or its own "
-                                 "Dockerfile): there is no fetch stage to plan from")
-            override[target.name + PLAN_SUFFIX] = {
-                "inherits": [target.name],
-                "target": f"{target.fetch_stage}-report",
-                "tags": [],
-                "cache-to": [],
-                "output": [f"type=local,dest={dest / target.name}"],
-            }
-        names = tuple(t.name + PLAN_SUFFIX for t in chosen.targets)
+        names = tuple(t.name + suffix for t in chosen.targets)
     env = {"TAG": options.tag} if options.tag is not None else {}
     if any(not p.is_relative_to(root.resolve()) for p in outside):
         # buildx >= 0.20 refuses secrets and outputs outside the working directory without

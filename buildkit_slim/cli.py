@@ -258,7 +258,8 @@ def plan_cmd(
         apply.run_bake(request, quiet=True)
         native = NATIVE.get(host.machine().lower(), "")
         for target in chosen.targets:
-            for line in wheels.plan_lines(Path(tmp), target.name, target.platforms, native):
+            exported = apply.export_dir(Path(tmp).resolve(), target.name)
+            for line in wheels.plan_lines(exported, target.platforms, native, target.name):
                 print(line)
 
 

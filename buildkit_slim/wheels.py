@@ -15,11 +15,17 @@ from buildkit_slim.cache import platform_pair
 MANIFEST = "manifest.json"
 
 
+def split_dir(exported: Path, platform: str, platforms: Sequence[str]) -> Path:
+    """Where buildx's local exporter put one platform: split per platform (linux_arm_v7/)
+    only when the build had several."""
+    return exported / platform.replace("/", "_") if len(platforms) > 1 else exported
+
+
 def collect(exported: Path, dest: Path, platforms: Sequence[str]) -> Path:
     """Move what buildx exported (split per platform as linux_arm_v7/ when there are several)
     into DEST/<platform-pair>/ and write DEST/manifest.json."""
     for platform in platforms:
-        source = exported / platform.replace("/", "_") if len(platforms) > 1 else exported
+        source = split_dir(exported, platform, platforms)
         out = dest / platform_pair(platform)
         if out.exists():
             shutil.rmtree(out)
@@ -59,14 +65,12 @@ KIND_TEXT = {
 }
 
 
-def plan_lines(report_dir: Path, target: str, platforms: Sequence[str],
-               native: str) -> list[str]:
+def plan_lines(exported: Path, platforms: Sequence[str], native: str,
+               target: str) -> list[str]:
     """`bslim plan` output for one target, from the reports its fetch stage exported."""
     lines = []
     for platform in platforms:
-        base = report_dir / target
-        if len(platforms) > 1:
-            base = base / platform.replace("/", "_")
+        base = split_dir(exported, platform, platforms)
         entries = []
         for part in ("deps.json", "project.json"):
             entries += json.loads((base / part).read_text(encoding="utf-8"))
