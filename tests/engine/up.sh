@@ -157,6 +157,17 @@ ensure_binfmt() {
     if ! grep -qx enabled "$f" 2>/dev/null; then
         update-binfmts --enable >"$LOGS/binfmt.log" 2>&1 || true
     fi
+    if [ ! -e "$f" ]; then
+        # trixie's qemu-user-binfmt ships only a systemd-binfmt file, and no systemd runs here:
+        # register it the way systemd-binfmt would
+        local c
+        for c in /etc/binfmt.d/qemu-arm.conf /usr/lib/binfmt.d/qemu-arm.conf; do
+            [ -r "$c" ] || continue
+            grep -v '^[#;]' "$c" | grep -m1 . >/proc/sys/fs/binfmt_misc/register 2>>"$LOGS/binfmt.log" || true
+            break
+        done
+    fi
+    if [ -e "$f" ] && ! grep -qx enabled "$f"; then echo 1 >"$f" 2>>"$LOGS/binfmt.log" || true; fi
     grep -qx enabled "$f" 2>/dev/null || die "$f is not enabled after update-binfmts --enable" "$LOGS/binfmt.log"
     grep -q '^flags:.*F' "$f" ||
         die "$f lacks flag F ($(grep '^flags' "$f")): emulation would not work inside containers"
@@ -546,4 +557,4 @@ BSLIM_ENGINE_MIRROR=http://$REGISTRY
 BSLIM_ENGINE_PLATFORMS=$PLATFORMS
 BSLIM_ENGINE_STANDIN_RELEASES=\"$RELEASES\"
 DOCKER_HOST=unix:///var/run/docker.sock" || true
-say "ready in $(elapsed "$T0"): dockerd $(docker version --format '{{.Server.Version}}'), containerd $(containerd --version | awk '{print $3}'), buildx $(awk '{print $2}' <<<"$BUILDX_VERSION"), $(qemu-arm-static --version | awk 'NR == 1 {print $1, $3}'), registry $(docker-registry --version | awk '{print $3}') on $REGISTRY; CLI $DOCKER_BIN"
+say "ready in $(elapsed "$T0"): dockerd $(docker version --format '{{.Server.Version}}'), containerd $(containerd --version | awk '{print $3}'), buildx $(awk '{print $2}' <<<"$BUILDX_VERSION"), $("$(command -v qemu-arm-static || command -v qemu-arm)" --version | awk 'NR == 1 {print $1, $3}'), registry $(docker-registry --version | awk '{print $3}') on $REGISTRY; CLI $DOCKER_BIN"
