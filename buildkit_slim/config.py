@@ -120,6 +120,9 @@ KEYS: tuple[KeySpec, ...] = (
             doc="pip index URL (no credentials). Default: pip's."),
     KeySpec(key="extra-index-urls", kind="list", default=(),
             doc="Extra pip index URLs (no credentials)."),
+    KeySpec(key="platform-index-urls", kind="table", default={},
+            doc="Extra pip index URLs for one platform only, e.g. "
+                "`{ \"linux/arm/v7\" = [\"https://www.piwheels.org/simple\"] }` (opt-in)."),
     KeySpec(key="find-links", kind="list", default=(),
             doc="Directories in the project holding wheels or sdists pip may use (a local "
                 "wheelhouse)."),
@@ -188,6 +191,7 @@ class TargetConfig:
     apt_runtime: tuple[str, ...]
     index_url: str | None
     extra_index_urls: tuple[str, ...]
+    platform_index_urls: tuple[tuple[str, tuple[str, ...]], ...] = ()
     find_links: tuple[str, ...]
     dockerfile: str | None
     cache: CacheConfig = NO_CACHE
@@ -549,6 +553,7 @@ def _parse_target(
         apt_runtime=field_of("apt-runtime"),
         index_url=field_of("index-url"),
         extra_index_urls=field_of("extra-index-urls"),
+        platform_index_urls=field_of("platform-index-urls"),
         find_links=field_of("find-links"),
         dockerfile=field_of("dockerfile"),
         cache=field_of("cache"),
@@ -860,7 +865,25 @@ def _check_wheels_from(
     return tuple(out)
 
 
+def _check_platform_index_urls(
+    raw: dict[str, Any], key: str, problems: Problems, *_: Any
+) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    out = []
+    for platform, urls in sorted(raw.items()):
+        item_key = f"{key}.{dotted(platform)}"
+        if platform not in PLATFORMS:
+            problems.add(item_key, f"{platform!r} is not a supported platform"
+                         + (suggest_platform(platform, PLATFORMS)
+                            or "; valid: " + ", ".join(PLATFORMS)))
+        elif not isinstance(urls, list):
+            problems.add(item_key, f"must be an array of URLs, got {_describe(urls)}")
+        else:
+            out.append((platform, _check_extra_index_urls(urls, item_key, problems)))
+    return tuple(out)
+
+
 _CHECKS: dict[str, _Check] = {
+    "platform-index-urls": _check_platform_index_urls,
     "cache": _check_cache,
     "wheels-from": _check_wheels_from,
     "image": _check_image,

@@ -147,6 +147,24 @@ def _pip_options(target: TargetPlan) -> list[str]:
     return options
 
 
+def _index_case(target: TargetPlan) -> list[str]:
+    """platform-index-urls: pick the build's platform's extra indexes into "$@" at build time
+    (one Dockerfile serves every platform)."""
+    urls = target.config.platform_index_urls
+    if not urls:
+        return []
+    arms = " ".join(
+        f"{platform}) set -- "
+        + " ".join(f"--extra-index-url {shlex.quote(url)}" for url in platform_urls) + " ;;"
+        for platform, platform_urls in urls)
+    return [f'case "$TARGETPLATFORM" in {arms} *) set -- ;; esac']
+
+
+def _pip(target: TargetPlan, command: list[str]) -> str:
+    extra = ' "$@"' if target.config.platform_index_urls else ""
+    return shlex.join(command) + extra
+
+
 def _stage_head(target: TargetPlan, comment: str, from_: str, stage: str | None) -> list[str]:
     config = target.config
     return [
@@ -211,11 +229,12 @@ def wheels_stage(target: TargetPlan) -> list[str]:
         lines += [f"COPY <<'{HEREDOC}' {REQUIREMENTS_FILE}", *target.dependencies, HEREDOC,
                   *_copy_inputs(target)]
         lines += _run([PIP_CACHE, CA_SECRET], [
-            USE_CA, shlex.join([*pip, "--requirement", REQUIREMENTS_FILE])])
+            USE_CA, *_index_case(target), _pip(target, [*pip, "--requirement",
+                                                          REQUIREMENTS_FILE])])
     project = [*pip, SRC_DIR] if target.dependencies is None else [*pip, "--no-deps", SRC_DIR]
     lines += [
         f"COPY . {SRC_DIR}",
-        *_run([PIP_CACHE, CA_SECRET], [USE_CA, shlex.join(project)]),
+        *_run([PIP_CACHE, CA_SECRET], [USE_CA, *_index_case(target), _pip(target, project)]),
     ]
     return lines
 
@@ -245,7 +264,8 @@ def fetch_stage(target: TargetPlan) -> list[str]:
         lines += [f"COPY <<'{HEREDOC}' {REQUIREMENTS_FILE}", *target.dependencies, HEREDOC,
                   *_copy_inputs(target)]
         lines += _run([FETCH_CACHE, CA_SECRET], [
-            USE_CA, shlex.join([*pip, "--requirement", REQUIREMENTS_FILE]),
+            USE_CA, *_index_case(target),
+            _pip(target, [*pip, "--requirement", REQUIREMENTS_FILE]),
             shlex.join([*sort, f"{FETCHED}/deps"])])
     else:
         lines.append(f"RUN mkdir -p {FETCHED}/deps && {shlex.join([*sort, f'{FETCHED}/deps'])}")
@@ -254,7 +274,7 @@ def fetch_stage(target: TargetPlan) -> list[str]:
     lines += [
         f"COPY . {SRC_DIR}",
         *_run([FETCH_CACHE, CA_SECRET], [
-            USE_CA, shlex.join(project),
+            USE_CA, *_index_case(target), _pip(target, project),
             shlex.join([*sort, f"{FETCHED}/project", "--project",
                         target.install.split("[", 1)[0]])]),
     ]
@@ -275,7 +295,7 @@ def emulated_wheels_stage(target: TargetPlan) -> list[str]:
     config = target.config
     build = ["pip", "wheel", "--no-deps", "--wheel-dir", WHEELS_DIR,
              *_pip_options(target), "--requirement", f"{WHEELS_DIR}/{COMPILE_LIST}"]
-    compile_missing = (f"if [ -s {WHEELS_DIR}/{COMPILE_LIST} ]; then {shlex.join(build)}; fi; "
+    compile_missing = (f"if [ -s {WHEELS_DIR}/{COMPILE_LIST} ]; then {_pip(target, build)}; fi; "
                        f"rm -f {WHEELS_DIR}/.bslim-*")
     return [
         *_stage_head(target, f"# Wheels for {config.name}: only what has no wheel for the "
@@ -283,10 +303,10 @@ def emulated_wheels_stage(target: TargetPlan) -> list[str]:
         *_inherit(target, check=False),
         *_copy_inputs(target),
         f"COPY --from={target.fetch_stage} {FETCHED}/deps/ {WHEELS_DIR}/",
-        *_run([PIP_CACHE, CA_SECRET], [USE_CA, compile_missing]),
+        *_run([PIP_CACHE, CA_SECRET], [USE_CA, *_index_case(target), compile_missing]),
         f"COPY . {SRC_DIR}",
         f"COPY --from={target.fetch_stage} {FETCHED}/project/ {WHEELS_DIR}/",
-        *_run([PIP_CACHE, CA_SECRET], [USE_CA, compile_missing]),
+        *_run([PIP_CACHE, CA_SECRET], [USE_CA, *_index_case(target), compile_missing]),
     ]
 
 

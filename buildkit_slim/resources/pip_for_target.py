@@ -32,6 +32,7 @@ MACHINES = {
     "linux/s390x": "s390x",
     "linux/riscv64": "riscv64",
 }
+BUILD_MACHINE = platform.machine()  # before pretend(): the machine this really runs on
 COMPILE_LIST = ".bslim-compile.txt"
 REPORT = ".bslim-report.json"
 
@@ -67,9 +68,11 @@ def classify(filename: str, supported: set[str]) -> str:
         return "compile"
     if all(tag.platform == "any" for tag in tags):
         return "pure"
-    # Indexes accept only manylinux/musllinux binaries; a plain linux_<machine> tag is a wheel
-    # pip just built from an sdist (piwheels' linux_armv7l wheels aside).
-    return "native" if all(tag.platform.startswith("linux_") for tag in tags) else "wheel"
+    # PyPI accepts only manylinux/musllinux binaries: a plain linux_<build machine> tag is a
+    # wheel pip just built here from an sdist. (piwheels serves plain linux_armv7l wheels: for
+    # an arm/v7 target on an x86-64 builder those cannot have been built here.)
+    built_here = all(tag.platform == f"linux_{BUILD_MACHINE}" for tag in tags)
+    return "native" if built_here else "wheel"
 
 
 def check(directory: Path) -> None:

@@ -219,6 +219,17 @@ BAD = [
                  '"https://token@pypi.example.com/simple"]\n', None,
                  [f"tool.slim.extra-index-urls[1]: {NO_CREDENTIALS}"],
                  id="extra-index-credentials"),
+    pytest.param('[tool.slim]\nplatform-index-urls = { "linux/armv7" = ["https://x/simple"] }\n',
+                 None, ['tool.slim.platform-index-urls."linux/armv7": \'linux/armv7\' is not a '
+                        "supported platform; did you mean 'linux/arm/v7'?"],
+                 id="platform-index-bad-platform"),
+    pytest.param('[tool.slim]\nplatform-index-urls = { "linux/arm/v7" = '
+                 '["https://u:p@www.piwheels.org/simple"] }\n', None,
+                 [f'tool.slim.platform-index-urls."linux/arm/v7"[0]: {NO_CREDENTIALS}'],
+                 id="platform-index-credentials"),
+    pytest.param('[tool.slim]\nplatform-index-urls = { "linux/arm/v7" = "https://x" }\n', None,
+                 ['tool.slim.platform-index-urls."linux/arm/v7": must be an array of URLs, '
+                  "got a string"], id="platform-index-not-a-list"),
     pytest.param('[tool.slim]\nindex-url = "ftp://mirror/simple"\n', None,
                  ["tool.slim.index-url: 'ftp://mirror/simple' must be an http(s) URL without "
                   "spaces or quotes"], id="index-url-scheme"),
