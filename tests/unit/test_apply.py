@@ -3,6 +3,7 @@ the targets and variables; `--set` parsing; rotation of the local cache director
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Any
@@ -219,6 +220,29 @@ def test_each_target_gets_its_own_cache_locations(write_project: WriteProject) -
         "worker": narrowed("worker"),
     }
     assert request.targets == ()
+
+
+
+def test_no_two_runs_write_one_cache_location(write_project: WriteProject) -> None:
+    """What reaches buildx: every `--platform` choice of a target (a CI matrix next to a whole
+    build) writes its own places, the publish-wheels target none."""
+    platforms = (AMD, ARM, "linux/arm64")
+    root, full, _ = plans(write_project, PUBLISH + 'platforms = ["linux/amd64", "linux/arm/v7", '
+                          '"linux/arm64"]\n' + BOTH_CACHES)
+    writers: dict[str, tuple[str, ...]] = {}
+    for size in range(1, len(platforms) + 1):
+        for chosen in itertools.combinations(platforms, size):
+            request = bake_request(full, select(full, [], list(chosen)),
+                                   BakeOptions(project_root=root), exists=existing(root, ()))
+            override = override_of(request) or {}
+            assert "cache-to" not in override.get("spark-wheels", {})
+            written = override["spark"]["cache-to"]
+            assert len(written) == 2, chosen  # the registry and the local directory
+            for ref in written:
+                place = ref.split(",")[1]
+                assert place not in writers, f"{chosen} and {writers[place]} both write {place}"
+                writers[place] = chosen
+    assert len(writers) == 2 * 7
 
 
 # --- the CA secret ------------------------------------------------------------------------------
