@@ -7,6 +7,9 @@ linux/amd64 and linux/arm/v7 and push to the local registry. Cases:
   (a) cold, no cache            (b) warm, nothing changed      (c) only the project's code changed
   (d) one dependency added      (e) fresh builder (`docker builder prune -af`), registry cache only
   (f) a derived project: bslim with `wheels-from` its parent's wheel image vs without
+  (g) the wheel stage alone (`--export-wheels`), cold, per platform, for a project whose
+      dependencies all have an armv7l wheel or are pure: fast-wheels amd64 vs arm/v7, and the
+      plain strategy's arm/v7 (ratios: arm/v7 to amd64, plain to fast)
 Both sides get the same registry cache (mode=max), so the ratios measure the Dockerfiles, not
 the cache settings. Printed: wall time, ratio to the baseline's same case, and per platform the
 compressed image size, bytes of .whl files in any layer, and the wheels pip compiled.
@@ -34,6 +37,7 @@ from tests.e2e.conftest import FIXTURES, HOST_CA, make_sdist
 REPO = Path(__file__).resolve().parents[2]
 REG = registry.REGISTRY
 PLATFORMS = ("linux/amd64", "linux/arm/v7")
+RUNTIME_BASE = f"{REG}/library/python:3.13-slim-trixie"
 BASELINE_DOCKERFILE = """\
 # The origin note's recipe (2018), unchanged but for the CA secret these machines need.
 FROM python:3.13-trixie AS base
@@ -56,6 +60,7 @@ class Result:
     case: str
     side: str
     seconds: float
+    ref_side: str | None = None  # compared with this side of the same case, not the baseline
     sizes: dict[str, int] = field(default_factory=dict)
     wheel_bytes: dict[str, int] = field(default_factory=dict)
     compiled: dict[str, list[str]] = field(default_factory=dict)
@@ -71,24 +76,32 @@ def run(cmd: list[str], *, cwd: Path | None = None) -> tuple[float, str]:
     return elapsed, proc.stdout + proc.stderr
 
 
-def compiled_per_platform(log: str) -> dict[str, list[str]]:
+def compiled_per_platform(log: str, default: str | None = None) -> dict[str, list[str]]:
+    """Distributions pip built, per platform; `default`: the platform of a single-platform
+    build, whose step headers name none."""
     steps: dict[str, str] = {}
     out: dict[str, set[str]] = defaultdict(set)
     for line in log.splitlines():
         if match := STEP.match(line):
             steps.setdefault(match.group(1), match.group(2))
+        elif default and (match := re.match(r"^#(\d+) \[[a-z]", line)):
+            steps.setdefault(match.group(1), default)
         elif (match := BUILDING.match(line)) and match.group(1) in steps:
             out[steps[match.group(1)]].add(match.group(2).lower())
     return {p: sorted(out.get(p, ())) for p in PLATFORMS}
 
 
 def measure(ref: str, result: Result) -> Result:
+    """Sizes, and .whl bytes in the layers added on top of the slim base (the base's own Debian
+    pip/setuptools wheels are the same on both sides and not counted)."""
     repo, _ = registry.split_ref(ref)
+    bases = registry.platform_images(RUNTIME_BASE)
     for platform, image in registry.platform_images(ref).items():
+        base = {layer["digest"] for layer in bases[platform].layers}
         result.sizes[platform] = image.compressed_size
         result.wheel_bytes[platform] = sum(
             member.size
-            for layer in image.layers
+            for layer in image.layers if layer["digest"] not in base
             for member, _ in registry.layer_members(repo, layer["digest"])
             if member.name.endswith(".whl")
         )
@@ -202,6 +215,23 @@ def run_cases(cases: str, bench: Bench) -> list[Result]:
                                     bench.slim_table(name, extra))
             prune()
             results.append(bench.slim(project, name, "f", side=f"bslim {side} wheels-from"))
+    if "g" in cases:
+        wheel_deps = ["multidict", "tinypure==0.1.0"]  # an armv7l wheel on PyPI, and pure
+        for strategy, extra in (("fast", ""), ("plain", "fast-wheels = false\n")):
+            name = f"wheels{strategy}"
+            project = write_project(bench.work / name, name, wheel_deps, ["tinypure"],
+                                    bench.slim_table(name, extra))
+            for platform in PLATFORMS if strategy == "fast" else ("linux/arm/v7",):
+                prune()
+                seconds, log = run([*bench.bslim, "bake", "--project", str(project),
+                                    "--export-wheels", str(bench.work / f"out-{name}"),
+                                    "--platform", platform, "--ca-bundle", str(bench.ca)])
+                ref_side = ("fast wheel stage linux/amd64" if platform != "linux/amd64"
+                            and strategy == "fast" else "fast wheel stage linux/arm/v7"
+                            if strategy == "plain" else None)
+                results.append(Result(case="g", side=f"{strategy} wheel stage {platform}",
+                                      seconds=seconds, ref_side=ref_side,
+                                      compiled=compiled_per_platform(log, platform)))
     return results
 
 
@@ -209,13 +239,17 @@ def table(results: list[Result]) -> str:
     base = {r.case: r for r in results if r.side == "baseline"}
     without = next((r for r in results if r.side == "bslim without wheels-from"), None)
     rows = ["| case | side | wall s | ratio | " + " | ".join(
-        f"{p} MB / .whl KB / compiled" for p in PLATFORMS) + " |",
+        f"{p}: MB / .whl KB in added layers / built from sdist" for p in PLATFORMS) + " |",
         "|---|---|---:|---:|" + "---|" * len(PLATFORMS)]
+    by_side = {(r.case, r.side): r for r in results}
     for r in results:
         ref = without if r.case == "f" else base.get(r.case)
+        if r.ref_side is not None or r.case == "g":
+            ref = by_side.get((r.case, r.ref_side or ""))
         ratio = f"{r.seconds / ref.seconds:.2f}" if ref and ref is not r else "1.00"
-        cells = [f"{r.sizes.get(p, 0) / 1e6:.1f} / {r.wheel_bytes.get(p, 0) / 1e3:.0f} / "
-                 f"{', '.join(r.compiled.get(p, [])) or '-'}" for p in PLATFORMS]
+        cells = [(f"{r.sizes[p] / 1e6:.1f} / {r.wheel_bytes[p] / 1e3:.0f} / " if p in r.sizes
+                  else "- / - / ") + (", ".join(r.compiled.get(p, [])) or "-")
+                 for p in PLATFORMS]
         rows.append(f"| ({r.case}) | {r.side} | {r.seconds:.1f} | {ratio} | "
                     + " | ".join(cells) + " |")
     return "\n".join(rows) + "\n"
@@ -231,7 +265,7 @@ def versions() -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--cases", default="abcdef")
+    parser.add_argument("--cases", default="abcdefg")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     ca = Path(os.environ.get("BSLIM_CA_BUNDLE") or HOST_CA)
