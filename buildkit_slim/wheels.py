@@ -83,6 +83,7 @@ def plan_lines(exported: Path, platforms: Sequence[str], native: str,
                 text = "compiled on the target (native)"
             lines.append(f"  {entry['name']:<24} {entry['version']:<12} {text}")
         compiled = sum(1 for e in entries if e["kind"] == "compile")
-        lines.append(f"  {len(entries)} distributions, {compiled} compiled"
+        noun = "distribution" if len(entries) == 1 else "distributions"
+        lines.append(f"  {len(entries)} {noun}, {compiled} compiled"
                      + (" under emulation" if emulated and compiled else ""))
     return lines

@@ -159,7 +159,7 @@ def test_plan_lines_compile_on_a_native_target(tmp_path: Path) -> None:
     assert plan_lines(tmp_path, [ARM], ARM, "worker") == [
         "worker linux/arm/v7 (native):",
         "  tinyext                  0.1.0        compiled on the target (native)",
-        "  1 distributions, 1 compiled",
+        "  1 distribution, 1 compiled",
     ]
 
 
@@ -168,7 +168,7 @@ def test_plan_lines_nothing_compiled_and_unknown_kinds(tmp_path: Path) -> None:
     assert plan_lines(tmp_path, [ARM], "", "api") == [
         "api linux/arm/v7 (emulated):",
         "  a-very-long-distribution-name 2024.10.1.post3 sdist",
-        "  1 distributions, 0 compiled",
+        "  1 distribution, 0 compiled",
     ]
 
 
