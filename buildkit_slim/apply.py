@@ -165,16 +165,29 @@ def render_files(project_root: Path, plan: Plan) -> list[str]:
     return files.write_atomically(project_root, render.render_all(plan))
 
 
+def _local_cache_dirs(chosen: Plan, options: BakeOptions) -> list[tuple[Path, Path]]:
+    out = []
+    for target in chosen.targets:
+        dirs = local_dirs(target.config.cache, target=target.name,
+                          all_platforms=target.config.platforms, platforms=target.platforms)
+        if dirs is not None:
+            current, new = (options.project_root / d for d in dirs)
+            out.append((current, new))
+    return out
+
+
+def clear_stale_local_caches(chosen: Plan, options: BakeOptions) -> None:
+    """A `.new` directory left by a failed build would be written into, and grow: start empty."""
+    for _, new in _local_cache_dirs(chosen, options):
+        if new.is_dir():
+            shutil.rmtree(new)
+
+
 def rotate_local_caches(chosen: Plan, options: BakeOptions) -> None:
     """type=local only grows: the build wrote a fresh directory; it replaces the old one."""
     if not options.export_cache:
         return
-    for target in chosen.targets:
-        dirs = local_dirs(target.config.cache, target=target.name,
-                          all_platforms=target.config.platforms, platforms=target.platforms)
-        if dirs is None:
-            continue
-        current, new = (options.project_root / d for d in dirs)
+    for current, new in _local_cache_dirs(chosen, options):
         if new.is_dir():
             if current.exists():
                 shutil.rmtree(current)

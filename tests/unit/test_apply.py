@@ -13,6 +13,7 @@ import pytest
 from buildkit_slim.apply import (
     BakeOptions,
     bake_request,
+    clear_stale_local_caches,
     parse_overrides,
     rotate_local_caches,
     warnings,
@@ -521,3 +522,11 @@ def test_rotate_the_chosen_targets_only(write_project: WriteProject) -> None:
     make_dirs(root, {".cache/bk/api.new": "api", ".cache/bk/worker.new": "worker"})
     rotate_local_caches(chosen, BakeOptions(project_root=root))
     assert tree(root) == {".cache/bk/api.new": "api", ".cache/bk/worker": "worker"}
+
+
+def test_a_stale_new_cache_dir_is_cleared_before_the_build(write_project: WriteProject) -> None:
+    root, _, chosen = plans(write_project, LOCAL, platforms=(ARM,))
+    make_dirs(root, {".cache/bk/spark": "old", ".cache/bk/spark-linux-arm-v7": "old arm",
+                     ".cache/bk/spark-linux-arm-v7.new": "left by a failed build"})
+    clear_stale_local_caches(chosen, BakeOptions(project_root=root))
+    assert tree(root) == {".cache/bk/spark": "old", ".cache/bk/spark-linux-arm-v7": "old arm"}
