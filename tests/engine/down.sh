@@ -7,29 +7,12 @@ set -euo pipefail
 STATE=${BSLIM_ENGINE_STATE:-/var/lib/bslim-engine}
 say() { printf 'engine: %s\n' "$*"; }
 
-alive() {
-    local st
-    [[ ${1-} =~ ^[0-9]+$ ]] || return 1
-    st=$(sed -n 's/^.*) \(.\).*/\1/p' "/proc/$1/stat" 2>/dev/null) || return 1
-    [ -n "$st" ] && [ "$st" != Z ]
-}
-# ours PIDFILE COMM NEEDLE: prints the pid when the file names a live COMM whose command line
-# contains NEEDLE (same test as up.sh).
-ours() {
-    local pid
-    [ -s "$1" ] || return 1
-    pid=$(head -n1 "$1" 2>/dev/null) || return 1
-    alive "$pid" || return 1
-    [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = "$2" ] || return 1
-    local cmd
-    cmd=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) || return 1
-    [[ $cmd == *"$3"* ]] || return 1
-    echo "$pid"
-}
+# shellcheck source=tests/engine/procs.sh
+source "$(dirname "${BASH_SOURCE[0]}")/procs.sh"
 # stop NAME PIDFILE COMM NEEDLE SECONDS: TERM, wait up to SECONDS, then KILL; remove the pid file.
 stop() {
     local name=$1 pf=$2 pid n=0
-    if pid=$(ours "$pf" "$3" "$4"); then
+    if pid=$(ours_pid "$pf" "$3" "$4"); then
         kill -TERM "$pid" 2>/dev/null || true
         while alive "$pid" && [ $n -lt $(($5 * 5)) ]; do sleep 0.2; n=$((n + 1)); done
         if alive "$pid"; then

@@ -36,25 +36,8 @@ on_err() { printf 'engine: ERROR: line %s: "%s" exited %s\n' "$2" "$3" "$1" >&2;
 trap 'on_err "$?" "$LINENO" "$BASH_COMMAND"' ERR
 elapsed() { local s=$((SECONDS - $1)); printf '%dm%02ds' $((s / 60)) $((s % 60)); }
 
-# alive PID: the process exists and is not a zombie.
-alive() {
-    local st
-    [[ ${1-} =~ ^[0-9]+$ ]] || return 1
-    st=$(sed -n 's/^.*) \(.\).*/\1/p' "/proc/$1/stat" 2>/dev/null) || return 1
-    [ -n "$st" ] && [ "$st" != Z ]
-}
-# ours PIDFILE COMM NEEDLE: the pid file names a live process called COMM whose command line
-# contains NEEDLE (how we recognise processes we started; never trust a bare pid).
-ours() {
-    local pid
-    [ -s "$1" ] || return 1
-    pid=$(head -n1 "$1" 2>/dev/null) || return 1
-    alive "$pid" || return 1
-    [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = "$2" ] || return 1
-    local cmd
-    cmd=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) || return 1
-    [[ $cmd == *"$3"* ]]
-}
+# shellcheck source=tests/engine/procs.sh
+source "$(dirname "${BASH_SOURCE[0]}")/procs.sh"
 dockerd_ours() { ours "$STATE/dockerd.pid" dockerd "$STATE/daemon.json"; }
 registry_ours() { ours "$STATE/registry.pid" docker-registry "$STATE/registry.yml"; }
 docker_answers() { command -v docker >/dev/null 2>&1 && timeout 15 docker info >/dev/null 2>&1; }
