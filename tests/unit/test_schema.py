@@ -1,0 +1,51 @@
+"""The committed JSON schema is what config.KEYS says, and it accepts what bslim accepts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from buildkit_slim import schema
+from buildkit_slim._compat import tomllib
+from buildkit_slim.cache import CACHE_KEYS
+from buildkit_slim.config import KEYS
+
+COMMITTED = Path(schema.__file__).with_name("schema.json")
+GOLDEN = Path(__file__).parent / "golden"
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_committed_schema_is_current() -> None:
+    assert COMMITTED.read_text() == schema.render(), (
+        "buildkit_slim/schema.json is stale: run "
+        "`python -m buildkit_slim.schema > buildkit_slim/schema.json`")
+
+
+def test_every_key_is_in_the_schema() -> None:
+    properties = schema.schema()["properties"]
+    assert {spec.key for spec in KEYS} | {"targets", "tags"} == set(properties)
+    assert set(properties["cache"]["properties"]) == set(CACHE_KEYS)
+
+
+@pytest.mark.parametrize("pyproject", [
+    *sorted(GOLDEN.glob("*/pyproject.toml")), REPO / "pyproject.toml",
+    REPO / "examples" / "hello" / "pyproject.toml",
+], ids=lambda p: p.parent.name)
+def test_valid_configurations_pass(pyproject: Path) -> None:
+    table = tomllib.loads(pyproject.read_text())["tool"]["slim"]
+    jsonschema.validate(table, schema.schema())
+
+
+@pytest.mark.parametrize(("table", "path"), [
+    ({"platfroms": ["linux/amd64"]}, []),
+    ({"platforms": ["linux/armv7"]}, ["platforms", 0]),
+    ({"targets": {"api": {"output-dir": "x"}}}, ["targets", "api"]),
+    ({"cache": {"registri": "r"}}, ["cache"]),
+    ({"tags": {"sha-length": "7"}}, ["tags", "sha-length"]),
+])
+def test_invalid_configurations_fail(table: dict[str, object], path: list[object]) -> None:
+    with pytest.raises(jsonschema.ValidationError) as caught:
+        jsonschema.validate(table, schema.schema())
+    assert list(caught.value.absolute_path) == path
