@@ -255,18 +255,23 @@ def fetch_stage(target: TargetPlan) -> list[str]:
     ]
     if target.contexts:
         lines.append(f"RUN {shlex.join(['python3', SHIM, 'check', INHERITED_DIR])}")
-    pip = ["python3", SHIM, "pip", "wheel", "--wheel-dir", f"{FETCHED}/deps",
-           *_pip_options(target)]
+    options = _pip_options(target)
     if config.requirements:
-        pip += ["--constraint", f"{SRC_DIR}/{config.requirements}"]
+        options += ["--constraint", f"{SRC_DIR}/{config.requirements}"]
+    pip = ["python3", SHIM, "pip", "wheel", "--wheel-dir", f"{FETCHED}/deps", *options]
     sort = ["python3", SHIM, "sort"]
+
+    def prepare(folder: str) -> str:
+        # Build requirements of what the target must compile, installed here natively.
+        return _pip(target, ["python3", SHIM, "prepare", folder, "--", *options])
+
     if target.dependencies:
         lines += [f"COPY <<'{HEREDOC}' {REQUIREMENTS_FILE}", *target.dependencies, HEREDOC,
                   *_copy_inputs(target)]
         lines += _run([FETCH_CACHE, CA_SECRET], [
             USE_CA, *_index_case(target),
             _pip(target, [*pip, "--requirement", REQUIREMENTS_FILE]),
-            shlex.join([*sort, f"{FETCHED}/deps"])])
+            shlex.join([*sort, f"{FETCHED}/deps"]), prepare(f"{FETCHED}/deps")])
     else:
         lines.append(f"RUN mkdir -p {FETCHED}/deps && {shlex.join([*sort, f'{FETCHED}/deps'])}")
     project = [*pip, SRC_DIR] if target.dependencies is None else [*pip, "--no-deps", SRC_DIR]
@@ -276,7 +281,7 @@ def fetch_stage(target: TargetPlan) -> list[str]:
         *_run([FETCH_CACHE, CA_SECRET], [
             USE_CA, *_index_case(target), _pip(target, project),
             shlex.join([*sort, f"{FETCHED}/project", "--project",
-                        target.install.split("[", 1)[0]])]),
+                        target.install.split("[", 1)[0]]), prepare(f"{FETCHED}/project")]),
     ]
     return lines
 
@@ -293,15 +298,17 @@ def fetch_report_stage(target: TargetPlan) -> list[str]:
 def emulated_wheels_stage(target: TargetPlan) -> list[str]:
     """fast-wheels, part 2: on the target platform, compile only what has no wheel for it."""
     config = target.config
-    build = ["pip", "wheel", "--no-deps", "--wheel-dir", WHEELS_DIR,
-             *_pip_options(target), "--requirement", f"{WHEELS_DIR}/{COMPILE_LIST}"]
+    # The shim builds each listed distribution with the build requirements the fetch stage
+    # prepared (no pip build isolation under emulation), falling back to isolation.
+    build = ["python3", SHIM, "compile", WHEELS_DIR, "--", *_pip_options(target)]
     compile_missing = (f"if [ -s {WHEELS_DIR}/{COMPILE_LIST} ]; then {_pip(target, build)}; fi; "
-                       f"rm -f {WHEELS_DIR}/.bslim-*")
+                       f"rm -rf {WHEELS_DIR}/.bslim-*")
     return [
         *_stage_head(target, f"# Wheels for {config.name}: only what has no wheel for the "
                      "target is compiled here.", config.builder_base, target.wheels_stage),
         *_inherit(target, check=False),
         *_copy_inputs(target),
+        f"COPY --from={target.fetch_stage} {SHIM} {SHIM}",
         f"COPY --from={target.fetch_stage} {FETCHED}/deps/ {WHEELS_DIR}/",
         *_run([PIP_CACHE, CA_SECRET], [USE_CA, *_index_case(target), compile_missing]),
         f"COPY . {SRC_DIR}",

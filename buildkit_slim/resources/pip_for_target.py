@@ -10,6 +10,8 @@ rest, which the emulated wheel stage compiles: only what has no wheel for the ta
 Usage: pip_for_target.py pip ARGS...     (pip with the target's markers and tags)
        pip_for_target.py sort DIR [--project NAME]   (keep what fits, list the rest)
        pip_for_target.py check DIR   (say which inherited wheels do not fit the target)
+       pip_for_target.py prepare DIR -- PIP-OPTIONS   (natively: build requirements of the list)
+       pip_for_target.py compile DIR -- PIP-OPTIONS   (on the target: build the list)
 The builder image and the target share Python X.Y and Debian (glibc), so only the machine differs.
 """
 
@@ -112,6 +114,104 @@ def sort(directory: Path, project: str | None, project_path: str) -> None:
 TARGET = os.environ.get("TARGETPLATFORM") or "linux/amd64"
 
 
+BUILDENV = ".bslim-buildenv"
+SDISTS = ".bslim-sdists"
+LEGACY_REQUIRES = ["setuptools>=40.8.0"]  # PEP 517's default for an sdist without build-system
+
+
+def _key(requirement: str) -> str:
+    from pip._vendor.packaging.utils import canonicalize_name
+
+    return "src" if requirement.startswith("/") else str(
+        canonicalize_name(requirement.split("==", 1)[0]))
+
+
+def _pip(args: list[str], env: dict[str, str] | None = None) -> int:
+    """pip in a fresh process, through this script (so with the target's tags)."""
+    import subprocess
+
+    return subprocess.call([sys.executable, __file__, "pip", *args],
+                           env={**os.environ, **(env or {})})
+
+
+def sdist_pyproject(archive: Path) -> str:
+    """The top-level pyproject.toml of an sdist (.tar.gz or .zip), or "" when it has none."""
+    import tarfile
+    import zipfile
+
+    if archive.suffix == ".zip":
+        with zipfile.ZipFile(archive) as zf:
+            names = [n for n in zf.namelist() if n.count("/") == 1
+                     and n.endswith("/pyproject.toml")]
+            return zf.read(names[0]).decode() if names else ""
+    with tarfile.open(archive) as tf:
+        member = next((m for m in tf.getmembers() if m.name.count("/") == 1
+                       and m.name.endswith("/pyproject.toml")), None)
+        handle = tf.extractfile(member) if member else None
+        return handle.read().decode() if handle else ""
+
+
+def build_requires(pyproject_text: str) -> list[str] | None:
+    """[build-system].requires (PEP 518; PEP 517's setuptools default without a table)."""
+    import importlib
+
+    try:
+        tomllib = importlib.import_module("tomllib")  # the image's Python; 3.11+
+    except ImportError:
+        return None
+    system = tomllib.loads(pyproject_text).get("build-system", {}) if pyproject_text else {}
+    return [str(r) for r in system.get("requires", LEGACY_REQUIRES)]
+
+
+def _build_requires(requirement: str, sdists: Path, options: list[str]) -> list[str] | None:
+    """The build requirements of what pip would build for `requirement`."""
+    if requirement.startswith("/"):
+        pyproject = Path(requirement) / "pyproject.toml"
+        return build_requires(pyproject.read_text() if pyproject.is_file() else "")
+    dest = sdists / _key(requirement)
+    if _pip(["download", "--quiet", "--no-deps", "--no-binary", ":all:", "--dest",
+             str(dest), *options, requirement]) != 0:
+        return None
+    archive = next(iter(sorted(dest.glob("*"))), None)
+    return build_requires(sdist_pyproject(archive)) if archive else None
+
+
+def prepare(directory: Path, options: list[str]) -> None:
+    """Natively, for each distribution to compile on the target: install its build
+    requirements with the target's wheels into DIR/.bslim-buildenv/<name>, so that the emulated
+    stage can skip pip's build isolation (which installs them under emulation: seconds each)."""
+    listing = directory / COMPILE_LIST
+    for requirement in listing.read_text().split() if listing.exists() else []:
+        requires = _build_requires(requirement, directory / SDISTS, options)
+        target = directory / BUILDENV / _key(requirement)
+        if requires is None or _pip(["install", "--quiet", "--target", str(target),
+                                     "--only-binary", ":all:", *options, *requires]) != 0:
+            import shutil
+
+            shutil.rmtree(target, ignore_errors=True)
+            print(f"bslim: {requirement}: build requirements not prepared; pip's build "
+                  "isolation will install them", file=sys.stderr)
+
+
+def compile_listed(directory: Path, options: list[str]) -> int:
+    """On the target: build what the fetch stage listed, with the prepared build requirements
+    where there are some, else (or if that fails) with pip's build isolation."""
+    listing = directory / COMPILE_LIST
+    for requirement in listing.read_text().split() if listing.exists() else []:
+        wheel = ["wheel", "--no-deps", "--wheel-dir", str(directory), *options]
+        env_dir = directory / BUILDENV / _key(requirement)
+        if env_dir.is_dir():
+            sdists = directory / SDISTS / _key(requirement)
+            prepared = [*wheel, "--no-build-isolation", "--find-links", str(sdists), requirement]
+            if _pip(prepared, env={"PYTHONPATH": str(env_dir)}) == 0:
+                continue
+            print(f"bslim: {requirement}: retrying with pip's build isolation", file=sys.stderr)
+        status = _pip([*wheel, requirement])
+        if status != 0:
+            return status
+    return 0
+
+
 def main(argv: list[str]) -> int:
     pretend(TARGET)
     if argv[:1] == ["pip"]:
@@ -125,6 +225,12 @@ def main(argv: list[str]) -> int:
     if argv[:1] == ["check"] and len(argv) == 2:
         check(Path(argv[1]))
         return 0
+    if argv[:1] in (["prepare"], ["compile"]) and len(argv) >= 2:
+        options = argv[argv.index("--") + 1:] if "--" in argv else []
+        if argv[0] == "prepare":
+            prepare(Path(argv[1]), options)
+            return 0
+        return compile_listed(Path(argv[1]), options)
     print(__doc__, file=sys.stderr)
     return 2
 

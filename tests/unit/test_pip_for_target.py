@@ -245,3 +245,41 @@ def test_pretend_on_the_target_itself_changes_nothing(restored: None) -> None:
     assert platform.machine() == machine
     assert sysconfig.get_platform is get_platform
     assert _manylinux._have_compatible_abi is abi
+
+
+def _sdist(tmp_path: Path, name: str, files: dict[str, str], kind: str = "tar") -> Path:
+    import io
+    import tarfile
+    import zipfile
+
+    if kind == "zip":
+        path = tmp_path / f"{name}.zip"
+        with zipfile.ZipFile(path, "w") as zf:
+            for member, text in files.items():
+                zf.writestr(f"{name}/{member}", text)
+        return path
+    path = tmp_path / f"{name}.tar.gz"
+    with tarfile.open(path, "w:gz") as tf:
+        for member, text in files.items():
+            data = text.encode()
+            info = tarfile.TarInfo(f"{name}/{member}")
+            info.size = len(data)
+            tf.addfile(info, io.BytesIO(data))
+    return path
+
+
+@pytest.mark.parametrize("kind", ["tar", "zip"])
+def test_build_requirements_are_read_from_the_sdist(tmp_path: Path, kind: str) -> None:
+    archive = _sdist(tmp_path, "ext-1.0", {
+        "pyproject.toml": '[build-system]\nrequires = ["setuptools>=68", "cython"]\n',
+        "sub/pyproject.toml": '[build-system]\nrequires = ["not-this"]\n',
+    }, kind)
+    text = pip_for_target.sdist_pyproject(archive)
+    assert pip_for_target.build_requires(text) == ["setuptools>=68", "cython"]
+
+
+def test_an_sdist_without_build_system_gets_the_setuptools_default(tmp_path: Path) -> None:
+    archive = _sdist(tmp_path, "legacy-1.0", {"setup.py": "from setuptools import setup\n"})
+    assert pip_for_target.sdist_pyproject(archive) == ""
+    assert pip_for_target.build_requires("") == ["setuptools>=40.8.0"]
+    assert pip_for_target.build_requires('[project]\nname = "x"\n') == ["setuptools>=40.8.0"]
