@@ -12,7 +12,9 @@ from collections.abc import Iterable
 from importlib import resources
 
 from buildkit_slim import __version__
+from buildkit_slim.cache import platform_pair
 from buildkit_slim.plan import Plan, TargetPlan
+from buildkit_slim.resources.pip_for_target import COMPILE_LIST, REPORT  # the shim's file names
 
 UID = 10001
 WHEELS_DIR = "/wheels"
@@ -24,8 +26,6 @@ INHERITED_DIR = "/bslim/wheels-from"
 FETCHED = "/fetched"
 SHIM = "/bslim/pip_for_target.py"
 SHIM_HEREDOC = "_BSLIM_PIP_FOR_TARGET"
-COMPILE_LIST = ".bslim-compile.txt"
-REPORT = ".bslim-report.json"
 # The fetch stage runs natively once per target platform: its pip cache is per target too.
 FETCH_CACHE = (
     "--mount=type=cache,id=bslim-fetch-${TARGETOS}-${TARGETARCH}${TARGETVARIANT},"
@@ -137,7 +137,7 @@ def _pip_options(target: TargetPlan) -> list[str]:
         options += ["--find-links", folder]
         if kind == "dir":  # as written by --export-wheels: one subdirectory per platform
             for platform in target.platforms:
-                options += ["--find-links", f"{folder}/{platform.replace('/', '-')}"]
+                options += ["--find-links", f"{folder}/{platform_pair(platform)}"]
     if config.index_url:
         options += ["--index-url", config.index_url]
     for url in config.extra_index_urls:
