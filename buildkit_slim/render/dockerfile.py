@@ -14,7 +14,7 @@ from importlib import resources
 from buildkit_slim import __version__
 from buildkit_slim.cache import platform_pair
 from buildkit_slim.plan import Plan, TargetPlan
-from buildkit_slim.resources.pip_for_target import COMPILE_LIST, REPORT  # the shim's file names
+from buildkit_slim.resources.pip_for_target import COMPILE_LIST, REPORT  # its files
 
 UID = 10001
 WHEELS_DIR = "/wheels"
@@ -24,6 +24,12 @@ REQUIREMENTS_FILE = "/bslim/requirements.txt"
 HEREDOC = "_BSLIM_REQUIREMENTS"
 INHERITED_DIR = "/bslim/wheels-from"
 FETCHED = "/fetched"
+COMPILED = "/compiled"
+INSTALLED = "/bslim/installed"
+REMOVED = "/bslim/removed.txt"
+INSTALL_OPTIONS = ("--no-index", "--no-cache-dir", "--only-binary=:all:",
+                   "--disable-pip-version-check", "--root-user-action=ignore",
+                   "--find-links", WHEELS_DIR)
 SHIM = "/bslim/pip_for_target.py"
 SHIM_HEREDOC = "_BSLIM_PIP_FOR_TARGET"
 # The fetch stage runs natively once per target platform: its pip cache is per target too.
@@ -84,8 +90,10 @@ def render_dockerfile(plan: Plan) -> str:
         "# Do not edit: change [tool.slim] and run `bslim render`.",
     ]
     for target in plan.generated_targets:
-        lines += ["", *wheels_stage(target), "", *wheelhouse_stage(target), "",
-                  *runtime_stage(target)]
+        lines += ["", *wheels_stage(target), "", *wheelhouse_stage(target), ""]
+        if target.fetch_stage is not None:
+            lines += [*install_stage(target), ""]
+        lines += runtime_stage(target)
     return "\n".join(lines) + "\n"
 
 
@@ -212,7 +220,8 @@ def _inherit(target: TargetPlan, *, check: bool = True) -> list[str]:
 def wheels_stage(target: TargetPlan) -> list[str]:
     if target.fetch_stage is not None:
         return [*inherited_stages(target), *fetch_stage(target), "",
-                *fetch_report_stage(target), "", *emulated_wheels_stage(target)]
+                *fetch_project_stage(target), "", *fetch_report_stage(target), "",
+                *compile_stage(target), "", *fast_wheels_stage(target)]
     config = target.config
     lines = [
         *inherited_stages(target),
@@ -239,8 +248,15 @@ def wheels_stage(target: TargetPlan) -> list[str]:
     return lines
 
 
+def _stage(target: TargetPlan, role: str) -> str:
+    """fast-wheels' stage names, next to `<prefix>fetch`: compile, fetch-project, install..."""
+    assert target.fetch_stage is not None
+    return target.fetch_stage.removesuffix("fetch") + role
+
+
 def fetch_stage(target: TargetPlan) -> list[str]:
-    """fast-wheels, part 1: on the build platform, pip resolves and downloads for the target."""
+    """fast-wheels, part 1: on the build platform, pip resolves and downloads for the target,
+    builds pure sdists, lists what has no wheel for the target and prepares its build."""
     config = target.config
     lines = [
         *_stage_head(
@@ -255,65 +271,105 @@ def fetch_stage(target: TargetPlan) -> list[str]:
     ]
     if target.contexts:
         lines.append(f"RUN {shlex.join(['python3', SHIM, 'check', INHERITED_DIR])}")
-    options = _pip_options(target)
-    if config.requirements:
-        options += ["--constraint", f"{SRC_DIR}/{config.requirements}"]
-    pip = ["python3", SHIM, "pip", "wheel", "--wheel-dir", f"{FETCHED}/deps", *options]
-    sort = ["python3", SHIM, "sort"]
-
-    def prepare(folder: str) -> str:
-        # Build requirements of what the target must compile, installed here natively.
-        return _pip(target, ["python3", SHIM, "prepare", folder, "--", *options])
-
     if target.dependencies:
         lines += [f"COPY <<'{HEREDOC}' {REQUIREMENTS_FILE}", *target.dependencies, HEREDOC,
                   *_copy_inputs(target)]
         lines += _run([FETCH_CACHE, CA_SECRET], [
             USE_CA, *_index_case(target),
-            _pip(target, [*pip, "--requirement", REQUIREMENTS_FILE]),
-            shlex.join([*sort, f"{FETCHED}/deps"]), prepare(f"{FETCHED}/deps")])
+            _fetch(target, f"{FETCHED}/deps", ["--requirement", REQUIREMENTS_FILE])])
     else:
-        lines.append(f"RUN mkdir -p {FETCHED}/deps && {shlex.join([*sort, f'{FETCHED}/deps'])}")
-    project = [*pip, SRC_DIR] if target.dependencies is None else [*pip, "--no-deps", SRC_DIR]
-    project[project.index(f"{FETCHED}/deps")] = f"{FETCHED}/project"
-    lines += [
+        lines.append(f"RUN {shlex.join(['python3', SHIM, 'sort', f'{FETCHED}/deps'])}")
+    return lines
+
+
+def _fetch(target: TargetPlan, folder: str, what: list[str]) -> str:
+    options = _pip_options(target)
+    if target.config.requirements:
+        options += ["--constraint", f"{SRC_DIR}/{target.config.requirements}"]
+    return _pip(target, ["python3", SHIM, "fetch", folder, *what, "--", *options])
+
+
+def fetch_project_stage(target: TargetPlan) -> list[str]:
+    """The project's own wheel, natively: a code change reruns this, not the dependencies."""
+    project = [SRC_DIR] if target.dependencies is None else ["--no-deps", SRC_DIR]
+    return [
+        f"# {target.config.name}'s own wheel, natively, for the target platform.",
+        f"FROM {target.fetch_stage} AS {_stage(target, 'fetch-project')}",
         f"COPY . {SRC_DIR}",
         *_run([FETCH_CACHE, CA_SECRET], [
-            USE_CA, *_index_case(target), _pip(target, project),
-            shlex.join([*sort, f"{FETCHED}/project", "--project",
-                        target.install.split("[", 1)[0]]), prepare(f"{FETCHED}/project")]),
+            USE_CA, *_index_case(target),
+            _fetch(target, f"{FETCHED}/project",
+                   ["--project", target.install.split("[", 1)[0], *project])]),
     ]
-    return lines
 
 
 def fetch_report_stage(target: TargetPlan) -> list[str]:
     return [
-        f"# What the fetch stage decided for {target.config.name}, for `bslim plan`.",
+        f"# What the fetch stages decided for {target.config.name}, for `bslim plan`.",
         f"FROM scratch AS {target.fetch_stage}-report",
         f"COPY --from={target.fetch_stage} {FETCHED}/deps/{REPORT} /deps.json",
-        f"COPY --from={target.fetch_stage} {FETCHED}/project/{REPORT} /project.json",
+        f"COPY --from={_stage(target, 'fetch-project')} {FETCHED}/project/{REPORT} "
+        "/project.json",
     ]
 
 
-def emulated_wheels_stage(target: TargetPlan) -> list[str]:
+def _compile(target: TargetPlan, source: str, folder: str) -> list[str]:
+    """One emulated RUN: compile what `folder` lists (sources and build requirements prepared
+    natively), without pip; nothing to do when the list is empty. No CA secret: it reaches no
+    index (only the fallback to pip's build isolation would)."""
+    mounts = [f"--mount=type=bind,from={source},source={folder},target={folder},rw",
+              f"--mount=type=bind,from={target.fetch_stage},source={SHIM},target={SHIM}"]
+    if folder.endswith("/project"):
+        mounts.append(f"--mount=type=bind,from={source},source={SRC_DIR},target={SRC_DIR},rw")
+    build = ["python3", SHIM, "compile", folder, COMPILED, "--", *_pip_options(target)]
+    # Nothing listed (the usual case): not even Python starts under emulation.
+    return _run([*mounts, PIP_CACHE], [
+        f"mkdir -p {COMPILED}", *_index_case(target),
+        f"if [ -s {folder}/{COMPILE_LIST} ]; then {_pip(target, build)}; fi"])
+
+
+def compile_stage(target: TargetPlan) -> list[str]:
     """fast-wheels, part 2: on the target platform, compile only what has no wheel for it."""
     config = target.config
-    # The shim builds each listed distribution with the build requirements the fetch stage
-    # prepared (no pip build isolation under emulation), falling back to isolation.
-    build = ["python3", SHIM, "compile", WHEELS_DIR, "--", *_pip_options(target)]
-    compile_missing = (f"if [ -s {WHEELS_DIR}/{COMPILE_LIST} ]; then {_pip(target, build)}; fi; "
-                       f"rm -rf {WHEELS_DIR}/.bslim-*")
     return [
-        *_stage_head(target, f"# Wheels for {config.name}: only what has no wheel for the "
-                     "target is compiled here.", config.builder_base, target.wheels_stage),
+        *_stage_head(target, f"# {config.name}: only what has no wheel for the target is "
+                     "compiled here, under emulation for a foreign platform.",
+                     config.builder_base, _stage(target, "compile")),
         *_inherit(target, check=False),
         *_copy_inputs(target),
-        f"COPY --from={target.fetch_stage} {SHIM} {SHIM}",
-        f"COPY --from={target.fetch_stage} {FETCHED}/deps/ {WHEELS_DIR}/",
-        *_run([PIP_CACHE, CA_SECRET], [USE_CA, *_index_case(target), compile_missing]),
-        f"COPY . {SRC_DIR}",
-        f"COPY --from={target.fetch_stage} {FETCHED}/project/ {WHEELS_DIR}/",
-        *_run([PIP_CACHE, CA_SECRET], [USE_CA, *_index_case(target), compile_missing]),
+        *_compile(target, target.fetch_stage or "", f"{FETCHED}/deps"),
+        "",
+        f"FROM {_stage(target, 'compile')} AS {_stage(target, 'compile-project')}",
+        *_compile(target, _stage(target, "fetch-project"), f"{FETCHED}/project"),
+    ]
+
+
+def fast_wheels_stage(target: TargetPlan) -> list[str]:
+    """The wheels alone: fetched natively, compiled on the target."""
+    return [
+        f"# Wheels for {target.config.name}: no compiler, no pip, no cache in any of them.",
+        f"FROM scratch AS {target.wheels_stage}",
+        f"COPY --from={target.fetch_stage} {FETCHED}/deps/wheels/ {WHEELS_DIR}/",
+        f"COPY --from={_stage(target, 'fetch-project')} {FETCHED}/project/wheels/ "
+        f"{WHEELS_DIR}/",
+        f"COPY --from={_stage(target, 'compile-project')} {COMPILED}/ {WHEELS_DIR}/",
+    ]
+
+
+def install_stage(target: TargetPlan) -> list[str]:
+    """fast-wheels, part 3: pip installs the wheels natively, into the build platform's copy
+    of the runtime image (same Python, same paths); the runtime stage copies the result."""
+    config = target.config
+    install = ["python3", SHIM, "install", INSTALLED, REMOVED, "--", *INSTALL_OPTIONS,
+               target.install]
+    return [
+        f"# {config.name} installed natively for the target: pip never runs under emulation.",
+        f"FROM --platform=$BUILDPLATFORM {config.runtime_base} AS {_stage(target, 'install')}",
+        "ARG TARGETPLATFORM TARGETOS TARGETARCH TARGETVARIANT",
+        *_run([f"--mount=type=bind,from={target.wheels_stage},source={WHEELS_DIR},"
+               f"target={WHEELS_DIR}",
+               f"--mount=type=bind,from={target.fetch_stage},source={SHIM},target={SHIM}"],
+              [shlex.join(install)]),
     ]
 
 
@@ -349,15 +405,18 @@ def runtime_stage(target: TargetPlan) -> list[str]:
             f"mkdir -p {config.workdir}",
             f"chown {UID}:{UID} {config.workdir}",
         ])
-    install = [
-        "pip", "install", "--no-index", "--no-cache-dir", "--only-binary=:all:",
-        "--disable-pip-version-check", "--root-user-action=ignore",
-        "--find-links", WHEELS_DIR, target.install,
-    ]
-    lines += _run(
-        [f"--mount=type=bind,from={target.wheels_stage},source={WHEELS_DIR},target={WHEELS_DIR}"],
-        [shlex.join(install)],
-    )
+    if target.fetch_stage is not None:
+        # What pip wrote natively; then what it deleted (a package of the image it upgraded).
+        lines += [
+            f"COPY --from={_stage(target, 'install')} {INSTALLED}/ /",
+            *_run([f"--mount=type=bind,from={_stage(target, 'install')},source={REMOVED},"
+                   f"target={REMOVED}"],
+                  [f"while IFS= read -r path; do rm -rf -- \"$path\"; done < {REMOVED}"]),
+        ]
+    else:
+        install = ["pip", "install", *INSTALL_OPTIONS, target.install]
+        lines += _run([f"--mount=type=bind,from={target.wheels_stage},source={WHEELS_DIR},"
+                       f"target={WHEELS_DIR}"], [shlex.join(install)])
     env = {"PYTHONUNBUFFERED": "1", **dict(config.env)}
     lines.append("ENV " + " ".join(f"{k}={_env_value(v)}" for k, v in sorted(env.items())))
     lines.append(f"WORKDIR {config.workdir}")

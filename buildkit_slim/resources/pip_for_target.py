@@ -7,11 +7,18 @@ so pip downloads the target's wheels at native speed. Sdists pip builds here are
 `sort` then keeps what fits the target (pure wheels, the target's binary wheels) and lists the
 rest, which the emulated wheel stage compiles: only what has no wheel for the target.
 
-Usage: pip_for_target.py pip ARGS...     (pip with the target's markers and tags)
-       pip_for_target.py sort DIR [--project NAME]   (keep what fits, list the rest)
-       pip_for_target.py check DIR   (say which inherited wheels do not fit the target)
-       pip_for_target.py prepare DIR -- PIP-OPTIONS   (natively: build requirements of the list)
-       pip_for_target.py compile DIR -- PIP-OPTIONS   (on the target: build the list)
+Usage (DIR holds DIR/wheels, the list of what to compile, the report, and for each listed
+distribution its unpacked source and natively prepared build requirements):
+  pip_for_target.py pip ARGS...    pip with the target's markers and tags
+  pip_for_target.py fetch DIR [--project NAME] PIP-ARGS... -- PIP-OPTIONS
+                   natively: pip wheel into DIR/wheels, sort, prepare (one step, one process)
+  pip_for_target.py sort DIR [--project NAME]    keep what fits, list the rest
+  pip_for_target.py check DIR    say which inherited wheels do not fit the target
+  pip_for_target.py compile DIR OUT -- PIP-OPTIONS
+                   on the target: build the listed distributions into OUT, without pip
+  pip_for_target.py install OUT REMOVED -- PIP-ARGS
+                   natively: pip install for the target, then copy what it wrote into OUT
+                   (same paths) and list in REMOVED what it deleted from the image
 The builder image and the target share Python X.Y and Debian (glibc), so only the machine differs.
 """
 
@@ -22,6 +29,7 @@ import os
 import platform
 import sys
 import sysconfig
+from collections.abc import Callable
 from pathlib import Path
 
 MACHINES = {
@@ -35,8 +43,9 @@ MACHINES = {
     "linux/riscv64": "riscv64",
 }
 BUILD_MACHINE = platform.machine()  # before pretend(): the machine this really runs on
-COMPILE_LIST = ".bslim-compile.txt"
-REPORT = ".bslim-report.json"
+COMPILE_LIST = "compile.txt"
+REPORT = "report.json"
+WHEELS = "wheels"  # DIR/wheels: what the wheel stage takes
 
 
 def pretend(target_platform: str) -> str:
@@ -92,11 +101,13 @@ def check(directory: Path) -> None:
 
 
 def sort(directory: Path, project: str | None, project_path: str) -> None:
+    """Keep in DIR/wheels what fits the target; list the rest in DIR/COMPILE_LIST."""
     from pip._vendor.packaging.utils import canonicalize_name, parse_wheel_filename
 
     supported = target_tags()
     report, compile_here = [], []
-    for wheel in sorted(directory.glob("*.whl")):
+    (directory / WHEELS).mkdir(parents=True, exist_ok=True)
+    for wheel in sorted((directory / WHEELS).glob("*.whl")):
         name, version, _, _ = parse_wheel_filename(wheel.name)
         kind = classify(wheel.name, supported)
         report.append({"name": str(name), "version": str(version), "kind": kind,
@@ -114,9 +125,12 @@ def sort(directory: Path, project: str | None, project_path: str) -> None:
 TARGET = os.environ.get("TARGETPLATFORM") or "linux/amd64"
 
 
-BUILDENV = ".bslim-buildenv"
-SDISTS = ".bslim-sdists"
+BUILDENV = "buildenv"  # DIR/buildenv/<key>: build requirements, installed for the target
+SDISTS = "sdists"  # DIR/sdists/<key>: the sdist pip would build
+SOURCES = "src"  # DIR/src/<key>/<top>: that sdist, unpacked
+LEGACY_BACKEND = "setuptools.build_meta:__legacy__"
 LEGACY_REQUIRES = ["setuptools>=40.8.0"]  # PEP 517's default for an sdist without build-system
+NO_BACKEND = 3  # exit status of `backend`: the build backend cannot be imported
 
 
 def _key(requirement: str) -> str:
@@ -126,12 +140,16 @@ def _key(requirement: str) -> str:
         canonicalize_name(requirement.split("==", 1)[0]))
 
 
-def _pip(args: list[str], env: dict[str, str] | None = None) -> int:
-    """pip in a fresh process, through this script (so with the target's tags)."""
+def _self(args: list[str], env: dict[str, str] | None = None, cwd: Path | None = None) -> int:
+    """This script in a fresh process (so with the target's tags when it runs pip)."""
     import subprocess
 
-    return subprocess.call([sys.executable, __file__, "pip", *args],
+    return subprocess.call([sys.executable, __file__, *args], cwd=cwd,
                            env={**os.environ, **(env or {})})
+
+
+def _pip(args: list[str], env: dict[str, str] | None = None) -> int:
+    return _self(["pip", *args], env)
 
 
 def sdist_pyproject(archive: Path) -> str:
@@ -151,86 +169,273 @@ def sdist_pyproject(archive: Path) -> str:
         return handle.read().decode() if handle else ""
 
 
-def build_requires(pyproject_text: str) -> list[str] | None:
-    """[build-system].requires (PEP 518; PEP 517's setuptools default without a table)."""
+def _build_system(pyproject_text: str) -> dict[str, object] | None:
     import importlib
 
     try:
         tomllib = importlib.import_module("tomllib")  # the image's Python; 3.11+
     except ImportError:
         return None
-    system = tomllib.loads(pyproject_text).get("build-system", {}) if pyproject_text else {}
-    return [str(r) for r in system.get("requires", LEGACY_REQUIRES)]
+    system = tomllib.loads(pyproject_text).get("build-system") if pyproject_text else None
+    return dict(system) if isinstance(system, dict) else {}
 
 
-def _build_requires(requirement: str, sdists: Path, options: list[str]) -> list[str] | None:
-    """The build requirements of what pip would build for `requirement`."""
+def build_requires(pyproject_text: str) -> list[str] | None:
+    """[build-system].requires (PEP 518; PEP 517's setuptools default without a table)."""
+    system = _build_system(pyproject_text)
+    if system is None:
+        return None
+    return [str(r) for r in system.get("requires", LEGACY_REQUIRES)]  # type: ignore[attr-defined]
+
+
+def _unpack(archive: Path, dest: Path) -> Path | None:
+    """The sdist's top-level directory, unpacked under dest."""
+    import shutil
+
+    shutil.rmtree(dest, ignore_errors=True)
+    dest.mkdir(parents=True)
+    try:
+        shutil.unpack_archive(str(archive), str(dest))
+    except (shutil.ReadError, ValueError, OSError):
+        return None
+    tops = [p for p in dest.iterdir() if p.is_dir()]
+    return tops[0] if len(tops) == 1 else None
+
+
+def source_dir(directory: Path, requirement: str) -> Path | None:
     if requirement.startswith("/"):
-        pyproject = Path(requirement) / "pyproject.toml"
-        return build_requires(pyproject.read_text() if pyproject.is_file() else "")
-    dest = sdists / _key(requirement)
+        return Path(requirement)
+    tops = sorted(p for p in (directory / SOURCES / _key(requirement)).glob("*") if p.is_dir())
+    return tops[0] if len(tops) == 1 else None
+
+
+def _source(requirement: str, directory: Path, options: list[str]) -> Path | None:
+    """The source tree pip would build for `requirement`: the project, or its sdist unpacked."""
+    if requirement.startswith("/"):
+        return Path(requirement)
+    dest = directory / SDISTS / _key(requirement)
     if _pip(["download", "--quiet", "--no-deps", "--no-binary", ":all:", "--dest",
              str(dest), *options, requirement]) != 0:
         return None
     archive = next(iter(sorted(dest.glob("*"))), None)
-    return build_requires(sdist_pyproject(archive)) if archive else None
+    return _unpack(archive, directory / SOURCES / _key(requirement)) if archive else None
+
+
+def _install(target: Path, requirements: list[str], options: list[str]) -> bool:
+    import shutil
+
+    shutil.rmtree(target, ignore_errors=True)
+    if not requirements:
+        target.mkdir(parents=True)
+        return True
+    return _pip(["install", "--quiet", "--target", str(target), "--only-binary", ":all:",
+                 *options, *requirements]) == 0
+
+
+def prepare_one(requirement: str, directory: Path, options: list[str]) -> bool:
+    """Natively: unpack what the target must compile and install its build requirements
+    (static, then what the backend asks for) with the target's wheels into DIR/buildenv/<key>,
+    so that the emulated stage runs neither pip nor its build isolation (seconds each there)."""
+    src = _source(requirement, directory, options)
+    if src is None:
+        return False
+    pyproject = src / "pyproject.toml"
+    requires = build_requires(pyproject.read_text() if pyproject.is_file() else "")
+    env_dir = directory / BUILDENV / _key(requirement)
+    if requires is None or not _install(env_dir, requires, options):
+        return False
+    # The backend's own extra requirements (get_requires_for_build_wheel), asked natively.
+    asked = env_dir.with_name(env_dir.name + ".requires.json")
+    if _self(["backend", "requires", str(src), str(asked)], {"PYTHONPATH": str(env_dir)}) != 0:
+        return False
+    extra = [r for r in json.loads(asked.read_text()) if r not in requires]
+    asked.unlink()
+    return not extra or _install(env_dir, [*requires, *extra], options)
 
 
 def prepare(directory: Path, options: list[str]) -> None:
-    """Natively, for each distribution to compile on the target: install its build
-    requirements with the target's wheels into DIR/.bslim-buildenv/<name>, so that the emulated
-    stage can skip pip's build isolation (which installs them under emulation: seconds each)."""
     listing = directory / COMPILE_LIST
     for requirement in listing.read_text().split() if listing.exists() else []:
-        requires = _build_requires(requirement, directory / SDISTS, options)
-        target = directory / BUILDENV / _key(requirement)
-        if requires is None or _pip(["install", "--quiet", "--target", str(target),
-                                     "--only-binary", ":all:", *options, *requires]) != 0:
+        if not prepare_one(requirement, directory, options):
             import shutil
 
-            shutil.rmtree(target, ignore_errors=True)
-            print(f"bslim: {requirement}: build requirements not prepared; pip's build "
-                  "isolation will install them", file=sys.stderr)
+            shutil.rmtree(directory / BUILDENV / _key(requirement), ignore_errors=True)
+            print(f"bslim: {requirement}: build requirements not prepared natively; pip's "
+                  "build isolation will install them under emulation", file=sys.stderr)
 
 
-def compile_listed(directory: Path, options: list[str]) -> int:
-    """On the target: build what the fetch stage listed, with the prepared build requirements
-    where there are some, else (or if that fails) with pip's build isolation."""
+def fetch(directory: Path, project: str | None, pip_args: list[str],
+          options: list[str]) -> int:
+    """Natively, for the target: pip wheel, sort, prepare, in one process and one step."""
+    from pip._internal.cli.main import main as pip_main
+
+    status = int(pip_main(["wheel", "--wheel-dir", str(directory / WHEELS), *options,
+                           *pip_args]) or 0)
+    if status != 0:
+        return status
+    sort(directory, project, pip_args[-1] if project and pip_args else "/src")
+    prepare(directory, options)
+    return 0
+
+
+def backend(action: str, src: Path, out: Path) -> int:
+    """A minimal PEP 517 frontend, run in src with the prepared requirements on PYTHONPATH:
+    `requires` writes get_requires_for_build_wheel() to out, `wheel` builds into out."""
+    import importlib
+
+    pyproject = src / "pyproject.toml"
+    system = _build_system(pyproject.read_text() if pyproject.is_file() else "") or {}
+    spec = str(system.get("build-backend", LEGACY_BACKEND))
+    paths = system.get("backend-path", [])
+    sys.path[:0] = [str(src / str(p)) for p in paths] if isinstance(paths, list) else []
+    os.chdir(src)
+    module, _, attrs = spec.partition(":")
+    try:
+        hooks = importlib.import_module(module)
+    except ImportError as error:
+        print(f"bslim: build backend {spec} not importable: {error}", file=sys.stderr)
+        return NO_BACKEND
+    for attr in filter(None, attrs.split(".")):
+        hooks = getattr(hooks, attr)
+    if action == "requires":
+        get = getattr(hooks, "get_requires_for_build_wheel", None)
+        out.write_text(json.dumps(list(get()) if get else []))
+        return 0
+    out.mkdir(parents=True, exist_ok=True)
+    print(f"bslim: built {hooks.build_wheel(str(out))}")
+    return 0
+
+
+def compile_listed(directory: Path, out: Path, options: list[str]) -> int:
+    """On the target: build what the fetch stage listed, with the build requirements it
+    prepared (no pip: it takes seconds to start under emulation), else with pip's isolation."""
     listing = directory / COMPILE_LIST
+    out.mkdir(parents=True, exist_ok=True)
     for requirement in listing.read_text().split() if listing.exists() else []:
-        wheel = ["wheel", "--no-deps", "--wheel-dir", str(directory), *options]
         env_dir = directory / BUILDENV / _key(requirement)
-        if env_dir.is_dir():
-            sdists = directory / SDISTS / _key(requirement)
-            prepared = [*wheel, "--no-build-isolation", "--find-links", str(sdists), requirement]
-            if _pip(prepared, env={"PYTHONPATH": str(env_dir)}) == 0:
+        src = source_dir(directory, requirement)
+        if env_dir.is_dir() and src is not None:
+            print(f"bslim: compiling {requirement} for {TARGET}", file=sys.stderr)
+            status = _self(["backend", "wheel", str(src), str(out)],
+                           {"PYTHONPATH": str(env_dir)})
+            if status != NO_BACKEND:
+                if status != 0:
+                    return status
                 continue
-            print(f"bslim: {requirement}: retrying with pip's build isolation", file=sys.stderr)
-        status = _pip([*wheel, requirement])
+        sdists = directory / SDISTS / _key(requirement)
+        status = _pip(["wheel", "--no-deps", "--wheel-dir", str(out), *options,
+                       "--find-links", str(sdists), requirement])
         if status != 0:
             return status
     return 0
 
 
+def _tree(roots: list[Path]) -> dict[str, tuple[int, int, int, int]]:
+    """path -> (mode, size, mtime, inode) of everything under roots, symlinks not followed."""
+    found: dict[str, tuple[int, int, int, int]] = {}
+    for root in roots:
+        for parent, dirs, files in os.walk(root):
+            for name in dirs + files:
+                st = (Path(parent) / name).lstat()
+                found[f"{parent}/{name}"] = (st.st_mode, st.st_size, st.st_mtime_ns, st.st_ino)
+    return found
+
+
+def _roots() -> list[Path]:
+    """Where pip installs (its scheme for this interpreter): the outermost existing ones."""
+    from pip._internal.locations import get_scheme
+
+    scheme = get_scheme("")
+    paths = sorted({Path(p) for p in (scheme.purelib, scheme.platlib, scheme.scripts,
+                                      scheme.data, scheme.headers)})
+    roots: list[Path] = []
+    for wanted in paths:
+        path = wanted
+        while not path.exists():
+            path = path.parent
+        if not any(path == r or r in path.parents for r in roots):
+            roots = [r for r in roots if path not in r.parents] + [path]
+    return roots
+
+
+def install(out: Path, removed: Path, pip_args: list[str]) -> int:
+    """Natively, for the target: pip install into this image (the runtime image of the build
+    platform: same Python, same paths), then copy every file pip wrote into `out` under its
+    own path, for the runtime stage to copy; list what pip deleted (an upgraded package of the
+    base image) in `removed`. Byte code is compiled here, for the same Python."""
+    from pip._internal.cli.main import main as pip_main
+
+    sys.dont_write_bytecode = True  # pip's own modules: no byte code of them in `out`
+    return capture(_roots(), out, removed, lambda: int(pip_main(["install", *pip_args]) or 0))
+
+
+def capture(roots: list[Path], out: Path, removed: Path, action: Callable[[], int]) -> int:
+    """Run `action`; copy what it created or changed under `roots` into `out` (same paths,
+    modes and times; parents with the modes they have here), list what it deleted."""
+    import shutil
+    import stat
+
+    before = _tree(roots)
+    status = action()
+    if status != 0:
+        return status
+    after = _tree(roots)
+    out.mkdir(parents=True, exist_ok=True)
+    for path, info in sorted(after.items()):
+        if before.get(path) == info or (stat.S_ISDIR(info[0]) and path in before):
+            continue
+        copy = out / path.lstrip("/")
+        for parent in reversed(Path(path).parents):
+            mirror = out / str(parent).lstrip("/")
+            if not mirror.exists():
+                mirror.mkdir()
+                shutil.copystat(parent, mirror)
+        if stat.S_ISLNK(info[0]):
+            copy.symlink_to(Path(path).readlink())
+        elif stat.S_ISDIR(info[0]):
+            copy.mkdir(exist_ok=True)
+            shutil.copystat(path, copy)
+        else:
+            shutil.copy2(path, copy)
+    gone = sorted(p for p in before if p not in after)
+    removed.write_text("".join(f"{p}\n" for p in gone))
+    return 0
+
+
+def _split(args: list[str]) -> tuple[list[str], list[str]]:
+    if "--" not in args:
+        return args, []
+    at = args.index("--")
+    return args[:at], args[at + 1:]
+
+
 def main(argv: list[str]) -> int:
     pretend(TARGET)
-    if argv[:1] == ["pip"]:
+    command, args = (argv[0], argv[1:]) if argv else ("", [])
+    if command == "pip":
         from pip._internal.cli.main import main as pip_main
 
-        return int(pip_main(argv[1:]) or 0)
-    if argv[:1] == ["sort"] and len(argv) >= 2:
-        project = argv[argv.index("--project") + 1] if "--project" in argv else None
-        sort(Path(argv[1]), project, "/src")
+        return int(pip_main(args) or 0)
+    head, options = _split(args)
+    project = None
+    if "--project" in head:
+        at = head.index("--project")
+        project = head[at + 1]
+        head = head[:at] + head[at + 2:]
+    if command == "fetch" and head:
+        return fetch(Path(head[0]), project, head[1:], options)
+    if command == "sort" and len(head) == 1:
+        sort(Path(head[0]), project, "/src")
         return 0
-    if argv[:1] == ["check"] and len(argv) == 2:
-        check(Path(argv[1]))
+    if command == "check" and len(head) == 1:
+        check(Path(head[0]))
         return 0
-    if argv[:1] in (["prepare"], ["compile"]) and len(argv) >= 2:
-        options = argv[argv.index("--") + 1:] if "--" in argv else []
-        if argv[0] == "prepare":
-            prepare(Path(argv[1]), options)
-            return 0
-        return compile_listed(Path(argv[1]), options)
+    if command == "compile" and len(head) == 2:
+        return compile_listed(Path(head[0]), Path(head[1]), options)
+    if command == "install" and len(head) == 2:
+        return install(Path(head[0]), Path(head[1]), options)
+    if command == "backend" and len(head) == 3 and head[0] in ("requires", "wheel"):
+        return backend(head[0], Path(head[1]), Path(head[2]))
     print(__doc__, file=sys.stderr)
     return 2
 

@@ -16,9 +16,14 @@ from pip._vendor.packaging import _manylinux, markers, tags
 from buildkit_slim.resources import pip_for_target
 from buildkit_slim.resources.pip_for_target import (
     COMPILE_LIST,
+    NO_BACKEND,
     REPORT,
+    WHEELS,
+    backend,
+    capture,
     check,
     classify,
+    compile_listed,
     pretend,
     sort,
 )
@@ -118,12 +123,14 @@ def fetched(directory: Path, names: list[str]) -> None:
 
 @pytest.mark.usefixtures("arm_target")
 def test_sort(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    fetched(tmp_path, FETCHED)
-    (tmp_path / "notes.txt").write_text("left alone", encoding="utf-8")
+    fetched(tmp_path / WHEELS, FETCHED)
+    (tmp_path / WHEELS / "notes.txt").write_text("left alone", encoding="utf-8")
     sort(tmp_path, "spark", "/src")
-    # What must be compiled on the target is deleted here and listed for the wheel stage.
-    assert sorted(p.name for p in tmp_path.iterdir()) == [
-        COMPILE_LIST, REPORT, "notes.txt", FETCHED[1], FETCHED[3], FETCHED[4]]
+    # What must be compiled on the target is deleted here and listed for the compile stage;
+    # the list and the report stay out of the wheel directory the image's stages copy.
+    assert sorted(p.name for p in (tmp_path / WHEELS).iterdir()) == [
+        "notes.txt", FETCHED[1], FETCHED[3], FETCHED[4]]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [COMPILE_LIST, REPORT, WHEELS]
     assert (tmp_path / COMPILE_LIST).read_text(encoding="utf-8") == "/src\ntinyext==0.1.0\n"
     report = (tmp_path / REPORT).read_text(encoding="utf-8")
     assert json.loads(report) == [
@@ -153,7 +160,7 @@ def test_sort(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
 ])
 def test_sort_names_the_project_by_its_source(tmp_path: Path, project: str | None,
                                               compile_list: str) -> None:
-    fetched(tmp_path, FETCHED)
+    fetched(tmp_path / WHEELS, FETCHED)
     sort(tmp_path, project, "/app/src")
     assert (tmp_path / COMPILE_LIST).read_text(encoding="utf-8") == compile_list
 
@@ -283,3 +290,186 @@ def test_an_sdist_without_build_system_gets_the_setuptools_default(tmp_path: Pat
     assert pip_for_target.sdist_pyproject(archive) == ""
     assert pip_for_target.build_requires("") == ["setuptools>=40.8.0"]
     assert pip_for_target.build_requires('[project]\nname = "x"\n') == ["setuptools>=40.8.0"]
+
+
+# --- the emulated compile: a PEP 517 backend called directly ------------------------------------
+
+BACKEND = """\
+import pathlib, platform
+def get_requires_for_build_wheel(config_settings=None):
+    return ["wheel-helper>=1"]
+def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
+    name = f"demo-1.0-cp313-cp313-linux_{platform.machine()}.whl"
+    (pathlib.Path(wheel_directory) / name).write_text(pathlib.Path("where").read_text())
+    return name
+"""
+
+
+@pytest.fixture
+def in_tree_backend(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An sdist source tree whose backend lives in the tree (backend-path), like a prepared
+    one: importable without installing anything. Working directory and sys.path restored."""
+    src = tmp_path / "src" / "demo" / "demo-1.0"
+    (src / "backend").mkdir(parents=True)
+    (src / "backend" / "demo_backend.py").write_text(BACKEND, encoding="utf-8")
+    (src / "where").write_text("built in the source tree", encoding="utf-8")
+    (src / "pyproject.toml").write_text(
+        '[build-system]\nrequires = []\nbuild-backend = "demo_backend"\n'
+        'backend-path = ["backend"]\n', encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    monkeypatch.delitem(sys.modules, "demo_backend", raising=False)
+    return src
+
+
+def test_backend_builds_in_the_source_tree(in_tree_backend: Path, tmp_path: Path,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "out"
+    assert backend("wheel", in_tree_backend, out) == 0
+    (wheel,) = out.iterdir()
+    assert wheel.name == f"demo-1.0-cp313-cp313-linux_{platform.machine()}.whl"
+    assert wheel.read_text(encoding="utf-8") == "built in the source tree"
+    assert capsys.readouterr().out == f"bslim: built {wheel.name}\n"
+
+
+def test_backend_reports_its_own_build_requirements(in_tree_backend: Path,
+                                                    tmp_path: Path) -> None:
+    asked = tmp_path / "asked.json"
+    assert backend("requires", in_tree_backend, asked) == 0
+    assert json.loads(asked.read_text(encoding="utf-8")) == ["wheel-helper>=1"]
+
+
+def test_backend_that_cannot_be_imported_is_told_apart(
+        in_tree_backend: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (in_tree_backend / "pyproject.toml").write_text(
+        '[build-system]\nrequires = ["flit_core"]\nbuild-backend = "no_such_backend.api"\n',
+        encoding="utf-8")
+    assert backend("wheel", in_tree_backend, tmp_path / "out") == NO_BACKEND
+    assert "bslim: build backend no_such_backend.api not importable" in capsys.readouterr().err
+
+
+def test_a_failing_build_is_not_taken_for_a_missing_backend(in_tree_backend: Path,
+                                                            tmp_path: Path) -> None:
+    (in_tree_backend / "where").unlink()  # the build itself fails
+    with pytest.raises(FileNotFoundError):
+        backend("wheel", in_tree_backend, tmp_path / "out")
+
+
+def _listed(tmp_path: Path, requirements: list[str], prepared: list[str]) -> Path:
+    directory = tmp_path / "fetched"
+    directory.mkdir()
+    (directory / COMPILE_LIST).write_text("".join(f"{r}\n" for r in requirements))
+    for key in prepared:
+        (directory / "buildenv" / key).mkdir(parents=True)
+        (directory / "src" / key / f"{key}-1.0").mkdir(parents=True)
+    return directory
+
+
+def test_compile_uses_the_prepared_build_and_falls_back_to_pip(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    directory = _listed(tmp_path, ["tinyext==0.1.0", "legacy==2.0", "odd==1.0"],
+                        ["tinyext", "odd"])
+    calls: list[tuple[list[str], dict[str, str] | None]] = []
+
+    def fake_self(args: list[str], env: dict[str, str] | None = None,
+                  cwd: Path | None = None) -> int:
+        calls.append((args, env))
+        return NO_BACKEND if args[:2] == ["backend", "wheel"] and "odd" in args[2] else 0
+
+    monkeypatch.setattr(pip_for_target, "_self", fake_self)
+    out = tmp_path / "out"
+    assert compile_listed(directory, out, ["--find-links", "/src/wheelhouse"]) == 0
+    assert out.is_dir()
+    assert calls == [
+        # prepared: the backend, with the prepared requirements on the path; no pip
+        (["backend", "wheel", str(directory / "src/tinyext/tinyext-1.0"), str(out)],
+         {"PYTHONPATH": str(directory / "buildenv/tinyext")}),
+        # not prepared: pip, with its build isolation
+        (["pip", "wheel", "--no-deps", "--wheel-dir", str(out), "--find-links",
+          "/src/wheelhouse", "--find-links", str(directory / "sdists/legacy"), "legacy==2.0"],
+         None),
+        # prepared, but the backend is not importable after all: pip too
+        (["backend", "wheel", str(directory / "src/odd/odd-1.0"), str(out)],
+         {"PYTHONPATH": str(directory / "buildenv/odd")}),
+        (["pip", "wheel", "--no-deps", "--wheel-dir", str(out), "--find-links",
+          "/src/wheelhouse", "--find-links", str(directory / "sdists/odd"), "odd==1.0"], None),
+    ]
+
+
+def test_compile_stops_at_the_first_failed_build(tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    directory = _listed(tmp_path, ["broken==1.0", "tinyext==0.1.0"], ["broken", "tinyext"])
+    calls: list[list[str]] = []
+
+    def failing(args: list[str], env: dict[str, str] | None = None,
+                cwd: Path | None = None) -> int:
+        calls.append(args)
+        return 1
+
+    monkeypatch.setattr(pip_for_target, "_self", failing)
+    # A compile error is reported once: no second attempt through pip's isolation.
+    assert compile_listed(directory, tmp_path / "out", []) == 1
+    assert [c[:2] for c in calls] == [["backend", "wheel"]]
+
+
+def test_compile_with_nothing_listed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    directory = _listed(tmp_path, [], [])
+    monkeypatch.setattr(pip_for_target, "_self", lambda *a, **k: pytest.fail("ran something"))
+    assert compile_listed(directory, tmp_path / "out", []) == 0
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+# --- the native install: what pip wrote, copied out; what it deleted, listed ---------------------
+
+def test_capture_copies_what_changed_and_lists_what_went(tmp_path: Path) -> None:
+    root = tmp_path / "usr" / "local"
+    site = root / "lib" / "site-packages"
+    (site / "old-1.0.dist-info").mkdir(parents=True)
+    (site / "old-1.0.dist-info" / "RECORD").write_text("old", encoding="utf-8")
+    (site / "kept.py").write_text("kept", encoding="utf-8")
+    (root / "bin").mkdir()
+    out, removed = tmp_path / "installed", tmp_path / "removed.txt"
+
+    def pip() -> int:  # what pip does: new package, upgrade of `old`, a script, a symlink
+        (site / "new").mkdir(mode=0o750)
+        (site / "new" / "__init__.py").write_text("new", encoding="utf-8")
+        (site / "new" / "native.so").write_bytes(b"\x7fELF")
+        (site / "new" / "native.so").chmod(0o755)
+        (site / "old-1.0.dist-info" / "RECORD").unlink()
+        (site / "old-1.0.dist-info").rmdir()
+        (site / "old-2.0.dist-info").mkdir()
+        (site / "kept.py").write_text("changed", encoding="utf-8")
+        (root / "bin" / "tool").write_text("#!/usr/local/bin/python3\n", encoding="utf-8")
+        (root / "bin" / "tool-link").symlink_to("tool")
+        return 0
+
+    assert capture([root], out, removed, pip) == 0
+    copied = sorted(str(p.relative_to(out)) for p in out.rglob("*") if not p.is_dir())
+    prefix = str(root).lstrip("/")
+    assert copied == [f"{prefix}/{rel}" for rel in (
+        "bin/tool", "bin/tool-link", "lib/site-packages/kept.py",
+        "lib/site-packages/new/__init__.py", "lib/site-packages/new/native.so")]
+    mirror = out / prefix
+    assert (mirror / "lib/site-packages/kept.py").read_text(encoding="utf-8") == "changed"
+    assert (mirror / "bin/tool-link").readlink() == Path("tool")
+    assert (mirror / "lib/site-packages/new/native.so").stat().st_mode & 0o777 == 0o755
+    assert (mirror / "lib/site-packages/new").stat().st_mode & 0o777 == 0o750
+    assert (mirror / "lib/site-packages/old-2.0.dist-info").is_dir()
+    assert (mirror / "lib/site-packages/new/__init__.py").stat().st_mtime_ns == (
+        site / "new" / "__init__.py").stat().st_mtime_ns
+    assert removed.read_text(encoding="utf-8") == "".join(
+        f"{site}/{rel}\n" for rel in ("old-1.0.dist-info", "old-1.0.dist-info/RECORD"))
+
+
+def test_capture_of_a_failed_install_copies_nothing(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    root.mkdir()
+    out, removed = tmp_path / "installed", tmp_path / "removed.txt"
+
+    def pip() -> int:
+        (root / "half").write_text("half", encoding="utf-8")
+        return 1
+
+    assert capture([root], out, removed, pip) == 1
+    assert not out.exists()
+    assert not removed.exists()

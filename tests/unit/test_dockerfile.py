@@ -1,0 +1,131 @@
+"""What the generated Dockerfile runs where: the properties fast-wheels' speed rests on, checked on
+every golden configuration (the golden files pin the text; these say why it is shaped so)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from buildkit_slim.config import load
+from buildkit_slim.plan import make_plan
+from buildkit_slim.render.dockerfile import render_dockerfile
+from tests.unit.regen_golden import cases
+
+HEREDOC = re.compile(r"<<'?([A-Za-z_]+)'?")
+
+
+@dataclass
+class Stage:
+    name: str
+    base: str
+    native: bool  # FROM --platform=$BUILDPLATFORM: never emulated
+    runs: list[str] = field(default_factory=list)  # RUN instructions, continuation lines joined
+    copies_from: set[str] = field(default_factory=set)
+
+
+def stages(dockerfile: str) -> dict[str, Stage]:
+    """The stages of a Dockerfile, heredoc bodies (the embedded shim, the requirements) left out."""
+    found: dict[str, Stage] = {}
+    stage: Stage | None = None
+    lines = iter(dockerfile.splitlines())
+    for first in lines:
+        if match := HEREDOC.search(first):
+            for body in lines:
+                if body == match.group(1):
+                    break
+        line = first
+        while line.endswith("\\"):
+            line = line[:-1] + next(lines)
+        if line.startswith("FROM "):
+            words = line.split()
+            stage = Stage(name=words[-1], base=words[-3],
+                          native="--platform=$BUILDPLATFORM" in words)
+            found[stage.name] = stage
+        elif stage is not None and line.startswith("RUN "):
+            stage.runs.append(line)
+            stage.copies_from |= set(re.findall(r"from=([\w.-]+)", line))
+        elif stage is not None and line.startswith("COPY --from="):
+            stage.copies_from.add(line.split()[1].removeprefix("--from="))
+    return found
+
+
+def fast_cases() -> list[tuple[Path, str, dict[str, Stage]]]:
+    out = []
+    for case in cases():
+        plan = make_plan(load(case))
+        if not plan.generated_targets:
+            continue
+        text = render_dockerfile(plan)
+        for target in plan.generated_targets:
+            if target.fetch_stage is not None:
+                out.append((case, target.fetch_stage.removesuffix("fetch"), stages(text)))
+    return out
+
+
+FAST = [pytest.param(s, prefix, id=f"{case.name}:{prefix or '-'}")
+        for case, prefix, s in fast_cases()]
+
+
+def test_every_golden_case_with_fast_wheels_is_checked() -> None:
+    assert len(FAST) >= 6
+
+
+@pytest.mark.parametrize(("found", "prefix"), FAST)
+def test_pip_never_runs_under_emulation_except_as_a_fallback(
+        found: dict[str, Stage], prefix: str) -> None:
+    """Target-platform stages call the shim's `compile` (a PEP 517 backend, pip only when the
+    build could not be prepared) or plain shell; resolving, fetching, installing are native."""
+    for name in (f"{prefix}compile", f"{prefix}compile-project", f"{prefix}runtime"):
+        stage = found[name]
+        assert not stage.native
+        for run in stage.runs:
+            command = run.split("python3", 1)[-1] if "pip_for_target.py compile" in run else run
+            assert not re.search(r"\bpip3? (install|wheel|download)\b", command), (name, run)
+    for name in (f"{prefix}fetch", f"{prefix}fetch-project", f"{prefix}install"):
+        assert found[name].native or found[found[name].base].native, name
+
+
+@pytest.mark.parametrize(("found", "prefix"), FAST)
+def test_only_the_fetch_stages_mount_the_ca_secret(found: dict[str, Stage], prefix: str) -> None:
+    """A secret mount is no free: BuildKit before 0.16 hashes the whole root filesystem for
+    every RUN that has one (about 1.5 s on a full python image)."""
+    with_secret = {name for name, stage in found.items()
+                   for run in stage.runs if "type=secret" in run}
+    mine = {n for n in with_secret if n.startswith(prefix)}
+    # (no fetch RUN at all in the dependencies' stage when there are none)
+    assert f"{prefix}fetch-project" in mine
+    assert mine <= {f"{prefix}fetch", f"{prefix}fetch-project"}
+
+
+@pytest.mark.parametrize(("found", "prefix"), FAST)
+def test_dependencies_compile_while_the_project_is_fetched(
+        found: dict[str, Stage], prefix: str) -> None:
+    """The emulated compile of the dependencies does not wait for the project's own wheel
+    (a code change reruns neither), and the runtime only copies what was installed natively."""
+    compile_deps = found[f"{prefix}compile"]
+    inherited = {n for n in compile_deps.copies_from if "wheels-from" in n}
+    assert compile_deps.copies_from - inherited == {f"{prefix}fetch"}
+    assert found[f"{prefix}fetch-project"].base == f"{prefix}fetch"
+    assert found[f"{prefix}compile-project"].base == f"{prefix}compile"
+    runtime = found[f"{prefix}runtime"]
+    assert runtime.copies_from == {f"{prefix}install"}
+    assert f"{prefix}wheels" in found[f"{prefix}install"].copies_from
+    assert found[f"{prefix}wheels"].base == "scratch"
+
+
+def test_the_plain_strategy_installs_with_pip_on_the_target() -> None:
+    plain = [case for case in cases()
+             if any(t.fetch_stage is None and t.wheels_stage is not None
+                    for t in make_plan(load(case)).targets)]
+    assert plain, "a golden case has fast-wheels = false"
+    for case in plain:
+        plan = make_plan(load(case))
+        found = stages(render_dockerfile(plan))
+        for target in plan.generated_targets:
+            if target.fetch_stage is None:
+                name = target.runtime_stage or ""
+                assert any("pip install" in run for run in found[name].runs)
+                assert f"{name.removesuffix('runtime')}install" not in found
