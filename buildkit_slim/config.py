@@ -133,8 +133,9 @@ KEYS: tuple[KeySpec, ...] = (
                 "and platform set), `local = \"<dir>\"` (rotated), `gha = true`. A target's table "
                 "replaces the top-level one."),
     KeySpec(key="fast-wheels", kind="bool", default=True,
-            doc="Resolve and download on the build platform for the target (markers and wheel "
-                "tags of the target); compile under emulation only what has no wheel for it."),
+            doc="Resolve, download and install on the build platform for the target (markers "
+                "and wheel tags of the target); compile under emulation only what has no wheel "
+                "for it, without pip."),
     KeySpec(key="publish-wheels", kind="bool", default=False,
             doc="Also build `<image>-wheels:<tag>`, a FROM scratch image holding only the wheels."),
     KeySpec(key="wheels-from", kind="list", default=(),

@@ -31,6 +31,7 @@ import sys
 import sysconfig
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 MACHINES = {
     "linux/amd64": "x86_64",
@@ -209,15 +210,62 @@ def source_dir(directory: Path, requirement: str) -> Path | None:
     return tops[0] if len(tops) == 1 else None
 
 
+def capture_sdists(into: Path) -> None:
+    """Keep a copy of every sdist pip unpacks in this process, in into/<name>/ (pip's own
+    download, so `prepare` needs no second one: `pip download` of an sdist prepares its
+    metadata again, build isolation and all). Without the hook (another pip), `prepare` falls
+    back to `pip download`."""
+    import shutil
+
+    from pip._vendor.packaging.utils import canonicalize_name, parse_sdist_filename
+
+    try:
+        from pip._internal.operations import prepare as pip_prepare
+
+        original = pip_prepare.unpack_url
+    except (ImportError, AttributeError):
+        return
+
+    def unpack_url(link: Any, *args: Any, **kwargs: Any) -> Any:
+        file = original(link, *args, **kwargs)
+        if file is not None and not link.is_wheel:
+            try:
+                name, _ = parse_sdist_filename(link.filename)
+            except ValueError:  # not an sdist name: prepare downloads it, if it must
+                return file
+            dest = into / str(canonicalize_name(name))
+            dest.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(file.path, dest / link.filename)
+        return file
+
+    pip_prepare.unpack_url = unpack_url
+
+
+def _captured(requirement: str, folder: Path) -> Path | None:
+    from pip._vendor.packaging.utils import parse_sdist_filename
+
+    version = requirement.split("==", 1)[1] if "==" in requirement else None
+    for archive in sorted(folder.glob("*")) if folder.is_dir() else []:
+        try:
+            found = str(parse_sdist_filename(archive.name)[1])
+        except ValueError:  # not an sdist name
+            continue
+        if version is None or found == version:
+            return archive
+    return None
+
+
 def _source(requirement: str, directory: Path, options: list[str]) -> Path | None:
     """The source tree pip would build for `requirement`: the project, or its sdist unpacked."""
     if requirement.startswith("/"):
         return Path(requirement)
     dest = directory / SDISTS / _key(requirement)
-    if _pip(["download", "--quiet", "--no-deps", "--no-binary", ":all:", "--dest",
-             str(dest), *options, requirement]) != 0:
-        return None
-    archive = next(iter(sorted(dest.glob("*"))), None)
+    archive = _captured(requirement, dest)
+    if archive is None:
+        if _pip(["download", "--quiet", "--no-deps", "--no-binary", ":all:", "--dest",
+                 str(dest), *options, requirement]) != 0:
+            return None
+        archive = _captured(requirement, dest)
     return _unpack(archive, directory / SOURCES / _key(requirement)) if archive else None
 
 
@@ -269,6 +317,7 @@ def fetch(directory: Path, project: str | None, pip_args: list[str],
     """Natively, for the target: pip wheel, sort, prepare, in one process and one step."""
     from pip._internal.cli.main import main as pip_main
 
+    capture_sdists(directory / SDISTS)
     status = int(pip_main(["wheel", "--wheel-dir", str(directory / WHEELS), *options,
                            *pip_args]) or 0)
     if status != 0:

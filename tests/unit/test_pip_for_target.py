@@ -9,6 +9,7 @@ import sys
 import sysconfig
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pip._vendor.packaging import _manylinux, markers, tags
@@ -473,3 +474,48 @@ def test_capture_of_a_failed_install_copies_nothing(tmp_path: Path) -> None:
     assert capture([root], out, removed, pip) == 1
     assert not out.exists()
     assert not removed.exists()
+
+
+# --- sdists pip unpacked in the fetch: kept, so that prepare downloads nothing again ------------
+
+class _Link:
+    def __init__(self, filename: str) -> None:
+        self.filename = filename
+        self.is_wheel = filename.endswith(".whl")
+
+
+class _File:
+    def __init__(self, path: Path) -> None:
+        self.path = str(path)
+
+
+def test_capture_keeps_the_sdists_pip_unpacks(tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    from pip._internal.operations import prepare as pip_prepare
+
+    downloads = tmp_path / "downloads"
+    downloads.mkdir()
+    for name in ("Tiny_Ext-0.1.0.tar.gz", "tinypure-1.0-py3-none-any.whl", "odd.tar.bz2x"):
+        (downloads / name).write_bytes(name.encode())
+    monkeypatch.setattr(pip_prepare, "unpack_url",
+                        lambda link, *a, **k: _File(downloads / link.filename))
+    pip_for_target.capture_sdists(tmp_path / "sdists")
+    hooked: Any = pip_prepare.unpack_url  # pip's signature; the hook passes everything on
+    for name in ("Tiny_Ext-0.1.0.tar.gz", "tinypure-1.0-py3-none-any.whl", "odd.tar.bz2x"):
+        assert hooked(_Link(name), "/tmp/x").path == str(downloads / name)
+    sdists = tmp_path / "sdists"
+    kept = sorted(str(p.relative_to(sdists)) for p in sdists.rglob("*.*"))
+    assert kept == ["tiny-ext/Tiny_Ext-0.1.0.tar.gz"]  # no wheel, no odd name
+
+
+@pytest.mark.parametrize(("requirement", "found"), [
+    ("tiny-ext==0.1.0", "tiny_ext-0.1.0.tar.gz"),
+    ("tiny-ext==0.2.0", "tiny-ext-0.2.0.zip"),
+    ("tiny-ext==0.3.0", None),  # another version than pip unpacked: prepare downloads it
+])
+def test_captured_picks_the_listed_version(tmp_path: Path, requirement: str,
+                                           found: str | None) -> None:
+    for name in ("tiny_ext-0.1.0.tar.gz", "tiny-ext-0.2.0.zip", "README"):
+        (tmp_path / name).write_text("x", encoding="utf-8")
+    archive = pip_for_target._captured(requirement, tmp_path)
+    assert (archive.name if archive else None) == found
