@@ -24,6 +24,8 @@ REQUIREMENTS_FILE = "/bslim/requirements.txt"
 HEREDOC = "_BSLIM_REQUIREMENTS"
 INHERITED_DIR = "/bslim/wheels-from"
 FETCHED = "/fetched"
+TARGET_ARGS = "TARGETOS TARGETARCH TARGETVARIANT"
+PAIR = "${TARGETOS}-${TARGETARCH}${TARGETVARIANT}"  # the shim's pair(): linux-armv7
 COMPILED = "/compiled"
 INSTALLED = "/bslim/installed"
 REMOVED = "/bslim/removed.txt"
@@ -32,11 +34,9 @@ INSTALL_OPTIONS = ("--no-index", "--no-cache-dir", "--only-binary=:all:",
                    "--find-links", WHEELS_DIR)
 SHIM = "/bslim/pip_for_target.py"
 SHIM_HEREDOC = "_BSLIM_PIP_FOR_TARGET"
-# The fetch stage runs natively once per target platform: its pip cache is per target too.
-FETCH_CACHE = (
-    "--mount=type=cache,id=bslim-fetch-${TARGETOS}-${TARGETARCH}${TARGETVARIANT},"
-    "target=/root/.cache/pip,sharing=locked"
-)
+# The fetch stage runs natively for every platform: one pip cache, so that a pure wheel built
+# for one platform serves the next from pip's wheel cache.
+FETCH_CACHE = "--mount=type=cache,id=bslim-fetch,target=/root/.cache/pip,sharing=locked"
 CHECK_HEREDOC = "_BSLIM_FIT_CHECK"
 # Says which inherited wheels cannot serve this platform/Python (pip would skip them silently
 # and rebuild from source, under QEMU for arm/v7).
@@ -137,13 +137,15 @@ def _args(target: TargetPlan) -> list[str]:
     return [f"ARG {name}" for name, _ in target.config.args]
 
 
-def _pip_options(target: TargetPlan) -> list[str]:
+def _pip_options(target: TargetPlan, *, every_platform: bool = False) -> list[str]:
+    """pip's index options; `every_platform`: the fetch stages, which hold each platform's
+    inherited wheels in a subdirectory of its own (pip takes those that fit)."""
     config = target.config
     options = []
     for index, (kind, _) in enumerate(config.wheels_from):
         folder = f"{INHERITED_DIR}/{index}"
         options += ["--find-links", folder]
-        if kind == "dir":  # as written by --export-wheels: one subdirectory per platform
+        if kind == "dir" or every_platform:  # as --export-wheels writes: a dir per platform
             for platform in target.platforms:
                 options += ["--find-links", f"{folder}/{platform_pair(platform)}"]
     if config.index_url:
@@ -206,6 +208,10 @@ def inherited_stages(target: TargetPlan) -> list[str]:
         if value.startswith("docker-image://"):
             source = _inherited_source(target, index)
             lines += [f"FROM --platform=$TARGETPLATFORM {name} AS {source}", ""]
+            if target.fetch_stage is not None:  # the fetch stage takes every platform's
+                lines += [line for platform in target.platforms for line in (
+                    f"FROM --platform={platform} {name} AS {name}-{platform_pair(platform)}",
+                    "")]
     return lines
 
 
@@ -254,52 +260,69 @@ def _stage(target: TargetPlan, role: str) -> str:
     return target.fetch_stage.removesuffix("fetch") + role
 
 
-def fetch_stage(target: TargetPlan) -> list[str]:
-    """fast-wheels, part 1: on the build platform, pip resolves and downloads for the target,
-    builds pure sdists, lists what has no wheel for the target and prepares its build."""
+def _fetch_head(target: TargetPlan) -> list[str]:
+    """The fetch stage does not depend on the target platform: in a multi-platform build
+    BuildKit runs it once, and it fetches for every platform of the target. Also when a build
+    narrows them (a CI job per platform): the step, and so its cache, is the same in every
+    build, so a later build of all platforms finds it in the cache a narrowed one wrote."""
     config = target.config
-    lines = [
-        *_stage_head(
-            target,
-            f"# Resolve and fetch {config.name}'s wheels natively, for the target platform:\n"
-            "# pip never runs under emulation here; see pip_for_target.py below.",
-            f"--platform=$BUILDPLATFORM {config.builder_base}", target.fetch_stage),
-        f"COPY <<'{SHIM_HEREDOC}' {SHIM}",
-        *shim_source().splitlines(),
-        SHIM_HEREDOC,
-        *_inherit(target, check=False),
+    return [
+        f"# Resolve and fetch {config.name}'s wheels natively, once for all its platforms,\n"
+        "# each with its own markers and tags: pip never runs under emulation here; see\n"
+        "# pip_for_target.py below.",
+        f"FROM --platform=$BUILDPLATFORM {config.builder_base} AS {target.fetch_stage}",
+        *_args(target),
+        "ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_ROOT_USER_ACTION=ignore",
+        *_apt(config.apt_build),
+        f"WORKDIR {SRC_DIR}",
     ]
-    if target.contexts:
-        lines.append(f"RUN {shlex.join(['python3', SHIM, 'check', INHERITED_DIR])}")
+
+
+def fetch_stage(target: TargetPlan) -> list[str]:
+    """fast-wheels, part 1: on the build platform, pip resolves and downloads for each target
+    platform, builds pure sdists (once), lists what has no wheel for a platform and prepares
+    its build."""
+    lines = [*_fetch_head(target), f"COPY <<'{SHIM_HEREDOC}' {SHIM}", *shim_source().splitlines(),
+             SHIM_HEREDOC]
+    for index, (name, value) in enumerate(target.contexts):
+        if value.startswith("docker-image://"):  # each platform's wheels, side by side
+            lines += [f"COPY --from={name}-{platform_pair(platform)} / "
+                      f"{INHERITED_DIR}/{index}/{platform_pair(platform)}/"
+                      for platform in target.platforms]
+        else:
+            lines.append(f"COPY --from={name} / {INHERITED_DIR}/{index}/")
+    what = ["--requirement", REQUIREMENTS_FILE] if target.dependencies else []
     if target.dependencies:
-        lines += [f"COPY <<'{HEREDOC}' {REQUIREMENTS_FILE}", *target.dependencies, HEREDOC,
-                  *_copy_inputs(target)]
-        lines += _run([FETCH_CACHE, CA_SECRET], [
-            USE_CA, *_index_case(target),
-            _fetch(target, f"{FETCHED}/deps", ["--requirement", REQUIREMENTS_FILE])])
-    else:
-        lines.append(f"RUN {shlex.join(['python3', SHIM, 'sort', f'{FETCHED}/deps'])}")
+        lines += [f"COPY <<'{HEREDOC}' {REQUIREMENTS_FILE}", *target.dependencies, HEREDOC]
+    lines += [*_copy_inputs(target),
+              *_run([FETCH_CACHE, CA_SECRET], [USE_CA, _fetch(target, "deps", what)])]
     return lines
 
 
-def _fetch(target: TargetPlan, folder: str, what: list[str]) -> str:
-    options = _pip_options(target)
+def _fetch(target: TargetPlan, part: str, what: list[str]) -> str:
+    options = _pip_options(target, every_platform=True)
     if target.config.requirements:
         options += ["--constraint", f"{SRC_DIR}/{target.config.requirements}"]
-    return _pip(target, ["python3", SHIM, "fetch", folder, *what, "--", *options])
+    flags = [f for platform, urls in target.config.platform_index_urls for url in urls
+             for f in ("--index-for", platform, url)]
+    if target.contexts:
+        flags += ["--inherited", INHERITED_DIR]
+    template = shlex.quote(f"{FETCHED}/{{pair}}/{part}")
+    return (f"python3 {SHIM} fetch {template} "
+            + shlex.join(["--platforms", ",".join(target.platforms), *flags, *what, "--",
+                          *options]))
 
 
 def fetch_project_stage(target: TargetPlan) -> list[str]:
     """The project's own wheel, natively: a code change reruns this, not the dependencies."""
     project = [SRC_DIR] if target.dependencies is None else ["--no-deps", SRC_DIR]
     return [
-        f"# {target.config.name}'s own wheel, natively, for the target platform.",
+        f"# {target.config.name}'s own wheel, natively (once, when it is pure).",
         f"FROM {target.fetch_stage} AS {_stage(target, 'fetch-project')}",
         f"COPY . {SRC_DIR}",
         *_run([FETCH_CACHE, CA_SECRET], [
-            USE_CA, *_index_case(target),
-            _fetch(target, f"{FETCHED}/project",
-                   ["--project", target.install.split("[", 1)[0], *project])]),
+            USE_CA, _fetch(target, "project",
+                           ["--project", target.install.split("[", 1)[0], *project])]),
     ]
 
 
@@ -307,40 +330,44 @@ def fetch_report_stage(target: TargetPlan) -> list[str]:
     return [
         f"# What the fetch stages decided for {target.config.name}, for `bslim plan`.",
         f"FROM scratch AS {target.fetch_stage}-report",
-        f"COPY --from={target.fetch_stage} {FETCHED}/deps/{REPORT} /deps.json",
-        f"COPY --from={_stage(target, 'fetch-project')} {FETCHED}/project/{REPORT} "
+        f"ARG {TARGET_ARGS}",
+        f"COPY --from={target.fetch_stage} {FETCHED}/{PAIR}/deps/{REPORT} /deps.json",
+        f"COPY --from={_stage(target, 'fetch-project')} {FETCHED}/{PAIR}/project/{REPORT} "
         "/project.json",
     ]
 
 
-def _compile(target: TargetPlan, source: str, folder: str) -> list[str]:
-    """One emulated RUN: compile what `folder` lists (sources and build requirements prepared
-    natively), without pip; nothing to do when the list is empty. No CA secret: it reaches no
-    index (only the fallback to pip's build isolation would)."""
-    mounts = [f"--mount=type=bind,from={source},source={folder},target={folder},rw",
+def _compile(target: TargetPlan, source: str, part: str) -> list[str]:
+    """One RUN on the target: compile what the fetch listed for this platform (sources and
+    build requirements prepared natively), without pip; nothing listed: not even Python
+    starts. No CA secret: it reaches no index (only the fallback to pip's build isolation
+    would), and BuildKit < 0.16 hashes the whole root filesystem for a RUN that has one."""
+    mounts = [f"--mount=type=bind,from={source},source={FETCHED},target={FETCHED},rw",
               f"--mount=type=bind,from={target.fetch_stage},source={SHIM},target={SHIM}"]
-    if folder.endswith("/project"):
+    if part == "project":
         mounts.append(f"--mount=type=bind,from={source},source={SRC_DIR},target={SRC_DIR},rw")
-    build = ["python3", SHIM, "compile", folder, COMPILED, "--", *_pip_options(target)]
-    # Nothing listed (the usual case): not even Python starts under emulation.
+    folder = f'"{FETCHED}/$TARGETOS-$TARGETARCH$TARGETVARIANT/{part}"'
+    build = (f"python3 {SHIM} compile {folder} {COMPILED} "
+             + shlex.join(["--", *_pip_options(target)])
+             + (' "$@"' if target.config.platform_index_urls else ""))
     return _run([*mounts, PIP_CACHE], [
         f"mkdir -p {COMPILED}", *_index_case(target),
-        f"if [ -s {folder}/{COMPILE_LIST} ]; then {_pip(target, build)}; fi"])
+        f"if [ -s {folder}/{COMPILE_LIST} ]; then {build}; fi"])
 
 
 def compile_stage(target: TargetPlan) -> list[str]:
     """fast-wheels, part 2: on the target platform, compile only what has no wheel for it."""
     config = target.config
     return [
-        *_stage_head(target, f"# {config.name}: only what has no wheel for the target is "
-                     "compiled here, under emulation for a foreign platform.",
+        *_stage_head(target, f"# {config.name}: what has no wheel for the target is compiled "
+                     "here (emulated\n# for a foreign platform), and nothing else.",
                      config.builder_base, _stage(target, "compile")),
         *_inherit(target, check=False),
         *_copy_inputs(target),
-        *_compile(target, target.fetch_stage or "", f"{FETCHED}/deps"),
+        *_compile(target, target.fetch_stage or "", "deps"),
         "",
         f"FROM {_stage(target, 'compile')} AS {_stage(target, 'compile-project')}",
-        *_compile(target, _stage(target, "fetch-project"), f"{FETCHED}/project"),
+        *_compile(target, _stage(target, "fetch-project"), "project"),
     ]
 
 
@@ -349,8 +376,9 @@ def fast_wheels_stage(target: TargetPlan) -> list[str]:
     return [
         f"# Wheels for {target.config.name}: no compiler, no pip, no cache in any of them.",
         f"FROM scratch AS {target.wheels_stage}",
-        f"COPY --from={target.fetch_stage} {FETCHED}/deps/wheels/ {WHEELS_DIR}/",
-        f"COPY --from={_stage(target, 'fetch-project')} {FETCHED}/project/wheels/ "
+        f"ARG {TARGET_ARGS}",
+        f"COPY --from={target.fetch_stage} {FETCHED}/{PAIR}/deps/wheels/ {WHEELS_DIR}/",
+        f"COPY --from={_stage(target, 'fetch-project')} {FETCHED}/{PAIR}/project/wheels/ "
         f"{WHEELS_DIR}/",
         f"COPY --from={_stage(target, 'compile-project')} {COMPILED}/ {WHEELS_DIR}/",
     ]

@@ -10,8 +10,10 @@ rest, which the emulated wheel stage compiles: only what has no wheel for the ta
 Usage (DIR holds DIR/wheels, the list of what to compile, the report, and for each listed
 distribution its unpacked source and natively prepared build requirements):
   pip_for_target.py pip ARGS...    pip with the target's markers and tags
-  pip_for_target.py fetch DIR [--project NAME] PIP-ARGS... -- PIP-OPTIONS
-                   natively: pip wheel into DIR/wheels, sort, prepare (one step, one process)
+  pip_for_target.py fetch DIR [--project NAME] [--inherited DIR] PIP-ARGS... -- PIP-OPTIONS
+                   natively: pip wheel into DIR/wheels, sort, prepare (one process)
+  pip_for_target.py fetch TEMPLATE --platforms P1,P2 [--index-for P URL]... [as above]
+                   the same once per platform, into TEMPLATE with {pair} = linux-armv7...
   pip_for_target.py sort DIR [--project NAME]    keep what fits, list the rest
   pip_for_target.py check DIR    say which inherited wheels do not fit the target
   pip_for_target.py compile DIR OUT -- PIP-OPTIONS
@@ -87,13 +89,22 @@ def classify(filename: str, supported: set[str]) -> str:
     return "native" if built_here else "wheel"
 
 
+def pair(target_platform: str) -> str:
+    """linux/arm/v7 -> linux-armv7: ${TARGETOS}-${TARGETARCH}${TARGETVARIANT} in a Dockerfile."""
+    os_name, arch, *variant = target_platform.split("/")
+    return f"{os_name}-{arch}{''.join(variant)}"
+
+
 def check(directory: Path) -> None:
     """Say which inherited wheels cannot serve the target (pip would skip them silently and
-    build those distributions from source, under emulation for arm/v7)."""
+    build those distributions from source, under emulation for arm/v7). directory/<n>/ holds
+    the n-th source's wheels: flat, and per platform in directory/<n>/linux-arm-v7/ (the
+    layout of `bslim bake --export-wheels`)."""
     from pip._vendor.packaging.utils import parse_wheel_filename
 
     supported = target_tags()
-    for wheel in sorted(directory.rglob("*.whl")):
+    mine = [*directory.glob("*/*.whl"), *directory.glob(f"*/{TARGET.replace('/', '-')}/**/*.whl")]
+    for wheel in sorted(mine):
         if classify(wheel.name, supported) == "compile":
             name, version, _, _ = parse_wheel_filename(wheel.name)
             print(f"bslim: inherited wheel {wheel.name} does not fit {TARGET} "
@@ -314,16 +325,49 @@ def prepare(directory: Path, options: list[str]) -> None:
 
 def fetch(directory: Path, project: str | None, pip_args: list[str],
           options: list[str]) -> int:
-    """Natively, for the target: pip wheel, sort, prepare, in one process and one step."""
+    """Natively, for the target: pip wheel, sort, prepare, in one process."""
     from pip._internal.cli.main import main as pip_main
 
     capture_sdists(directory / SDISTS)
-    status = int(pip_main(["wheel", "--wheel-dir", str(directory / WHEELS), *options,
-                           *pip_args]) or 0)
-    if status != 0:
-        return status
+    if pip_args:
+        status = int(pip_main(["wheel", "--wheel-dir", str(directory / WHEELS), *options,
+                               *pip_args]) or 0)
+        if status != 0:
+            return status
     sort(directory, project, pip_args[-1] if project and pip_args else "/src")
     prepare(directory, options)
+    return 0
+
+
+def fetch_all(template: str, platforms: list[str], project: str | None, pip_args: list[str],
+              options: list[str], extra_indexes: list[tuple[str, str]],
+              inherited: list[str]) -> int:
+    """Natively, once for the whole platform set: a pass per platform into the template's
+    directory ("{pair}" replaced), each in a fresh process (the markers and tags are that
+    platform's). Foreign platforms first, so that sdists built natively for them serve the
+    build platform from pip's wheel cache; pure wheels built in one pass come from that cache
+    in the next, and a pure project wheel is built once and copied."""
+    import shutil
+
+    shared: Path | None = None  # the project's pure wheel, once built
+    for target in sorted(platforms, key=lambda p: MACHINES.get(p) == BUILD_MACHINE):
+        directory = Path(template.replace("{pair}", pair(target)))
+        extra = [a for p, url in extra_indexes if p == target for a in ("--extra-index-url", url)]
+        named = [*(["--project", project] if project else []),
+                 *(a for folder in inherited for a in ("--inherited", folder))]
+        if shared is not None:
+            (directory / WHEELS).mkdir(parents=True, exist_ok=True)
+            shutil.copy2(shared, directory / WHEELS / shared.name)
+            args = ["fetch", str(directory), *named, "--", *options, *extra]
+        else:
+            args = ["fetch", str(directory), *named, *pip_args, "--", *options, *extra]
+        status = _self(args, {"TARGETPLATFORM": target})
+        if status != 0:
+            return status
+        if project and "--no-deps" in pip_args and shared is None:
+            report = json.loads((directory / REPORT).read_text())
+            shared = next((directory / WHEELS / str(e["file"]) for e in report
+                           if e["kind"] == "pure"), None)
     return 0
 
 
@@ -458,6 +502,22 @@ def _split(args: list[str]) -> tuple[list[str], list[str]]:
     return args[:at], args[at + 1:]
 
 
+def _flags(head: list[str]) -> tuple[list[str], dict[str, list[str]]]:
+    """Pull `--project NAME`, `--platforms LIST`, `--inherited DIR` and `--index-for P URL`
+    (repeatable) out of the arguments before `--`."""
+    rest: list[str] = []
+    flags: dict[str, list[str]] = {}
+    items = iter(head)
+    for item in items:
+        if item in ("--project", "--platforms", "--inherited"):
+            flags.setdefault(item, []).append(next(items))
+        elif item == "--index-for":
+            flags.setdefault(item, []).append(f"{next(items)} {next(items)}")
+        else:
+            rest.append(item)
+    return rest, flags
+
+
 def main(argv: list[str]) -> int:
     pretend(TARGET)
     command, args = (argv[0], argv[1:]) if argv else ("", [])
@@ -466,12 +526,15 @@ def main(argv: list[str]) -> int:
 
         return int(pip_main(args) or 0)
     head, options = _split(args)
-    project = None
-    if "--project" in head:
-        at = head.index("--project")
-        project = head[at + 1]
-        head = head[:at] + head[at + 2:]
+    head, flags = _flags(head)
+    project = flags.get("--project", [None])[0]
+    if command == "fetch" and head and "--platforms" in flags:
+        indexes = [(p, url) for p, url in (i.split(" ", 1) for i in flags.get("--index-for", []))]
+        return fetch_all(head[0], flags["--platforms"][0].split(","), project, head[1:],
+                         options, indexes, flags.get("--inherited", []))
     if command == "fetch" and head:
+        for inherited in flags.get("--inherited", []):
+            check(Path(inherited))
         return fetch(Path(head[0]), project, head[1:], options)
     if command == "sort" and len(head) == 1:
         sort(Path(head[0]), project, "/src")

@@ -176,8 +176,10 @@ def test_sort_of_an_empty_directory(tmp_path: Path) -> None:
 @pytest.mark.usefixtures("arm_target")
 def test_check_names_the_inherited_wheels_that_do_not_fit(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    fetched(tmp_path / "wheels-from-0", FETCHED[:2])
-    fetched(tmp_path / "wheels-from-1/sub", FETCHED[2:])
+    fetched(tmp_path / "0", FETCHED[:2])  # a flat directory
+    fetched(tmp_path / "1/linux-arm-v7/sub", FETCHED[2:])  # this platform's
+    # another platform's, next to it (the fetch stage holds every platform's): not this one's
+    fetched(tmp_path / "1/linux-amd64", ["numpy-2.1.0-cp313-cp313-manylinux_2_17_x86_64.whl"])
     check(tmp_path)
     tag = sys.implementation.cache_tag
     assert capsys.readouterr() == ("", "".join(
@@ -519,3 +521,100 @@ def test_captured_picks_the_listed_version(tmp_path: Path, requirement: str,
         (tmp_path / name).write_text("x", encoding="utf-8")
     archive = pip_for_target._captured(requirement, tmp_path)
     assert (archive.name if archive else None) == found
+
+
+# --- one fetch for the platform set ------------------------------------------------------------
+
+@pytest.mark.parametrize(("target", "expected"), [
+    ("linux/arm/v7", "linux-armv7"), ("linux/amd64", "linux-amd64"),
+    ("linux/arm64", "linux-arm64"), ("linux/arm/v6", "linux-armv6"), ("linux/386", "linux-386"),
+])
+def test_pair_is_what_the_dockerfile_spells_from_the_target_args(target: str,
+                                                                 expected: str) -> None:
+    # ${TARGETOS}-${TARGETARCH}${TARGETVARIANT}
+    assert pip_for_target.pair(target) == expected
+
+
+def _passes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+            kinds: dict[str, str]) -> list[tuple[list[str], dict[str, str] | None]]:
+    """Run fetch_all with each pass faked: it writes the project's wheel and a report saying
+    `kinds[platform]` for it."""
+    calls: list[tuple[list[str], dict[str, str] | None]] = []
+
+    def fake_self(args: list[str], env: dict[str, str] | None = None,
+                  cwd: Path | None = None) -> int:
+        calls.append((args, env))
+        target = (env or {})["TARGETPLATFORM"]
+        directory = Path(args[1])
+        tags = "py3-none-any" if kinds[target] == "pure" else "cp313-cp313-linux_x86_64"
+        wheel = f"spark-1.0-{tags}.whl"
+        fetched(directory / WHEELS, [wheel])
+        (directory / REPORT).write_text(json.dumps(
+            [{"name": "spark", "version": "1.0", "kind": kinds[target], "file": wheel}]))
+        return 0
+
+    monkeypatch.setattr(pip_for_target, "_self", fake_self)
+    monkeypatch.setattr(pip_for_target, "BUILD_MACHINE", X86)
+    return calls
+
+
+def test_fetch_all_builds_a_pure_project_once(tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = _passes(tmp_path, monkeypatch, {"linux/amd64": "pure", "linux/arm/v7": "pure"})
+    template = str(tmp_path / "{pair}" / "project")
+    status = pip_for_target.fetch_all(
+        template, ["linux/amd64", "linux/arm/v7"], "spark", ["--no-deps", "/src"],
+        ["--find-links", "/src/wheelhouse"], [("linux/arm/v7", "https://www.piwheels.org/simple")],
+        ["/bslim/wheels-from"])
+    assert status == 0
+    arm, amd = str(tmp_path / "linux-armv7/project"), str(tmp_path / "linux-amd64/project")
+    inherited = ["--inherited", "/bslim/wheels-from"]
+    assert calls == [
+        # the foreign platform first, with its own extra index
+        (["fetch", arm, "--project", "spark", *inherited, "--no-deps", "/src", "--",
+          "--find-links", "/src/wheelhouse", "--extra-index-url",
+          "https://www.piwheels.org/simple"], {"TARGETPLATFORM": "linux/arm/v7"}),
+        # the pure wheel is copied, not built again: the pass only sorts (and prepares)
+        (["fetch", amd, "--project", "spark", *inherited, "--", "--find-links",
+          "/src/wheelhouse"], {"TARGETPLATFORM": "linux/amd64"}),
+    ]
+    assert [p.name for p in (tmp_path / "linux-amd64/project/wheels").iterdir()] == [
+        "spark-1.0-py3-none-any.whl"]
+
+
+def test_fetch_all_builds_a_platform_specific_project_for_each(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = _passes(tmp_path, monkeypatch, {"linux/amd64": "native", "linux/arm/v7": "compile"})
+    assert pip_for_target.fetch_all(
+        str(tmp_path / "{pair}"), ["linux/amd64", "linux/arm/v7"], "spark",
+        ["--no-deps", "/src"], [], [], []) == 0
+    assert [(args[-3:], env) for args, env in calls] == [
+        (["--no-deps", "/src", "--"], {"TARGETPLATFORM": "linux/arm/v7"}),
+        (["--no-deps", "/src", "--"], {"TARGETPLATFORM": "linux/amd64"}),
+    ]
+
+
+def test_fetch_all_stops_at_a_failed_pass(tmp_path: Path,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[list[str]] = []
+
+    def failing(args: list[str], env: dict[str, str] | None = None,
+                cwd: Path | None = None) -> int:
+        calls.append(args)
+        return 1
+
+    monkeypatch.setattr(pip_for_target, "_self", failing)
+    assert pip_for_target.fetch_all(str(tmp_path / "{pair}"), ["linux/amd64", "linux/arm/v7"],
+                                    None, ["--requirement", "r.txt"], [], [], []) == 1
+    assert len(calls) == 1
+
+
+def test_flags_are_taken_out_of_the_arguments() -> None:
+    rest, flags = pip_for_target._flags([
+        "/fetched/{pair}/deps", "--platforms", "linux/amd64,linux/arm/v7", "--index-for",
+        "linux/arm/v7", "https://www.piwheels.org/simple", "--project", "spark", "--inherited",
+        "/bslim/wheels-from", "--no-deps", "/src"])
+    assert rest == ["/fetched/{pair}/deps", "--no-deps", "/src"]
+    assert flags == {"--platforms": ["linux/amd64,linux/arm/v7"],
+                     "--index-for": ["linux/arm/v7 https://www.piwheels.org/simple"],
+                     "--project": ["spark"], "--inherited": ["/bslim/wheels-from"]}
