@@ -148,6 +148,9 @@ KEY_SPECS: Mapping[str, KeySpec] = {spec.key: spec for spec in KEYS}
 _TOP_LEVEL_TABLES = ("targets", "tags")
 
 
+LEGACY_BUILD_REQUIRES: tuple[str, ...] = ("setuptools>=40.8.0",)
+
+
 @dataclass(frozen=True, kw_only=True)
 class ProjectMeta:
     """What bslim needs from `[project]`."""
@@ -161,6 +164,8 @@ class ProjectMeta:
     # None when `dependencies` is dynamic: then the wheel stage resolves them from the source.
     dependencies: tuple[str, ...] | None = ()
     optional_dependencies: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    # [build-system].requires (PEP 518; without the table, PEP 517's setuptools default).
+    build_requires: tuple[str, ...] = LEGACY_BUILD_REQUIRES
 
     @property
     def distribution(self) -> str:
@@ -343,6 +348,10 @@ def parse_project(data: Mapping[str, Any], problems: Problems) -> ProjectMeta:
         license_text = text if text and "\n" not in text and len(text) <= 100 else None
     urls = project.get("urls", {})
     scripts = project.get("scripts", {})
+    system = data.get("build-system")
+    build_requires: tuple[str, ...] = LEGACY_BUILD_REQUIRES
+    if isinstance(system, dict) and "requires" in system:
+        build_requires = _requirements(system["requires"], "build-system.requires", problems)
     return ProjectMeta(
         name=name,
         version=version if isinstance(version, str) else None,
@@ -353,6 +362,7 @@ def parse_project(data: Mapping[str, Any], problems: Problems) -> ProjectMeta:
         scripts=tuple(sorted(str(k) for k in scripts)) if isinstance(scripts, dict) else (),
         dependencies=deps,
         optional_dependencies=tuple(optional),
+        build_requires=build_requires,
     )
 
 

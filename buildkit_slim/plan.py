@@ -35,6 +35,8 @@ class TargetPlan:
     # rebuild them. None: they are dynamic, so pip resolves them from the source.
     dependencies: tuple[str, ...] | None
     install: str  # what the runtime stage installs, e.g. "spark[redis]"
+    # The project's [build-system].requires: fast-wheels prepares them with the dependencies.
+    build_requires: tuple[str, ...] = ()
     wheelhouse_stage: str | None = None  # FROM scratch + the wheels: exports, wheel images
     # fast-wheels: the native stage that resolves and downloads for the target platform.
     fetch_stage: str | None = None
@@ -82,6 +84,7 @@ def make_plan(config: Config) -> Plan:
             labels=oci_labels(config.project, target),
             dependencies=dependencies(config.project, target.extras),
             install=f"{config.project.distribution}{extras}",
+            build_requires=config.project.build_requires,
             wheelhouse_stage=None if own else f"{prefix}wheelhouse",
             fetch_stage=None if own or not target.fast_wheels else f"{prefix}fetch",
             contexts=wheel_contexts(target.wheels_from, prefix),

@@ -339,20 +339,101 @@ def fetch(directory: Path, project: str | None, pip_args: list[str],
     return 0
 
 
+NATIVE = next((p for p, m in MACHINES.items() if m == BUILD_MACHINE), None)
+PROJECT_WHEEL = "native-project"  # under the project env: the project's wheel, built here
+
+
+def project_env(env: Path, requires_file: str, platforms: list[str],
+                options: list[str]) -> None:
+    """The project's [build-system].requires, ahead of its code: installed natively into
+    env/native (the project's wheel is then built without pip, its network or its isolation),
+    and downloaded for each foreign platform into env/<pair> (for a project that has to be
+    compiled there)."""
+    import shutil
+
+    if not Path(requires_file).read_text().split():  # requires = []: nothing to prepare
+        (env / "native").mkdir(parents=True, exist_ok=True)
+        return
+    native = ["install", "--quiet", "--target", str(env / "native"), "--only-binary", ":all:",
+              *options, "--requirement", requires_file]
+    if _pip(native, {"TARGETPLATFORM": str(NATIVE)}) != 0:
+        shutil.rmtree(env / "native", ignore_errors=True)
+    for target in platforms:
+        if target != NATIVE:
+            _pip(["download", "--quiet", "--only-binary", ":all:", "--dest",
+                  str(env / pair(target)), *options, "--requirement", requires_file],
+                 {"TARGETPLATFORM": target})
+
+
+def _installed(env: Path) -> set[str]:
+    import importlib.metadata
+
+    from pip._vendor.packaging.utils import canonicalize_name
+
+    return {str(canonicalize_name(d.metadata["Name"] or ""))
+            for d in importlib.metadata.distributions(path=[str(env)])}
+
+
+def build_project(env: Path, src: str) -> tuple[int, Path | None]:
+    """The project's wheel, natively, by its backend with the prepared requirements: (0, the
+    wheel); (0, None) when that cannot be done (pip does it then); else the build's failure."""
+    from pip._vendor.packaging.requirements import InvalidRequirement, Requirement
+    from pip._vendor.packaging.utils import canonicalize_name
+
+    native = env / "native"
+    out = env / PROJECT_WHEEL
+    if NATIVE is None or not native.is_dir():
+        return 0, None
+    run_env = {"PYTHONPATH": str(native), "TARGETPLATFORM": NATIVE}
+    asked = env / "requires.json"
+    if _self(["backend", "requires", src, str(asked)], run_env) != 0:
+        return 0, None
+    try:
+        names = {str(canonicalize_name(Requirement(r).name)) for r in json.loads(asked.read_text())}
+    except InvalidRequirement:
+        return 0, None
+    if not names <= _installed(native):
+        print(f"bslim: the build backend also asks for {sorted(names - _installed(native))}: "
+              "pip builds the project", file=sys.stderr)
+        return 0, None
+    status = _self(["backend", "wheel", src, str(out)], run_env)
+    if status == NO_BACKEND:
+        return 0, None
+    wheels = sorted(out.glob("*.whl"))
+    return (status, wheels[0] if status == 0 and len(wheels) == 1 else None)
+
+
 def fetch_all(template: str, platforms: list[str], project: str | None, pip_args: list[str],
               options: list[str], extra_indexes: list[tuple[str, str]],
-              inherited: list[str]) -> int:
+              inherited: list[str], env: str | None = None,
+              requires_file: str | None = None) -> int:
     """Natively, once for the whole platform set: a pass per platform into the template's
     directory ("{pair}" replaced), each in a fresh process (the markers and tags are that
     platform's). Foreign platforms first, so that sdists built natively for them serve the
     build platform from pip's wheel cache; pure wheels built in one pass come from that cache
-    in the next, and a pure project wheel is built once and copied."""
+    in the next. The project's wheel is built once: natively without pip when its build
+    requirements were prepared (`env`), else by pip in the first pass when it is pure.
+    `requires_file`: prepare those (in the background, beside the passes)."""
     import shutil
+    import threading
 
-    shared: Path | None = None  # the project's pure wheel, once built
+    worker = None
+    if env and requires_file:
+        worker = threading.Thread(target=project_env,
+                                  args=(Path(env), requires_file, platforms, options))
+        worker.start()
+    shared: Path | None = None  # the project's wheel, once built
+    prepared = False  # built from prepared requirements: the passes need no index
+    if project and env and "--no-deps" in pip_args:
+        status, shared = build_project(Path(env), pip_args[-1])
+        if status != 0:
+            return status
+        prepared = shared is not None
     for target in sorted(platforms, key=lambda p: MACHINES.get(p) == BUILD_MACHINE):
         directory = Path(template.replace("{pair}", pair(target)))
         extra = [a for p, url in extra_indexes if p == target for a in ("--extra-index-url", url)]
+        if prepared and env:  # what compiling the project there needs, downloaded already
+            extra = ["--no-index", "--find-links", str(Path(env) / pair(target))]
         named = [*(["--project", project] if project else []),
                  *(a for folder in inherited for a in ("--inherited", folder))]
         if shared is not None:
@@ -368,6 +449,8 @@ def fetch_all(template: str, platforms: list[str], project: str | None, pip_args
             report = json.loads((directory / REPORT).read_text())
             shared = next((directory / WHEELS / str(e["file"]) for e in report
                            if e["kind"] == "pure"), None)
+    if worker is not None:
+        worker.join()
     return 0
 
 
@@ -399,18 +482,35 @@ def backend(action: str, src: Path, out: Path) -> int:
     return 0
 
 
+def build_here(src: Path, out: Path, env_dir: Path) -> int:
+    """`backend wheel` in this process, env_dir where PYTHONPATH would put it: one Python
+    start less, which under emulation is most of a second."""
+    import traceback
+
+    sys.path.insert(1, str(env_dir))
+    try:
+        return backend("wheel", src, out)
+    except BaseException:  # a failed build (setuptools exits), reported as a process would
+        traceback.print_exc()
+        return 1
+
+
 def compile_listed(directory: Path, out: Path, options: list[str]) -> int:
     """On the target: build what the fetch stage listed, with the build requirements it
     prepared (no pip: it takes seconds to start under emulation), else with pip's isolation."""
     listing = directory / COMPILE_LIST
     out.mkdir(parents=True, exist_ok=True)
-    for requirement in listing.read_text().split() if listing.exists() else []:
+    listed = listing.read_text().split() if listing.exists() else []
+    for index, requirement in enumerate(listed):
         env_dir = directory / BUILDENV / _key(requirement)
         src = source_dir(directory, requirement)
         if env_dir.is_dir() and src is not None:
             print(f"bslim: compiling {requirement} for {TARGET}", file=sys.stderr)
-            status = _self(["backend", "wheel", str(src), str(out)],
-                           {"PYTHONPATH": str(env_dir)})
+            if index == len(listed) - 1:  # the last (often the only) one: no fresh process
+                status = build_here(src, out, env_dir)
+            else:
+                status = _self(["backend", "wheel", str(src), str(out)],
+                               {"PYTHONPATH": str(env_dir)})
             if status != NO_BACKEND:
                 if status != 0:
                     return status
@@ -509,7 +609,8 @@ def _flags(head: list[str]) -> tuple[list[str], dict[str, list[str]]]:
     flags: dict[str, list[str]] = {}
     items = iter(head)
     for item in items:
-        if item in ("--project", "--platforms", "--inherited"):
+        if item in ("--project", "--platforms", "--inherited", "--project-env",
+                    "--project-requires"):
             flags.setdefault(item, []).append(next(items))
         elif item == "--index-for":
             flags.setdefault(item, []).append(f"{next(items)} {next(items)}")
@@ -531,7 +632,9 @@ def main(argv: list[str]) -> int:
     if command == "fetch" and head and "--platforms" in flags:
         indexes = [(p, url) for p, url in (i.split(" ", 1) for i in flags.get("--index-for", []))]
         return fetch_all(head[0], flags["--platforms"][0].split(","), project, head[1:],
-                         options, indexes, flags.get("--inherited", []))
+                         options, indexes, flags.get("--inherited", []),
+                         flags.get("--project-env", [None])[0],
+                         flags.get("--project-requires", [None])[0])
     if command == "fetch" and head:
         for inherited in flags.get("--inherited", []):
             check(Path(inherited))

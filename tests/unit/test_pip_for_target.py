@@ -377,9 +377,14 @@ def test_compile_uses_the_prepared_build_and_falls_back_to_pip(
     def fake_self(args: list[str], env: dict[str, str] | None = None,
                   cwd: Path | None = None) -> int:
         calls.append((args, env))
-        return NO_BACKEND if args[:2] == ["backend", "wheel"] and "odd" in args[2] else 0
+        return 0
+
+    def fake_here(src: Path, out: Path, env_dir: Path) -> int:
+        calls.append((["in this process", str(src), str(out)], {"PYTHONPATH": str(env_dir)}))
+        return NO_BACKEND
 
     monkeypatch.setattr(pip_for_target, "_self", fake_self)
+    monkeypatch.setattr(pip_for_target, "build_here", fake_here)
     out = tmp_path / "out"
     assert compile_listed(directory, out, ["--find-links", "/src/wheelhouse"]) == 0
     assert out.is_dir()
@@ -391,12 +396,20 @@ def test_compile_uses_the_prepared_build_and_falls_back_to_pip(
         (["pip", "wheel", "--no-deps", "--wheel-dir", str(out), "--find-links",
           "/src/wheelhouse", "--find-links", str(directory / "sdists/legacy"), "legacy==2.0"],
          None),
-        # prepared, but the backend is not importable after all: pip too
-        (["backend", "wheel", str(directory / "src/odd/odd-1.0"), str(out)],
+        # the last one is built in this process; its backend is not importable after all: pip
+        (["in this process", str(directory / "src/odd/odd-1.0"), str(out)],
          {"PYTHONPATH": str(directory / "buildenv/odd")}),
         (["pip", "wheel", "--no-deps", "--wheel-dir", str(out), "--find-links",
           "/src/wheelhouse", "--find-links", str(directory / "sdists/odd"), "odd==1.0"], None),
     ]
+
+
+def test_a_build_in_this_process_reports_failure_as_a_status(
+        in_tree_backend: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (in_tree_backend / "where").unlink()  # the build fails
+    assert pip_for_target.build_here(in_tree_backend, tmp_path / "out", tmp_path / "env") == 1
+    assert "FileNotFoundError" in capsys.readouterr().err
+    assert str(tmp_path / "env") in sys.path  # where PYTHONPATH would have put it
 
 
 def test_compile_stops_at_the_first_failed_build(tmp_path: Path,
