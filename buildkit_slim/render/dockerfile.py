@@ -29,6 +29,7 @@ FETCHED = "/fetched"
 TARGET_ARGS = "TARGETOS TARGETARCH TARGETVARIANT"
 PAIR = "${TARGETOS}-${TARGETARCH}${TARGETVARIANT}"  # the shim's pair(): linux-armv7
 COMPILED = "/compiled"
+COMPILE_CACHE = "/root/.cache/pip/bslim-compiled"  # in the per-platform pip cache mount
 INSTALLED = "/bslim/installed"
 REMOVED = "/bslim/removed.txt"
 INSTALL_OPTIONS = ("--no-index", "--no-cache-dir", "--only-binary=:all:",
@@ -300,9 +301,10 @@ def fetch_stage(target: TargetPlan) -> list[str]:
         # The project's build requirements, prepared here: its own wheel then needs no index.
         lines += [f"COPY <<'{HEREDOC}' {BUILD_REQUIRES_FILE}", *target.build_requires, HEREDOC]
         what = ["--project-requires", BUILD_REQUIRES_FILE, "--project-env", PROJECT_ENV, *what]
-    lines += [*_copy_inputs(target),
-              *_run([FETCH_CACHE, CA_SECRET], [USE_CA, _fetch(target, "deps", what)])]
-    return lines
+    lines += _copy_inputs(target)
+    if target.dependencies is None:  # nothing to fetch before the source: empty lists
+        return [*lines, f"RUN {_fetch(target, 'deps', what)}"]
+    return [*lines, *_run([FETCH_CACHE, CA_SECRET], [USE_CA, _fetch(target, "deps", what)])]
 
 
 def _fetch(target: TargetPlan, part: str, what: list[str]) -> str:
@@ -361,7 +363,7 @@ def _compile(target: TargetPlan, source: str, part: str) -> list[str]:
         mounts.append(f"--mount=type=bind,from={source},source={SRC_DIR},target={SRC_DIR},rw")
     folder = f'"{FETCHED}/$TARGETOS-$TARGETARCH$TARGETVARIANT/{part}"'
     build = (f"python3 {SHIM} compile {folder} {COMPILED} "
-             + shlex.join(["--", *_pip_options(target)])
+             + shlex.join(["--cache", COMPILE_CACHE, "--", *_pip_options(target)])
              + (' "$@"' if target.config.platform_index_urls else ""))
     return _run([*mounts, PIP_CACHE], [
         f"mkdir -p {COMPILED}", *_index_case(target),

@@ -16,7 +16,7 @@ distribution its unpacked source and natively prepared build requirements):
                    the same once per platform, into TEMPLATE with {pair} = linux-armv7...
   pip_for_target.py sort DIR [--project NAME]    keep what fits, list the rest
   pip_for_target.py check DIR    say which inherited wheels do not fit the target
-  pip_for_target.py compile DIR OUT -- PIP-OPTIONS
+  pip_for_target.py compile DIR OUT [--cache DIR] -- PIP-OPTIONS
                    on the target: build the listed distributions into OUT, without pip
   pip_for_target.py install OUT REMOVED -- PIP-ARGS
                    natively: pip install for the target, then copy what it wrote into OUT
@@ -277,7 +277,13 @@ def _source(requirement: str, directory: Path, options: list[str]) -> Path | Non
                  str(dest), *options, requirement]) != 0:
             return None
         archive = _captured(requirement, dest)
-    return _unpack(archive, directory / SOURCES / _key(requirement)) if archive else None
+    if archive is None:
+        return None
+    import hashlib  # the compile stage's cache key for what it builds from this sdist
+
+    digest = hashlib.sha256(archive.read_bytes()).hexdigest()
+    (directory / SDISTS / f"{_key(requirement)}.sha256").write_text(digest)
+    return _unpack(archive, directory / SOURCES / _key(requirement))
 
 
 def _install(target: Path, requirements: list[str], options: list[str]) -> bool:
@@ -495,32 +501,60 @@ def build_here(src: Path, out: Path, env_dir: Path) -> int:
         return 1
 
 
-def compile_listed(directory: Path, out: Path, options: list[str]) -> int:
+def _cached(directory: Path, requirement: str, cache: Path | None) -> Path | None:
+    """Where wheels compiled from this very sdist, for this Python, are kept across builds
+    (a cache mount: a dependency added elsewhere reruns the compile step, not the compile)."""
+    digest = directory / SDISTS / f"{_key(requirement)}.sha256"
+    if cache is None or requirement.startswith("/") or not digest.is_file():
+        return None
+    return cache / f"{digest.read_text().strip()}-{sys.implementation.cache_tag}"
+
+
+def compile_listed(directory: Path, out: Path, options: list[str],
+                   cache: Path | None = None) -> int:
     """On the target: build what the fetch stage listed, with the build requirements it
-    prepared (no pip: it takes seconds to start under emulation), else with pip's isolation."""
+    prepared (no pip: it takes seconds to start under emulation), else with pip's isolation.
+    A wheel compiled earlier from the same sdist for the same Python is taken from `cache`."""
+    import shutil
+
     listing = directory / COMPILE_LIST
     out.mkdir(parents=True, exist_ok=True)
     listed = listing.read_text().split() if listing.exists() else []
     for index, requirement in enumerate(listed):
-        env_dir = directory / BUILDENV / _key(requirement)
-        src = source_dir(directory, requirement)
-        if env_dir.is_dir() and src is not None:
-            print(f"bslim: compiling {requirement} for {TARGET}", file=sys.stderr)
-            if index == len(listed) - 1:  # the last (often the only) one: no fresh process
-                status = build_here(src, out, env_dir)
-            else:
-                status = _self(["backend", "wheel", str(src), str(out)],
-                               {"PYTHONPATH": str(env_dir)})
-            if status != NO_BACKEND:
-                if status != 0:
-                    return status
-                continue
-        sdists = directory / SDISTS / _key(requirement)
-        status = _pip(["wheel", "--no-deps", "--wheel-dir", str(out), *options,
-                       "--find-links", str(sdists), requirement])
+        kept = _cached(directory, requirement, cache)
+        if kept is not None and len(wheels := sorted(kept.glob("*.whl"))) == 1:
+            shutil.copy2(wheels[0], out / wheels[0].name)
+            print(f"bslim: {requirement}: compiled earlier for {TARGET} ({wheels[0].name}, "
+                  "from the cache)", file=sys.stderr)
+            continue
+        before = set(out.glob("*.whl"))
+        status = _compile_one(directory, requirement, out, options,
+                              last=index == len(listed) - 1)
         if status != 0:
             return status
+        built = sorted(set(out.glob("*.whl")) - before)
+        if kept is not None and len(built) == 1:
+            kept.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(built[0], kept / built[0].name)
     return 0
+
+
+def _compile_one(directory: Path, requirement: str, out: Path, options: list[str], *,
+                 last: bool) -> int:
+    env_dir = directory / BUILDENV / _key(requirement)
+    src = source_dir(directory, requirement)
+    if env_dir.is_dir() and src is not None:
+        print(f"bslim: compiling {requirement} for {TARGET}", file=sys.stderr)
+        if last:  # the last (often the only) one: no fresh process
+            status = build_here(src, out, env_dir)
+        else:
+            status = _self(["backend", "wheel", str(src), str(out)],
+                           {"PYTHONPATH": str(env_dir)})
+        if status != NO_BACKEND:
+            return status
+    sdists = directory / SDISTS / _key(requirement)
+    return _pip(["wheel", "--no-deps", "--wheel-dir", str(out), *options,
+                 "--find-links", str(sdists), requirement])
 
 
 def _tree(roots: list[Path]) -> dict[str, tuple[int, int, int, int]]:
@@ -610,7 +644,7 @@ def _flags(head: list[str]) -> tuple[list[str], dict[str, list[str]]]:
     items = iter(head)
     for item in items:
         if item in ("--project", "--platforms", "--inherited", "--project-env",
-                    "--project-requires"):
+                    "--project-requires", "--cache"):
             flags.setdefault(item, []).append(next(items))
         elif item == "--index-for":
             flags.setdefault(item, []).append(f"{next(items)} {next(items)}")
@@ -646,7 +680,9 @@ def main(argv: list[str]) -> int:
         check(Path(head[0]))
         return 0
     if command == "compile" and len(head) == 2:
-        return compile_listed(Path(head[0]), Path(head[1]), options)
+        cache = flags.get("--cache", [None])[0]
+        return compile_listed(Path(head[0]), Path(head[1]), options,
+                              Path(cache) if cache else None)
     if command == "install" and len(head) == 2:
         return install(Path(head[0]), Path(head[1]), options)
     if command == "backend" and len(head) == 3 and head[0] in ("requires", "wheel"):

@@ -631,3 +631,44 @@ def test_flags_are_taken_out_of_the_arguments() -> None:
     assert flags == {"--platforms": ["linux/amd64,linux/arm/v7"],
                      "--index-for": ["linux/arm/v7 https://www.piwheels.org/simple"],
                      "--project": ["spark"], "--inherited": ["/bslim/wheels-from"]}
+
+
+def test_compile_keeps_what_it_built_and_takes_it_next_time(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    directory = _listed(tmp_path, ["tinyext==0.1.0", "/src"], ["tinyext", "src"])
+    (directory / "sdists").mkdir()
+    (directory / "sdists" / "tinyext.sha256").write_text("ab12\n")  # written by prepare
+    built: list[str] = []
+
+    def build(args: list[str], env: dict[str, str] | None = None,
+              cwd: Path | None = None) -> int:
+        built.append(args[2])
+        (Path(args[3]) / "tinyext-0.1.0-cp313-cp313-linux_armv7l.whl").write_text("armv7l")
+        return 0
+
+    def build_project(src: Path, out: Path, env_dir: Path) -> int:
+        built.append(str(src))
+        (out / "spark-1.0-cp313-cp313-linux_armv7l.whl").write_text("project")
+        return 0
+
+    monkeypatch.setattr(pip_for_target, "_self", build)
+    monkeypatch.setattr(pip_for_target, "build_here", build_project)
+    monkeypatch.setattr(pip_for_target, "source_dir",
+                        lambda d, r: Path(r) if r.startswith("/") else d / "src" / r)
+    cache = tmp_path / "cache"
+    assert compile_listed(directory, tmp_path / "out1", [], cache) == 0
+    assert built == [str(directory / "src/tinyext==0.1.0"), "/src"]
+    # Kept by sdist digest and Python; the project's own source is never kept.
+    kept = cache / f"ab12-{sys.implementation.cache_tag}"
+    assert [p.name for p in cache.rglob("*.whl")] == [
+        "tinyext-0.1.0-cp313-cp313-linux_armv7l.whl"]
+    assert kept.is_dir()
+
+    built.clear()
+    capsys.readouterr()
+    assert compile_listed(directory, tmp_path / "out2", [], cache) == 0
+    assert built == ["/src"]  # tinyext came from the cache
+    assert sorted(p.name for p in (tmp_path / "out2").iterdir()) == [
+        "spark-1.0-cp313-cp313-linux_armv7l.whl", "tinyext-0.1.0-cp313-cp313-linux_armv7l.whl"]
+    assert "bslim: tinyext==0.1.0: compiled earlier for" in capsys.readouterr().err
