@@ -1,6 +1,6 @@
 """Benchmark: bslim against the origin note's recipe, in ONE invocation, on the local engine.
 
-    .venv/bin/python -m tests.bench.benchmark [--cases abcdef] [--out FILE]
+    .venv/bin/python -m tests.bench.benchmark [--cases abcdefg] [--repeat-cold N] [--out FILE]
 
 Both build the same fixture (a C extension compiled from its sdist + a pure package) for
 linux/amd64 and linux/arm/v7 and push to the local registry. Cases:
@@ -268,19 +268,47 @@ def versions() -> str:
     return f"Docker Engine {server}, buildx {' '.join(buildx)}"
 
 
+def repeat_cold(bench: Bench, times: int) -> str:
+    """Case (a) again `times` times, the two sides alternating (the order flips each round),
+    each after `docker builder prune -af` and with a registry cache of its own (so cold): on
+    a noisy machine one pair is one sample."""
+    deps, packages = ["tinyext==0.1.0", "tinypure==0.1.0"], ["tinyext", "tinypure"]
+    ratios, rows = [], []
+    for round_ in range(times):
+        seconds = {}
+        for side in ("baseline", "bslim") if round_ % 2 == 0 else ("bslim", "baseline"):
+            name = f"{'appbase' if side == 'baseline' else 'app'}{round_}"
+            project = write_project(bench.work / f"repeat-{name}", name, deps, packages,
+                                    bench.slim_table(name))
+            prune()
+            build = bench.baseline if side == "baseline" else bench.slim
+            seconds[side] = build(project, name, "a").seconds
+            print(f"bench: round {round_ + 1} {side} {seconds[side]:.1f} s", file=sys.stderr)
+        ratios.append(seconds["bslim"] / seconds["baseline"])
+        rows.append(f"| {round_ + 1} | {seconds['baseline']:.1f} | {seconds['bslim']:.1f} | "
+                    f"{ratios[-1]:.2f} | {1 / ratios[-1]:.2f}x |")
+    median = sorted(ratios)[len(ratios) // 2]
+    return ("\n(a) repeated, cold, sides alternating:\n\n| round | baseline s | bslim s | ratio "
+            "| speed-up |\n|---|---:|---:|---:|---:|\n" + "\n".join(rows)
+            + f"\n\nmedian ratio {median:.2f} ({1 / median:.2f}x faster)\n")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", default="abcdefg")
+    parser.add_argument("--repeat-cold", type=int, default=0, metavar="N",
+                        help="also run case (a) N more times, sides alternating; median ratio")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     ca = Path(os.environ.get("BSLIM_CA_BUNDLE") or HOST_CA)
     with tempfile.TemporaryDirectory(prefix="bslim-bench-") as tmp:
         bench = Bench(Path(tmp), ca)
         results = run_cases(args.cases, bench)
+        repeated = repeat_cold(bench, args.repeat_cold) if args.repeat_cold else ""
     header = (f"Measured {datetime.date.today().isoformat()} on {os.cpu_count()} cores, "
               f"{versions()}; ratio = wall time / the baseline's same case "
               "((f): with / without wheels-from).\n\n")
-    text = header + table(results)
+    text = header + (table(results) if results else "") + repeated
     print(text)
     if args.out:
         args.out.write_text(text)
