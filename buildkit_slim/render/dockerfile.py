@@ -178,12 +178,15 @@ def _pip(target: TargetPlan, command: list[str]) -> str:
     return shlex.join(command) + extra
 
 
-def _stage_head(target: TargetPlan, comment: str, from_: str, stage: str | None) -> list[str]:
+def _stage_head(target: TargetPlan, comment: str, from_: str, stage: str | None, *,
+                per_target: bool = True) -> list[str]:
+    """`per_target=False`: a stage that must not depend on the target platform (its steps are
+    then the same in every platform's build, and BuildKit runs them once)."""
     config = target.config
     return [
         comment,
         f"FROM {from_} AS {stage}",
-        "ARG TARGETPLATFORM TARGETOS TARGETARCH TARGETVARIANT",
+        *(["ARG TARGETPLATFORM TARGETOS TARGETARCH TARGETVARIANT"] if per_target else []),
         *_args(target),
         "ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_ROOT_USER_ACTION=ignore",
         *_apt(config.apt_build),
@@ -263,30 +266,24 @@ def _stage(target: TargetPlan, role: str) -> str:
     return target.fetch_stage.removesuffix("fetch") + role
 
 
-def _fetch_head(target: TargetPlan) -> list[str]:
-    """The fetch stage does not depend on the target platform: in a multi-platform build
-    BuildKit runs it once, and it fetches for every platform of the target. Also when a build
-    narrows them (a CI job per platform): the step, and so its cache, is the same in every
-    build, so a later build of all platforms finds it in the cache a narrowed one wrote."""
-    config = target.config
-    return [
-        f"# Resolve and fetch {config.name}'s wheels natively, once for all its platforms,\n"
-        "# each with its own markers and tags: pip never runs under emulation here; see\n"
-        "# pip_for_target.py below.",
-        f"FROM --platform=$BUILDPLATFORM {config.builder_base} AS {target.fetch_stage}",
-        *_args(target),
-        "ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_ROOT_USER_ACTION=ignore",
-        *_apt(config.apt_build),
-        f"WORKDIR {SRC_DIR}",
-    ]
-
-
 def fetch_stage(target: TargetPlan) -> list[str]:
     """fast-wheels, part 1: on the build platform, pip resolves and downloads for each target
     platform, builds pure sdists (once), lists what has no wheel for a platform and prepares
-    its build."""
-    lines = [*_fetch_head(target), f"COPY <<'{SHIM_HEREDOC}' {SHIM}", *shim_source().splitlines(),
-             SHIM_HEREDOC]
+    its build. The stage does not depend on the target platform: in a multi-platform build
+    BuildKit runs it once, and it fetches for every platform of the target. Also when a build
+    narrows them (a CI job per platform): the step, and so its cache, is the same in every
+    build, so a later build of all platforms finds it in the cache a narrowed one wrote."""
+    name = target.config.name
+    lines = [
+        *_stage_head(
+            target,
+            f"# Resolve and fetch {name}'s wheels natively, once for all its platforms,\n"
+            "# each with its own markers and tags: pip never runs under emulation here; see\n"
+            "# pip_for_target.py below.",
+            f"--platform=$BUILDPLATFORM {target.config.builder_base}", target.fetch_stage,
+            per_target=False),
+        f"COPY <<'{SHIM_HEREDOC}' {SHIM}", *shim_source().splitlines(), SHIM_HEREDOC,
+    ]
     for index, (name, value) in enumerate(target.contexts):
         if value.startswith("docker-image://"):  # each platform's wheels, side by side
             lines += [f"COPY --from={name}-{platform_pair(platform)} / "

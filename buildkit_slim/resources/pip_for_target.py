@@ -11,11 +11,10 @@ Usage (DIR holds DIR/wheels, the list of what to compile, the report, and for ea
 distribution its unpacked source and natively prepared build requirements):
   pip_for_target.py pip ARGS...    pip with the target's markers and tags
   pip_for_target.py fetch DIR [--project NAME] [--inherited DIR] PIP-ARGS... -- PIP-OPTIONS
-                   natively: pip wheel into DIR/wheels, sort, prepare (one process)
+                   natively: say which inherited wheels do not fit, pip wheel into DIR/wheels,
+                   keep what fits, list the rest, prepare its build (one process)
   pip_for_target.py fetch TEMPLATE --platforms P1,P2 [--index-for P URL]... [as above]
                    the same once per platform, into TEMPLATE with {pair} = linux-armv7...
-  pip_for_target.py sort DIR [--project NAME]    keep what fits, list the rest
-  pip_for_target.py check DIR    say which inherited wheels do not fit the target
   pip_for_target.py compile DIR OUT [--cache DIR] -- PIP-OPTIONS
                    on the target: build the listed distributions into OUT, without pip
   pip_for_target.py install OUT REMOVED -- PIP-ARGS
@@ -673,12 +672,6 @@ def main(argv: list[str]) -> int:
         for inherited in flags.get("--inherited", []):
             check(Path(inherited))
         return fetch(Path(head[0]), project, head[1:], options)
-    if command == "sort" and len(head) == 1:
-        sort(Path(head[0]), project, "/src")
-        return 0
-    if command == "check" and len(head) == 1:
-        check(Path(head[0]))
-        return 0
     if command == "compile" and len(head) == 2:
         cache = flags.get("--cache", [None])[0]
         return compile_listed(Path(head[0]), Path(head[1]), options,
