@@ -114,13 +114,43 @@ def bake_print(request: BakeRequest) -> dict[str, Any]:
     return result
 
 
+# A registry's own failure while pushing (seen here: registry 2.8 answers 500 when Docker's
+# pusher writes one tag from several requests at once). Worth one more push, not a failure.
+_TRANSIENT_PUSH_RE = re.compile(
+    r"^(?:#\d+ )?ERROR: unexpected status from (?:HEAD|PUT|GET|POST|PATCH) request to "
+    r"(\S+): (5\d\d [^\n]*)$")
+
+
+def transient_push_error(lines: Sequence[str]) -> str | None:
+    """'<url>: <status>' when the build failed only because the registry answered 5xx."""
+    for line in lines:
+        if match := _TRANSIENT_PUSH_RE.match(line):
+            return f"{match.group(1)}: {match.group(2)}"
+    return None
+
+
 def bake(request: BakeRequest, emit: Callable[[str], None] | None = None) -> None:
-    """Run the build, streaming buildx progress as it comes; on failure name the failing step."""
+    """Run the build, streaming buildx progress as it comes; on failure name the failing step.
+    A push the registry failed with a 5xx is tried once more (the build itself is cached by
+    then: only the push is redone)."""
+    write = emit or (lambda line: print(line, file=sys.stderr, flush=True))
+    for attempt in (1, 2):
+        lines: collections.deque[str] = collections.deque(maxlen=4000)
+        try:
+            _bake_once(request, write, lines)
+            return
+        except BuildFailed:
+            transient = request.push and attempt == 1 and transient_push_error(list(lines))
+            if not transient:
+                raise
+            write(f"bslim: the registry failed the push ({transient}); pushing once more")
+
+
+def _bake_once(request: BakeRequest, write: Callable[[str], None],
+               lines: collections.deque[str]) -> None:
     from python_on_whales import docker
     from python_on_whales.exceptions import DockerException
 
-    write = emit or (lambda line: print(line, file=sys.stderr, flush=True))
-    lines: collections.deque[str] = collections.deque(maxlen=4000)
     try:
         with _bake_files(request) as files:
             stream = docker.buildx.bake(
