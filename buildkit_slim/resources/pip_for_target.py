@@ -163,23 +163,6 @@ def _pip(args: list[str], env: dict[str, str] | None = None) -> int:
     return _self(["pip", *args], env)
 
 
-def sdist_pyproject(archive: Path) -> str:
-    """The top-level pyproject.toml of an sdist (.tar.gz or .zip), or "" when it has none."""
-    import tarfile
-    import zipfile
-
-    if archive.suffix == ".zip":
-        with zipfile.ZipFile(archive) as zf:
-            names = [n for n in zf.namelist() if n.count("/") == 1
-                     and n.endswith("/pyproject.toml")]
-            return zf.read(names[0]).decode() if names else ""
-    with tarfile.open(archive) as tf:
-        member = next((m for m in tf.getmembers() if m.name.count("/") == 1
-                       and m.name.endswith("/pyproject.toml")), None)
-        handle = tf.extractfile(member) if member else None
-        return handle.read().decode() if handle else ""
-
-
 def _build_system(pyproject_text: str) -> dict[str, object] | None:
     import importlib
 

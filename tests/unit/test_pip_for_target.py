@@ -279,18 +279,27 @@ def _sdist(tmp_path: Path, name: str, files: dict[str, str], kind: str = "tar") 
 
 
 @pytest.mark.parametrize("kind", ["tar", "zip"])
-def test_build_requirements_are_read_from_the_sdist(tmp_path: Path, kind: str) -> None:
+def test_build_requirements_are_read_from_the_unpacked_sdist(tmp_path: Path, kind: str) -> None:
     archive = _sdist(tmp_path, "ext-1.0", {
         "pyproject.toml": '[build-system]\nrequires = ["setuptools>=68", "cython"]\n',
         "sub/pyproject.toml": '[build-system]\nrequires = ["not-this"]\n',
     }, kind)
-    text = pip_for_target.sdist_pyproject(archive)
+    src = pip_for_target._unpack(archive, tmp_path / "src")
+    assert src == tmp_path / "src" / "ext-1.0"  # the sdist's top directory
+    text = (src / "pyproject.toml").read_text(encoding="utf-8")
     assert pip_for_target.build_requires(text) == ["setuptools>=68", "cython"]
 
 
+def test_an_archive_that_is_no_sdist_is_not_unpacked(tmp_path: Path) -> None:
+    (tmp_path / "broken.tar.gz").write_bytes(b"not gzip")
+    assert pip_for_target._unpack(tmp_path / "broken.tar.gz", tmp_path / "src") is None
+
+
 def test_an_sdist_without_build_system_gets_the_setuptools_default(tmp_path: Path) -> None:
-    archive = _sdist(tmp_path, "legacy-1.0", {"setup.py": "from setuptools import setup\n"})
-    assert pip_for_target.sdist_pyproject(archive) == ""
+    src = pip_for_target._unpack(
+        _sdist(tmp_path, "legacy-1.0", {"setup.py": "from setuptools import setup\n"}),
+        tmp_path / "src")
+    assert src is not None and not (src / "pyproject.toml").exists()
     assert pip_for_target.build_requires("") == ["setuptools>=40.8.0"]
     assert pip_for_target.build_requires('[project]\nname = "x"\n') == ["setuptools>=40.8.0"]
 
