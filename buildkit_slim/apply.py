@@ -13,6 +13,7 @@ from buildkit_slim.cache import cache_refs, gha_warning, local_dirs
 from buildkit_slim.docker import BakeRequest
 from buildkit_slim.errors import UsageError
 from buildkit_slim.plan import WHEELS_SUFFIX, Plan, TargetPlan
+from buildkit_slim.render.bake import escape_hcl
 
 EXPORT_SUFFIX = "-export-wheels"
 PLAN_SUFFIX = "-plan"
@@ -114,7 +115,8 @@ def bake_request(
     return BakeRequest(
         project_root=root,
         files=(full.bake_file,),
-        override={"target": override} if override else None,
+        # A bake file too: paths (secret files, export dirs, caches) must stay literal.
+        override={"target": _escape_all(override)} if override else None,
         targets=names,
         overrides=dict(options.overrides),
         variables=env,
@@ -125,6 +127,16 @@ def bake_request(
         metadata_file=options.metadata_file.resolve() if options.metadata_file else None,
         cache=options.cache,
     )
+
+
+def _escape_all(value: Any) -> Any:
+    if isinstance(value, str):
+        return escape_hcl(value)
+    if isinstance(value, dict):
+        return {k: _escape_all(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_escape_all(v) for v in value]
+    return value
 
 
 def export_dir(dest: Path, target: str) -> Path:

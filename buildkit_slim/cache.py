@@ -11,6 +11,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 CACHE_KEYS = ("registry", "local", "gha")
+# bslim writes this file into every local cache directory it creates; it deletes no directory
+# without it (or without the look of BuildKit's own local cache layout, from older versions).
+CACHE_MARKER = ".bslim-cache"
+_BUILDKIT_CACHE_NAMES = frozenset(("index.json", "ingest", "blobs", "oci-layout"))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -96,6 +100,12 @@ def local_dirs(cache: CacheConfig, *, target: str, all_platforms: Sequence[str],
     scope = "" if whole else "-" + "-".join(platform_pair(p) for p in platforms)
     base = f"{cache.local}/{target}{scope}"
     return base, base + LOCAL_NEW_SUFFIX
+
+
+def is_cache_dir(names: Sequence[str]) -> bool:
+    """Whether a directory holding these entries is a local cache bslim may replace: one it
+    marked, or one holding nothing but BuildKit's cache layout (nothing else is lost)."""
+    return CACHE_MARKER in names or set(names) <= _BUILDKIT_CACHE_NAMES
 
 
 def gha_warning(env: Mapping[str, str], caches: Sequence[CacheConfig]) -> str | None:

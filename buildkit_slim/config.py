@@ -18,7 +18,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
 from buildkit_slim._compat import tomllib
-from buildkit_slim.cache import CACHE_KEYS, NO_CACHE, CacheConfig
+from buildkit_slim.cache import CACHE_KEYS, NO_CACHE, CacheConfig, is_cache_dir
 from buildkit_slim.errors import ConfigError, UsageError
 from buildkit_slim.tags import DEFAULT_RULES, TAG_RULE_KEYS, TagError, TagRules
 
@@ -47,26 +47,47 @@ _LABEL = r"[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?"
 _HOST = rf"(?:{_LABEL})(?:\.{_LABEL})*"
 _PATH_COMPONENT = r"[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*"
 REPOSITORY_RE = re.compile(
-    rf"^(?:{_HOST}(?::[0-9]+)?/)?{_PATH_COMPONENT}(?:/{_PATH_COMPONENT})*$"
+    rf"(?:{_HOST}(?::[0-9]+)?/)?{_PATH_COMPONENT}(?:/{_PATH_COMPONENT})*"
 )
-TAG_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+TAG_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
 _IMAGE_REF_RE = re.compile(
-    rf"^(?:{_HOST}(?::[0-9]+)?/)?{_PATH_COMPONENT}(?:/{_PATH_COMPONENT})*"
-    r"(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$"
+    rf"(?:{_HOST}(?::[0-9]+)?/)?{_PATH_COMPONENT}(?:/{_PATH_COMPONENT})*"
+    r"(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[a-f0-9]{64})?"
 )
-TARGET_NAME_RE = re.compile(r"^[a-zA-Z0-9_-]+$")
+TARGET_NAME_RE = re.compile(r"[a-zA-Z0-9_-]+")
 _BARE_KEY_RE = TARGET_NAME_RE
 # PEP 508 names: the project name reaches a RUN line, so nothing else may get through.
-_PROJECT_NAME_RE = re.compile(r"^([A-Z0-9]|[A-Z0-9][A-Z0-9._-]*[A-Z0-9])$", re.IGNORECASE)
-_PYTHON_RE = re.compile(r"^3\.[0-9]{1,2}$")
-_DEBIAN_RE = re.compile(r"^[a-z]+$")
-_APT_RE = re.compile(r"^[a-z0-9][a-z0-9+.-]+(?:=[A-Za-z0-9.+~:-]+)?$")
-_USER_RE = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")
-_ENV_KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_LABEL_KEY_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]*$")
-_EXPOSE_RE = re.compile(r"^([0-9]{1,5})(?:/(tcp|udp|sctp))?$")
-_URL_RE = re.compile(r"^https?://[^\s'\"\\`$]+$")
+_PROJECT_NAME_RE = re.compile(r"[A-Z0-9]|[A-Z0-9][A-Z0-9._-]*[A-Z0-9]", re.IGNORECASE)
+_PYTHON_RE = re.compile(r"3\.[0-9]{1,2}")
+_DEBIAN_RE = re.compile(r"[a-z]+")
+_APT_RE = re.compile(r"[a-z0-9][a-z0-9+.-]+(?:=[A-Za-z0-9.+~:-]+)?")
+_USER_RE = re.compile(r"[a-z_][a-z0-9_-]{0,31}")
+_ENV_KEY_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_LABEL_KEY_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/-]*")
+_EXPOSE_RE = re.compile(r"([0-9]{1,5})(?:/(tcp|udp|sctp))?")
+_URL_RE = re.compile(r"https?://[^\s'\"\\`$]+")
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
+# One component of a path in the project that reaches COPY, a bake file or .dockerignore: no
+# leading '-' (an option to COPY), no glob or .dockerignore syntax (*?[]!#), no quotes or '$'.
+_PATH_PART_RE = re.compile(r"[A-Za-z0-9_.+~%@{}][A-Za-z0-9_.+~%@{}-]*")
+_PATH_MAX = 1024  # far below PATH_MAX, and no component above NAME_MAX (255 bytes)
+_WORKDIR_RE = re.compile(r"(?:/[A-Za-z0-9_.+~-]+)+")  # it reaches a RUN line (and is quoted)
+# chown'ing these (or running from them) breaks the image; a directory below some is fine
+# (/usr/src/app, /home/app), below others never (/etc/app). /srv, /opt: empty, fine.
+_SYSTEM_DIRS = frozenset((
+    "/bin", "/boot", "/dev", "/etc", "/home", "/lib", "/lib32", "/lib64", "/libx32", "/proc",
+    "/root", "/run", "/sbin", "/sys", "/tmp", "/usr",  # noqa: S108 - refused, not used
+    "/usr/bin", "/usr/include", "/usr/lib", "/usr/lib64", "/usr/libexec", "/usr/local",
+    "/usr/local/bin", "/usr/local/include", "/usr/local/lib", "/usr/local/sbin",
+    "/usr/local/share", "/usr/sbin", "/usr/share", "/usr/src", "/var", "/var/cache", "/var/lib",
+    "/var/log", "/var/run", "/var/tmp",  # noqa: S108 - refused, not used
+))
+_SYSTEM_TREES = ("/bin", "/boot", "/dev", "/etc", "/lib", "/lib32", "/lib64", "/libx32", "/proc",
+                 "/run", "/sbin", "/sys", "/usr/bin", "/usr/lib", "/usr/local/bin",
+                 "/usr/local/lib", "/usr/sbin", "/var/lib")
+# What bslim writes into the output directory; anything else there is the user's, and the
+# directory goes into .dockerignore.
+GENERATED_NAMES = ("Dockerfile", "Dockerfile.dockerignore", "docker-bake.json")
 _PLACEHOLDER_RE = re.compile(r"\{([^{}]*)\}")
 
 
@@ -224,20 +245,75 @@ class ProjectSource:
     pyproject: Mapping[str, Any]
     main_packages: tuple[str, ...]  # import packages with a __main__.py
     existing: frozenset[str]  # project-relative posix paths that exist (files and dirs)
+    # Of the paths looked up: those a symlink takes out of the project, and those that are not
+    # directories (a file where output-dir or a cache directory should be).
+    outside: frozenset[str] = frozenset()
+    not_dirs: frozenset[str] = frozenset()
+    # What is in the output directory that bslim does not write (it goes into .dockerignore).
+    foreign_output: tuple[str, ...] = ()
+    # Directories under a cache.local directory that are neither bslim's nor BuildKit's cache.
+    not_caches: frozenset[str] = frozenset()
+
+
+def _read_pyproject(path: Path) -> dict[str, Any]:
+    """The parsed file; every way it can be unreadable is a UsageError naming it."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise UsageError(
+            f"--project: no pyproject.toml in {path.parent}",
+            hint="pass --project DIR pointing at a Python project",
+        ) from None
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot read it: {exc.strerror or exc}") from None
+    if raw.startswith(b"\xef\xbb\xbf"):
+        raise UsageError(f"{path}: starts with a UTF-8 byte order mark, which TOML does not "
+                         "allow", hint="save the file as UTF-8 without a BOM")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"{path}: not valid UTF-8 (byte {exc.start}); TOML files are "
+                         "UTF-8") from None
+    try:
+        data: dict[str, Any] = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise UsageError(f"{path}: not valid TOML: {exc}") from None
+    except RecursionError:
+        raise UsageError(f"{path}: arrays or tables nested too deeply to read") from None
+    return data
+
+
+def _kind(root: Path, resolved_root: Path, item: str) -> str:
+    """"missing", "file", "dir" or "outside" (a symlink leaving the project) for a path."""
+    candidate = root / item
+    try:
+        if not candidate.exists() and not candidate.is_symlink():
+            return "missing"
+        resolved = candidate.resolve()
+        if not resolved.is_relative_to(resolved_root):
+            return "outside"
+        return "dir" if candidate.is_dir() else "file"
+    except (OSError, RuntimeError):  # ENAMETOOLONG, ELOOP, EACCES: not usable either way
+        return "missing"
+
+
+def _subdirs(path: Path) -> list[Path]:
+    try:
+        return sorted(p for p in path.iterdir() if p.is_dir() and not p.is_symlink())
+    except OSError:
+        return []
+
+
+def _names(path: Path) -> list[str]:
+    try:
+        return sorted(p.name for p in path.iterdir())
+    except OSError:
+        return []
 
 
 def read_project(root: Path) -> ProjectSource:
     """Load pyproject.toml and look around the project for what defaults need."""
-    path = root / "pyproject.toml"
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise UsageError(
-            f"--project: no pyproject.toml in {root}",
-            hint="pass --project DIR pointing at a Python project",
-        ) from None
-    except tomllib.TOMLDecodeError as exc:
-        raise UsageError(f"{path}: not valid TOML: {exc}") from None
+    data = _read_pyproject(root / "pyproject.toml")
     mains: list[str] = []
     for base in (root, root / "src"):
         if base.is_dir():
@@ -245,6 +321,11 @@ def read_project(root: Path) -> ProjectSource:
                 sorted(p.parent.name for p in base.glob("*/__main__.py") if p.parent.is_dir())
             )
     existing: set[str] = set()
+    outside: set[str] = set()
+    not_dirs: set[str] = set()
+    not_caches: set[str] = set()
+    foreign: list[str] = []
+    resolved_root = root.resolve()
     # Only the paths the config may name are looked up: no walk of the project tree.
     tool = data.get("tool")
     slim = tool.get("slim") if isinstance(tool, dict) else None
@@ -252,22 +333,63 @@ def read_project(root: Path) -> ProjectSource:
     targets = slim.get("targets")
     tables = [slim] + [t for t in targets.values() if isinstance(t, dict)] \
         if isinstance(targets, dict) else [slim]
+
+    def look(item: object) -> str | None:
+        if not isinstance(item, str) or not safe_path(item):
+            return None
+        posix = PurePosixPath(item).as_posix()
+        kind = _kind(root, resolved_root, posix)
+        if kind == "outside":
+            outside.add(posix)
+        elif kind != "missing":
+            existing.add(posix)
+            if kind == "file":
+                not_dirs.add(posix)
+        return kind
+
     for table in tables:
         for key in ("requirements", "dockerfile", "find-links", "wheels-from"):
             value = table.get(key)
-            values = value if isinstance(value, list) else [value]
-            for item in values:
-                if isinstance(item, str) and _is_relative_inside(item):
-                    candidate = root / item
-                    if candidate.exists():
-                        existing.add(PurePosixPath(item).as_posix())
+            for item in value if isinstance(value, list) else [value]:
+                look(item)
+        cache = table.get("cache")
+        local = cache.get("local") if isinstance(cache, dict) else None
+        if look(local) == "dir":
+            assert isinstance(local, str)
+            for sub in _subdirs(root / local):
+                if not is_cache_dir(_names(sub)):
+                    not_caches.add(f"{PurePosixPath(local).as_posix()}/{sub.name}")
+    output_dir = slim.get("output-dir", KEY_SPECS["output-dir"].default)
+    if look(output_dir) == "dir":
+        assert isinstance(output_dir, str)
+        foreign = [name for name in _names(root / output_dir)
+                   if name not in GENERATED_NAMES and not _is_leftover_temp(name)]
     return ProjectSource(
-        root=root, pyproject=data, main_packages=tuple(mains), existing=frozenset(existing)
+        root=root, pyproject=data, main_packages=tuple(mains), existing=frozenset(existing),
+        outside=frozenset(outside), not_dirs=frozenset(not_dirs), foreign_output=tuple(foreign),
+        not_caches=frozenset(not_caches),
     )
+
+
+def _is_leftover_temp(name: str) -> bool:
+    """A temporary file of an interrupted write (files.write_atomically's names)."""
+    return name.startswith(".") and name.endswith(".tmp") and any(
+        name.startswith(f".{generated}.") for generated in GENERATED_NAMES)
+
+
+def safe_path(path: str) -> bool:
+    """A relative path inside the project that may reach COPY, a bake file and .dockerignore
+    as it is: no '..', no option or glob syntax, not too long to open."""
+    return (_is_relative_inside(path) and len(path) <= _PATH_MAX
+            and all(_PATH_PART_RE.fullmatch(part) and len(part.encode()) <= 255
+                    for part in PurePosixPath(path).parts))
 
 
 def load(root: Path) -> Config:
     return parse(read_project(root))
+
+
+PATH_RULE = "no '..', spaces, quotes, '$', ',', '=', glob characters or leading '-'"
 
 
 def _is_relative_inside(path: str) -> bool:
@@ -277,7 +399,7 @@ def _is_relative_inside(path: str) -> bool:
 
 def dotted(part: str) -> str:
     """One part of a dotted key as TOML spells it: `api`, but `"bad name"` or `"a.b"`."""
-    return part if _BARE_KEY_RE.match(part) else json.dumps(part, ensure_ascii=False)
+    return part if _BARE_KEY_RE.fullmatch(part) else json.dumps(part, ensure_ascii=False)
 
 
 def suggest(value: str, choices: Sequence[str]) -> str:
@@ -320,7 +442,7 @@ def parse_project(data: Mapping[str, Any], problems: Problems) -> ProjectMeta:
     if not isinstance(name, str) or not name:
         problems.add("project.name", "missing or not a string")
         name = "unknown"
-    elif not _PROJECT_NAME_RE.match(name):
+    elif not _PROJECT_NAME_RE.fullmatch(name):
         problems.add("project.name", f"{name!r} is not a valid project name (PEP 508: letters, "
                      "digits, '.', '_' and '-', starting and ending with a letter or digit)")
         name = "unknown"
@@ -337,6 +459,10 @@ def parse_project(data: Mapping[str, Any], problems: Problems) -> ProjectMeta:
         for extra, reqs in sorted(raw_optional.items()):
             optional.append((str(canonicalize_name(extra)), _requirements(
                 reqs, f"project.optional-dependencies.{dotted(extra)}", problems) or ()))
+    for item_key in control_characters(
+            {k: project.get(k) for k in ("version", "urls", "scripts", "gui-scripts")
+             if k in project}, "project"):
+        problems.add(item_key, "must not contain newlines or control characters")
     version = project.get("version")
     description = project.get("description")
     license_value = project.get("license")
@@ -375,10 +501,29 @@ def _requirements(value: object, key: str, problems: Problems) -> tuple[str, ...
         try:
             if not isinstance(item, str) or _CONTROL_RE.search(item):
                 raise InvalidRequirement("not a single-line string")
-            out.append(str(Requirement(item)))
+            req = Requirement(item)
         except InvalidRequirement:
             problems.add(f"{key}[{index}]", f"{item!r} is not a valid PEP 508 requirement")
+            continue
+        if req.url and has_credentials(req.url):
+            # Not echoed: the value is a secret.
+            problems.add(f"{key}[{index}]", f"{req.name} @ <url>: the URL holds credentials, "
+                         "which would be written into the generated Dockerfile; remove them "
+                         f"and {CREDENTIALS_HINT}")
+            continue
+        out.append(str(req))
     return tuple(out)
+
+
+CREDENTIALS_HINT = "pass them at build time as a secret: bslim bake --netrc FILE"
+
+
+def has_credentials(url: str) -> bool:
+    """user:token@ (or token@) in a URL's authority; `git+ssh://git@host` is no secret."""
+    scheme, _, rest = url.partition("://")
+    authority = rest.split("/", 1)[0].split("?", 1)[0].split("#", 1)[0]
+    return "@" in authority and not (scheme.endswith("ssh") and ":" not in
+                                     authority.split("@", 1)[0])
 
 
 def parse(source: ProjectSource) -> Config:
@@ -408,7 +553,7 @@ def parse(source: ProjectSource) -> Config:
     target_tables: list[tuple[str, dict[str, Any]]] = []
     for tname, table in raw_targets.items():
         prefix = f"tool.slim.targets.{dotted(tname)}"
-        if not TARGET_NAME_RE.match(tname):
+        if not TARGET_NAME_RE.fullmatch(tname):
             problems.add(prefix, "target names may use only letters, digits, '_' and '-'")
             continue
         if not isinstance(table, dict):
@@ -427,18 +572,7 @@ def parse(source: ProjectSource) -> Config:
     if not raw_targets:
         target_tables.append((_default_target_name(project.name), {}))
 
-    output_dir = top_values.get("output-dir", "bake")
-    if not isinstance(output_dir, str):
-        problems.add("tool.slim.output-dir", f"must be a string, got {_describe(output_dir)}")
-        output_dir = "bake"
-    elif not _is_relative_inside(output_dir) or PurePosixPath(output_dir).parts == () \
-            or _CONTROL_RE.search(output_dir) or re.search(r"[\s\"'$]", output_dir):
-        # It becomes a .dockerignore line and the bake file's dockerfile path; "." would put
-        # the generated Dockerfile over the project's own and ignore the whole context.
-        problems.add("tool.slim.output-dir", f"{output_dir!r} must be a relative path to a "
-                     "directory inside the project (not '.'; no '..', spaces or quotes)")
-        output_dir = "bake"
-
+    output_dir = _parse_output_dir(top_values.get("output-dir", "bake"), source, problems)
     targets = [
         _parse_target(tname, top_values, table, project, source, problems)
         for tname, table in target_tables
@@ -450,10 +584,76 @@ def parse(source: ProjectSource) -> Config:
                          f"{target.image!r} is already the image of target "
                          f"'{seen[target.image]}'; give each target its own image")
         seen.setdefault(target.image, target.name)
+    config = Config(project=project, output_dir=PurePosixPath(output_dir).as_posix(),
+                    targets=tuple(targets), tags=tag_rules)
+    _check_cache_dirs(config, source, problems)
     if problems.items:
         raise ConfigError(problems.items)
-    return Config(project=project, output_dir=PurePosixPath(output_dir).as_posix(),
-                  targets=tuple(targets), tags=tag_rules)
+    return config
+
+
+def _parse_output_dir(output_dir: object, source: ProjectSource, problems: Problems) -> str:
+    if not isinstance(output_dir, str):
+        problems.add("tool.slim.output-dir", f"must be a string, got {_describe(output_dir)}")
+        return "bake"
+    if control_characters(output_dir, "") or not safe_path(output_dir) \
+            or PurePosixPath(output_dir).parts == ():
+        # It becomes a .dockerignore line and the bake file's dockerfile path; "." would put
+        # the generated Dockerfile over the project's own and ignore the whole context.
+        problems.add("tool.slim.output-dir", f"{output_dir!r} must be a relative path to a "
+                     f"directory inside the project (not '.'; {PATH_RULE})")
+        return "bake"
+    output_dir = PurePosixPath(output_dir).as_posix()
+    _check_output_dir(output_dir, source, problems)
+    return output_dir
+
+
+def _check_output_dir(output_dir: str, source: ProjectSource, problems: Problems) -> None:
+    """bslim writes there, and the whole directory goes into .dockerignore."""
+    key = "tool.slim.output-dir"
+    if output_dir in source.outside:
+        problems.add(key, f"{output_dir!r} leads outside the project through a symlink; "
+                     "bslim writes only inside the project")
+    elif output_dir in source.not_dirs:
+        problems.add(key, f"{output_dir!r} is a file, not a directory")
+    elif source.foreign_output:
+        shown = ", ".join(source.foreign_output[:3]) + (
+            ", ..." if len(source.foreign_output) > 3 else "")
+        problems.add(key, f"{output_dir!r} holds files bslim does not write ({shown}); the "
+                     "output directory is left out of the build context, so they would be "
+                     "too: use a directory of its own, e.g. \"bake\"")
+
+
+def _check_cache_dirs(config: Config, source: ProjectSource, problems: Problems) -> None:
+    """cache.local is rotated (the old directory deleted): it must not overlap anything else."""
+    for target in config.targets:
+        local = target.cache.local
+        if local is None:
+            continue
+        key = ("tool.slim.cache.local" if dict(target.sources).get("cache") != f"tool.slim."
+               f"targets.{target.name}" else f"tool.slim.targets.{target.name}.cache.local")
+        others = [config.output_dir, *(p for p in (target.requirements, target.dockerfile)
+                                       if p), *target.find_links,
+                  *(p for kind, p in target.wheels_from if kind == "dir")]
+        if PurePosixPath(local).parts == ():
+            problems.add(key, f"{local!r} is the project itself; use a directory of its own, "
+                         "e.g. \".cache/buildkit\"")
+            continue
+        for other in others:
+            if _overlap(local, other):
+                problems.add(key, f"{local!r} overlaps {other!r}; the cache is replaced after "
+                             "every build: use a directory of its own, e.g. \".cache/buildkit\"")
+        base = f"{local}/{target.name}"
+        for path in sorted(source.not_caches):
+            if path == base or path.startswith((f"{base}-", f"{base}.")):
+                problems.add(key, f"{path!r} is not a build cache (bslim replaces "
+                             f"{base!r} after every build); use a directory of its own, e.g. "
+                             "\".cache/buildkit\"")
+
+
+def _overlap(a: str, b: str) -> bool:
+    pa, pb = PurePosixPath(a).parts, PurePosixPath(b).parts
+    return pa[:len(pb)] == pb or pb[:len(pa)] == pa
 
 
 def _default_target_name(project_name: str) -> str:
@@ -535,7 +735,7 @@ def _parse_target(
     if image is None:
         image = str(canonicalize_name(project.name))
         sources["image"] = "derived"
-        if not REPOSITORY_RE.match(image):
+        if not REPOSITORY_RE.fullmatch(image):
             problems.add(keys["image"], f"project name {project.name!r} is not a valid image "
                          "repository; set image = \"registry/owner/name\"")
     entrypoint = field_of("entrypoint")
@@ -601,7 +801,7 @@ def _fill_base(template: str, python: str, debian: str, key: str, problems: Prob
         problems.add(key, f"unknown placeholder {{{unknown[0]}}}; valid: {{python}}, {{debian}}")
         return template
     filled = template.replace("{python}", python).replace("{debian}", debian)
-    if not _IMAGE_REF_RE.match(filled):
+    if not _IMAGE_REF_RE.fullmatch(filled):
         problems.add(key, f"{filled!r} is not a valid image reference (e.g. python:3.13-trixie)")
     return filled
 
@@ -644,6 +844,13 @@ def _check_value(
     expected = types[spec.kind]
     if raw is None:
         return None
+    bad = control_characters(raw, key)
+    if bad:
+        # The one fence every [tool.slim] string passes, keys of tables included: a newline
+        # would start a new Dockerfile instruction. The checks below are the second.
+        for item_key in bad:
+            problems.add(item_key, "must not contain newlines or control characters")
+        return _check_value(spec, spec.default, key, Problems(), project, source)
     if not isinstance(raw, expected) or (spec.kind == "str" and isinstance(raw, bool)):
         problems.add(key, f"must be {_kind_name(spec.kind)}, got {_describe(raw)}")
         # Carry on with the (valid) default so that later checks see a well-typed value.
@@ -652,6 +859,26 @@ def _check_value(
     if checker is None:
         return tuple(raw) if isinstance(raw, list) else raw
     return checker(raw, key, problems, project, source)
+
+
+def control_characters(value: object, key: str) -> list[str]:
+    """Dotted keys of every string (table keys too) in `value` holding a control character.
+
+    Iterative: TOML nests only as deep as its parser allows, but no recursion here either way.
+    """
+    found: list[str] = []
+    # (value, its key, whether the key itself is bad); it grows while it is read: breadth
+    # first, in file order.
+    queue: list[tuple[object, str, bool]] = [(value, key, False)]
+    for item, item_key, bad_key in queue:
+        if bad_key or (isinstance(item, str) and _CONTROL_RE.search(item)):
+            found.append(item_key)
+        elif isinstance(item, dict):
+            queue.extend((sub, f"{item_key}.{dotted(str(name))}",
+                          bool(_CONTROL_RE.search(str(name)))) for name, sub in item.items())
+        elif isinstance(item, list | tuple):
+            queue.extend((sub, f"{item_key}[{index}]", False) for index, sub in enumerate(item))
+    return found
 
 
 def _kind_name(kind: str) -> str:
@@ -679,20 +906,20 @@ def _check_image(raw: str, key: str, problems: Problems, *_: Any) -> str:
     if ":" in raw.rsplit("/", 1)[-1] or "@" in raw:
         problems.add(key, f"{raw!r}: give the repository without a tag or digest "
                      "(tags come from TAG / bslim tags)")
-    elif not REPOSITORY_RE.match(raw):
+    elif not REPOSITORY_RE.fullmatch(raw):
         problems.add(key, f"{raw!r} is not a valid image repository (lowercase, e.g. "
                      "ghcr.io/acme/spark)")
     return raw
 
 
 def _check_python(raw: str, key: str, problems: Problems, *_: Any) -> str:
-    if not _PYTHON_RE.match(raw):
+    if not _PYTHON_RE.fullmatch(raw):
         problems.add(key, f"{raw!r} must be a Python version X.Y, e.g. \"3.13\"")
     return raw
 
 
 def _check_debian(raw: str, key: str, problems: Problems, *_: Any) -> str:
-    if not _DEBIAN_RE.match(raw):
+    if not _DEBIAN_RE.fullmatch(raw):
         problems.add(key, f"{raw!r} must be a Debian release name, e.g. "
                      + ", ".join(DEBIAN_RELEASES) + suggest(raw, DEBIAN_RELEASES))
     elif raw not in DEBIAN_RELEASES and suggest(raw, DEBIAN_RELEASES):
@@ -724,13 +951,20 @@ def _check_exec_list(raw: list[Any], key: str, problems: Problems, *_: Any) -> t
 
 
 def _check_workdir(raw: str, key: str, problems: Problems, *_: Any) -> str:
-    if not raw.startswith("/") or _CONTROL_RE.search(raw) or re.search(r"[\s\"'$\\]", raw):
-        problems.add(key, f"{raw!r} must be an absolute path without spaces, quotes or '$'")
+    path = raw.rstrip("/") if raw != "/" else raw
+    if path != "/" and (not _WORKDIR_RE.fullmatch(path)
+                        or any(part in (".", "..") for part in path.split("/"))):
+        problems.add(key, f"{raw!r} must be an absolute path of letters, digits and . _ + ~ -, "
+                     "without '..', e.g. \"/app\"")
+    elif path in _SYSTEM_DIRS or path == "/" or any(
+            path.startswith(tree + "/") for tree in _SYSTEM_TREES):
+        problems.add(key, f"{raw!r} is a system directory (or inside one); it would be "
+                     "chowned to the user: use a directory of its own, e.g. \"/app\"")
     return raw
 
 
 def _check_user(raw: str, key: str, problems: Problems, *_: Any) -> str:
-    if not _USER_RE.match(raw):
+    if not _USER_RE.fullmatch(raw):
         problems.add(key, f"{raw!r} must be a user name like \"app\" (lowercase letters, digits, "
                      "'_' or '-'), or \"root\"")
     return raw
@@ -742,7 +976,7 @@ def _table(pattern: re.Pattern[str], what: str) -> _Check:
         out: list[tuple[str, str]] = []
         for name, value in raw.items():
             item_key = f"{key}.{dotted(name)}"
-            if not pattern.match(name):
+            if not pattern.fullmatch(name):
                 problems.add(item_key, f"{name!r} is not a valid {what} name")
             elif isinstance(value, bool) or not isinstance(value, str | int | float):
                 problems.add(item_key, f"must be a string, got {_describe(value)}")
@@ -758,7 +992,7 @@ def _check_expose(raw: list[Any], key: str, problems: Problems, *_: Any) -> tupl
     out: list[str] = []
     for index, item in enumerate(raw):
         item_key = f"{key}[{index}]"
-        match = _EXPOSE_RE.match(str(item)) if isinstance(item, int | str) and \
+        match = _EXPOSE_RE.fullmatch(str(item)) if isinstance(item, int | str) and \
             not isinstance(item, bool) else None
         if match is None or not 0 < int(match.group(1)) < 65536:
             problems.add(item_key, f"{item!r} is not a port; use 8080 or \"8080/tcp\", "
@@ -790,9 +1024,12 @@ def _check_extras(
 def _project_path(kind: str) -> _Check:
     def check(raw: str, key: str, problems: Problems, _p: ProjectMeta,
               source: ProjectSource) -> str:
-        if not _is_relative_inside(raw) or _CONTROL_RE.search(raw) or re.search(r"[\s\"'$]", raw):
+        if not safe_path(raw):
             problems.add(key, f"{raw!r} must be a relative path inside the project "
-                         "(no '..', spaces or quotes)")
+                         f"({PATH_RULE})")
+        elif PurePosixPath(raw).as_posix() in source.outside:
+            problems.add(key, f"{raw!r} leads outside the project through a symlink; the "
+                         "build context holds only the project")
         elif PurePosixPath(raw).as_posix() not in source.existing:
             problems.add(key, f"{kind} {raw!r} does not exist in the project")
         return PurePosixPath(raw).as_posix()
@@ -810,7 +1047,7 @@ def _check_find_links(
 def _check_apt(raw: list[Any], key: str, problems: Problems, *_: Any) -> tuple[str, ...]:
     out: list[str] = []
     for item_key, item in _strings(raw, key, problems):
-        if not _APT_RE.match(item):
+        if not _APT_RE.fullmatch(item):
             problems.add(item_key, f"{item!r} is not a Debian package name (e.g. libffi-dev or "
                          "libffi-dev=3.4.4-1)")
         elif item not in out:
@@ -819,11 +1056,11 @@ def _check_apt(raw: list[Any], key: str, problems: Problems, *_: Any) -> tuple[s
 
 
 def _url(raw: str, key: str, problems: Problems) -> str:
-    if not _URL_RE.match(raw):
+    if not _URL_RE.fullmatch(raw):
         problems.add(key, f"{raw!r} must be an http(s) URL without spaces or quotes")
-    elif "@" in raw.split("/", 3)[2]:
+    elif has_credentials(raw):
         problems.add(key, "must not contain credentials; they would end up in the image "
-                     "history (use a pip.conf secret)")
+                     f"history: {CREDENTIALS_HINT}")
     return raw
 
 
@@ -837,22 +1074,31 @@ def _check_extra_index_urls(
     return tuple(_url(item, item_key, problems) for item_key, item in _strings(raw, key, problems))
 
 
-def _check_cache(raw: dict[str, Any], key: str, problems: Problems, *_: Any) -> CacheConfig:
+def _check_cache(raw: dict[str, Any], key: str, problems: Problems, _p: ProjectMeta,
+                 source: ProjectSource) -> CacheConfig:
     for name in raw:
         if name not in CACHE_KEYS:
             problems.add(f"{key}.{dotted(name)}", "unknown key" + suggest(name, CACHE_KEYS))
     registry = raw.get("registry")
     if registry is not None and (not isinstance(registry, str)
-                                 or not REPOSITORY_RE.match(registry)):
+                                 or not REPOSITORY_RE.fullmatch(registry)):
         problems.add(f"{key}.registry", f"{registry!r} must be an image repository without tag, "
                      "e.g. \"ghcr.io/acme/spark-cache\"")
         registry = None
     local = raw.get("local")
-    if local is not None and (not isinstance(local, str) or not _is_relative_inside(local)
-                              or re.search(r"[\s,\"'=$]", local)):
+    if local is not None and (not isinstance(local, str) or not safe_path(local)):
         problems.add(f"{key}.local", f"{local!r} must be a relative directory inside the "
-                     "project, e.g. \".cache/buildkit\"")
+                     f"project, e.g. \".cache/buildkit\" ({PATH_RULE})")
         local = None
+    elif local is not None:
+        local = PurePosixPath(local).as_posix()
+        if local in source.outside:
+            problems.add(f"{key}.local", f"{local!r} leads outside the project through a "
+                         "symlink")
+            local = None
+        elif local in source.not_dirs:
+            problems.add(f"{key}.local", f"{local!r} is a file, not a directory")
+            local = None
     gha = raw.get("gha", False)
     if not isinstance(gha, bool):
         problems.add(f"{key}.gha", f"must be true or false, got {_describe(gha)}")
@@ -866,9 +1112,12 @@ def _check_wheels_from(
     out: list[tuple[str, str]] = []
     for item_key, item in _strings(raw, key, problems):
         path = PurePosixPath(item).as_posix()
-        if _is_relative_inside(item) and path in source.existing:
+        if safe_path(item) and path in source.outside:
+            problems.add(item_key, f"{item!r} leads outside the project through a symlink; "
+                         "the build context holds only the project")
+        elif safe_path(item) and path in source.existing:
             out.append(("dir", path))
-        elif _IMAGE_REF_RE.match(item) and ":" in item.rsplit("/", 1)[-1]:
+        elif _IMAGE_REF_RE.fullmatch(item) and ":" in item.rsplit("/", 1)[-1]:
             out.append(("image", item))
         else:
             problems.add(item_key, f"{item!r} is neither a wheel image with a tag (e.g. "

@@ -33,7 +33,7 @@ def build_table(source: config.ProjectSource, image: str | None) -> tomlkit.item
 def add_table(project: Path, *, image: str | None, force: bool) -> str:
     path = project / "pyproject.toml"
     source = config.read_project(project)
-    if image is not None and not config.REPOSITORY_RE.match(image):
+    if image is not None and not config.REPOSITORY_RE.fullmatch(image):
         raise UsageError(f"--image: {image!r} is not a valid image repository without tag "
                          "(e.g. ghcr.io/acme/spark)")
     try:

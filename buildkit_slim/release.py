@@ -44,8 +44,8 @@ from buildkit_slim.plan import Plan, TargetPlan
 from buildkit_slim.tags import TagError, TagRules, compute_tags, parse_version
 
 RECORD_FORMAT = 1
-DIGEST_RE = re.compile(r"^sha256:[a-f0-9]{64}$")
-_REVISION_RE = re.compile(r"^[0-9a-fA-F]{7,64}$")
+DIGEST_RE = re.compile(r"sha256:[a-f0-9]{64}")
+_REVISION_RE = re.compile(r"[0-9a-fA-F]{7,64}")
 OCI = "org.opencontainers.image."
 # buildx learned `imagetools create --annotation` in 0.12.
 ANNOTATIONS_SINCE = (0, 12)
@@ -124,7 +124,7 @@ def created_from_epoch(value: str | None) -> str | None:
 def check_revision(value: str | None, option: str = "--revision") -> str | None:
     if value is None or value == "":
         return None
-    if not _REVISION_RE.match(value.strip()):
+    if not _REVISION_RE.fullmatch(value.strip()):
         raise UsageError(f"{option}: {value!r} is not a commit sha (7 to 64 hex digits)")
     return value.strip().lower()
 
@@ -201,7 +201,7 @@ def record_name(target: str, platform: str) -> str:
 
 def staging_tag(tag: str, platform: str) -> str:
     staged = f"{tag}-stage-{platform_pair(platform)}"
-    if not TAG_RE.match(staged):
+    if not TAG_RE.fullmatch(staged):
         raise UsageError(f"--tag: {tag!r} gives the staging tag {staged!r}, which is not a "
                          "valid OCI tag (at most 128 letters, digits, '_', '.', '-')")
     return staged
@@ -237,7 +237,7 @@ def digest_from_metadata(text: str, target: str) -> str:
     except (ValueError, KeyError, TypeError):
         raise CheckFailed(f"buildx metadata has no containerimage.digest for target {target!r}",
                           hint="was the image pushed? --stage needs --push") from None
-    if not isinstance(digest, str) or not DIGEST_RE.match(digest):
+    if not isinstance(digest, str) or not DIGEST_RE.fullmatch(digest):
         raise CheckFailed(f"buildx metadata: {digest!r} is not a sha256 digest")
     return digest
 
@@ -287,9 +287,9 @@ def parse_record(name: str, text: str) -> StageRecord:
         if not isinstance(value, str) or not value:
             raise CheckFailed(f"{name}: stage record has no {key}")
         fields[key] = value
-    if not DIGEST_RE.match(fields["digest"]):
+    if not DIGEST_RE.fullmatch(fields["digest"]):
         raise CheckFailed(f"{name}: {fields['digest']!r} is not a sha256 digest")
-    if not REPOSITORY_RE.match(fields["image"]):
+    if not REPOSITORY_RE.fullmatch(fields["image"]):
         raise CheckFailed(f"{name}: {fields['image']!r} is not an image repository")
     if fields["mode"] not in MODES:
         raise CheckFailed(f"{name}: mode {fields['mode']!r} is not one of {', '.join(MODES)}")
@@ -325,7 +325,7 @@ def final_tags(image: str, tags: Sequence[str], default: str, option: str = "--t
 
 def _tag_on(image: str, value: str, option: str) -> str:
     """The tag of `value`, a bare tag or `<image>:<tag>` of this very image."""
-    if TAG_RE.match(value):
+    if TAG_RE.fullmatch(value):
         return value
     repo, sep, bare = value.rpartition(":")
     if not sep or "/" in bare or not repo:
@@ -334,7 +334,7 @@ def _tag_on(image: str, value: str, option: str) -> str:
     if repo != image:
         raise UsageError(f"{option}: {value!r} is in repository {repo!r}, not the target's "
                          f"image {image!r}", hint=_OWN_REPO.get(option))
-    if not TAG_RE.match(bare):
+    if not TAG_RE.fullmatch(bare):
         raise UsageError(f"{option}: {bare!r} is not a valid OCI tag (letters, digits, '_', "
                          "'.', '-'; at most 128)")
     return bare
@@ -476,12 +476,12 @@ def resolve_from(image: str, given: str | None, rules: TagRules) -> str:
             raise UsageError("--from: no default, because tool.slim.tags.edge is disabled",
                              hint="name the pushed image to release, e.g. --from sha-3f9c2a1")
         return f"{image}:{rules.prefix}{rules.edge}"
-    if DIGEST_RE.match(given):
+    if DIGEST_RE.fullmatch(given):
         return f"{image}@{given}"
     if "@" not in given:
         return f"{image}:{_tag_on(image, given, '--from')}"
     repo, _, digest = given.partition("@")
-    if not DIGEST_RE.match(digest):
+    if not DIGEST_RE.fullmatch(digest):
         raise UsageError(f"--from: {given!r}: {digest!r} is not a sha256 digest")
     if repo != image:
         raise UsageError(f"--from: {given!r} is in repository {repo!r}, not the target's "

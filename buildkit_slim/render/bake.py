@@ -23,21 +23,22 @@ def bake_target(target: TargetPlan) -> dict[str, Any]:
         "dockerfile": escape_hcl(target.dockerfile),  # a project path may hold `%{`
         "labels": {k: escape_hcl(v) for k, v in target.labels},
         "platforms": list(target.platforms),
-        "tags": [f"{target.config.image}:${{{TAG_VARIABLE}}}"],
+        "tags": [f"{escape_hcl(target.config.image)}:${{{TAG_VARIABLE}}}"],
     }
     if target.runtime_stage is not None:
         body["target"] = target.runtime_stage
     if target.config.args:
         body["args"] = {k: escape_hcl(v) for k, v in target.config.args}
     if target.contexts:
-        body["contexts"] = dict(target.contexts)
+        # wheels-from directories are project paths, which may hold `%{`.
+        body["contexts"] = {k: escape_hcl(v) for k, v in target.contexts}
     # Registry and gha locations are fixed: committed here, so that a plain `docker buildx
     # bake -f` uses them too. A local cache is added per run (it must exist to be read).
     refs = cache_refs(target.config.cache, target=target.name, all_platforms=target.platforms,
                       platforms=target.platforms, local=False)
     if refs.cache_from:
-        body["cache-from"] = list(refs.cache_from)
-        body["cache-to"] = list(refs.cache_to)
+        body["cache-from"] = [escape_hcl(r) for r in refs.cache_from]
+        body["cache-to"] = [escape_hcl(r) for r in refs.cache_to]
     return body
 
 
@@ -45,7 +46,7 @@ def wheels_target(target: TargetPlan) -> dict[str, Any]:
     """`<image>-wheels:<tag>`: a FROM scratch image of the wheels, for derived images."""
     body = bake_target(target)
     body["target"] = target.wheelhouse_stage
-    body["tags"] = [f"{target.config.image}-wheels:${{{TAG_VARIABLE}}}"]
+    body["tags"] = [f"{escape_hcl(target.config.image)}-wheels:${{{TAG_VARIABLE}}}"]
     body["labels"] = {**body["labels"], "org.opencontainers.image.title":
                       escape_hcl(f"{target.config.image.rsplit('/', 1)[-1]} wheels")}
     body.pop("cache-to", None)  # the main target writes the shared cache

@@ -438,12 +438,13 @@ def runtime_stage(target: TargetPlan) -> list[str]:
         *_apt(config.apt_runtime),
     ]
     if config.user != "root":
+        # Validated by config, and quoted all the same: two fences.
+        user, workdir = shlex.quote(config.user), shlex.quote(config.workdir)
         lines += _run([], [
-            f"groupadd --gid {UID} {config.user}",
-            f"useradd --uid {UID} --gid {UID} --create-home --shell /usr/sbin/nologin "
-            f"{config.user}",
-            f"mkdir -p {config.workdir}",
-            f"chown {UID}:{UID} {config.workdir}",
+            f"groupadd --gid {UID} {user}",
+            f"useradd --uid {UID} --gid {UID} --create-home --shell /usr/sbin/nologin {user}",
+            f"mkdir -p {workdir}",
+            f"chown {UID}:{UID} {workdir}",
         ])
     if target.fetch_stage is not None:
         # What pip wrote natively; then what it deleted (a package of the image it upgraded).

@@ -51,11 +51,12 @@ DEFAULTS: dict[str, object] = {
 ARM = "linux/arm/v7"
 APT_HINT = "is not a Debian package name (e.g. libffi-dev or libffi-dev=3.4.4-1)"
 NO_CONTROL = "must not contain newlines or control characters"
-NO_CREDENTIALS = ("must not contain credentials; they would end up in the image history "
-                  "(use a pip.conf secret)")
-RELATIVE = "must be a relative path inside the project (no '..', spaces or quotes)"
-OUTPUT_DIR = ("must be a relative path to a directory inside the project "
-              "(not '.'; no '..', spaces or quotes)")
+NO_CREDENTIALS = ("must not contain credentials; they would end up in the image history: "
+                  "pass them at build time as a secret: bslim bake --netrc FILE")
+PATH_RULE = "no '..', spaces, quotes, '$', ',', '=', glob characters or leading '-'"
+RELATIVE = f"must be a relative path inside the project ({PATH_RULE})"
+OUTPUT_DIR = f"must be a relative path to a directory inside the project (not '.'; {PATH_RULE})"
+WORKDIR = "must be an absolute path of letters, digits and . _ + ~ -, without '..', e.g. \"/app\""
 
 
 def errors_of(write_project: WriteProject, pyproject: str,
@@ -192,26 +193,22 @@ BAD = [
                  id="env-bad-names"),
     pytest.param('[tool.slim]\nlabels = { a = "x\\ny", "b\\nc" = "z" }\n', None,
                  [f"tool.slim.labels.a: {NO_CONTROL}",
-                  "tool.slim.labels.\"b\\nc\": 'b\\nc' is not a valid label name"],
+                  f"tool.slim.labels.\"b\\nc\": {NO_CONTROL}"],
                  id="labels-newlines"),
     pytest.param('[tool.slim]\nargs = { "1X" = "a", "X;Y" = "b" }\n', None,
                  ["tool.slim.args.1X: '1X' is not a valid build arg name",
                   "tool.slim.args.\"X;Y\": 'X;Y' is not a valid build arg name"],
                  id="args-bad-names"),
     pytest.param('[tool.slim]\nworkdir = "/app; rm -rf /"\n', None,
-                 ["tool.slim.workdir: '/app; rm -rf /' must be an absolute path without "
-                  "spaces, quotes or '$'"], id="workdir-shell"),
+                 [f"tool.slim.workdir: '/app; rm -rf /' {WORKDIR}"], id="workdir-shell"),
     pytest.param('[tool.slim]\nworkdir = "/app\\nUSER root"\n', None,
-                 ["tool.slim.workdir: '/app\\nUSER root' must be an absolute path without "
-                  "spaces, quotes or '$'"], id="workdir-newline"),
+                 [f"tool.slim.workdir: {NO_CONTROL}"], id="workdir-newline"),
     pytest.param('[tool.slim]\nworkdir = "app"\n', None,
-                 ["tool.slim.workdir: 'app' must be an absolute path without spaces, quotes "
-                  "or '$'"], id="workdir-relative"),
+                 [f"tool.slim.workdir: 'app' {WORKDIR}"], id="workdir-relative"),
     pytest.param('[tool.slim]\nentrypoint = ["spark", "--x\\nRUN evil"]\n', None,
                  [f"tool.slim.entrypoint[1]: {NO_CONTROL}"], id="entrypoint-newline"),
     pytest.param('[tool.slim]\nbuilder-base = "python:3.13 AS x\\nRUN evil"\n', None,
-                 ["tool.slim.builder-base: 'python:3.13 AS x\\nRUN evil' is not a valid image "
-                  "reference (e.g. python:3.13-trixie)"], id="base-injection"),
+                 [f"tool.slim.builder-base: {NO_CONTROL}"], id="base-injection"),
     # URLs: credentials never go into config.
     pytest.param('[tool.slim]\nindex-url = "https://user:secret@pypi.example.com/simple"\n',
                  None, [f"tool.slim.index-url: {NO_CREDENTIALS}"], id="index-url-credentials"),
@@ -288,7 +285,7 @@ BAD = [
                  ["tool.slim.targets.api.cache.registry: 'ghcr.io/a/c:latest' must be an image "
                   "repository without tag, e.g. \"ghcr.io/acme/spark-cache\"",
                   "tool.slim.targets.api.cache.local: '../x' must be a relative directory inside "
-                  "the project, e.g. \".cache/buildkit\"",
+                  f"the project, e.g. \".cache/buildkit\" ({PATH_RULE})",
                   "tool.slim.targets.api.cache.gha: must be true or false, got a string"],
                  id="cache-bad-values"),
     pytest.param('[tool.slim]\npublish-wheels = "yes"\n', None,
