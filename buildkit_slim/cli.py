@@ -470,6 +470,13 @@ def main(argv: list[str] | None = None) -> None:
         _fail(exc)
     except typer.Exit as exc:
         raise SystemExit(exc.exit_code) from None
+    except OSError as exc:
+        # A path the user named that cannot be used (too long, a file where a directory
+        # belongs, no permission): what and why, not a traceback.
+        where = f"{exc.filename}: " if exc.filename else ""
+        _fail(UsageError(f"{where}{exc.strerror or exc}"))
+    except RecursionError:
+        _fail(UsageError("the input is nested too deeply to process"))
     except typer.Abort:
         _err("error: aborted")
         raise SystemExit(130) from None
