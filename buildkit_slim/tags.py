@@ -63,6 +63,7 @@ __all__ = [
 # The OCI distribution spec's tag grammar; 128 characters at most.
 _OCI_TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
 _OCI_TAG_MAX = 128
+_VERSION_MAX = 1000  # longer cannot make a tag; refused before packaging parses it
 _OCI_TAG_PREFIX = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
 _SHA = re.compile(r"[0-9a-fA-F]{7,40}")
 _SHA_LENGTH_MIN = 7
@@ -135,8 +136,11 @@ def parse_version(text: str, *, option: str = "--version") -> Version:
     ``option`` names the input in the error message.
     """
     # packaging already accepts "v"/"V" and surrounding whitespace.
+    if len(text) > _VERSION_MAX:  # and Version() would call int() on 4300+ digits
+        raise TagError(f"{option}: {text[:20]!r}... is {len(text)} characters long; a version "
+                       f"becomes a tag, which has {_OCI_TAG_MAX} at most")
     try:
-        return Version(text)
+        return _version(text)
     except InvalidVersion:
         raise TagError(
             f"{option}: {text!r} is not a PEP 440 version (e.g. 1.4.2, 1.5.0rc1)"
@@ -239,19 +243,28 @@ def _version_tag(version: Version) -> str:
     return str(version).replace("+", "-")
 
 
+def _version(text: str) -> Version:
+    """Version(), with a number too long for int() (over 4300 digits) also InvalidVersion."""
+    try:
+        return Version(text)
+    except ValueError as exc:  # InvalidVersion is a ValueError too
+        raise InvalidVersion(str(exc)) from None
+
+
 def _parse_ref(ref: str, rules: TagRules) -> tuple[Version | None, str | None]:
     """Return (version from a tag ref, tag for a branch/PR ref)."""
     if ref.startswith("refs/tags/"):
         name = ref.removeprefix("refs/tags/")
         try:
-            return Version(name), None
-        except InvalidVersion:
+            return parse_version(name, option="--ref"), None
+        except TagError:
             raise TagError(
-                f"--ref: tag {name!r} is not a PEP 440 version "
-                "(e.g. refs/tags/v1.4.2, refs/tags/1.5.0rc1)"
+                f"--ref: tag {name[:40]!r}{'...' if len(name) > 40 else ''} is not a PEP 440 "
+                "version (e.g. refs/tags/v1.4.2, refs/tags/1.5.0rc1)"
             ) from None
     if pull := _PULL.fullmatch(ref):
-        return None, (f"pr-{int(pull.group(1))}" if rules.branch else None)
+        # Not int(): a number over 4300 digits raises; the tag grammar refuses it later.
+        return None, (f"pr-{pull.group(1).lstrip('0') or '0'}" if rules.branch else None)
     if ref.startswith("refs/heads/"):
         branch = ref.removeprefix("refs/heads/")
     elif ref.startswith("refs/") or not ref:
@@ -289,7 +302,7 @@ def _is_reserved(name: str, rules: TagRules) -> bool:
     if name == rules.edge or _RESERVED_SHAPES.fullmatch(name):
         return True
     try:
-        version = Version(name)
+        version = _version(name)
     except InvalidVersion:
         return False
     # Only the exact spelling a release would produce collides: "v1.4" or
