@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from buildkit_slim import files, render
-from buildkit_slim.cache import cache_refs, gha_warning, local_dirs
+from buildkit_slim.cache import CACHE_MARKER, cache_refs, gha_warning, is_cache_dir, local_dirs
 from buildkit_slim.docker import BakeRequest
 from buildkit_slim.errors import UsageError
 from buildkit_slim.plan import WHEELS_SUFFIX, Plan, TargetPlan
@@ -188,10 +188,26 @@ def _local_cache_dirs(chosen: Plan, options: BakeOptions) -> list[tuple[Path, Pa
     return out
 
 
+def _replaceable(path: Path) -> bool:
+    """Only a directory bslim (or BuildKit, for it) wrote may be deleted: never a symlink,
+    never one holding anything else (cache.local = "." once made that the project's code)."""
+    if path.is_symlink() or not path.is_dir():
+        return False
+    return is_cache_dir([p.name for p in path.iterdir()])
+
+
+def _refuse(path: Path, project_root: Path) -> UsageError:
+    return UsageError(f"{path.relative_to(project_root).as_posix()} is not a build cache bslim "
+                      f"wrote (no {CACHE_MARKER} file in it); bslim deletes no directory it did "
+                      "not create", hint="move it away, or point cache.local elsewhere")
+
+
 def clear_stale_local_caches(chosen: Plan, options: BakeOptions) -> None:
     """A `.new` directory left by a failed build would be written into, and grow: start empty."""
     for _, new in _local_cache_dirs(chosen, options):
-        if new.is_dir():
+        if new.is_symlink() or new.exists():
+            if not _replaceable(new):
+                raise _refuse(new, options.project_root)
             shutil.rmtree(new)
 
 
@@ -200,8 +216,13 @@ def rotate_local_caches(chosen: Plan, options: BakeOptions) -> None:
     if not options.export_cache:
         return
     for current, new in _local_cache_dirs(chosen, options):
-        if new.is_dir():
-            if current.exists():
+        if new.is_dir() and not new.is_symlink():
+            (new / CACHE_MARKER).write_text("a build cache written by bslim; bslim replaces "
+                                            "this directory after each build\n",
+                                            encoding="utf-8")
+            if current.is_symlink() or current.exists():
+                if not _replaceable(current):
+                    raise _refuse(current, options.project_root)
                 shutil.rmtree(current)
             new.rename(current)
 
