@@ -460,8 +460,10 @@ def parse_project(data: Mapping[str, Any], problems: Problems) -> ProjectMeta:
             optional.append((str(canonicalize_name(extra)), _requirements(
                 reqs, f"project.optional-dependencies.{dotted(extra)}", problems) or ()))
     for item_key in control_characters(
-            {k: project.get(k) for k in ("version", "urls", "scripts", "gui-scripts")
-             if k in project}, "project"):
+            {k: project.get(k) for k in ("version", "license", "urls", "scripts", "gui-scripts")
+             # A license table's text may span lines: it is left out then, not refused.
+             if k in project and not (k == "license" and isinstance(project[k], dict))},
+            "project"):
         problems.add(item_key, "must not contain newlines or control characters")
     version = project.get("version")
     description = project.get("description")

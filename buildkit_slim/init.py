@@ -23,9 +23,8 @@ def build_table(source: config.ProjectSource, image: str | None) -> tomlkit.item
                          "the project's name and dependencies there (PEP 621)",
                          hint="Poetry before 2.0 and other tools keep them elsewhere: add a "
                               "[project] table first")
-    named = [p for p in problems.items if p.startswith("project.name")]
-    if named:
-        raise ConfigError(named)
+    if problems.items:  # render would refuse them too; and they are no comment material
+        raise ConfigError(problems.items)
     table = tomlkit.table()
     table.add("image", image or str(meta.distribution))
     table.add("python", config.KEY_SPECS["python"].default)

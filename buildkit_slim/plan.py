@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
@@ -105,7 +106,9 @@ def wheel_contexts(
 def oci_labels(project: ProjectMeta, target: TargetConfig) -> tuple[tuple[str, str], ...]:
     labels = {"org.opencontainers.image.title": project.name}
     if project.description:
-        labels["org.opencontainers.image.description"] = " ".join(project.description.split())
+        # One line, whatever the summary held (newlines, tabs, other control characters).
+        labels["org.opencontainers.image.description"] = " ".join(
+            re.sub(r"[\x00-\x1f\x7f]", " ", project.description).split())
     if project.version:
         labels["org.opencontainers.image.version"] = project.version
     if project.license:
