@@ -44,6 +44,7 @@ class BakeOptions:
     progress: str = "plain"
     metadata_file: Path | None = None
     ca_bundle: Path | None = None
+    netrc: Path | None = None  # credentials for private indexes, a secret like ca_bundle
     cache: bool = True  # False: --no-cache
     export_cache: bool = True  # False: --no-cache-export (pull requests must not write)
     export_wheels: Path | None = None
@@ -72,9 +73,11 @@ def bake_request(
         subset = tuple(target.platforms) != tuple(target.config.platforms)
         if subset:
             body["platforms"] = list(target.platforms)
-        if options.ca_bundle is not None:
-            body["secret"] = [f"id=ca,src={options.ca_bundle.resolve()}"]
-            outside.append(options.ca_bundle.resolve())
+        # Secrets go in per run, never into the committed bake file.
+        for secret_id, source in (("ca", options.ca_bundle), ("netrc", options.netrc)):
+            if source is not None:
+                body.setdefault("secret", []).append(f"id={secret_id},src={source.resolve()}")
+                outside.append(source.resolve())
         if target.config.publish_wheels and body:
             # The wheel image builds the same stages: same platforms and secret, but it never
             # writes the cache (the image target does; two writers of one ref race).

@@ -51,6 +51,12 @@ def _main(
     """bslim: [tool.slim] in pyproject.toml -> docker buildx bake file + multi-stage Dockerfile."""
 
 
+def _check_secret_files(ca_bundle: Path | None, netrc: Path | None) -> None:
+    for option, path in (("--ca-bundle", ca_bundle), ("--netrc", netrc)):
+        if path is not None and not path.is_file():
+            raise UsageError(f"{option}: {path} is not a file")
+
+
 @app.command()
 def render_cmd(
     project: ProjectOpt = Path(),
@@ -145,6 +151,11 @@ def bake(
         envvar="BSLIM_CA_BUNDLE", dir_okay=False,
         help="CA certificates for pip inside build steps (TLS-intercepting proxies); handed "
              "in as a BuildKit secret, never stored in a layer.")] = None,
+    netrc: Annotated[Path | None, typer.Option(
+        envvar="BSLIM_NETRC", dir_okay=False,
+        help="A netrc file with credentials for private package indexes; handed in as a "
+             "BuildKit secret on the steps that reach an index, never stored in a layer.")] =
+    None,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Ignore the build cache.")] =
     False,
     no_cache_export: Annotated[bool, typer.Option(
@@ -172,8 +183,7 @@ def bake(
                          "with --load or --push")
     if progress not in ("plain", "tty", "auto"):
         raise UsageError(f"--progress: {progress!r} is not valid; use plain, tty or auto")
-    if ca_bundle is not None and not ca_bundle.is_file():
-        raise UsageError(f"--ca-bundle: {ca_bundle} is not a file")
+    _check_secret_files(ca_bundle, netrc)
     _, the_plan = _load(project)
     chosen = plan.select(the_plan, targets or [], platform or [])
     staged = release.stage_choice(chosen, push=push, export_wheels=export_wheels is not None,
@@ -190,7 +200,8 @@ def bake(
         project_root=project, platforms=tuple(platform or ()),
         overrides=overrides, tag=tag, push=push, load=load,
         builder=builder, progress=progress, metadata_file=metadata_file, ca_bundle=ca_bundle,
-        cache=not no_cache, export_cache=not no_cache_export, export_wheels=export_wheels,
+        netrc=netrc, cache=not no_cache, export_cache=not no_cache_export,
+        export_wheels=export_wheels,
     )
     request = apply.bake_request(the_plan, chosen, options)
     for warning in apply.warnings(chosen, os.environ):
@@ -238,6 +249,9 @@ def plan_cmd(
     ca_bundle: Annotated[Path | None, typer.Option(
         envvar="BSLIM_CA_BUNDLE", dir_okay=False,
         help="CA certificates for pip inside build steps (see bake).")] = None,
+    netrc: Annotated[Path | None, typer.Option(
+        envvar="BSLIM_NETRC", dir_okay=False,
+        help="Credentials for private package indexes (see bake).")] = None,
 ) -> None:
     """Before building: per platform, which distributions come as wheels, which are pure, and
     which will be compiled (under emulation or not). Runs only the native fetch stage."""
@@ -247,13 +261,13 @@ def plan_cmd(
     from buildkit_slim import apply, wheels
     from buildkit_slim.doctor import NATIVE
 
-    if ca_bundle is not None and not ca_bundle.is_file():
-        raise UsageError(f"--ca-bundle: {ca_bundle} is not a file")
+    _check_secret_files(ca_bundle, netrc)
     _, the_plan = _load(project)
     chosen = plan.select(the_plan, targets or [], platform or [])
     with tempfile.TemporaryDirectory(prefix="bslim-plan-") as tmp:
         options = apply.BakeOptions(project_root=project, platforms=tuple(platform or ()),
-                                    builder=builder, ca_bundle=ca_bundle, report_dir=Path(tmp),
+                                    builder=builder, ca_bundle=ca_bundle, netrc=netrc,
+                                    report_dir=Path(tmp),
                                     progress="plain")
         request = apply.bake_request(the_plan, chosen, options)
         apply.render_files(project, the_plan)

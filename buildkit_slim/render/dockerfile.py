@@ -60,9 +60,14 @@ PIP_CACHE = (
     "--mount=type=cache,id=bslim-pip-${TARGETOS}-${TARGETARCH}${TARGETVARIANT},"
     "target=/root/.cache/pip,sharing=locked"
 )
-# The CA bundle (for TLS-intercepting proxies) is a secret mount: it never lands in a layer.
-CA_SECRET = "--mount=type=secret,id=ca"  # noqa: S105 - a mount, not a password
-USE_CA = "if [ -s /run/secrets/ca ]; then export PIP_CERT=/run/secrets/ca; fi"
+# What pip needs to reach a private index or one behind a TLS-intercepting proxy: the CA
+# bundle and a netrc with the index's credentials (`bslim bake --ca-bundle/--netrc`). Secret
+# mounts, so neither lands in a layer, and only on the steps that reach an index; either may
+# be absent (BuildKit then mounts nothing). One string: one entry of a RUN's mount list.
+CA_SECRET = (
+    "--mount=type=secret,id=ca \\\n    --mount=type=secret,id=netrc")  # noqa: S105 - mounts
+USE_CA = ("if [ -s /run/secrets/ca ]; then export PIP_CERT=/run/secrets/ca; fi \\\n"
+          " && if [ -s /run/secrets/netrc ]; then export NETRC=/run/secrets/netrc; fi")
 
 DOCKERIGNORE = (
     ".git",
