@@ -334,10 +334,23 @@ def in_tree_backend(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return src
 
 
+def _spec(src: Path) -> tuple[str, tuple[str, ...]]:
+    """What `hook` passes to the hook's process: the backend and backend-path of the tree."""
+    spec, paths = pip_for_target.backend_of(src)
+    return spec, tuple(paths)
+
+
+def test_backend_of_reads_the_build_system(in_tree_backend: Path) -> None:
+    assert pip_for_target.backend_of(in_tree_backend) == ("demo_backend", ["backend"])
+    (in_tree_backend / "pyproject.toml").write_text('[project]\nname = "x"\n')
+    assert pip_for_target.backend_of(in_tree_backend) == (
+        "setuptools.build_meta:__legacy__", [])
+
+
 def test_backend_builds_in_the_source_tree(in_tree_backend: Path, tmp_path: Path,
                                            capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "out"
-    assert backend("wheel", in_tree_backend, out) == 0
+    assert backend("wheel", in_tree_backend, out, *_spec(in_tree_backend)) == 0
     (wheel,) = out.iterdir()
     assert wheel.name == f"demo-1.0-cp313-cp313-linux_{platform.machine()}.whl"
     assert wheel.read_text(encoding="utf-8") == "built in the source tree"
@@ -347,7 +360,7 @@ def test_backend_builds_in_the_source_tree(in_tree_backend: Path, tmp_path: Path
 def test_backend_reports_its_own_build_requirements(in_tree_backend: Path,
                                                     tmp_path: Path) -> None:
     asked = tmp_path / "asked.json"
-    assert backend("requires", in_tree_backend, asked) == 0
+    assert backend("requires", in_tree_backend, asked, *_spec(in_tree_backend)) == 0
     assert json.loads(asked.read_text(encoding="utf-8")) == ["wheel-helper>=1"]
 
 
@@ -356,7 +369,8 @@ def test_backend_that_cannot_be_imported_is_told_apart(
     (in_tree_backend / "pyproject.toml").write_text(
         '[build-system]\nrequires = ["flit_core"]\nbuild-backend = "no_such_backend.api"\n',
         encoding="utf-8")
-    assert backend("wheel", in_tree_backend, tmp_path / "out") == NO_BACKEND
+    assert backend("wheel", in_tree_backend, tmp_path / "out",
+                   *_spec(in_tree_backend)) == NO_BACKEND
     assert "bslim: build backend no_such_backend.api not importable" in capsys.readouterr().err
 
 
@@ -364,7 +378,7 @@ def test_a_failing_build_is_not_taken_for_a_missing_backend(in_tree_backend: Pat
                                                             tmp_path: Path) -> None:
     (in_tree_backend / "where").unlink()  # the build itself fails
     with pytest.raises(FileNotFoundError):
-        backend("wheel", in_tree_backend, tmp_path / "out")
+        backend("wheel", in_tree_backend, tmp_path / "out", *_spec(in_tree_backend))
 
 
 def _listed(tmp_path: Path, requirements: list[str], prepared: list[str]) -> Path:
@@ -381,44 +395,36 @@ def test_compile_uses_the_prepared_build_and_falls_back_to_pip(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     directory = _listed(tmp_path, ["tinyext==0.1.0", "legacy==2.0", "odd==1.0"],
                         ["tinyext", "odd"])
-    calls: list[tuple[list[str], dict[str, str] | None]] = []
+    calls: list[list[str]] = []
 
     def fake_self(args: list[str], env: dict[str, str] | None = None,
                   cwd: Path | None = None) -> int:
-        calls.append((args, env))
+        calls.append(args)
         return 0
 
-    def fake_here(src: Path, out: Path, env_dir: Path) -> int:
-        calls.append((["in this process", str(src), str(out)], {"PYTHONPATH": str(env_dir)}))
-        return NO_BACKEND
+    def fake_hook(action: str, src: Path, out: Path, paths: list[Path],
+                  env: dict[str, str] | None = None) -> int:
+        calls.append(["hook", action, str(src), str(out), *map(str, paths)])
+        return NO_BACKEND if src.name == "odd-1.0" else 0
 
     monkeypatch.setattr(pip_for_target, "_self", fake_self)
-    monkeypatch.setattr(pip_for_target, "build_here", fake_here)
+    monkeypatch.setattr(pip_for_target, "hook", fake_hook)
     out = tmp_path / "out"
     assert compile_listed(directory, out, ["--find-links", "/src/wheelhouse"]) == 0
     assert out.is_dir()
     assert calls == [
-        # prepared: the backend, with the prepared requirements on the path; no pip
-        (["backend", "wheel", str(directory / "src/tinyext/tinyext-1.0"), str(out)],
-         {"PYTHONPATH": str(directory / "buildenv/tinyext")}),
+        # prepared: the backend's hook, with the prepared requirements; no pip
+        ["hook", "wheel", str(directory / "src/tinyext/tinyext-1.0"), str(out),
+         str(directory / "buildenv/tinyext")],
         # not prepared: pip, with its build isolation
-        (["pip", "wheel", "--no-deps", "--wheel-dir", str(out), "--find-links",
-          "/src/wheelhouse", "--find-links", str(directory / "sdists/legacy"), "legacy==2.0"],
-         None),
-        # the last one is built in this process; its backend is not importable after all: pip
-        (["in this process", str(directory / "src/odd/odd-1.0"), str(out)],
-         {"PYTHONPATH": str(directory / "buildenv/odd")}),
-        (["pip", "wheel", "--no-deps", "--wheel-dir", str(out), "--find-links",
-          "/src/wheelhouse", "--find-links", str(directory / "sdists/odd"), "odd==1.0"], None),
+        ["pip", "wheel", "--no-deps", "--wheel-dir", str(out), "--find-links",
+         "/src/wheelhouse", "--find-links", str(directory / "sdists/legacy"), "legacy==2.0"],
+        # prepared, but its backend is not importable after all: pip
+        ["hook", "wheel", str(directory / "src/odd/odd-1.0"), str(out),
+         str(directory / "buildenv/odd")],
+        ["pip", "wheel", "--no-deps", "--wheel-dir", str(out), "--find-links",
+         "/src/wheelhouse", "--find-links", str(directory / "sdists/odd"), "odd==1.0"],
     ]
-
-
-def test_a_build_in_this_process_reports_failure_as_a_status(
-        in_tree_backend: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    (in_tree_backend / "where").unlink()  # the build fails
-    assert pip_for_target.build_here(in_tree_backend, tmp_path / "out", tmp_path / "env") == 1
-    assert "FileNotFoundError" in capsys.readouterr().err
-    assert str(tmp_path / "env") in sys.path  # where PYTHONPATH would have put it
 
 
 def test_compile_stops_at_the_first_failed_build(tmp_path: Path,
@@ -426,20 +432,21 @@ def test_compile_stops_at_the_first_failed_build(tmp_path: Path,
     directory = _listed(tmp_path, ["broken==1.0", "tinyext==0.1.0"], ["broken", "tinyext"])
     calls: list[list[str]] = []
 
-    def failing(args: list[str], env: dict[str, str] | None = None,
-                cwd: Path | None = None) -> int:
-        calls.append(args)
+    def failing(action: str, src: Path, *args: Any, **kwargs: Any) -> int:
+        calls.append([action, src.name])
         return 1
 
-    monkeypatch.setattr(pip_for_target, "_self", failing)
+    monkeypatch.setattr(pip_for_target, "hook", failing)
+    monkeypatch.setattr(pip_for_target, "_self", lambda *a, **k: pytest.fail("ran pip"))
     # A compile error is reported once: no second attempt through pip's isolation.
     assert compile_listed(directory, tmp_path / "out", []) == 1
-    assert [c[:2] for c in calls] == [["backend", "wheel"]]
+    assert calls == [["wheel", "broken-1.0"]]
 
 
 def test_compile_with_nothing_listed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     directory = _listed(tmp_path, [], [])
     monkeypatch.setattr(pip_for_target, "_self", lambda *a, **k: pytest.fail("ran something"))
+    monkeypatch.setattr(pip_for_target, "hook", lambda *a, **k: pytest.fail("ran something"))
     assert compile_listed(directory, tmp_path / "out", []) == 0
     assert list((tmp_path / "out").iterdir()) == []
 
@@ -650,19 +657,14 @@ def test_compile_keeps_what_it_built_and_takes_it_next_time(
     (directory / "sdists" / "tinyext.sha256").write_text("ab12\n")  # written by prepare
     built: list[str] = []
 
-    def build(args: list[str], env: dict[str, str] | None = None,
-              cwd: Path | None = None) -> int:
-        built.append(args[2])
-        (Path(args[3]) / "tinyext-0.1.0-cp313-cp313-linux_armv7l.whl").write_text("armv7l")
-        return 0
-
-    def build_project(src: Path, out: Path, env_dir: Path) -> int:
+    def build(action: str, src: Path, out: Path, paths: list[Path],
+              env: dict[str, str] | None = None) -> int:
         built.append(str(src))
-        (out / "spark-1.0-cp313-cp313-linux_armv7l.whl").write_text("project")
+        name = "spark-1.0" if str(src) == "/src" else "tinyext-0.1.0"
+        (out / f"{name}-cp313-cp313-linux_armv7l.whl").write_text(name)
         return 0
 
-    monkeypatch.setattr(pip_for_target, "_self", build)
-    monkeypatch.setattr(pip_for_target, "build_here", build_project)
+    monkeypatch.setattr(pip_for_target, "hook", build)
     monkeypatch.setattr(pip_for_target, "source_dir",
                         lambda d, r: Path(r) if r.startswith("/") else d / "src" / r)
     cache = tmp_path / "cache"
