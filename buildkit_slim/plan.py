@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
@@ -19,6 +20,11 @@ from buildkit_slim.config import (
 from buildkit_slim.errors import UsageError
 
 WHEELS_SUFFIX = "-wheels"  # bake target of a target's wheel image (publish-wheels)
+# fast-wheels' helper, written beside the generated files and handed to the fetch stage as a
+# named build context (a file of its own, not a heredoc in every Dockerfile).
+SHIM_FILE = "pip_for_target.py"
+SHIM_CONTEXT = "bslim-shim"
+SHIM_DIR = "shim"  # under the output directory
 SOURCE_KEYS = ("source", "repository", "source code", "sourcecode", "code", "github")
 HOMEPAGE_KEYS = ("homepage", "home", "documentation")
 
@@ -42,6 +48,18 @@ class TargetPlan:
     fetch_stage: str | None = None
     # Named build contexts the wheel stage copies inherited wheels from (wheels-from).
     contexts: tuple[tuple[str, str], ...] = ()
+    # fast-wheels: the project-relative directory holding SHIM_FILE (context SHIM_CONTEXT).
+    shim_dir: str | None = None
+
+    @property
+    def cache_key(self) -> str:
+        """What changes a wheel compiled in this target's builder, as a short hash for cache
+        mount ids: two projects on one builder share compiled wheels only when all of it is
+        the same (a wheel built against trixie's glibc must never serve a bookworm image)."""
+        config = self.config
+        what = [config.builder_base, config.python, config.debian, *config.apt_build,
+                *(f"{k}={v}" for k, v in config.args)]
+        return hashlib.sha256("\0".join(what).encode()).hexdigest()[:12]
 
     @property
     def name(self) -> str:
@@ -88,6 +106,8 @@ def make_plan(config: Config) -> Plan:
             wheelhouse_stage=None if own else f"{prefix}wheelhouse",
             fetch_stage=None if own or not target.fast_wheels else f"{prefix}fetch",
             contexts=wheel_contexts(target.wheels_from, prefix),
+            shim_dir=None if own or not target.fast_wheels
+            else f"{config.output_dir}/{SHIM_DIR}",
         ))
     return Plan(project=config.project, output_dir=config.output_dir, targets=tuple(targets))
 

@@ -13,7 +13,7 @@ from importlib import resources
 
 from buildkit_slim import __version__
 from buildkit_slim.cache import platform_pair
-from buildkit_slim.plan import Plan, TargetPlan
+from buildkit_slim.plan import SHIM_CONTEXT, SHIM_FILE, Plan, TargetPlan
 from buildkit_slim.resources.pip_for_target import COMPILE_LIST, REPORT  # its files
 
 UID = 10001
@@ -35,11 +35,7 @@ REMOVED = "/bslim/removed.txt"
 INSTALL_OPTIONS = ("--no-index", "--no-cache-dir", "--only-binary=:all:",
                    "--disable-pip-version-check", "--root-user-action=ignore",
                    "--find-links", WHEELS_DIR)
-SHIM = "/bslim/pip_for_target.py"
-SHIM_HEREDOC = "_BSLIM_PIP_FOR_TARGET"
-# The fetch stage runs natively for every platform: one pip cache, so that a pure wheel built
-# for one platform serves the next from pip's wheel cache.
-FETCH_CACHE = "--mount=type=cache,id=bslim-fetch,target=/root/.cache/pip,sharing=locked"
+SHIM = f"/bslim/{SHIM_FILE}"
 CHECK_HEREDOC = "_BSLIM_FIT_CHECK"
 # Says which inherited wheels cannot serve this platform/Python (pip would skip them silently
 # and rebuild from source, under QEMU for arm/v7).
@@ -54,11 +50,6 @@ FIT_CHECK = (
     "        print(f'bslim: inherited wheel {whl.name} does not fit this platform/Python '",
     "              f'({sys.implementation.cache_tag}); {name} {version} will be built here',",
     "              file=sys.stderr)",
-)
-# Per-platform cache id: platforms sharing one pip cache corrupt each other's built wheels.
-PIP_CACHE = (
-    "--mount=type=cache,id=bslim-pip-${TARGETOS}-${TARGETARCH}${TARGETVARIANT},"
-    "target=/root/.cache/pip,sharing=locked"
 )
 # The CA bundle (for TLS-intercepting proxies) is a secret mount: it never lands in a layer.
 CA_SECRET = "--mount=type=secret,id=ca"  # noqa: S105 - a mount, not a password
@@ -134,6 +125,22 @@ def _apt(packages: tuple[str, ...]) -> list[str]:
         "apt-get install -y --no-install-recommends " + " ".join(map(shlex.quote, packages)),
         "rm -rf /var/lib/apt/lists/*",
     ])
+
+
+def _fetch_cache(target: TargetPlan) -> str:
+    """The fetch stage runs natively for every platform: one pip cache, so that a pure wheel
+    built for one platform serves the next from pip's wheel cache. Keyed by what changes a
+    wheel built there (see `cache_key`): another builder image, Debian release, build
+    packages or build args must never be handed this one's wheels."""
+    return (f"--mount=type=cache,id=bslim-fetch-{target.cache_key},target=/root/.cache/pip,"
+            "sharing=locked")
+
+
+def _pip_cache(target: TargetPlan) -> str:
+    """Per platform too: platforms sharing one pip cache corrupt each other's built wheels.
+    It also keeps what the compile stage compiled (keyed by sdist and interpreter inside)."""
+    return (f"--mount=type=cache,id=bslim-pip-{target.cache_key}-"
+            "${TARGETOS}-${TARGETARCH}${TARGETVARIANT},target=/root/.cache/pip,sharing=locked")
 
 
 def _args(target: TargetPlan) -> list[str]:
@@ -249,13 +256,14 @@ def wheels_stage(target: TargetPlan) -> list[str]:
         # does not invalidate this (slow, under QEMU) layer.
         lines += [f"COPY <<'{HEREDOC}' {REQUIREMENTS_FILE}", *target.dependencies, HEREDOC,
                   *_copy_inputs(target)]
-        lines += _run([PIP_CACHE, CA_SECRET], [
+        lines += _run([_pip_cache(target), CA_SECRET], [
             USE_CA, *_index_case(target), _pip(target, [*pip, "--requirement",
                                                           REQUIREMENTS_FILE])])
     project = [*pip, SRC_DIR] if target.dependencies is None else [*pip, "--no-deps", SRC_DIR]
     lines += [
         f"COPY . {SRC_DIR}",
-        *_run([PIP_CACHE, CA_SECRET], [USE_CA, *_index_case(target), _pip(target, project)]),
+        *_run([_pip_cache(target), CA_SECRET],
+              [USE_CA, *_index_case(target), _pip(target, project)]),
     ]
     return lines
 
@@ -279,10 +287,10 @@ def fetch_stage(target: TargetPlan) -> list[str]:
             target,
             f"# Resolve and fetch {name}'s wheels natively, once for all its platforms,\n"
             "# each with its own markers and tags: pip never runs under emulation here; see\n"
-            "# pip_for_target.py below.",
+            f"# {target.shim_dir}/{SHIM_FILE}.",
             f"--platform=$BUILDPLATFORM {target.config.builder_base}", target.fetch_stage,
             per_target=False),
-        f"COPY <<'{SHIM_HEREDOC}' {SHIM}", *shim_source().splitlines(), SHIM_HEREDOC,
+        f"COPY --from={SHIM_CONTEXT} {SHIM_FILE} {SHIM}",
     ]
     for index, (name, value) in enumerate(target.contexts):
         if value.startswith("docker-image://"):  # each platform's wheels, side by side
@@ -301,7 +309,8 @@ def fetch_stage(target: TargetPlan) -> list[str]:
     lines += _copy_inputs(target)
     if target.dependencies is None:  # nothing to fetch before the source: empty lists
         return [*lines, f"RUN {_fetch(target, 'deps', what)}"]
-    return [*lines, *_run([FETCH_CACHE, CA_SECRET], [USE_CA, _fetch(target, "deps", what)])]
+    return [*lines, *_run([_fetch_cache(target), CA_SECRET],
+                          [USE_CA, _fetch(target, "deps", what)])]
 
 
 def _fetch(target: TargetPlan, part: str, what: list[str]) -> str:
@@ -321,15 +330,15 @@ def _fetch(target: TargetPlan, part: str, what: list[str]) -> str:
 def fetch_project_stage(target: TargetPlan) -> list[str]:
     """The project's own wheel, natively and once: a code change reruns this, not the
     dependencies. With static dependencies its backend builds it from the requirements the
-    fetch stage prepared: no pip, no index, so no CA secret (BuildKit < 0.16 hashes the whole
-    root filesystem for a RUN with a secret mount: ~1.5 s on a full python image)."""
+    fetch stage prepared, without pip or an index; the CA secret is still mounted, for pip
+    when the backend asks for more than was prepared (correct before fast: on BuildKit < 0.16
+    a secret mount costs ~1.5 s, the whole root filesystem hashed)."""
     name = ["--project", target.install.split("[", 1)[0]]
     if target.dependencies is None:  # pip resolves them from the source, for each platform
-        run = _run([FETCH_CACHE, CA_SECRET],
-                   [USE_CA, _fetch(target, "project", [*name, SRC_DIR])])
-    else:
-        run = _run([FETCH_CACHE], [_fetch(target, "project", [
-            *name, "--project-env", PROJECT_ENV, "--no-deps", SRC_DIR])])
+        what = [*name, SRC_DIR]
+    else:  # pip only when the backend asks for more than was prepared: the secret is for it
+        what = [*name, "--project-env", PROJECT_ENV, "--no-deps", SRC_DIR]
+    run = _run([_fetch_cache(target), CA_SECRET], [USE_CA, _fetch(target, "project", what)])
     return [
         f"# {target.config.name}'s own wheel, natively, once for every platform.",
         f"FROM {target.fetch_stage} AS {_stage(target, 'fetch-project')}",
@@ -352,8 +361,8 @@ def fetch_report_stage(target: TargetPlan) -> list[str]:
 def _compile(target: TargetPlan, source: str, part: str) -> list[str]:
     """One RUN on the target: compile what the fetch listed for this platform (sources and
     build requirements prepared natively), without pip; nothing listed: not even Python
-    starts. No CA secret: it reaches no index (only the fallback to pip's build isolation
-    would), and BuildKit < 0.16 hashes the whole root filesystem for a RUN that has one."""
+    starts. The CA secret is for the fallback to pip's build isolation, which reaches the
+    index; the compile itself does not."""
     mounts = [f"--mount=type=bind,from={source},source={FETCHED},target={FETCHED},rw",
               f"--mount=type=bind,from={target.fetch_stage},source={SHIM},target={SHIM}"]
     if part == "project":
@@ -362,9 +371,9 @@ def _compile(target: TargetPlan, source: str, part: str) -> list[str]:
     build = (f"python3 {SHIM} compile {folder} {COMPILED} "
              + shlex.join(["--cache", COMPILE_CACHE, "--", *_pip_options(target)])
              + (' "$@"' if target.config.platform_index_urls else ""))
-    return _run([*mounts, PIP_CACHE], [
+    return _run([*mounts, _pip_cache(target), CA_SECRET], [
         f"mkdir -p {COMPILED}", *_index_case(target),
-        f"if [ -s {folder}/{COMPILE_LIST} ]; then {build}; fi"])
+        f"if [ -s {folder}/{COMPILE_LIST} ]; then {USE_CA}; {build}; fi"])
 
 
 def compile_stage(target: TargetPlan) -> list[str]:
@@ -414,11 +423,9 @@ def install_stage(target: TargetPlan) -> list[str]:
 
 
 def shim_source() -> str:
-    """pip_for_target.py without its comment lines: comments have no business in a heredoc,
-    where older Dockerfile parsers may treat them as Dockerfile comments."""
-    text = (resources.files("buildkit_slim.resources") / "pip_for_target.py").read_text(
-        encoding="utf-8")
-    return "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("#"))
+    """pip_for_target.py, as written beside the generated files (the fetch stage's named
+    context `bslim-shim`)."""
+    return (resources.files("buildkit_slim.resources") / SHIM_FILE).read_text(encoding="utf-8")
 
 
 def wheelhouse_stage(target: TargetPlan) -> list[str]:
