@@ -3,10 +3,13 @@ pip pretending to run on the target (markers and wheel tags)."""
 
 from __future__ import annotations
 
+import io
 import json
 import platform
 import sys
 import sysconfig
+import tarfile
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -293,6 +296,55 @@ def test_build_requirements_are_read_from_the_unpacked_sdist(tmp_path: Path, kin
 def test_an_archive_that_is_no_sdist_is_not_unpacked(tmp_path: Path) -> None:
     (tmp_path / "broken.tar.gz").write_bytes(b"not gzip")
     assert pip_for_target._unpack(tmp_path / "broken.tar.gz", tmp_path / "src") is None
+
+
+def _hostile_tar(path: Path, member: tarfile.TarInfo, data: bytes = b"x") -> Path:
+    with tarfile.open(path, "w:gz") as tf:
+        top = tarfile.TarInfo("evil-1.0/PKG-INFO")
+        top.size = 1
+        tf.addfile(top, io.BytesIO(b"x"))
+        member.size = len(data) if member.isfile() else 0
+        tf.addfile(member, io.BytesIO(data) if member.isfile() else None)
+    return path
+
+
+def _member(name: str, kind: bytes = tarfile.REGTYPE, link: str = "") -> tarfile.TarInfo:
+    info = tarfile.TarInfo(name)
+    info.type, info.linkname = kind, link
+    return info
+
+
+@pytest.mark.parametrize("member", [
+    pytest.param(_member("../escaped"), id="dot-dot"),
+    pytest.param(_member("evil-1.0/../../escaped"), id="dot-dot-inside"),
+    pytest.param(_member("/tmp/escaped"), id="absolute"),
+    pytest.param(_member("evil-1.0/link", tarfile.SYMTYPE, "/etc/passwd"), id="symlink-abs"),
+    pytest.param(_member("evil-1.0/link", tarfile.SYMTYPE, "../../x"), id="symlink-out"),
+    pytest.param(_member("evil-1.0/hard", tarfile.LNKTYPE, "../x"), id="hardlink-out"),
+    pytest.param(_member("evil-1.0/dev", tarfile.CHRTYPE), id="device"),
+])
+def test_an_sdist_member_outside_its_directory_is_refused(
+        tmp_path: Path, member: tarfile.TarInfo, capsys: pytest.CaptureFixture[str]) -> None:
+    archive = _hostile_tar(tmp_path / "evil-1.0.tar.gz", member)
+    assert pip_for_target._unpack(archive, tmp_path / "deep" / "src") is None
+    assert not (tmp_path / "escaped").exists() and not (tmp_path / "deep" / "escaped").exists()
+    assert "refused, a member would land outside" in capsys.readouterr().err
+
+
+def test_an_sdist_with_a_link_inside_is_unpacked(tmp_path: Path) -> None:
+    archive = _hostile_tar(tmp_path / "ok-1.0.tar.gz",
+                           _member("evil-1.0/link", tarfile.SYMTYPE, "PKG-INFO"))
+    src = pip_for_target._unpack(archive, tmp_path / "src")
+    assert src is not None and (src / "link").read_text() == "x"
+
+
+def test_a_zip_sdist_member_outside_is_refused(tmp_path: Path) -> None:
+    archive = tmp_path / "evil-1.0.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("evil-1.0/PKG-INFO", "x")
+        zf.writestr("../escaped", "x")
+    assert pip_for_target._unpack(archive, tmp_path / "src") is None
+    assert not (tmp_path / "escaped").exists()
 
 
 def test_an_sdist_without_build_system_gets_the_setuptools_default(tmp_path: Path) -> None:
@@ -683,3 +735,23 @@ def test_compile_keeps_what_it_built_and_takes_it_next_time(
     assert sorted(p.name for p in (tmp_path / "out2").iterdir()) == [
         "spark-1.0-cp313-cp313-linux_armv7l.whl", "tinyext-0.1.0-cp313-cp313-linux_armv7l.whl"]
     assert "bslim: tinyext==0.1.0: compiled earlier for" in capsys.readouterr().err
+
+
+def test_a_failure_preparing_the_project_in_the_background_fails_the_fetch(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    _passes(tmp_path, monkeypatch, {"linux/amd64": "pure", "linux/arm/v7": "pure"})
+
+    def broken(*args: Any) -> None:
+        raise OSError("No space left on device")
+
+    monkeypatch.setattr(pip_for_target, "project_env", broken)
+    monkeypatch.setattr("threading.excepthook", lambda args: None)  # the thread's own report
+    requires = tmp_path / "requires.txt"
+    requires.write_text("setuptools>=68\n")
+    status = pip_for_target.fetch_all(
+        str(tmp_path / "{pair}" / "deps"), ["linux/amd64", "linux/arm/v7"], None,
+        ["--requirement", "r.txt"], [], [], [], str(tmp_path / "env"), str(requires))
+    assert status == 1
+    assert "bslim: preparing the project's build requirements failed: OSError('No space left" \
+        in capsys.readouterr().err
