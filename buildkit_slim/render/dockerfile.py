@@ -14,7 +14,12 @@ from importlib import resources
 from buildkit_slim import __version__
 from buildkit_slim.cache import platform_pair
 from buildkit_slim.plan import SHIM_CONTEXT, SHIM_FILE, Plan, TargetPlan
-from buildkit_slim.resources.pip_for_target import COMPILE_LIST, REPORT  # its files
+from buildkit_slim.resources.pip_for_target import (  # its files, and the pip it drives
+    COMPILE_LIST,
+    PIP_SHA256,
+    PIP_VERSION,
+    REPORT,
+)
 
 UID = 10001
 WHEELS_DIR = "/wheels"
@@ -35,7 +40,10 @@ REMOVED = "/bslim/removed.txt"
 INSTALL_OPTIONS = ("--no-index", "--no-cache-dir", "--only-binary=:all:",
                    "--disable-pip-version-check", "--root-user-action=ignore",
                    "--find-links", WHEELS_DIR)
-SHIM = f"/bslim/{SHIM_FILE}"
+SHIM_HOME = "/bslim/shim"  # the shim and the pip it pins; other stages bind-mount it
+SHIM = f"{SHIM_HOME}/{SHIM_FILE}"
+PIP_PIN_FILE = "/bslim/pip.txt"
+PIP_HEREDOC = "_BSLIM_PIP"
 CHECK_HEREDOC = "_BSLIM_FIT_CHECK"
 # Says which inherited wheels cannot serve this platform/Python (pip would skip them silently
 # and rebuild from source, under QEMU for arm/v7).
@@ -158,12 +166,17 @@ def _pip_options(target: TargetPlan, *, every_platform: bool = False) -> list[st
         if kind == "dir" or every_platform:  # as --export-wheels writes: a dir per platform
             for platform in target.platforms:
                 options += ["--find-links", f"{folder}/{platform_pair(platform)}"]
-    if config.index_url:
-        options += ["--index-url", config.index_url]
-    for url in config.extra_index_urls:
-        options += ["--extra-index-url", url]
+    options += _index_options(target)
     for path in config.find_links:
         options += ["--find-links", f"{SRC_DIR}/{path}"]
+    return options
+
+
+def _index_options(target: TargetPlan) -> list[str]:
+    config = target.config
+    options = ["--index-url", config.index_url] if config.index_url else []
+    for url in config.extra_index_urls:
+        options += ["--extra-index-url", url]
     return options
 
 
@@ -291,6 +304,9 @@ def fetch_stage(target: TargetPlan) -> list[str]:
             f"--platform=$BUILDPLATFORM {target.config.builder_base}", target.fetch_stage,
             per_target=False),
         f"COPY --from={SHIM_CONTEXT} {SHIM_FILE} {SHIM}",
+        f"COPY <<'{PIP_HEREDOC}' {PIP_PIN_FILE}",
+        f"pip=={PIP_VERSION} --hash=sha256:{PIP_SHA256}",
+        PIP_HEREDOC,
     ]
     for index, (name, value) in enumerate(target.contexts):
         if value.startswith("docker-image://"):  # each platform's wheels, side by side
@@ -307,10 +323,12 @@ def fetch_stage(target: TargetPlan) -> list[str]:
         lines += [f"COPY <<'{HEREDOC}' {BUILD_REQUIRES_FILE}", *target.build_requires, HEREDOC]
         what = ["--project-requires", BUILD_REQUIRES_FILE, "--project-env", PROJECT_ENV, *what]
     lines += _copy_inputs(target)
-    if target.dependencies is None:  # nothing to fetch before the source: empty lists
-        return [*lines, f"RUN {_fetch(target, 'deps', what)}"]
+    # The pinned pip first (by hash), in the same step: one secret mount, not two.
+    pin = ["python3", "-m", "pip", "install", "--quiet", "--no-deps", "--require-hashes",
+           "--target", f"{SHIM_HOME}/pip", *_index_options(target), "--requirement",
+           PIP_PIN_FILE]
     return [*lines, *_run([_fetch_cache(target), CA_SECRET],
-                          [USE_CA, _fetch(target, "deps", what)])]
+                          [USE_CA, shlex.join(pin), _fetch(target, "deps", what)])]
 
 
 def _fetch(target: TargetPlan, part: str, what: list[str]) -> str:
@@ -364,7 +382,7 @@ def _compile(target: TargetPlan, source: str, part: str) -> list[str]:
     starts. The CA secret is for the fallback to pip's build isolation, which reaches the
     index; the compile itself does not."""
     mounts = [f"--mount=type=bind,from={source},source={FETCHED},target={FETCHED},rw",
-              f"--mount=type=bind,from={target.fetch_stage},source={SHIM},target={SHIM}"]
+              f"--mount=type=bind,from={target.fetch_stage},source={SHIM_HOME},target={SHIM_HOME}"]
     if part == "project":
         mounts.append(f"--mount=type=bind,from={source},source={SRC_DIR},target={SRC_DIR},rw")
     folder = f'"{FETCHED}/$TARGETOS-$TARGETARCH$TARGETVARIANT/{part}"'
@@ -417,7 +435,7 @@ def install_stage(target: TargetPlan) -> list[str]:
         "ARG TARGETPLATFORM TARGETOS TARGETARCH TARGETVARIANT",
         *_run([f"--mount=type=bind,from={target.wheels_stage},source={WHEELS_DIR},"
                f"target={WHEELS_DIR}",
-               f"--mount=type=bind,from={target.fetch_stage},source={SHIM},target={SHIM}"],
+               f"--mount=type=bind,from={target.fetch_stage},source={SHIM_HOME},target={SHIM_HOME}"],
               [shlex.join(install)]),
     ]
 

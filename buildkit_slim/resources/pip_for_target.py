@@ -45,6 +45,14 @@ MACHINES = {
     "linux/riscv64": "riscv64",
 }
 BUILD_MACHINE = platform.machine()  # before pretend(): the machine this really runs on
+# The pip this file drives, and is tested with (bslim's dev environment pins the same): the
+# fetch stage installs exactly this wheel, by hash, into PINNED_PIP beside this file, and every
+# run of this file puts it first on the path. pip's internals it hooks differ between releases.
+PIP_VERSION = "26.3"
+PIP_SHA256 = "f3b60b20ffaadd4415ed7957212a38ac63fa4c5fa375bd0f4a797777940fad13"
+PINNED_PIP = Path(__file__).with_name("pip")
+if PINNED_PIP.is_dir() and str(PINNED_PIP) not in sys.path:
+    sys.path.insert(0, str(PINNED_PIP))
 # Machines PyPI publishes manylinux wheels for: pretending to be one must offer its tags.
 MANYLINUX_MACHINES = ("x86_64", "i686", "aarch64", "armv7l", "ppc64le", "s390x")
 COMPILE_LIST = "compile.txt"
@@ -61,7 +69,10 @@ def pretend(target_platform: str, *, tags: bool = True) -> str:
         sysconfig.get_platform = lambda: f"linux-{machine}"  # tags: linux_<machine>
         if not tags:
             return machine
-        from pip._vendor.packaging import _manylinux
+        from pip._vendor.packaging import _manylinux, markers
+
+        # packaging 25+ computes the marker environment once per process: not before this.
+        getattr(markers, "_cached_default_environment", _NoCache).cache_clear()
 
         # manylinux support is decided from the ELF header of this (native) interpreter;
         # the target image has the same Debian, so the same glibc: its answer is the target's.
@@ -75,6 +86,12 @@ def pretend(target_platform: str, *, tags: bool = True) -> str:
     return machine
 
 
+class _NoCache:
+    @staticmethod
+    def cache_clear() -> None:
+        pass
+
+
 def _platforms() -> set[str]:
     from pip._vendor.packaging.tags import sys_tags
 
@@ -82,12 +99,12 @@ def _platforms() -> set[str]:
 
 
 def _pip_version() -> str:
-    import importlib.metadata
-
+    """The version of the pip this process imports (the pinned one when it is there)."""
     try:
-        return importlib.metadata.version("pip")
-    except importlib.metadata.PackageNotFoundError:
-        return "(unknown)"
+        import pip
+    except ImportError:
+        return "(none)"
+    return str(pip.__version__)
 
 
 def target_tags() -> set[str]:
@@ -755,6 +772,10 @@ def main(argv: list[str]) -> int:
                            tuple(flags.get("--backend-path", [])),
                            tuple(flags.get("--path", [])))
         print(__doc__, file=sys.stderr)
+        return 2
+    if PINNED_PIP.is_dir() and _pip_version() != PIP_VERSION:
+        print(f"bslim: {PINNED_PIP} holds pip {_pip_version()}, not {PIP_VERSION}",
+              file=sys.stderr)
         return 2
     pretend(TARGET)
     if command == "pip":

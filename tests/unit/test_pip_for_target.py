@@ -205,6 +205,7 @@ def record_what_pretend_patches(patch: pytest.MonkeyPatch) -> None:
 def restored(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     record_what_pretend_patches(monkeypatch)
     yield
+    markers._cached_default_environment.cache_clear()  # computed while pretending
 
 
 def _glibc() -> tuple[int, int]:
@@ -755,3 +756,11 @@ def test_a_failure_preparing_the_project_in_the_background_fails_the_fetch(
     assert status == 1
     assert "bslim: preparing the project's build requirements failed: OSError('No space left" \
         in capsys.readouterr().err
+
+
+def test_the_shim_is_tested_with_the_pip_it_pins() -> None:
+    """The images run the shim with pip_for_target.PIP_VERSION (installed by hash); these
+    tests must run it with the same pip (the dev extras pin it)."""
+    import pip
+
+    assert pip.__version__ == pip_for_target.PIP_VERSION

@@ -45,6 +45,14 @@ MACHINES = {
     "linux/riscv64": "riscv64",
 }
 BUILD_MACHINE = platform.machine()  # before pretend(): the machine this really runs on
+# The pip this file drives, and is tested with (bslim's dev environment pins the same): the
+# fetch stage installs exactly this wheel, by hash, into PINNED_PIP beside this file, and every
+# run of this file puts it first on the path. pip's internals it hooks differ between releases.
+PIP_VERSION = "26.3"
+PIP_SHA256 = "f3b60b20ffaadd4415ed7957212a38ac63fa4c5fa375bd0f4a797777940fad13"
+PINNED_PIP = Path(__file__).with_name("pip")
+if PINNED_PIP.is_dir() and str(PINNED_PIP) not in sys.path:
+    sys.path.insert(0, str(PINNED_PIP))
 # Machines PyPI publishes manylinux wheels for: pretending to be one must offer its tags.
 MANYLINUX_MACHINES = ("x86_64", "i686", "aarch64", "armv7l", "ppc64le", "s390x")
 COMPILE_LIST = "compile.txt"
@@ -61,7 +69,10 @@ def pretend(target_platform: str, *, tags: bool = True) -> str:
         sysconfig.get_platform = lambda: f"linux-{machine}"  # tags: linux_<machine>
         if not tags:
             return machine
-        from pip._vendor.packaging import _manylinux
+        from pip._vendor.packaging import _manylinux, markers
+
+        # packaging 25+ computes the marker environment once per process: not before this.
+        getattr(markers, "_cached_default_environment", _NoCache).cache_clear()
 
         # manylinux support is decided from the ELF header of this (native) interpreter;
         # the target image has the same Debian, so the same glibc: its answer is the target's.
@@ -75,6 +86,12 @@ def pretend(target_platform: str, *, tags: bool = True) -> str:
     return machine
 
 
+class _NoCache:
+    @staticmethod
+    def cache_clear() -> None:
+        pass
+
+
 def _platforms() -> set[str]:
     from pip._vendor.packaging.tags import sys_tags
 
@@ -82,12 +99,12 @@ def _platforms() -> set[str]:
 
 
 def _pip_version() -> str:
-    import importlib.metadata
-
+    """The version of the pip this process imports (the pinned one when it is there)."""
     try:
-        return importlib.metadata.version("pip")
-    except importlib.metadata.PackageNotFoundError:
-        return "(unknown)"
+        import pip
+    except ImportError:
+        return "(none)"
+    return str(pip.__version__)
 
 
 def target_tags() -> set[str]:
@@ -212,17 +229,63 @@ def build_requires(pyproject_text: str) -> list[str] | None:
 
 
 def _unpack(archive: Path, dest: Path) -> Path | None:
-    """The sdist's top-level directory, unpacked under dest."""
+    """The sdist's top-level directory, unpacked under dest; None when it is no archive or a
+    member would land outside dest (absolute, `..`, a link pointing out, a device)."""
     import shutil
+    import tarfile
+    import zipfile
 
     shutil.rmtree(dest, ignore_errors=True)
     dest.mkdir(parents=True)
     try:
-        shutil.unpack_archive(str(archive), str(dest))
-    except (shutil.ReadError, ValueError, OSError):
+        if not _extract(archive, dest):
+            print(f"bslim: {archive.name}: refused, a member would land outside the source "
+                  "directory", file=sys.stderr)
+            return None
+    except (OSError, ValueError, EOFError, tarfile.TarError, zipfile.BadZipFile):
         return None
     tops = [p for p in dest.iterdir() if p.is_dir()]
     return tops[0] if len(tops) == 1 else None
+
+
+def _inside(root: Path, name: str) -> bool:
+    import posixpath
+
+    path = posixpath.normpath(name)
+    return not (path.startswith("/") or path == ".." or path.startswith("../")
+                or not (root / path).resolve().is_relative_to(root.resolve()))
+
+
+def _extract(archive: Path, dest: Path) -> bool:
+    """Extract a .tar.gz/.tar.bz2/.zip sdist with no member outside dest (Python's own
+    `filter="data"` is missing from the 3.10/3.11 of older images)."""
+    import posixpath
+    import tarfile
+    import zipfile
+
+    if zipfile.is_zipfile(archive):
+        with zipfile.ZipFile(archive) as zipped:
+            if not all(_inside(dest, n) for n in zipped.namelist()):
+                return False
+            zipped.extractall(dest)  # noqa: S202 - every name checked above
+        return True
+    with tarfile.open(archive) as tar:
+        members = tar.getmembers()
+        for member in members:
+            if not _inside(dest, member.name) or not (member.isfile() or member.isdir()
+                                                      or member.issym() or member.islnk()):
+                return False
+            if member.issym() and not _inside(
+                    dest, posixpath.join(posixpath.dirname(member.name), member.linkname)):
+                return False
+            if member.islnk() and not _inside(dest, member.linkname):
+                return False
+            member.mode &= 0o755  # no setuid/setgid/sticky bits
+        if hasattr(tarfile, "data_filter"):
+            tar.extractall(dest, members, filter="data")
+        else:
+            tar.extractall(dest, members)  # noqa: S202 - every member checked above
+    return True
 
 
 def source_dir(directory: Path, requirement: str) -> Path | None:
@@ -375,11 +438,15 @@ def project_env(env: Path, requires_file: str, platforms: list[str],
               *options, "--requirement", requires_file]
     if _pip(native, {"TARGETPLATFORM": str(NATIVE)}) != 0:
         shutil.rmtree(env / "native", ignore_errors=True)
+        print("bslim: the project's build requirements could not be installed natively: pip "
+              "builds the project", file=sys.stderr)
     for target in platforms:
-        if target != NATIVE:
-            _pip(["download", "--quiet", "--only-binary", ":all:", "--dest",
-                  str(env / pair(target)), *options, "--requirement", requires_file],
-                 {"TARGETPLATFORM": target})
+        if target != NATIVE and _pip(
+                ["download", "--quiet", "--only-binary", ":all:", "--dest",
+                 str(env / pair(target)), *options, "--requirement", requires_file],
+                {"TARGETPLATFORM": target}) != 0:
+            print(f"bslim: the project's build requirements have no wheels for {target}",
+                  file=sys.stderr)
 
 
 def _installed(env: Path) -> set[str]:
@@ -430,15 +497,40 @@ def fetch_all(template: str, platforms: list[str], project: str | None, pip_args
     build platform from pip's wheel cache; pure wheels built in one pass come from that cache
     in the next. The project's wheel is built once: natively without pip when its build
     requirements were prepared (`env`), else by pip in the first pass when it is pure.
-    `requires_file`: prepare those (in the background, beside the passes)."""
-    import shutil
+    `requires_file`: prepare those (in the background, beside the passes); a failure there
+    fails the fetch."""
     import threading
 
-    worker = None
+    worker, failed = None, []
+
+    def prepare_project() -> None:
+        try:
+            project_env(Path(str(env)), str(requires_file), platforms, options)
+        except BaseException as error:  # reaches the exit status below, not just a thread's log
+            failed.append(error)
+            raise
+
     if env and requires_file:
-        worker = threading.Thread(target=project_env,
-                                  args=(Path(env), requires_file, platforms, options))
+        worker = threading.Thread(target=prepare_project)
         worker.start()
+    try:
+        status = _passes(template, platforms, project, pip_args, options, extra_indexes,
+                         inherited, env)
+    finally:
+        if worker is not None:
+            worker.join()
+    if failed:
+        print(f"bslim: preparing the project's build requirements failed: {failed[0]!r}",
+              file=sys.stderr)
+        return status or 1
+    return status
+
+
+def _passes(template: str, platforms: list[str], project: str | None, pip_args: list[str],
+            options: list[str], extra_indexes: list[tuple[str, str]], inherited: list[str],
+            env: str | None) -> int:
+    import shutil
+
     shared: Path | None = None  # the project's wheel, once built
     prepared = False  # built from prepared requirements: the passes need no index
     if project and env and "--no-deps" in pip_args:
@@ -466,8 +558,6 @@ def fetch_all(template: str, platforms: list[str], project: str | None, pip_args
             report = json.loads((directory / REPORT).read_text())
             shared = next((directory / WHEELS / str(e["file"]) for e in report
                            if e["kind"] == "pure"), None)
-    if worker is not None:
-        worker.join()
     return 0
 
 
@@ -682,6 +772,10 @@ def main(argv: list[str]) -> int:
                            tuple(flags.get("--backend-path", [])),
                            tuple(flags.get("--path", [])))
         print(__doc__, file=sys.stderr)
+        return 2
+    if PINNED_PIP.is_dir() and _pip_version() != PIP_VERSION:
+        print(f"bslim: {PINNED_PIP} holds pip {_pip_version()}, not {PIP_VERSION}",
+              file=sys.stderr)
         return 2
     pretend(TARGET)
     if command == "pip":
