@@ -281,12 +281,6 @@ def wheels_stage(target: TargetPlan) -> list[str]:
     return lines
 
 
-def _stage(target: TargetPlan, role: str) -> str:
-    """fast-wheels' stage names, next to `<prefix>fetch`: compile, fetch-project, install..."""
-    assert target.fetch_stage is not None
-    return target.fetch_stage.removesuffix("fetch") + role
-
-
 def fetch_stage(target: TargetPlan) -> list[str]:
     """fast-wheels, part 1: on the build platform, pip resolves and downloads for each target
     platform, builds pure sdists (once), lists what has no wheel for a platform and prepares
@@ -359,7 +353,7 @@ def fetch_project_stage(target: TargetPlan) -> list[str]:
     run = _run([_fetch_cache(target), CA_SECRET], [USE_CA, _fetch(target, "project", what)])
     return [
         f"# {target.config.name}'s own wheel, natively, once for every platform.",
-        f"FROM {target.fetch_stage} AS {_stage(target, 'fetch-project')}",
+        f"FROM {target.fetch_stage} AS {target.stage('fetch-project')}",
         f"COPY . {SRC_DIR}",
         *run,
     ]
@@ -368,10 +362,10 @@ def fetch_project_stage(target: TargetPlan) -> list[str]:
 def fetch_report_stage(target: TargetPlan) -> list[str]:
     return [
         f"# What the fetch stages decided for {target.config.name}, for `bslim plan`.",
-        f"FROM scratch AS {target.fetch_stage}-report",
+        f"FROM scratch AS {target.stage('fetch-report')}",
         f"ARG {TARGET_ARGS}",
         f"COPY --from={target.fetch_stage} {FETCHED}/{PAIR}/deps/{REPORT} /deps.json",
-        f"COPY --from={_stage(target, 'fetch-project')} {FETCHED}/{PAIR}/project/{REPORT} "
+        f"COPY --from={target.stage('fetch-project')} {FETCHED}/{PAIR}/project/{REPORT} "
         "/project.json",
     ]
 
@@ -400,13 +394,13 @@ def compile_stage(target: TargetPlan) -> list[str]:
     return [
         *_stage_head(target, f"# {config.name}: what has no wheel for the target is compiled "
                      "here (emulated\n# for a foreign platform), and nothing else.",
-                     config.builder_base, _stage(target, "compile")),
+                     config.builder_base, target.stage("compile")),
         *_inherit(target, check=False),
         *_copy_inputs(target),
-        *_compile(target, target.fetch_stage or "", "deps"),
+        *_compile(target, target.stage("fetch"), "deps"),
         "",
-        f"FROM {_stage(target, 'compile')} AS {_stage(target, 'compile-project')}",
-        *_compile(target, _stage(target, "fetch-project"), "project"),
+        f"FROM {target.stage('compile')} AS {target.stage('compile-project')}",
+        *_compile(target, target.stage("fetch-project"), "project"),
     ]
 
 
@@ -417,9 +411,9 @@ def fast_wheels_stage(target: TargetPlan) -> list[str]:
         f"FROM scratch AS {target.wheels_stage}",
         f"ARG {TARGET_ARGS}",
         f"COPY --from={target.fetch_stage} {FETCHED}/{PAIR}/deps/wheels/ {WHEELS_DIR}/",
-        f"COPY --from={_stage(target, 'fetch-project')} {FETCHED}/{PAIR}/project/wheels/ "
+        f"COPY --from={target.stage('fetch-project')} {FETCHED}/{PAIR}/project/wheels/ "
         f"{WHEELS_DIR}/",
-        f"COPY --from={_stage(target, 'compile-project')} {COMPILED}/ {WHEELS_DIR}/",
+        f"COPY --from={target.stage('compile-project')} {COMPILED}/ {WHEELS_DIR}/",
     ]
 
 
@@ -431,7 +425,7 @@ def install_stage(target: TargetPlan) -> list[str]:
                target.install]
     return [
         f"# {config.name} installed natively for the target: pip never runs under emulation.",
-        f"FROM --platform=$BUILDPLATFORM {config.runtime_base} AS {_stage(target, 'install')}",
+        f"FROM --platform=$BUILDPLATFORM {config.runtime_base} AS {target.stage('install')}",
         "ARG TARGETPLATFORM TARGETOS TARGETARCH TARGETVARIANT",
         *_run([f"--mount=type=bind,from={target.wheels_stage},source={WHEELS_DIR},"
                f"target={WHEELS_DIR}",
@@ -473,8 +467,8 @@ def runtime_stage(target: TargetPlan) -> list[str]:
     if target.fetch_stage is not None:
         # What pip wrote natively; then what it deleted (a package of the image it upgraded).
         lines += [
-            f"COPY --from={_stage(target, 'install')} {INSTALLED}/ /",
-            *_run([f"--mount=type=bind,from={_stage(target, 'install')},source={REMOVED},"
+            f"COPY --from={target.stage('install')} {INSTALLED}/ /",
+            *_run([f"--mount=type=bind,from={target.stage('install')},source={REMOVED},"
                    f"target={REMOVED}"],
                   [f"while IFS= read -r path; do rm -rf -- \"$path\"; done < {REMOVED}"]),
         ]

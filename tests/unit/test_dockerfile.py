@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from buildkit_slim.config import load
-from buildkit_slim.plan import make_plan
+from buildkit_slim.plan import SHIM_CONTEXT, TargetPlan, make_plan
 from buildkit_slim.render.dockerfile import render_dockerfile
 from tests.unit.regen_golden import cases
 
@@ -145,3 +145,31 @@ def test_the_plain_strategy_installs_with_pip_on_the_target() -> None:
                 name = target.runtime_stage or ""
                 assert any("pip install" in run for run in found[name].runs)
                 assert f"{name.removesuffix('runtime')}install" not in found
+
+
+def _graph_cases() -> list[tuple[str, TargetPlan, dict[str, Stage]]]:
+    out = []
+    for case in cases():
+        plan = make_plan(load(case))
+        if plan.generated_targets:
+            found = stages(render_dockerfile(plan))
+            out += [(case.name, target, found) for target in plan.generated_targets]
+    return out
+
+
+@pytest.mark.parametrize(("target", "found"), [
+    pytest.param(target, found, id=f"{name}:{target.name}")
+    for name, target, found in _graph_cases()])
+def test_the_rendered_stages_are_the_planned_graph(target: TargetPlan,
+                                                   found: dict[str, Stage]) -> None:
+    """plan.py decides the stages and what each reads; the renderer only spells them out."""
+    images = {"builder": target.config.builder_base, "runtime": target.config.runtime_base,
+              "scratch": "scratch"}
+    for planned in target.stages:
+        stage = found[planned.name]
+        assert stage.native == planned.native, planned.name
+        assert stage.base == images.get(planned.base) or stage.base == target.stage(
+            planned.base), planned.name
+        # Named contexts (the shim, inherited wheels) are not stages of this target.
+        own = {n for n in stage.copies_from if n != SHIM_CONTEXT and "wheels-from" not in n}
+        assert own == {target.stage(role) for role in planned.reads}, planned.name
