@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import FIXTURES, MACHINES, PLATFORMS, bslim, docker
+from tests.e2e.conftest import FIXTURES, MACHINES, PLATFORMS, bslim, docker, make_project
 
 IMAGE = "127.0.0.1:5000/bslim-e2e/extproj"
 FALLBACKS = (
@@ -70,3 +70,34 @@ def test_a_c_extension_project_builds_cold_on_the_default_path(
                           "speedups": report["speedups"]}
         assert str(report["speedups"]).startswith("_speedups.cpython-")
         assert ("arm-linux-gnueabihf" in str(report["speedups"])) == (platform != PLATFORMS[0])
+
+
+def flavours(ref: str) -> dict[str, str]:
+    out = {}
+    for platform in PLATFORMS:
+        run = docker("run", "--rm", "--pull", "always", "--platform", platform, "--entrypoint",
+                     "python3", ref, "-c", "import tinyext; print(tinyext.flavour())")
+        assert run.returncode == 0, run.stderr
+        out[platform] = run.stdout.strip()
+    return out
+
+
+def test_projects_with_other_build_args_never_share_a_compiled_wheel(
+    engine: None, tmp_path: Path, ca_bundle: tuple[Path, str]
+) -> None:
+    """The same sdist (tinyext), compiled natively for amd64 and under QEMU for arm/v7, for two
+    projects on one builder: the second sets CFLAGS. pip's wheel cache and the compile cache
+    would hand it the first one's wheels if their keys left the build args out."""
+    refs = {}
+    for flavour, args in (("plain", ""), ("mint", "args = { CFLAGS = '-DFLAVOUR=\"mint\"' }\n")):
+        project = make_project(tmp_path / flavour)
+        pyproject = project / "pyproject.toml"
+        image = f"127.0.0.1:5000/bslim-e2e/flavour-{flavour}"
+        pyproject.write_text(pyproject.read_text().replace(
+            'image = "127.0.0.1:5000/bslim-e2e/e2eapp"', f'image = "{image}"\n{args}'))
+        result = bslim("bake", "--project", str(project), "--push", "--tag", "e2e",
+                       "--ca-bundle", str(ca_bundle[0]))
+        assert result.returncode == 0, result.stderr[-3000:]
+        refs[flavour] = f"{image}:e2e"
+    assert flavours(refs["plain"]) == dict.fromkeys(PLATFORMS, "plain")
+    assert flavours(refs["mint"]) == dict.fromkeys(PLATFORMS, "mint")
