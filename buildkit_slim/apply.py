@@ -98,7 +98,7 @@ def bake_request(
         outside.append(dest)
         for target in chosen.targets:
             stage = target.wheelhouse_stage if suffix == EXPORT_SUFFIX else (
-                target.fetch_stage and f"{target.fetch_stage}-report")
+                target.fetch_stage and target.stage("fetch-report"))
             if stage is None:
                 raise UsageError(f"{what}: target {target.name!r} has no such stage (its own "
                                  "Dockerfile, or fast-wheels = false for plan)")

@@ -88,6 +88,8 @@ _SYSTEM_TREES = ("/bin", "/boot", "/dev", "/etc", "/lib", "/lib32", "/lib64", "/
 # What bslim writes into the output directory; anything else there is the user's, and the
 # directory goes into .dockerignore.
 GENERATED_NAMES = ("Dockerfile", "Dockerfile.dockerignore", "docker-bake.json")
+# fast-wheels' helper: <output-dir>/shim/pip_for_target.py (the build's named context).
+SHIM_DIR, SHIM_FILE = "shim", "pip_for_target.py"
 _PLACEHOLDER_RE = re.compile(r"\{([^{}]*)\}")
 
 
@@ -363,7 +365,7 @@ def read_project(root: Path) -> ProjectSource:
     if look(output_dir) == "dir":
         assert isinstance(output_dir, str)
         foreign = [name for name in _names(root / output_dir)
-                   if name not in GENERATED_NAMES and not _is_leftover_temp(name)]
+                   if not _generated(root / output_dir, name)]
     return ProjectSource(
         root=root, pyproject=data, main_packages=tuple(mains), existing=frozenset(existing),
         outside=frozenset(outside), not_dirs=frozenset(not_dirs), foreign_output=tuple(foreign),
@@ -371,10 +373,19 @@ def read_project(root: Path) -> ProjectSource:
     )
 
 
-def _is_leftover_temp(name: str) -> bool:
+def _generated(directory: Path, name: str) -> bool:
+    """Whether bslim writes `name` in the output directory (or left it from an interrupted
+    write): the generated files, and the shim's directory holding nothing else."""
+    if name == SHIM_DIR and (directory / name).is_dir() and not (directory / name).is_symlink():
+        return all(n == SHIM_FILE or _is_leftover_temp(n, (SHIM_FILE,))
+                   for n in _names(directory / name))
+    return name in GENERATED_NAMES or _is_leftover_temp(name)
+
+
+def _is_leftover_temp(name: str, generated: tuple[str, ...] = GENERATED_NAMES) -> bool:
     """A temporary file of an interrupted write (files.write_atomically's names)."""
     return name.startswith(".") and name.endswith(".tmp") and any(
-        name.startswith(f".{generated}.") for generated in GENERATED_NAMES)
+        name.startswith(f".{file}.") for file in generated)
 
 
 def safe_path(path: str) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -11,6 +12,7 @@ from packaging.utils import canonicalize_name
 
 from buildkit_slim.config import (
     PLATFORMS,
+    SHIM_DIR,
     Config,
     ProjectMeta,
     TargetConfig,
@@ -20,29 +22,109 @@ from buildkit_slim.config import (
 from buildkit_slim.errors import UsageError
 
 WHEELS_SUFFIX = "-wheels"  # bake target of a target's wheel image (publish-wheels)
+# fast-wheels' helper, written beside the generated files and handed to the fetch stage as a
+# named build context (a file of its own, not a heredoc in every Dockerfile).
+SHIM_CONTEXT = "bslim-shim"
 SOURCE_KEYS = ("source", "repository", "source code", "sourcecode", "code", "github")
 HOMEPAGE_KEYS = ("homepage", "home", "documentation")
+
+
+@dataclass(frozen=True, kw_only=True)
+class BuildStage:
+    """One stage of a generated Dockerfile: its name, what it starts from, the stages it
+    copies or mounts from, and where it runs (the build platform, natively, or the target)."""
+
+    role: str  # fetch, fetch-project, fetch-report, compile, compile-project, wheels, ...
+    name: str
+    base: str  # another stage's role, or "builder", "runtime" (the base images), "scratch"
+    reads: tuple[str, ...] = ()  # roles of the stages it copies or mounts from
+    native: bool = False  # FROM --platform=$BUILDPLATFORM: never emulated
+
+
+# fast-wheels: fetch and install natively, compile on the target only what has no wheel there.
+FAST_STAGES = (
+    BuildStage(role="fetch", name="fetch", base="builder", native=True),
+    BuildStage(role="fetch-project", name="fetch-project", base="fetch"),
+    BuildStage(role="fetch-report", name="fetch-report", base="scratch",
+               reads=("fetch", "fetch-project")),
+    BuildStage(role="compile", name="compile", base="builder", reads=("fetch",)),
+    BuildStage(role="compile-project", name="compile-project", base="compile",
+               reads=("fetch", "fetch-project")),
+    BuildStage(role="wheels", name="wheels", base="scratch",
+               reads=("fetch", "fetch-project", "compile-project")),
+    BuildStage(role="wheelhouse", name="wheelhouse", base="scratch", reads=("wheels",)),
+    BuildStage(role="install", name="install", base="runtime", reads=("fetch", "wheels"),
+               native=True),
+    BuildStage(role="runtime", name="runtime", base="runtime", reads=("install",)),
+)
+# The plain strategy: pip builds and installs on the target.
+PLAIN_STAGES = (
+    BuildStage(role="wheels", name="wheels", base="builder"),
+    BuildStage(role="wheelhouse", name="wheelhouse", base="scratch", reads=("wheels",)),
+    BuildStage(role="runtime", name="runtime", base="runtime", reads=("wheels",)),
+)
+
+
+def plan_stages(prefix: str, *, fast: bool) -> tuple[BuildStage, ...]:
+    """A target's stages, named `<prefix><role>` (several targets share one Dockerfile)."""
+    return tuple(replace(stage, name=prefix + stage.role)
+                 for stage in (FAST_STAGES if fast else PLAIN_STAGES))
 
 
 @dataclass(frozen=True, kw_only=True)
 class TargetPlan:
     config: TargetConfig
     dockerfile: str  # project-relative path bake points at
-    wheels_stage: str | None  # None for a user-supplied Dockerfile
-    runtime_stage: str | None
     platforms: tuple[str, ...]
     labels: tuple[tuple[str, str], ...]
     # Dependencies built before the project's own code is copied, so that a code change does not
     # rebuild them. None: they are dynamic, so pip resolves them from the source.
     dependencies: tuple[str, ...] | None
     install: str  # what the runtime stage installs, e.g. "spark[redis]"
+    # The generated Dockerfile's stages for this target; none for a user-supplied Dockerfile.
+    stages: tuple[BuildStage, ...] = ()
     # The project's [build-system].requires: fast-wheels prepares them with the dependencies.
     build_requires: tuple[str, ...] = ()
-    wheelhouse_stage: str | None = None  # FROM scratch + the wheels: exports, wheel images
-    # fast-wheels: the native stage that resolves and downloads for the target platform.
-    fetch_stage: str | None = None
     # Named build contexts the wheel stage copies inherited wheels from (wheels-from).
     contexts: tuple[tuple[str, str], ...] = ()
+    # fast-wheels: the project-relative directory holding SHIM_FILE (context SHIM_CONTEXT).
+    shim_dir: str | None = None
+
+    def stage(self, role: str) -> str:
+        """The name of the stage playing `role` (StopIteration when this target has none)."""
+        return next(s.name for s in self.stages if s.role == role)
+
+    def _maybe(self, role: str) -> str | None:
+        return next((s.name for s in self.stages if s.role == role), None)
+
+    @property
+    def wheels_stage(self) -> str | None:
+        """This platform's wheels (FROM scratch with fast-wheels); None: a user Dockerfile."""
+        return self._maybe("wheels")
+
+    @property
+    def runtime_stage(self) -> str | None:
+        return self._maybe("runtime")
+
+    @property
+    def wheelhouse_stage(self) -> str | None:
+        """FROM scratch + the wheels: exports, wheel images."""
+        return self._maybe("wheelhouse")
+
+    @property
+    def fetch_stage(self) -> str | None:
+        """fast-wheels: the native stage that resolves and downloads for every platform."""
+        return self._maybe("fetch")
+
+    @property
+    def cache_key(self) -> str:
+        """What changes a wheel compiled in this target's builder, as a short hash for cache
+        mount ids: two projects on one builder share compiled wheels only when all of it is
+        the same (a wheel built against trixie's glibc must never serve a bookworm image)."""
+        config = self.config
+        what = [config.builder_base, config.python, config.debian, *config.apt_build,
+                *(f"{k}={v}" for k, v in config.args)]
+        return hashlib.sha256("\0".join(what).encode()).hexdigest()[:12]
 
     @property
     def name(self) -> str:
@@ -79,16 +161,15 @@ def make_plan(config: Config) -> Plan:
         targets.append(TargetPlan(
             config=target,
             dockerfile=target.dockerfile if target.dockerfile is not None else dockerfile,
-            wheels_stage=None if own else f"{prefix}wheels",
-            runtime_stage=None if own else f"{prefix}runtime",
+            stages=() if own else plan_stages(prefix, fast=target.fast_wheels),
             platforms=target.platforms,
             labels=oci_labels(config.project, target),
             dependencies=dependencies(config.project, target.extras),
             install=f"{config.project.distribution}{extras}",
             build_requires=config.project.build_requires,
-            wheelhouse_stage=None if own else f"{prefix}wheelhouse",
-            fetch_stage=None if own or not target.fast_wheels else f"{prefix}fetch",
             contexts=wheel_contexts(target.wheels_from, prefix),
+            shim_dir=None if own or not target.fast_wheels
+            else f"{config.output_dir}/{SHIM_DIR}",
         ))
     return Plan(project=config.project, output_dir=config.output_dir, targets=tuple(targets))
 

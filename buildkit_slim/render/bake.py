@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from buildkit_slim.cache import cache_refs
-from buildkit_slim.plan import WHEELS_SUFFIX, Plan, TargetPlan
+from buildkit_slim.plan import SHIM_CONTEXT, WHEELS_SUFFIX, Plan, TargetPlan
 
 TAG_VARIABLE = "TAG"
 DEFAULT_TAG = "dev"
@@ -29,9 +29,12 @@ def bake_target(target: TargetPlan) -> dict[str, Any]:
         body["target"] = target.runtime_stage
     if target.config.args:
         body["args"] = {k: escape_hcl(v) for k, v in target.config.args}
-    if target.contexts:
+    contexts = dict(target.contexts)
+    if target.shim_dir is not None:
+        contexts[SHIM_CONTEXT] = target.shim_dir
+    if contexts:
         # wheels-from directories are project paths, which may hold `%{`.
-        body["contexts"] = {k: escape_hcl(v) for k, v in target.contexts}
+        body["contexts"] = {k: escape_hcl(v) for k, v in contexts.items()}
     # Registry and gha locations are fixed: committed here, so that a plain `docker buildx
     # bake -f` uses them too. A local cache is added per run (it must exist to be read).
     refs = cache_refs(target.config.cache, target=target.name, all_platforms=target.platforms,

@@ -13,8 +13,14 @@ from importlib import resources
 
 from buildkit_slim import __version__
 from buildkit_slim.cache import platform_pair
-from buildkit_slim.plan import Plan, TargetPlan
-from buildkit_slim.resources.pip_for_target import COMPILE_LIST, REPORT  # its files
+from buildkit_slim.config import SHIM_FILE
+from buildkit_slim.plan import SHIM_CONTEXT, Plan, TargetPlan
+from buildkit_slim.resources.pip_for_target import (  # its files, and the pip it drives
+    COMPILE_LIST,
+    PIP_SHA256,
+    PIP_VERSION,
+    REPORT,
+)
 
 UID = 10001
 WHEELS_DIR = "/wheels"
@@ -35,11 +41,10 @@ REMOVED = "/bslim/removed.txt"
 INSTALL_OPTIONS = ("--no-index", "--no-cache-dir", "--only-binary=:all:",
                    "--disable-pip-version-check", "--root-user-action=ignore",
                    "--find-links", WHEELS_DIR)
-SHIM = "/bslim/pip_for_target.py"
-SHIM_HEREDOC = "_BSLIM_PIP_FOR_TARGET"
-# The fetch stage runs natively for every platform: one pip cache, so that a pure wheel built
-# for one platform serves the next from pip's wheel cache.
-FETCH_CACHE = "--mount=type=cache,id=bslim-fetch,target=/root/.cache/pip,sharing=locked"
+SHIM_HOME = "/bslim/shim"  # the shim and the pip it pins; other stages bind-mount it
+SHIM = f"{SHIM_HOME}/{SHIM_FILE}"
+PIP_PIN_FILE = "/bslim/pip.txt"
+PIP_HEREDOC = "_BSLIM_PIP"
 CHECK_HEREDOC = "_BSLIM_FIT_CHECK"
 # Says which inherited wheels cannot serve this platform/Python (pip would skip them silently
 # and rebuild from source, under QEMU for arm/v7).
@@ -54,11 +59,6 @@ FIT_CHECK = (
     "        print(f'bslim: inherited wheel {whl.name} does not fit this platform/Python '",
     "              f'({sys.implementation.cache_tag}); {name} {version} will be built here',",
     "              file=sys.stderr)",
-)
-# Per-platform cache id: platforms sharing one pip cache corrupt each other's built wheels.
-PIP_CACHE = (
-    "--mount=type=cache,id=bslim-pip-${TARGETOS}-${TARGETARCH}${TARGETVARIANT},"
-    "target=/root/.cache/pip,sharing=locked"
 )
 # What pip needs to reach a private index or one behind a TLS-intercepting proxy: the CA
 # bundle and a netrc with the index's credentials (`bslim bake --ca-bundle/--netrc`). Secret
@@ -141,6 +141,22 @@ def _apt(packages: tuple[str, ...]) -> list[str]:
     ])
 
 
+def _fetch_cache(target: TargetPlan) -> str:
+    """The fetch stage runs natively for every platform: one pip cache, so that a pure wheel
+    built for one platform serves the next from pip's wheel cache. Keyed by what changes a
+    wheel built there (see `cache_key`): another builder image, Debian release, build
+    packages or build args must never be handed this one's wheels."""
+    return (f"--mount=type=cache,id=bslim-fetch-{target.cache_key},target=/root/.cache/pip,"
+            "sharing=locked")
+
+
+def _pip_cache(target: TargetPlan) -> str:
+    """Per platform too: platforms sharing one pip cache corrupt each other's built wheels.
+    It also keeps what the compile stage compiled (keyed by sdist and interpreter inside)."""
+    return (f"--mount=type=cache,id=bslim-pip-{target.cache_key}-"
+            "${TARGETOS}-${TARGETARCH}${TARGETVARIANT},target=/root/.cache/pip,sharing=locked")
+
+
 def _args(target: TargetPlan) -> list[str]:
     return [f"ARG {name}" for name, _ in target.config.args]
 
@@ -156,12 +172,17 @@ def _pip_options(target: TargetPlan, *, every_platform: bool = False) -> list[st
         if kind == "dir" or every_platform:  # as --export-wheels writes: a dir per platform
             for platform in target.platforms:
                 options += ["--find-links", f"{folder}/{platform_pair(platform)}"]
-    if config.index_url:
-        options += ["--index-url", config.index_url]
-    for url in config.extra_index_urls:
-        options += ["--extra-index-url", url]
+    options += _index_options(target)
     for path in config.find_links:
         options += ["--find-links", f"{SRC_DIR}/{path}"]
+    return options
+
+
+def _index_options(target: TargetPlan) -> list[str]:
+    config = target.config
+    options = ["--index-url", config.index_url] if config.index_url else []
+    for url in config.extra_index_urls:
+        options += ["--extra-index-url", url]
     return options
 
 
@@ -254,21 +275,16 @@ def wheels_stage(target: TargetPlan) -> list[str]:
         # does not invalidate this (slow, under QEMU) layer.
         lines += [f"COPY <<'{HEREDOC}' {REQUIREMENTS_FILE}", *target.dependencies, HEREDOC,
                   *_copy_inputs(target)]
-        lines += _run([PIP_CACHE, CA_SECRET], [
+        lines += _run([_pip_cache(target), CA_SECRET], [
             USE_CA, *_index_case(target), _pip(target, [*pip, "--requirement",
                                                           REQUIREMENTS_FILE])])
     project = [*pip, SRC_DIR] if target.dependencies is None else [*pip, "--no-deps", SRC_DIR]
     lines += [
         f"COPY . {SRC_DIR}",
-        *_run([PIP_CACHE, CA_SECRET], [USE_CA, *_index_case(target), _pip(target, project)]),
+        *_run([_pip_cache(target), CA_SECRET],
+              [USE_CA, *_index_case(target), _pip(target, project)]),
     ]
     return lines
-
-
-def _stage(target: TargetPlan, role: str) -> str:
-    """fast-wheels' stage names, next to `<prefix>fetch`: compile, fetch-project, install..."""
-    assert target.fetch_stage is not None
-    return target.fetch_stage.removesuffix("fetch") + role
 
 
 def fetch_stage(target: TargetPlan) -> list[str]:
@@ -284,10 +300,13 @@ def fetch_stage(target: TargetPlan) -> list[str]:
             target,
             f"# Resolve and fetch {name}'s wheels natively, once for all its platforms,\n"
             "# each with its own markers and tags: pip never runs under emulation here; see\n"
-            "# pip_for_target.py below.",
+            f"# {target.shim_dir}/{SHIM_FILE}.",
             f"--platform=$BUILDPLATFORM {target.config.builder_base}", target.fetch_stage,
             per_target=False),
-        f"COPY <<'{SHIM_HEREDOC}' {SHIM}", *shim_source().splitlines(), SHIM_HEREDOC,
+        f"COPY --from={SHIM_CONTEXT} {SHIM_FILE} {SHIM}",
+        f"COPY <<'{PIP_HEREDOC}' {PIP_PIN_FILE}",
+        f"pip=={PIP_VERSION} --hash=sha256:{PIP_SHA256}",
+        PIP_HEREDOC,
     ]
     for index, (name, value) in enumerate(target.contexts):
         if value.startswith("docker-image://"):  # each platform's wheels, side by side
@@ -304,9 +323,12 @@ def fetch_stage(target: TargetPlan) -> list[str]:
         lines += [f"COPY <<'{HEREDOC}' {BUILD_REQUIRES_FILE}", *target.build_requires, HEREDOC]
         what = ["--project-requires", BUILD_REQUIRES_FILE, "--project-env", PROJECT_ENV, *what]
     lines += _copy_inputs(target)
-    if target.dependencies is None:  # nothing to fetch before the source: empty lists
-        return [*lines, f"RUN {_fetch(target, 'deps', what)}"]
-    return [*lines, *_run([FETCH_CACHE, CA_SECRET], [USE_CA, _fetch(target, "deps", what)])]
+    # The pinned pip first (by hash), in the same step: one secret mount, not two.
+    pin = ["python3", "-m", "pip", "install", "--quiet", "--no-deps", "--require-hashes",
+           "--target", f"{SHIM_HOME}/pip", *_index_options(target), "--requirement",
+           PIP_PIN_FILE]
+    return [*lines, *_run([_fetch_cache(target), CA_SECRET],
+                          [USE_CA, shlex.join(pin), _fetch(target, "deps", what)])]
 
 
 def _fetch(target: TargetPlan, part: str, what: list[str]) -> str:
@@ -326,18 +348,18 @@ def _fetch(target: TargetPlan, part: str, what: list[str]) -> str:
 def fetch_project_stage(target: TargetPlan) -> list[str]:
     """The project's own wheel, natively and once: a code change reruns this, not the
     dependencies. With static dependencies its backend builds it from the requirements the
-    fetch stage prepared: no pip, no index, so no CA secret (BuildKit < 0.16 hashes the whole
-    root filesystem for a RUN with a secret mount: ~1.5 s on a full python image)."""
+    fetch stage prepared, without pip or an index; the CA secret is still mounted, for pip
+    when the backend asks for more than was prepared (correct before fast: on BuildKit < 0.16
+    a secret mount costs ~1.5 s, the whole root filesystem hashed)."""
     name = ["--project", target.install.split("[", 1)[0]]
     if target.dependencies is None:  # pip resolves them from the source, for each platform
-        run = _run([FETCH_CACHE, CA_SECRET],
-                   [USE_CA, _fetch(target, "project", [*name, SRC_DIR])])
-    else:
-        run = _run([FETCH_CACHE], [_fetch(target, "project", [
-            *name, "--project-env", PROJECT_ENV, "--no-deps", SRC_DIR])])
+        what = [*name, SRC_DIR]
+    else:  # pip only when the backend asks for more than was prepared: the secret is for it
+        what = [*name, "--project-env", PROJECT_ENV, "--no-deps", SRC_DIR]
+    run = _run([_fetch_cache(target), CA_SECRET], [USE_CA, _fetch(target, "project", what)])
     return [
         f"# {target.config.name}'s own wheel, natively, once for every platform.",
-        f"FROM {target.fetch_stage} AS {_stage(target, 'fetch-project')}",
+        f"FROM {target.fetch_stage} AS {target.stage('fetch-project')}",
         f"COPY . {SRC_DIR}",
         *run,
     ]
@@ -346,10 +368,10 @@ def fetch_project_stage(target: TargetPlan) -> list[str]:
 def fetch_report_stage(target: TargetPlan) -> list[str]:
     return [
         f"# What the fetch stages decided for {target.config.name}, for `bslim plan`.",
-        f"FROM scratch AS {target.fetch_stage}-report",
+        f"FROM scratch AS {target.stage('fetch-report')}",
         f"ARG {TARGET_ARGS}",
         f"COPY --from={target.fetch_stage} {FETCHED}/{PAIR}/deps/{REPORT} /deps.json",
-        f"COPY --from={_stage(target, 'fetch-project')} {FETCHED}/{PAIR}/project/{REPORT} "
+        f"COPY --from={target.stage('fetch-project')} {FETCHED}/{PAIR}/project/{REPORT} "
         "/project.json",
     ]
 
@@ -357,19 +379,19 @@ def fetch_report_stage(target: TargetPlan) -> list[str]:
 def _compile(target: TargetPlan, source: str, part: str) -> list[str]:
     """One RUN on the target: compile what the fetch listed for this platform (sources and
     build requirements prepared natively), without pip; nothing listed: not even Python
-    starts. No CA secret: it reaches no index (only the fallback to pip's build isolation
-    would), and BuildKit < 0.16 hashes the whole root filesystem for a RUN that has one."""
+    starts. The CA secret is for the fallback to pip's build isolation, which reaches the
+    index; the compile itself does not."""
     mounts = [f"--mount=type=bind,from={source},source={FETCHED},target={FETCHED},rw",
-              f"--mount=type=bind,from={target.fetch_stage},source={SHIM},target={SHIM}"]
+              f"--mount=type=bind,from={target.fetch_stage},source={SHIM_HOME},target={SHIM_HOME}"]
     if part == "project":
         mounts.append(f"--mount=type=bind,from={source},source={SRC_DIR},target={SRC_DIR},rw")
     folder = f'"{FETCHED}/$TARGETOS-$TARGETARCH$TARGETVARIANT/{part}"'
     build = (f"python3 {SHIM} compile {folder} {COMPILED} "
              + shlex.join(["--cache", COMPILE_CACHE, "--", *_pip_options(target)])
              + (' "$@"' if target.config.platform_index_urls else ""))
-    return _run([*mounts, PIP_CACHE], [
+    return _run([*mounts, _pip_cache(target), CA_SECRET], [
         f"mkdir -p {COMPILED}", *_index_case(target),
-        f"if [ -s {folder}/{COMPILE_LIST} ]; then {build}; fi"])
+        f"if [ -s {folder}/{COMPILE_LIST} ]; then {USE_CA}; {build}; fi"])
 
 
 def compile_stage(target: TargetPlan) -> list[str]:
@@ -378,13 +400,13 @@ def compile_stage(target: TargetPlan) -> list[str]:
     return [
         *_stage_head(target, f"# {config.name}: what has no wheel for the target is compiled "
                      "here (emulated\n# for a foreign platform), and nothing else.",
-                     config.builder_base, _stage(target, "compile")),
+                     config.builder_base, target.stage("compile")),
         *_inherit(target, check=False),
         *_copy_inputs(target),
-        *_compile(target, target.fetch_stage or "", "deps"),
+        *_compile(target, target.stage("fetch"), "deps"),
         "",
-        f"FROM {_stage(target, 'compile')} AS {_stage(target, 'compile-project')}",
-        *_compile(target, _stage(target, "fetch-project"), "project"),
+        f"FROM {target.stage('compile')} AS {target.stage('compile-project')}",
+        *_compile(target, target.stage("fetch-project"), "project"),
     ]
 
 
@@ -395,9 +417,9 @@ def fast_wheels_stage(target: TargetPlan) -> list[str]:
         f"FROM scratch AS {target.wheels_stage}",
         f"ARG {TARGET_ARGS}",
         f"COPY --from={target.fetch_stage} {FETCHED}/{PAIR}/deps/wheels/ {WHEELS_DIR}/",
-        f"COPY --from={_stage(target, 'fetch-project')} {FETCHED}/{PAIR}/project/wheels/ "
+        f"COPY --from={target.stage('fetch-project')} {FETCHED}/{PAIR}/project/wheels/ "
         f"{WHEELS_DIR}/",
-        f"COPY --from={_stage(target, 'compile-project')} {COMPILED}/ {WHEELS_DIR}/",
+        f"COPY --from={target.stage('compile-project')} {COMPILED}/ {WHEELS_DIR}/",
     ]
 
 
@@ -409,21 +431,19 @@ def install_stage(target: TargetPlan) -> list[str]:
                target.install]
     return [
         f"# {config.name} installed natively for the target: pip never runs under emulation.",
-        f"FROM --platform=$BUILDPLATFORM {config.runtime_base} AS {_stage(target, 'install')}",
+        f"FROM --platform=$BUILDPLATFORM {config.runtime_base} AS {target.stage('install')}",
         "ARG TARGETPLATFORM TARGETOS TARGETARCH TARGETVARIANT",
         *_run([f"--mount=type=bind,from={target.wheels_stage},source={WHEELS_DIR},"
                f"target={WHEELS_DIR}",
-               f"--mount=type=bind,from={target.fetch_stage},source={SHIM},target={SHIM}"],
+               f"--mount=type=bind,from={target.fetch_stage},source={SHIM_HOME},target={SHIM_HOME}"],
               [shlex.join(install)]),
     ]
 
 
 def shim_source() -> str:
-    """pip_for_target.py without its comment lines: comments have no business in a heredoc,
-    where older Dockerfile parsers may treat them as Dockerfile comments."""
-    text = (resources.files("buildkit_slim.resources") / "pip_for_target.py").read_text(
-        encoding="utf-8")
-    return "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("#"))
+    """pip_for_target.py, as written beside the generated files (the fetch stage's named
+    context `bslim-shim`)."""
+    return (resources.files("buildkit_slim.resources") / SHIM_FILE).read_text(encoding="utf-8")
 
 
 def wheelhouse_stage(target: TargetPlan) -> list[str]:
@@ -454,8 +474,8 @@ def runtime_stage(target: TargetPlan) -> list[str]:
     if target.fetch_stage is not None:
         # What pip wrote natively; then what it deleted (a package of the image it upgraded).
         lines += [
-            f"COPY --from={_stage(target, 'install')} {INSTALLED}/ /",
-            *_run([f"--mount=type=bind,from={_stage(target, 'install')},source={REMOVED},"
+            f"COPY --from={target.stage('install')} {INSTALLED}/ /",
+            *_run([f"--mount=type=bind,from={target.stage('install')},source={REMOVED},"
                    f"target={REMOVED}"],
                   [f"while IFS= read -r path; do rm -rf -- \"$path\"; done < {REMOVED}"]),
         ]

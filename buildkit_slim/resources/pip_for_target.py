@@ -45,23 +45,66 @@ MACHINES = {
     "linux/riscv64": "riscv64",
 }
 BUILD_MACHINE = platform.machine()  # before pretend(): the machine this really runs on
+# The pip this file drives, and is tested with (bslim's dev environment pins the same): the
+# fetch stage installs exactly this wheel, by hash, into PINNED_PIP beside this file, and every
+# run of this file puts it first on the path. pip's internals it hooks differ between releases.
+PIP_VERSION = "26.3"
+PIP_SHA256 = "f3b60b20ffaadd4415ed7957212a38ac63fa4c5fa375bd0f4a797777940fad13"
+PINNED_PIP = Path(__file__).with_name("pip")
+if PINNED_PIP.is_dir() and str(PINNED_PIP) not in sys.path:
+    sys.path.insert(0, str(PINNED_PIP))
+# Machines PyPI publishes manylinux wheels for: pretending to be one must offer its tags.
+MANYLINUX_MACHINES = ("x86_64", "i686", "aarch64", "armv7l", "ppc64le", "s390x")
 COMPILE_LIST = "compile.txt"
 REPORT = "report.json"
 WHEELS = "wheels"  # DIR/wheels: what the wheel stage takes
 
 
-def pretend(target_platform: str) -> str:
-    """Make this interpreter's markers and wheel tags those of `target_platform`."""
+def pretend(target_platform: str, *, tags: bool = True) -> str:
+    """Make this interpreter's markers (and, with `tags`, pip's wheel tags) those of
+    `target_platform`. Without `tags`, pip is not imported: a build hook runs without it."""
     machine = MACHINES[target_platform]
     if machine != platform.machine():
         platform.machine = lambda: machine  # markers: platform_machine
         sysconfig.get_platform = lambda: f"linux-{machine}"  # tags: linux_<machine>
-        from pip._vendor.packaging import _manylinux
+        if not tags:
+            return machine
+        from pip._vendor.packaging import _manylinux, markers
+
+        # packaging 25+ computes the marker environment once per process: not before this.
+        getattr(markers, "_cached_default_environment", _NoCache).cache_clear()
 
         # manylinux support is decided from the ELF header of this (native) interpreter;
         # the target image has the same Debian, so the same glibc: its answer is the target's.
         _manylinux._have_compatible_abi = lambda *args, **kwargs: True
+        if machine in MANYLINUX_MACHINES and not any(
+                t.startswith("manylinux") and t.endswith(f"_{machine}") for t in _platforms()):
+            # Without them every binary wheel of the target would be skipped and its sdist
+            # compiled under emulation: fail loudly instead.
+            raise SystemExit(f"bslim: pip {_pip_version()} does not offer manylinux tags for "
+                             f"{machine} when pretending to be {target_platform}")
     return machine
+
+
+class _NoCache:
+    @staticmethod
+    def cache_clear() -> None:
+        pass
+
+
+def _platforms() -> set[str]:
+    from pip._vendor.packaging.tags import sys_tags
+
+    return {tag.platform for tag in sys_tags()}
+
+
+def _pip_version() -> str:
+    """The version of the pip this process imports (the pinned one when it is there)."""
+    try:
+        import pip
+    except ImportError:
+        return "(none)"
+    return str(pip.__version__)
 
 
 def target_tags() -> set[str]:
@@ -167,9 +210,12 @@ def _build_system(pyproject_text: str) -> dict[str, object] | None:
     import importlib
 
     try:
-        tomllib = importlib.import_module("tomllib")  # the image's Python; 3.11+
+        tomllib = importlib.import_module("tomllib")  # Python 3.11+
     except ImportError:
-        return None
+        try:
+            tomllib = importlib.import_module("pip._vendor.tomli")  # 3.10: pip's own copy
+        except ImportError:
+            return None
     system = tomllib.loads(pyproject_text).get("build-system") if pyproject_text else None
     return dict(system) if isinstance(system, dict) else {}
 
@@ -183,17 +229,63 @@ def build_requires(pyproject_text: str) -> list[str] | None:
 
 
 def _unpack(archive: Path, dest: Path) -> Path | None:
-    """The sdist's top-level directory, unpacked under dest."""
+    """The sdist's top-level directory, unpacked under dest; None when it is no archive or a
+    member would land outside dest (absolute, `..`, a link pointing out, a device)."""
     import shutil
+    import tarfile
+    import zipfile
 
     shutil.rmtree(dest, ignore_errors=True)
     dest.mkdir(parents=True)
     try:
-        shutil.unpack_archive(str(archive), str(dest))
-    except (shutil.ReadError, ValueError, OSError):
+        if not _extract(archive, dest):
+            print(f"bslim: {archive.name}: refused, a member would land outside the source "
+                  "directory", file=sys.stderr)
+            return None
+    except (OSError, ValueError, EOFError, tarfile.TarError, zipfile.BadZipFile):
         return None
     tops = [p for p in dest.iterdir() if p.is_dir()]
     return tops[0] if len(tops) == 1 else None
+
+
+def _inside(root: Path, name: str) -> bool:
+    import posixpath
+
+    path = posixpath.normpath(name)
+    return not (path.startswith("/") or path == ".." or path.startswith("../")
+                or not (root / path).resolve().is_relative_to(root.resolve()))
+
+
+def _extract(archive: Path, dest: Path) -> bool:
+    """Extract a .tar.gz/.tar.bz2/.zip sdist with no member outside dest (Python's own
+    `filter="data"` is missing from the 3.10/3.11 of older images)."""
+    import posixpath
+    import tarfile
+    import zipfile
+
+    if zipfile.is_zipfile(archive):
+        with zipfile.ZipFile(archive) as zipped:
+            if not all(_inside(dest, n) for n in zipped.namelist()):
+                return False
+            zipped.extractall(dest)  # noqa: S202 - every name checked above
+        return True
+    with tarfile.open(archive) as tar:
+        members = tar.getmembers()
+        for member in members:
+            if not _inside(dest, member.name) or not (member.isfile() or member.isdir()
+                                                      or member.issym() or member.islnk()):
+                return False
+            if member.issym() and not _inside(
+                    dest, posixpath.join(posixpath.dirname(member.name), member.linkname)):
+                return False
+            if member.islnk() and not _inside(dest, member.linkname):
+                return False
+            member.mode &= 0o755  # no setuid/setgid/sticky bits
+        if hasattr(tarfile, "data_filter"):
+            tar.extractall(dest, members, filter="data")
+        else:
+            tar.extractall(dest, members)  # noqa: S202 - every member checked above
+    return True
 
 
 def source_dir(directory: Path, requirement: str) -> Path | None:
@@ -293,7 +385,7 @@ def prepare_one(requirement: str, directory: Path, options: list[str]) -> bool:
         return False
     # The backend's own extra requirements (get_requires_for_build_wheel), asked natively.
     asked = env_dir.with_name(env_dir.name + ".requires.json")
-    if _self(["backend", "requires", str(src), str(asked)], {"PYTHONPATH": str(env_dir)}) != 0:
+    if hook("requires", src, asked, [env_dir]) != 0:
         return False
     extra = [r for r in json.loads(asked.read_text()) if r not in requires]
     asked.unlink()
@@ -346,11 +438,15 @@ def project_env(env: Path, requires_file: str, platforms: list[str],
               *options, "--requirement", requires_file]
     if _pip(native, {"TARGETPLATFORM": str(NATIVE)}) != 0:
         shutil.rmtree(env / "native", ignore_errors=True)
+        print("bslim: the project's build requirements could not be installed natively: pip "
+              "builds the project", file=sys.stderr)
     for target in platforms:
-        if target != NATIVE:
-            _pip(["download", "--quiet", "--only-binary", ":all:", "--dest",
-                  str(env / pair(target)), *options, "--requirement", requires_file],
-                 {"TARGETPLATFORM": target})
+        if target != NATIVE and _pip(
+                ["download", "--quiet", "--only-binary", ":all:", "--dest",
+                 str(env / pair(target)), *options, "--requirement", requires_file],
+                {"TARGETPLATFORM": target}) != 0:
+            print(f"bslim: the project's build requirements have no wheels for {target}",
+                  file=sys.stderr)
 
 
 def _installed(env: Path) -> set[str]:
@@ -372,9 +468,9 @@ def build_project(env: Path, src: str) -> tuple[int, Path | None]:
     out = env / PROJECT_WHEEL
     if NATIVE is None or not native.is_dir():
         return 0, None
-    run_env = {"PYTHONPATH": str(native), "TARGETPLATFORM": NATIVE}
+    run_env = {"TARGETPLATFORM": NATIVE}
     asked = env / "requires.json"
-    if _self(["backend", "requires", src, str(asked)], run_env) != 0:
+    if hook("requires", Path(src), asked, [native], run_env) != 0:
         return 0, None
     try:
         names = {str(canonicalize_name(Requirement(r).name)) for r in json.loads(asked.read_text())}
@@ -384,7 +480,7 @@ def build_project(env: Path, src: str) -> tuple[int, Path | None]:
         print(f"bslim: the build backend also asks for {sorted(names - _installed(native))}: "
               "pip builds the project", file=sys.stderr)
         return 0, None
-    status = _self(["backend", "wheel", src, str(out)], run_env)
+    status = hook("wheel", Path(src), out, [native], run_env)
     if status == NO_BACKEND:
         return 0, None
     wheels = sorted(out.glob("*.whl"))
@@ -401,15 +497,40 @@ def fetch_all(template: str, platforms: list[str], project: str | None, pip_args
     build platform from pip's wheel cache; pure wheels built in one pass come from that cache
     in the next. The project's wheel is built once: natively without pip when its build
     requirements were prepared (`env`), else by pip in the first pass when it is pure.
-    `requires_file`: prepare those (in the background, beside the passes)."""
-    import shutil
+    `requires_file`: prepare those (in the background, beside the passes); a failure there
+    fails the fetch."""
     import threading
 
-    worker = None
+    worker, failed = None, []
+
+    def prepare_project() -> None:
+        try:
+            project_env(Path(str(env)), str(requires_file), platforms, options)
+        except BaseException as error:  # reaches the exit status below, not just a thread's log
+            failed.append(error)
+            raise
+
     if env and requires_file:
-        worker = threading.Thread(target=project_env,
-                                  args=(Path(env), requires_file, platforms, options))
+        worker = threading.Thread(target=prepare_project)
         worker.start()
+    try:
+        status = _passes(template, platforms, project, pip_args, options, extra_indexes,
+                         inherited, env)
+    finally:
+        if worker is not None:
+            worker.join()
+    if failed:
+        print(f"bslim: preparing the project's build requirements failed: {failed[0]!r}",
+              file=sys.stderr)
+        return status or 1
+    return status
+
+
+def _passes(template: str, platforms: list[str], project: str | None, pip_args: list[str],
+            options: list[str], extra_indexes: list[tuple[str, str]], inherited: list[str],
+            env: str | None) -> int:
+    import shutil
+
     shared: Path | None = None  # the project's wheel, once built
     prepared = False  # built from prepared requirements: the passes need no index
     if project and env and "--no-deps" in pip_args:
@@ -437,21 +558,45 @@ def fetch_all(template: str, platforms: list[str], project: str | None, pip_args
             report = json.loads((directory / REPORT).read_text())
             shared = next((directory / WHEELS / str(e["file"]) for e in report
                            if e["kind"] == "pure"), None)
-    if worker is not None:
-        worker.join()
     return 0
 
 
-def backend(action: str, src: Path, out: Path) -> int:
-    """A minimal PEP 517 frontend, run in src with the prepared requirements on PYTHONPATH:
-    `requires` writes get_requires_for_build_wheel() to out, `wheel` builds into out."""
-    import importlib
-
+def backend_of(src: Path) -> tuple[str, list[str]]:
+    """The source tree's build backend and backend-path (PEP 517/518)."""
     pyproject = src / "pyproject.toml"
     system = _build_system(pyproject.read_text() if pyproject.is_file() else "") or {}
-    spec = str(system.get("build-backend", LEGACY_BACKEND))
     paths = system.get("backend-path", [])
-    sys.path[:0] = [str(src / str(p)) for p in paths] if isinstance(paths, list) else []
+    return (str(system.get("build-backend", LEGACY_BACKEND)),
+            [str(p) for p in paths] if isinstance(paths, list) else [])
+
+
+def hook(action: str, src: Path, out: Path, paths: list[Path],
+         env: dict[str, str] | None = None) -> int:
+    """Run a PEP 517 hook the way pip's build isolation does: in a fresh interpreter that sees
+    the standard library and `paths` (their .pth files processed, so setuptools' distutils
+    shim works), and nothing of the image's site-packages (a Debian setuptools there breaks a
+    newer one: distutils from one, setuptools from the other)."""
+    import subprocess
+
+    spec, backend_path = backend_of(src)
+    args = [sys.executable, "-I", "-S", __file__, "backend", action, str(src), str(out),
+            "--backend", spec,
+            *(a for p in backend_path for a in ("--backend-path", p)),
+            *(a for p in paths for a in ("--path", str(p)))]
+    return subprocess.call(args, env={**os.environ, **(env or {})})
+
+
+def backend(action: str, src: Path, out: Path, spec: str = LEGACY_BACKEND,
+            backend_path: tuple[str, ...] = (), paths: tuple[str, ...] = ()) -> int:
+    """A minimal PEP 517 frontend, in the hook's own process (see `hook`), run in src with
+    `paths` as site directories: `requires` writes get_requires_for_build_wheel() to out,
+    `wheel` builds into out."""
+    import importlib
+    import site
+
+    for path in paths:
+        site.addsitedir(path)
+    sys.path[:0] = [str(src / p) for p in backend_path]
     os.chdir(src)
     module, _, attrs = spec.partition(":")
     try:
@@ -468,19 +613,6 @@ def backend(action: str, src: Path, out: Path) -> int:
     out.mkdir(parents=True, exist_ok=True)
     print(f"bslim: built {hooks.build_wheel(str(out))}")
     return 0
-
-
-def build_here(src: Path, out: Path, env_dir: Path) -> int:
-    """`backend wheel` in this process, env_dir where PYTHONPATH would put it: one Python
-    start less, which under emulation is most of a second."""
-    import traceback
-
-    sys.path.insert(1, str(env_dir))
-    try:
-        return backend("wheel", src, out)
-    except BaseException:  # a failed build (setuptools exits), reported as a process would
-        traceback.print_exc()
-        return 1
 
 
 def _cached(directory: Path, requirement: str, cache: Path | None) -> Path | None:
@@ -502,7 +634,7 @@ def compile_listed(directory: Path, out: Path, options: list[str],
     listing = directory / COMPILE_LIST
     out.mkdir(parents=True, exist_ok=True)
     listed = listing.read_text().split() if listing.exists() else []
-    for index, requirement in enumerate(listed):
+    for requirement in listed:
         kept = _cached(directory, requirement, cache)
         if kept is not None and len(wheels := sorted(kept.glob("*.whl"))) == 1:
             shutil.copy2(wheels[0], out / wheels[0].name)
@@ -510,8 +642,7 @@ def compile_listed(directory: Path, out: Path, options: list[str],
                   "from the cache)", file=sys.stderr)
             continue
         before = set(out.glob("*.whl"))
-        status = _compile_one(directory, requirement, out, options,
-                              last=index == len(listed) - 1)
+        status = _compile_one(directory, requirement, out, options)
         if status != 0:
             return status
         built = sorted(set(out.glob("*.whl")) - before)
@@ -521,20 +652,16 @@ def compile_listed(directory: Path, out: Path, options: list[str],
     return 0
 
 
-def _compile_one(directory: Path, requirement: str, out: Path, options: list[str], *,
-                 last: bool) -> int:
+def _compile_one(directory: Path, requirement: str, out: Path, options: list[str]) -> int:
     env_dir = directory / BUILDENV / _key(requirement)
     src = source_dir(directory, requirement)
     if env_dir.is_dir() and src is not None:
         print(f"bslim: compiling {requirement} for {TARGET}", file=sys.stderr)
-        if last:  # the last (often the only) one: no fresh process
-            status = build_here(src, out, env_dir)
-        else:
-            status = _self(["backend", "wheel", str(src), str(out)],
-                           {"PYTHONPATH": str(env_dir)})
+        status = hook("wheel", src, out, [env_dir])
         if status != NO_BACKEND:
             return status
     sdists = directory / SDISTS / _key(requirement)
+    print(f"bslim: {requirement}: building with pip's build isolation", file=sys.stderr)
     return _pip(["wheel", "--no-deps", "--wheel-dir", str(out), *options,
                  "--find-links", str(sdists), requirement])
 
@@ -626,7 +753,7 @@ def _flags(head: list[str]) -> tuple[list[str], dict[str, list[str]]]:
     items = iter(head)
     for item in items:
         if item in ("--project", "--platforms", "--inherited", "--project-env",
-                    "--project-requires", "--cache"):
+                    "--project-requires", "--cache", "--backend", "--backend-path", "--path"):
             flags.setdefault(item, []).append(next(items))
         elif item == "--index-for":
             flags.setdefault(item, []).append(f"{next(items)} {next(items)}")
@@ -636,8 +763,21 @@ def _flags(head: list[str]) -> tuple[list[str], dict[str, list[str]]]:
 
 
 def main(argv: list[str]) -> int:
-    pretend(TARGET)
     command, args = (argv[0], argv[1:]) if argv else ("", [])
+    if command == "backend":  # a hook's process (see `hook`): no pip here, nor its tags
+        head, flags = _flags(args)
+        if len(head) == 3 and head[0] in ("requires", "wheel") and "--backend" in flags:
+            pretend(TARGET, tags=False)
+            return backend(head[0], Path(head[1]), Path(head[2]), flags["--backend"][0],
+                           tuple(flags.get("--backend-path", [])),
+                           tuple(flags.get("--path", [])))
+        print(__doc__, file=sys.stderr)
+        return 2
+    if PINNED_PIP.is_dir() and _pip_version() != PIP_VERSION:
+        print(f"bslim: {PINNED_PIP} holds pip {_pip_version()}, not {PIP_VERSION}",
+              file=sys.stderr)
+        return 2
+    pretend(TARGET)
     if command == "pip":
         from pip._internal.cli.main import main as pip_main
 
@@ -661,8 +801,6 @@ def main(argv: list[str]) -> int:
                               Path(cache) if cache else None)
     if command == "install" and len(head) == 2:
         return install(Path(head[0]), Path(head[1]), options)
-    if command == "backend" and len(head) == 3 and head[0] in ("requires", "wheel"):
-        return backend(head[0], Path(head[1]), Path(head[2]))
     print(__doc__, file=sys.stderr)
     return 2
 

@@ -62,7 +62,12 @@ def _engine_problem() -> str | None:
 
 
 @pytest.fixture(scope="session")
-def engine() -> None:
+def engine(request: pytest.FixtureRequest) -> None:
+    if not request.config.getoption("--run-e2e"):
+        if os.environ.get("BSLIM_REQUIRE_ENGINE") == "1":
+            pytest.fail("BSLIM_REQUIRE_ENGINE=1 without --run-e2e: the end-to-end tests would "
+                        "not run", pytrace=False)
+        pytest.skip("end-to-end test: run with --run-e2e (tests/run.sh does)")
     problem = _engine_problem()
     if problem is None:
         return
@@ -70,6 +75,33 @@ def engine() -> None:
         pytest.fail(f"end-to-end tests require an engine here: {problem} "
                     "(bring it up with tests/engine/up.sh)", pytrace=False)
     pytest.skip(f"{problem}; run tests/engine/up.sh (as root) to enable end-to-end tests")
+
+
+ENGINE_STATE = Path(os.environ.get("BSLIM_ENGINE_STATE", "/var/lib/bslim-engine"))
+
+
+def engine_is_ours() -> bool:
+    """Whether the running dockerd is the one tests/engine/up.sh started (its pid file names a
+    live dockerd with up.sh's config): only then may a test empty the engine's build cache.
+    A developer's own engine (Docker Desktop, a system service) holds caches the tests did
+    not create, and the docker driver has no builder of its own to prune instead."""
+    try:
+        pid = (ENGINE_STATE / "dockerd.pid").read_text().split()[0]
+        comm = Path(f"/proc/{pid}/comm").read_text().strip()
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except (OSError, IndexError, UnicodeDecodeError):
+        return False
+    return comm == "dockerd" and str(ENGINE_STATE / "daemon.json") in cmdline
+
+
+def prune_build_cache() -> None:
+    """`docker builder prune -af`, on an engine these tests brought up, else a skip (also where
+    the engine is required: CI always runs tests/engine/up.sh's engine)."""
+    if not engine_is_ours():
+        pytest.skip(f"the engine was not started by tests/engine/up.sh (no live dockerd in "
+                    f"{ENGINE_STATE}/dockerd.pid): its build cache is not the tests' to prune")
+    pruned = docker("builder", "prune", "-af")
+    assert pruned.returncode == 0, pruned.stderr
 
 
 def bslim(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None,

@@ -41,7 +41,8 @@ SLIM = """\
     [tool.slim]
     image = "ghcr.io/acme/hello"
 """
-FILES = ["bake/Dockerfile", "bake/Dockerfile.dockerignore", "bake/docker-bake.json"]
+FILES = ["bake/Dockerfile", "bake/Dockerfile.dockerignore", "bake/docker-bake.json",
+         "bake/shim/pip_for_target.py"]
 
 
 class Result:
@@ -82,7 +83,7 @@ def rendered(root: Path) -> dict[str, str]:
 
 # --- render -------------------------------------------------------------------------------------
 
-def test_render_writes_the_three_files(capsys: pytest.CaptureFixture[str], hello: Path) -> None:
+def test_render_writes_the_generated_files(capsys: pytest.CaptureFixture[str], hello: Path) -> None:
     result = run(capsys, "render", "--project", str(hello))
     assert result.code == 0
     assert result.out.splitlines() == [f"wrote {path}" for path in FILES]

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from buildkit_slim.config import load
-from buildkit_slim.plan import make_plan
+from buildkit_slim.plan import SHIM_CONTEXT, TargetPlan, make_plan
 from buildkit_slim.render.dockerfile import render_dockerfile
 from tests.unit.regen_golden import cases
 
@@ -89,16 +89,31 @@ def test_pip_never_runs_under_emulation_except_as_a_fallback(
 
 
 @pytest.mark.parametrize(("found", "prefix"), FAST)
-def test_only_what_reaches_an_index_mounts_the_ca_secret(found: dict[str, Stage],
-                                                         prefix: str) -> None:
-    """A secret mount is not free: BuildKit before 0.16 hashes the whole root filesystem for
-    every RUN that has one (about 1.5 s on a full python image). The project's own wheel
-    needs no index when its build requirements were prepared with the dependencies."""
+def test_every_step_that_can_reach_an_index_mounts_the_ca_secret(found: dict[str, Stage],
+                                                                 prefix: str) -> None:
+    """Correct before fast: behind a TLS-intercepting proxy a fallback without the CA fails
+    the build, so every RUN that can reach an index (the fetches, the compiles' fallback to
+    pip's build isolation) mounts it; the native install (--no-index) and the runtime never
+    do (a secret mount costs ~1.5 s on BuildKit < 0.16)."""
     with_secret = {name for name, stage in found.items() if name.startswith(prefix)
-                   for run in stage.runs if "type=secret" in run}
-    assert with_secret <= {f"{prefix}fetch", f"{prefix}fetch-project"}
-    (project,) = found[f"{prefix}fetch-project"].runs
-    assert ("type=secret" in project) == ("--project-env" not in project), project
+                   for run in stage.runs if "type=secret,id=ca" in run}
+    assert with_secret == {f"{prefix}{s}" for s in (
+        "fetch", "fetch-project", "compile", "compile-project")}
+    for name in with_secret:
+        for run in found[name].runs:
+            if "pip_for_target.py fetch" in run or "pip_for_target.py compile" in run:
+                assert "PIP_CERT=/run/secrets/ca" in run, run
+
+
+@pytest.mark.parametrize(("found", "prefix"), FAST)
+def test_cache_mounts_are_keyed_by_what_changes_a_built_wheel(found: dict[str, Stage],
+                                                              prefix: str) -> None:
+    ids = {m for stage in found.values() for run in stage.runs
+           for m in re.findall(r"type=cache,id=([^,]+)", run)}
+    assert ids, "fast-wheels has cache mounts"
+    for cache_id in ids:
+        assert re.fullmatch(r"bslim-(fetch|pip)-[0-9a-f]{12}(-\$\{TARGETOS\}-\$\{TARGETARCH\}"
+                            r"\$\{TARGETVARIANT\})?", cache_id), cache_id
 
 
 @pytest.mark.parametrize(("found", "prefix"), FAST)
@@ -130,3 +145,31 @@ def test_the_plain_strategy_installs_with_pip_on_the_target() -> None:
                 name = target.runtime_stage or ""
                 assert any("pip install" in run for run in found[name].runs)
                 assert f"{name.removesuffix('runtime')}install" not in found
+
+
+def _graph_cases() -> list[tuple[str, TargetPlan, dict[str, Stage]]]:
+    out = []
+    for case in cases():
+        plan = make_plan(load(case))
+        if plan.generated_targets:
+            found = stages(render_dockerfile(plan))
+            out += [(case.name, target, found) for target in plan.generated_targets]
+    return out
+
+
+@pytest.mark.parametrize(("target", "found"), [
+    pytest.param(target, found, id=f"{name}:{target.name}")
+    for name, target, found in _graph_cases()])
+def test_the_rendered_stages_are_the_planned_graph(target: TargetPlan,
+                                                   found: dict[str, Stage]) -> None:
+    """plan.py decides the stages and what each reads; the renderer only spells them out."""
+    images = {"builder": target.config.builder_base, "runtime": target.config.runtime_base,
+              "scratch": "scratch"}
+    for planned in target.stages:
+        stage = found[planned.name]
+        assert stage.native == planned.native, planned.name
+        assert stage.base == images.get(planned.base) or stage.base == target.stage(
+            planned.base), planned.name
+        # Named contexts (the shim, inherited wheels) are not stages of this target.
+        own = {n for n in stage.copies_from if n != SHIM_CONTEXT and "wheels-from" not in n}
+        assert own == {target.stage(role) for role in planned.reads}, planned.name

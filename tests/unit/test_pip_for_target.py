@@ -3,10 +3,13 @@ pip pretending to run on the target (markers and wheel tags)."""
 
 from __future__ import annotations
 
+import io
 import json
 import platform
 import sys
 import sysconfig
+import tarfile
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -202,6 +205,7 @@ def record_what_pretend_patches(patch: pytest.MonkeyPatch) -> None:
 def restored(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     record_what_pretend_patches(monkeypatch)
     yield
+    markers._cached_default_environment.cache_clear()  # computed while pretending
 
 
 def _glibc() -> tuple[int, int]:
@@ -295,6 +299,55 @@ def test_an_archive_that_is_no_sdist_is_not_unpacked(tmp_path: Path) -> None:
     assert pip_for_target._unpack(tmp_path / "broken.tar.gz", tmp_path / "src") is None
 
 
+def _hostile_tar(path: Path, member: tarfile.TarInfo, data: bytes = b"x") -> Path:
+    with tarfile.open(path, "w:gz") as tf:
+        top = tarfile.TarInfo("evil-1.0/PKG-INFO")
+        top.size = 1
+        tf.addfile(top, io.BytesIO(b"x"))
+        member.size = len(data) if member.isfile() else 0
+        tf.addfile(member, io.BytesIO(data) if member.isfile() else None)
+    return path
+
+
+def _member(name: str, kind: bytes = tarfile.REGTYPE, link: str = "") -> tarfile.TarInfo:
+    info = tarfile.TarInfo(name)
+    info.type, info.linkname = kind, link
+    return info
+
+
+@pytest.mark.parametrize("member", [
+    pytest.param(_member("../escaped"), id="dot-dot"),
+    pytest.param(_member("evil-1.0/../../escaped"), id="dot-dot-inside"),
+    pytest.param(_member("/tmp/escaped"), id="absolute"),
+    pytest.param(_member("evil-1.0/link", tarfile.SYMTYPE, "/etc/passwd"), id="symlink-abs"),
+    pytest.param(_member("evil-1.0/link", tarfile.SYMTYPE, "../../x"), id="symlink-out"),
+    pytest.param(_member("evil-1.0/hard", tarfile.LNKTYPE, "../x"), id="hardlink-out"),
+    pytest.param(_member("evil-1.0/dev", tarfile.CHRTYPE), id="device"),
+])
+def test_an_sdist_member_outside_its_directory_is_refused(
+        tmp_path: Path, member: tarfile.TarInfo, capsys: pytest.CaptureFixture[str]) -> None:
+    archive = _hostile_tar(tmp_path / "evil-1.0.tar.gz", member)
+    assert pip_for_target._unpack(archive, tmp_path / "deep" / "src") is None
+    assert not (tmp_path / "escaped").exists() and not (tmp_path / "deep" / "escaped").exists()
+    assert "refused, a member would land outside" in capsys.readouterr().err
+
+
+def test_an_sdist_with_a_link_inside_is_unpacked(tmp_path: Path) -> None:
+    archive = _hostile_tar(tmp_path / "ok-1.0.tar.gz",
+                           _member("evil-1.0/link", tarfile.SYMTYPE, "PKG-INFO"))
+    src = pip_for_target._unpack(archive, tmp_path / "src")
+    assert src is not None and (src / "link").read_text() == "x"
+
+
+def test_a_zip_sdist_member_outside_is_refused(tmp_path: Path) -> None:
+    archive = tmp_path / "evil-1.0.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("evil-1.0/PKG-INFO", "x")
+        zf.writestr("../escaped", "x")
+    assert pip_for_target._unpack(archive, tmp_path / "src") is None
+    assert not (tmp_path / "escaped").exists()
+
+
 def test_an_sdist_without_build_system_gets_the_setuptools_default(tmp_path: Path) -> None:
     src = pip_for_target._unpack(
         _sdist(tmp_path, "legacy-1.0", {"setup.py": "from setuptools import setup\n"}),
@@ -334,10 +387,23 @@ def in_tree_backend(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return src
 
 
+def _spec(src: Path) -> tuple[str, tuple[str, ...]]:
+    """What `hook` passes to the hook's process: the backend and backend-path of the tree."""
+    spec, paths = pip_for_target.backend_of(src)
+    return spec, tuple(paths)
+
+
+def test_backend_of_reads_the_build_system(in_tree_backend: Path) -> None:
+    assert pip_for_target.backend_of(in_tree_backend) == ("demo_backend", ["backend"])
+    (in_tree_backend / "pyproject.toml").write_text('[project]\nname = "x"\n')
+    assert pip_for_target.backend_of(in_tree_backend) == (
+        "setuptools.build_meta:__legacy__", [])
+
+
 def test_backend_builds_in_the_source_tree(in_tree_backend: Path, tmp_path: Path,
                                            capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "out"
-    assert backend("wheel", in_tree_backend, out) == 0
+    assert backend("wheel", in_tree_backend, out, *_spec(in_tree_backend)) == 0
     (wheel,) = out.iterdir()
     assert wheel.name == f"demo-1.0-cp313-cp313-linux_{platform.machine()}.whl"
     assert wheel.read_text(encoding="utf-8") == "built in the source tree"
@@ -347,7 +413,7 @@ def test_backend_builds_in_the_source_tree(in_tree_backend: Path, tmp_path: Path
 def test_backend_reports_its_own_build_requirements(in_tree_backend: Path,
                                                     tmp_path: Path) -> None:
     asked = tmp_path / "asked.json"
-    assert backend("requires", in_tree_backend, asked) == 0
+    assert backend("requires", in_tree_backend, asked, *_spec(in_tree_backend)) == 0
     assert json.loads(asked.read_text(encoding="utf-8")) == ["wheel-helper>=1"]
 
 
@@ -356,7 +422,8 @@ def test_backend_that_cannot_be_imported_is_told_apart(
     (in_tree_backend / "pyproject.toml").write_text(
         '[build-system]\nrequires = ["flit_core"]\nbuild-backend = "no_such_backend.api"\n',
         encoding="utf-8")
-    assert backend("wheel", in_tree_backend, tmp_path / "out") == NO_BACKEND
+    assert backend("wheel", in_tree_backend, tmp_path / "out",
+                   *_spec(in_tree_backend)) == NO_BACKEND
     assert "bslim: build backend no_such_backend.api not importable" in capsys.readouterr().err
 
 
@@ -364,7 +431,7 @@ def test_a_failing_build_is_not_taken_for_a_missing_backend(in_tree_backend: Pat
                                                             tmp_path: Path) -> None:
     (in_tree_backend / "where").unlink()  # the build itself fails
     with pytest.raises(FileNotFoundError):
-        backend("wheel", in_tree_backend, tmp_path / "out")
+        backend("wheel", in_tree_backend, tmp_path / "out", *_spec(in_tree_backend))
 
 
 def _listed(tmp_path: Path, requirements: list[str], prepared: list[str]) -> Path:
@@ -381,44 +448,36 @@ def test_compile_uses_the_prepared_build_and_falls_back_to_pip(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     directory = _listed(tmp_path, ["tinyext==0.1.0", "legacy==2.0", "odd==1.0"],
                         ["tinyext", "odd"])
-    calls: list[tuple[list[str], dict[str, str] | None]] = []
+    calls: list[list[str]] = []
 
     def fake_self(args: list[str], env: dict[str, str] | None = None,
                   cwd: Path | None = None) -> int:
-        calls.append((args, env))
+        calls.append(args)
         return 0
 
-    def fake_here(src: Path, out: Path, env_dir: Path) -> int:
-        calls.append((["in this process", str(src), str(out)], {"PYTHONPATH": str(env_dir)}))
-        return NO_BACKEND
+    def fake_hook(action: str, src: Path, out: Path, paths: list[Path],
+                  env: dict[str, str] | None = None) -> int:
+        calls.append(["hook", action, str(src), str(out), *map(str, paths)])
+        return NO_BACKEND if src.name == "odd-1.0" else 0
 
     monkeypatch.setattr(pip_for_target, "_self", fake_self)
-    monkeypatch.setattr(pip_for_target, "build_here", fake_here)
+    monkeypatch.setattr(pip_for_target, "hook", fake_hook)
     out = tmp_path / "out"
     assert compile_listed(directory, out, ["--find-links", "/src/wheelhouse"]) == 0
     assert out.is_dir()
     assert calls == [
-        # prepared: the backend, with the prepared requirements on the path; no pip
-        (["backend", "wheel", str(directory / "src/tinyext/tinyext-1.0"), str(out)],
-         {"PYTHONPATH": str(directory / "buildenv/tinyext")}),
+        # prepared: the backend's hook, with the prepared requirements; no pip
+        ["hook", "wheel", str(directory / "src/tinyext/tinyext-1.0"), str(out),
+         str(directory / "buildenv/tinyext")],
         # not prepared: pip, with its build isolation
-        (["pip", "wheel", "--no-deps", "--wheel-dir", str(out), "--find-links",
-          "/src/wheelhouse", "--find-links", str(directory / "sdists/legacy"), "legacy==2.0"],
-         None),
-        # the last one is built in this process; its backend is not importable after all: pip
-        (["in this process", str(directory / "src/odd/odd-1.0"), str(out)],
-         {"PYTHONPATH": str(directory / "buildenv/odd")}),
-        (["pip", "wheel", "--no-deps", "--wheel-dir", str(out), "--find-links",
-          "/src/wheelhouse", "--find-links", str(directory / "sdists/odd"), "odd==1.0"], None),
+        ["pip", "wheel", "--no-deps", "--wheel-dir", str(out), "--find-links",
+         "/src/wheelhouse", "--find-links", str(directory / "sdists/legacy"), "legacy==2.0"],
+        # prepared, but its backend is not importable after all: pip
+        ["hook", "wheel", str(directory / "src/odd/odd-1.0"), str(out),
+         str(directory / "buildenv/odd")],
+        ["pip", "wheel", "--no-deps", "--wheel-dir", str(out), "--find-links",
+         "/src/wheelhouse", "--find-links", str(directory / "sdists/odd"), "odd==1.0"],
     ]
-
-
-def test_a_build_in_this_process_reports_failure_as_a_status(
-        in_tree_backend: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    (in_tree_backend / "where").unlink()  # the build fails
-    assert pip_for_target.build_here(in_tree_backend, tmp_path / "out", tmp_path / "env") == 1
-    assert "FileNotFoundError" in capsys.readouterr().err
-    assert str(tmp_path / "env") in sys.path  # where PYTHONPATH would have put it
 
 
 def test_compile_stops_at_the_first_failed_build(tmp_path: Path,
@@ -426,20 +485,21 @@ def test_compile_stops_at_the_first_failed_build(tmp_path: Path,
     directory = _listed(tmp_path, ["broken==1.0", "tinyext==0.1.0"], ["broken", "tinyext"])
     calls: list[list[str]] = []
 
-    def failing(args: list[str], env: dict[str, str] | None = None,
-                cwd: Path | None = None) -> int:
-        calls.append(args)
+    def failing(action: str, src: Path, *args: Any, **kwargs: Any) -> int:
+        calls.append([action, src.name])
         return 1
 
-    monkeypatch.setattr(pip_for_target, "_self", failing)
+    monkeypatch.setattr(pip_for_target, "hook", failing)
+    monkeypatch.setattr(pip_for_target, "_self", lambda *a, **k: pytest.fail("ran pip"))
     # A compile error is reported once: no second attempt through pip's isolation.
     assert compile_listed(directory, tmp_path / "out", []) == 1
-    assert [c[:2] for c in calls] == [["backend", "wheel"]]
+    assert calls == [["wheel", "broken-1.0"]]
 
 
 def test_compile_with_nothing_listed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     directory = _listed(tmp_path, [], [])
     monkeypatch.setattr(pip_for_target, "_self", lambda *a, **k: pytest.fail("ran something"))
+    monkeypatch.setattr(pip_for_target, "hook", lambda *a, **k: pytest.fail("ran something"))
     assert compile_listed(directory, tmp_path / "out", []) == 0
     assert list((tmp_path / "out").iterdir()) == []
 
@@ -650,19 +710,14 @@ def test_compile_keeps_what_it_built_and_takes_it_next_time(
     (directory / "sdists" / "tinyext.sha256").write_text("ab12\n")  # written by prepare
     built: list[str] = []
 
-    def build(args: list[str], env: dict[str, str] | None = None,
-              cwd: Path | None = None) -> int:
-        built.append(args[2])
-        (Path(args[3]) / "tinyext-0.1.0-cp313-cp313-linux_armv7l.whl").write_text("armv7l")
-        return 0
-
-    def build_project(src: Path, out: Path, env_dir: Path) -> int:
+    def build(action: str, src: Path, out: Path, paths: list[Path],
+              env: dict[str, str] | None = None) -> int:
         built.append(str(src))
-        (out / "spark-1.0-cp313-cp313-linux_armv7l.whl").write_text("project")
+        name = "spark-1.0" if str(src) == "/src" else "tinyext-0.1.0"
+        (out / f"{name}-cp313-cp313-linux_armv7l.whl").write_text(name)
         return 0
 
-    monkeypatch.setattr(pip_for_target, "_self", build)
-    monkeypatch.setattr(pip_for_target, "build_here", build_project)
+    monkeypatch.setattr(pip_for_target, "hook", build)
     monkeypatch.setattr(pip_for_target, "source_dir",
                         lambda d, r: Path(r) if r.startswith("/") else d / "src" / r)
     cache = tmp_path / "cache"
@@ -681,3 +736,31 @@ def test_compile_keeps_what_it_built_and_takes_it_next_time(
     assert sorted(p.name for p in (tmp_path / "out2").iterdir()) == [
         "spark-1.0-cp313-cp313-linux_armv7l.whl", "tinyext-0.1.0-cp313-cp313-linux_armv7l.whl"]
     assert "bslim: tinyext==0.1.0: compiled earlier for" in capsys.readouterr().err
+
+
+def test_a_failure_preparing_the_project_in_the_background_fails_the_fetch(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    _passes(tmp_path, monkeypatch, {"linux/amd64": "pure", "linux/arm/v7": "pure"})
+
+    def broken(*args: Any) -> None:
+        raise OSError("No space left on device")
+
+    monkeypatch.setattr(pip_for_target, "project_env", broken)
+    monkeypatch.setattr("threading.excepthook", lambda args: None)  # the thread's own report
+    requires = tmp_path / "requires.txt"
+    requires.write_text("setuptools>=68\n")
+    status = pip_for_target.fetch_all(
+        str(tmp_path / "{pair}" / "deps"), ["linux/amd64", "linux/arm/v7"], None,
+        ["--requirement", "r.txt"], [], [], [], str(tmp_path / "env"), str(requires))
+    assert status == 1
+    assert "bslim: preparing the project's build requirements failed: OSError('No space left" \
+        in capsys.readouterr().err
+
+
+def test_the_shim_is_tested_with_the_pip_it_pins() -> None:
+    """The images run the shim with pip_for_target.PIP_VERSION (installed by hash); these
+    tests must run it with the same pip (the dev extras pin it)."""
+    import pip
+
+    assert pip.__version__ == pip_for_target.PIP_VERSION

@@ -54,8 +54,9 @@ def test_the_netrc_is_mounted_exactly_where_an_index_is_reached(case: Path) -> N
                 assert "export NETRC=/run/secrets/netrc" in step
                 assert "pip" in step or "pip_for_target.py" in step
             if "pip_for_target.py compile" in step:
-                # The compile steps reach no index: no secret there (nor its cost).
-                assert NETRC not in step
+                # The compile itself reaches no index, its fallback to pip's build isolation
+                # does: the secrets are mounted for it (correct before fast).
+                assert NETRC in step
         for line in generated.text.splitlines():
             if line.startswith(("ENV ", "ARG ", "LABEL ")):
                 assert "netrc" not in line.lower(), line
