@@ -11,6 +11,8 @@ linux/amd64 and linux/arm/v7 and push to the local registry. Cases:
       dependencies all have an armv7l wheel or are pure, configured with that one platform
       (fast-wheels fetches for every configured platform): fast-wheels amd64 vs arm/v7, and
       the plain strategy's arm/v7 (ratios: arm/v7 to amd64, plain to fast)
+  (h) the same for a web service: aiohttp, markupsafe (armv7l wheels on PyPI), msgpack, pyyaml,
+      httptools (sdists only for arm/v7: compiled under emulation)
 Both sides get the same registry cache (mode=max), so the ratios measure the Dockerfiles, not
 the cache settings. Printed: wall time, ratio to the baseline's same case, and per platform the
 compressed image size, bytes of .whl files in any layer, and the wheels pip compiled.
@@ -222,25 +224,41 @@ def run_cases(cases: str, bench: Bench) -> list[Result]:
                                     bench.slim_table(name, extra))
             prune()
             results.append(bench.slim(project, name, "f", side=f"bslim {side} wheels-from"))
-    if "g" in cases:
-        wheel_deps = ["multidict", "tinypure==0.1.0"]  # an armv7l wheel on PyPI, and pure
-        for strategy, extra in (("fast", ""), ("plain", "fast-wheels = false\n")):
-            for platform in PLATFORMS if strategy == "fast" else ("linux/arm/v7",):
-                name = f"wheels{strategy}{platform_pair(platform).replace('-', '')}"
-                project = write_project(
-                    bench.work / name, name, wheel_deps, ["tinypure"],
-                    bench.slim_table(name, f'{extra}platforms = ["{platform}"]\n'))
-                prune()
-                seconds, log = run([*bench.bslim, "bake", "--project", str(project),
-                                    "--export-wheels", str(bench.work / f"out-{name}"),
-                                    "--ca-bundle", str(bench.ca)])
-                ref_side = ("fast wheel stage linux/amd64" if platform != "linux/amd64"
-                            and strategy == "fast" else "fast wheel stage linux/arm/v7"
-                            if strategy == "plain" else None)
-                results.append(Result(case="g", side=f"{strategy} wheel stage {platform}",
-                                      seconds=seconds, ref_side=ref_side,
-                                      compiled=compiled_per_platform(log, platform)))
+    if "g" in cases:  # an armv7l wheel on PyPI, and a pure package
+        results += wheel_stages(bench, "g", "wheels", ["multidict", "tinypure==0.1.0"],
+                                ["tinypure"])
+    if "h" in cases:
+        results += wheel_stages(bench, "h", "web", WEB_SERVICE, [])
     return results
+
+
+# (h): a web service as users have them: aiohttp and markupsafe (and aiohttp's own C
+# dependencies) come as armv7l wheels from PyPI; msgpack, pyyaml and httptools have none for
+# arm/v7 and are compiled from their sdists there.
+WEB_SERVICE = ["aiohttp==3.14.5", "markupsafe==3.0.4", "msgpack==1.2.4", "pyyaml==6.0.4",
+               "httptools==0.9.0"]
+
+
+def wheel_stages(bench: Bench, case: str, stem: str, deps: list[str],
+                 packages: list[str]) -> list[Result]:
+    """The wheel stage alone (`--export-wheels`), cold, per platform: fast-wheels on amd64 and
+    arm/v7, and the plain strategy on arm/v7; ratios against fast amd64 and fast arm/v7."""
+    out = []
+    for strategy, platform, ref_side in (
+            ("fast", "linux/amd64", None),
+            ("fast", "linux/arm/v7", "fast wheel stage linux/amd64"),
+            ("plain", "linux/arm/v7", "fast wheel stage linux/arm/v7")):
+        name = f"{stem}{strategy}{platform_pair(platform).replace('-', '')}"
+        extra = "fast-wheels = false\n" if strategy == "plain" else ""
+        project = write_project(bench.work / name, name, deps, packages,
+                                bench.slim_table(name, f'{extra}platforms = ["{platform}"]\n'))
+        prune()
+        seconds, log = run([*bench.bslim, "bake", "--project", str(project), "--export-wheels",
+                            str(bench.work / f"out-{name}"), "--ca-bundle", str(bench.ca)])
+        print(f"bench: ({case}) {strategy} {platform} {seconds:.1f} s", file=sys.stderr)
+        out.append(Result(case=case, side=f"{strategy} wheel stage {platform}", seconds=seconds,
+                          ref_side=ref_side, compiled=compiled_per_platform(log, platform)))
+    return out
 
 
 def table(results: list[Result]) -> str:
@@ -252,7 +270,7 @@ def table(results: list[Result]) -> str:
     by_side = {(r.case, r.side): r for r in results}
     for r in results:
         ref = without if r.case == "f" else base.get(r.case)
-        if r.ref_side is not None or r.case == "g":
+        if r.ref_side is not None or r.case in ("g", "h"):
             ref = by_side.get((r.case, r.ref_side or ""))
         ratio = f"{r.seconds / ref.seconds:.2f}" if ref and ref is not r else "1.00"
         cells = [(f"{r.sizes[p] / 1e6:.1f} / {r.wheel_bytes[p] / 1e3:.0f} / " if p in r.sizes
@@ -298,7 +316,7 @@ def repeat_cold(bench: Bench, times: int) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--cases", default="abcdefg")
+    parser.add_argument("--cases", default="abcdefgh")
     parser.add_argument("--repeat-cold", type=int, default=0, metavar="N",
                         help="also run case (a) N more times, sides alternating; median ratio")
     parser.add_argument("--out", type=Path)
