@@ -764,3 +764,13 @@ def test_the_shim_is_tested_with_the_pip_it_pins() -> None:
     import pip
 
     assert pip.__version__ == pip_for_target.PIP_VERSION
+
+
+def test_pretending_without_manylinux_tags_fails_loudly(
+        restored: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A pip whose tags for the target lack manylinux would skip every published binary wheel
+    and compile them all under emulation: the shim refuses to go on instead."""
+    monkeypatch.setattr(pip_for_target, "_platforms", lambda: {"linux_armv7l", "any"})
+    target = "linux/arm/v7" if platform.machine() != "armv7l" else "linux/amd64"
+    with pytest.raises(SystemExit, match=r"does not offer manylinux tags for (armv7l|x86_64)"):
+        pretend(target)
