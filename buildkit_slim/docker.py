@@ -218,6 +218,7 @@ class BuilderFacts:
     name: str
     driver: str
     platforms: tuple[str, ...]
+    buildkit: str | None = None  # as the builder reports it (`docker buildx inspect`)
 
 
 def engine_facts() -> EngineFacts:
@@ -274,8 +275,9 @@ def builder_facts(name: str | None) -> BuilderFacts:
         for platform in node.platforms or []:
             if str(platform) not in platforms:
                 platforms.append(str(platform))
+    versions = [str(node.version) for node in builder.nodes or [] if node.version]
     return BuilderFacts(name=str(builder.name), driver=str(builder.driver),
-                        platforms=tuple(platforms))
+                        platforms=tuple(platforms), buildkit=versions[0] if versions else None)
 
 
 def probe_platform(image: str, platform: str, builder: str | None) -> str:

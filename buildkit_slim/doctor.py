@@ -56,6 +56,33 @@ def _version_tuple(text: str) -> tuple[int, ...]:
     return tuple(parts)
 
 
+def buildkit_detail(reported: str | None, engine_version: str, driver: str) -> str:
+    """What `doctor` says about the builder's BuildKit. Distribution builds of the engine
+    (Debian's docker.io 26.1 and 28.5 both) report v0.0.0+unknown: say so, with the engine's
+    version, which is then the best name for what its built-in BuildKit can do."""
+    if reported and not reported.lstrip("v").startswith("0.0.0"):
+        return f"BuildKit {reported}"
+    why = f"reports {reported}" if reported else "reports no version"
+    if driver == "docker":
+        return (f"the engine's built-in BuildKit {why} (a distribution's build, e.g. Debian's "
+                f"docker.io); Docker Engine {engine_version}")
+    return f"builder {why}"
+
+
+def arm_emulation(foreign: Sequence[str], builder_platforms: Sequence[str],
+                  binfmt: Callable[[], tuple[bool, str]]) -> Check:
+    """Newer BuildKit (Docker 28's) lists linux/arm/v7 once QEMU is registered; Docker 26's
+    does not although arm/v7 builds work, so the kernel's binfmt entry decides there."""
+    arm = [p for p in foreign if p.startswith("linux/arm/")]
+    usable, text = binfmt()
+    listed = [p for p in arm if p in builder_platforms]
+    if listed == arm:
+        return Check(name="arm emulation", status="ok",
+                     detail=f"the builder lists {', '.join(arm)}; {text}")
+    return Check(name="arm emulation", status="ok" if usable else "warn",
+                 detail=text, fix="" if usable else BINFMT_FIX)
+
+
 def run_checks(
     plan: Plan | None,
     *,
@@ -84,6 +111,9 @@ def run_checks(
     checks.append(Check(name="buildx", status="warn" if old else "ok", detail=version,
                         fix="upgrade buildx to 0.10 or newer" if old else ""))
     facts = docker.builder_facts(builder)
+    checks.append(Check(name="BuildKit", status="ok",
+                        detail=buildkit_detail(facts.buildkit, engine.server_version,
+                                               facts.driver)))
     if facts.driver == "docker-container" or (facts.driver == "docker" and engine.containerd_store):
         checks.append(Check(name="builder", status="ok",
                             detail=f"{facts.name} (driver {facts.driver}"
@@ -101,9 +131,7 @@ def run_checks(
     native = NATIVE.get(host_platform.machine().lower(), "")
     foreign = [p for p in platforms if p not in (native, "linux/386")]
     if any(p.startswith("linux/arm/") for p in foreign):
-        usable, text = binfmt()
-        checks.append(Check(name="arm emulation", status="ok" if usable else "warn",
-                            detail=text, fix="" if usable else BINFMT_FIX))
+        checks.append(arm_emulation(foreign, facts.platforms, binfmt))
     if plan is not None and probe_bases:
         checks.extend(_probe_bases(plan, builder))
     return checks

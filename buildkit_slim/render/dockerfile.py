@@ -433,6 +433,9 @@ def install_stage(target: TargetPlan) -> list[str]:
         f"# {config.name} installed natively for the target: pip never runs under emulation.",
         f"FROM --platform=$BUILDPLATFORM {config.runtime_base} AS {target.stage('install')}",
         "ARG TARGETPLATFORM TARGETOS TARGETARCH TARGETVARIANT",
+        # Set only when the build has one (reproducible builds): pip's byte code then records
+        # the source's hash instead of the install time (py_compile honours it).
+        "ARG SOURCE_DATE_EPOCH",
         *_run([f"--mount=type=bind,from={target.wheels_stage},source={WHEELS_DIR},"
                f"target={WHEELS_DIR}",
                f"--mount=type=bind,from={target.fetch_stage},source={SHIM_HOME},target={SHIM_HOME}"],

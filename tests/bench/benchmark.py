@@ -2,6 +2,8 @@
 
     .venv/bin/python -m tests.bench.benchmark [--cases abcdefg] [--repeat-cold N] [--out FILE]
 
+BSLIM_ENGINE=28 runs it on the second engine tests/engine/up.sh brings up (tests/e2e/engine.py).
+
 Both build the same fixture (a C extension compiled from its sdist + a pure package) for
 linux/amd64 and linux/arm/v7 and push to the local registry. Cases:
   (a) cold, no cache            (b) warm, nothing changed      (c) only the project's code changed
@@ -35,8 +37,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from buildkit_slim.cache import platform_pair
+from tests.e2e import engine as engines
 from tests.e2e import registry
-from tests.e2e.conftest import FIXTURES, HOST_CA, engine_is_ours, make_sdist
+from tests.e2e.conftest import FIXTURES, HOST_CA, make_sdist
 
 REPO = Path(__file__).resolve().parents[2]
 REG = registry.REGISTRY
@@ -147,9 +150,11 @@ def add_dependency(project: Path) -> None:
 
 
 def prune() -> None:
-    if not engine_is_ours():  # a developer's engine holds caches the benchmark did not create
-        sys.exit("benchmark: the cold cases empty the build cache; run it on the engine "
-                 "tests/engine/up.sh starts")
+    if not engines.engine_is_ours():
+        host = os.environ.get("DOCKER_HOST") or "the default socket"
+        raise SystemExit(f"benchmark: the engine at {host} was not started by tests/engine/up.sh "
+                         f"for BSLIM_ENGINE={engines.chosen()}: its build cache is not the "
+                         "benchmark's to prune")
     run(["docker", "builder", "prune", "-af"])
 
 
@@ -286,7 +291,7 @@ def versions() -> str:
                             capture_output=True, text=True, check=False).stdout.strip()
     buildx = subprocess.run(["docker", "buildx", "version"], capture_output=True, text=True,
                             check=False).stdout.split()[1:2]
-    return f"Docker Engine {server}, buildx {' '.join(buildx)}"
+    return f"Docker Engine {server}, buildx {' '.join(buildx)} (BSLIM_ENGINE={engines.chosen()})"
 
 
 def repeat_cold(bench: Bench, times: int) -> str:
@@ -321,6 +326,9 @@ def main() -> None:
                         help="also run case (a) N more times, sides alternating; median ratio")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
+    problem = engines.select()
+    if problem:
+        raise SystemExit(f"benchmark: {problem}")
     ca = Path(os.environ.get("BSLIM_CA_BUNDLE") or HOST_CA)
     with tempfile.TemporaryDirectory(prefix="bslim-bench-") as tmp:
         bench = Bench(Path(tmp), ca)

@@ -1,7 +1,8 @@
 """End-to-end fixtures: a real Docker Engine, real QEMU arm/v7, the local registry.
 
 Skipped when no engine is up, except where BSLIM_REQUIRE_ENGINE=1 (the test command and CI set
-it): there a missing engine or missing emulation fails the run.
+it): there a missing engine or missing emulation fails the run. BSLIM_ENGINE=28 runs them on the
+second engine tests/engine/up.sh brings up (tests/e2e/engine.py).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.e2e import engine as engines
 from tests.e2e import registry
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -31,6 +33,11 @@ HOST_CA = Path(os.environ.get("SSL_CERT_FILE") or "/etc/ssl/certs/ca-certificate
 BINFMT_ARM = Path("/proc/sys/fs/binfmt_misc/qemu-arm")
 
 
+# Before anything runs docker: every docker call and every bslim process of this session then
+# talks to the chosen engine (python-on-whales and the CLI both read DOCKER_HOST/DOCKER_CONFIG).
+_SELECT_PROBLEM = engines.select()
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if Path(str(item.fspath)).is_relative_to(Path(__file__).parent):
@@ -38,6 +45,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 def _engine_problem() -> str | None:
+    if _SELECT_PROBLEM:
+        return _SELECT_PROBLEM
     if shutil.which("docker") is None:
         return "docker CLI not found"
     info = subprocess.run(["docker", "info", "--format", "{{.ServerVersion}}"],
@@ -77,29 +86,13 @@ def engine(request: pytest.FixtureRequest) -> None:
     pytest.skip(f"{problem}; run tests/engine/up.sh (as root) to enable end-to-end tests")
 
 
-ENGINE_STATE = Path(os.environ.get("BSLIM_ENGINE_STATE", "/var/lib/bslim-engine"))
-
-
-def engine_is_ours() -> bool:
-    """Whether the running dockerd is the one tests/engine/up.sh started (its pid file names a
-    live dockerd with up.sh's config): only then may a test empty the engine's build cache.
-    A developer's own engine (Docker Desktop, a system service) holds caches the tests did
-    not create, and the docker driver has no builder of its own to prune instead."""
-    try:
-        pid = (ENGINE_STATE / "dockerd.pid").read_text().split()[0]
-        comm = Path(f"/proc/{pid}/comm").read_text().strip()
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-    except (OSError, IndexError, UnicodeDecodeError):
-        return False
-    return comm == "dockerd" and str(ENGINE_STATE / "daemon.json") in cmdline
-
-
 def prune_build_cache() -> None:
     """`docker builder prune -af`, on an engine these tests brought up, else a skip (also where
     the engine is required: CI always runs tests/engine/up.sh's engine)."""
-    if not engine_is_ours():
-        pytest.skip(f"the engine was not started by tests/engine/up.sh (no live dockerd in "
-                    f"{ENGINE_STATE}/dockerd.pid): its build cache is not the tests' to prune")
+    if not engines.engine_is_ours():
+        pytest.skip(f"the engine at {os.environ.get('DOCKER_HOST') or 'the default socket'} was "
+                    f"not started by tests/engine/up.sh for BSLIM_ENGINE={engines.chosen()}: "
+                    "its build cache is not the tests' to prune")
     pruned = docker("builder", "prune", "-af")
     assert pruned.returncode == 0, pruned.stderr
 

@@ -2,6 +2,7 @@
 # Bring up a real BuildKit engine for bslim's engine tests on a Debian 12/13 machine (as root):
 # dockerd (containerd image store) + buildx + QEMU binfmt + a local registry on 127.0.0.1:5000
 # acting as Docker Hub mirror, holding stand-ins for the official python images.
+# BSLIM_ENGINE=26 (default) or 28 picks the engine; both can run side by side (choice.sh).
 # Idempotent; a second run only checks and takes seconds. See tests/engine/README.md.
 set -euo pipefail
 set -E
@@ -9,16 +10,13 @@ set -E
 # Bump when the stand-in recipe changes in a way the recipe text below does not show.
 RECIPE_VERSION=1
 
-STATE=${BSLIM_ENGINE_STATE:-/var/lib/bslim-engine}
 CACHE=${BSLIM_ENGINE_CACHE:-/var/cache/bslim-engine}
 RELEASES=${BSLIM_STANDIN_RELEASES-trixie bookworm}
 REGISTRY=127.0.0.1:5000
 DEBIAN_MIRROR=http://deb.debian.org/debian
 PLATFORMS=linux/amd64,linux/arm/v7
-MANAGED_CONTAINERD_DIR=/var/run/docker/containerd
 export PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
 export DEBIAN_FRONTEND=noninteractive
-LOGS="$STATE/logs"
 T0=$SECONDS
 
 say() { printf 'engine: %s\n' "$*"; }
@@ -38,7 +36,13 @@ elapsed() { local s=$((SECONDS - $1)); printf '%dm%02ds' $((s / 60)) $((s % 60))
 
 # shellcheck source=tests/engine/procs.sh
 source "$(dirname "${BASH_SOURCE[0]}")/procs.sh"
-dockerd_ours() { ours "$STATE/dockerd.pid" dockerd "$STATE/daemon.json"; }
+# shellcheck source=tests/engine/choice.sh
+source "$(dirname "${BASH_SOURCE[0]}")/choice.sh"
+LOGS="$STATE/logs"
+# the chosen engine's own: daemon.json, pid files, env, dockerd.log (the default engine's are
+# $STATE's, where they always were)
+ELOGS="$ENGINE_STATE/logs"
+dockerd_ours() { ours "$ENGINE_STATE/dockerd.pid" "$DOCKERD_COMM" "$ENGINE_STATE/daemon.json"; }
 registry_ours() { ours "$STATE/registry.pid" docker-registry "$STATE/registry.yml"; }
 docker_answers() { command -v docker >/dev/null 2>&1 && timeout 15 docker info >/dev/null 2>&1; }
 # write_file PATH CONTENT: write only when different; returns 0 when it changed.
@@ -50,7 +54,8 @@ write_file() {
 }
 
 # --- 0. someone else's engine? ---------------------------------------------------------------
-if docker_answers && ! dockerd_ours; then
+engine_client_env
+if [ "$BSLIM_ENGINE" = 26 ] && docker_answers && ! dockerd_ours; then
     say "a docker engine not started by bslim already answers ($(docker context show 2>/dev/null || echo default) context); changing nothing"
     exit 0
 fi
@@ -62,7 +67,7 @@ case $CODENAME in
     bookworm | trixie) ;;
     *) die "Debian 12 (bookworm) or 13 (trixie) expected, found '${CODENAME:-unknown}'" ;;
 esac
-mkdir -p "$STATE" "$LOGS" "$CACHE"
+mkdir -p "$STATE" "$LOGS" "$CACHE" "$ENGINE_STATE" "$ELOGS"
 exec 9>"$STATE/up.lock"
 flock -w 3600 9 || die "another up.sh holds $STATE/up.lock"
 
@@ -78,9 +83,14 @@ cleanup() {
 trap cleanup EXIT
 
 ensure_packages() {
-    local want=(runc tini iptables containerd docker.io docker-buildx qemu-user-static binfmt-support
+    local want=(runc tini iptables qemu-user-static binfmt-support
         docker-registry mmdebstrap arch-test curl jq ca-certificates util-linux)
-    command -v docker >/dev/null 2>&1 || want+=(docker-cli)
+    if [ "$BSLIM_ENGINE" = 26 ]; then
+        want+=(containerd docker.io docker-buildx)
+        command -v docker >/dev/null 2>&1 || want+=(docker-cli)
+    else
+        want+=(iproute2 xz-utils) # its bridge; dpkg -x of forky's .debs (xz/zstd data)
+    fi
     local missing=() p v
     for p in "${want[@]}"; do
         v=$(pkg_version "$p")
@@ -125,9 +135,70 @@ Pin-Priority: -1" || true
 }
 ensure_packages
 
+# Engine 28: forky's docker.io, docker-cli, docker-buildx and containerd, downloaded with an apt
+# configuration of their own (the machine's sources, pins and package database are not read or
+# changed) and unpacked with dpkg -x into $ENGINE_PREFIX: nothing from forky is installed, so
+# nothing else (libc6!) can come from it. They need only libc6 >= 2.34; runc, iptables and
+# tini stay the release's own (forky's runc needs libc6 2.38).
+ENGINE_28_PACKAGES=${BSLIM_ENGINE_28_PACKAGES:-"docker.io=28.5.* docker-cli=28.5.* docker-buildx=0.29.* containerd=2.1.*"}
+ensure_engine_28() {
+    local want stamp="$ENGINE_PREFIX/.bslim-packages" t=$SECONDS log="$ELOGS/packages.log"
+    want=$(printf '%s\n' "$ENGINE_28_PACKAGES")
+    if [ "$(head -n1 "$stamp" 2>/dev/null)" = "$want" ] && [ -x "$ENGINE_PREFIX/usr/sbin/dockerd" ]; then
+        return 0
+    fi
+    local apt="$CACHE/apt-forky" spec name pattern version debs=() opts
+    mkdir -p "$apt/lists/partial" "$apt/archives/partial" "$apt/debs"
+    printf 'deb %s forky main\ndeb %s sid main\n' "$DEBIAN_MIRROR" "$DEBIAN_MIRROR" >"$apt/sources.list"
+    opts=(-o "Dir::Etc::SourceList=$apt/sources.list" -o Dir::Etc::SourceParts=/dev/null
+        -o Dir::Etc::Preferences=/dev/null -o Dir::Etc::PreferencesParts=/dev/null
+        -o "Dir::State::Lists=$apt/lists" -o "Dir::Cache=$apt" -o Dir::State::status=/dev/null
+        -o APT::Sandbox::User=root -o Acquire::Languages=none)
+    say "downloading the engine 28 packages from forky: $ENGINE_28_PACKAGES (log: $log)"
+    apt-get "${opts[@]}" update >"$log" 2>&1 || die "apt-get update (forky, private lists) failed" "$log"
+    rm -f "$apt/debs/"*.deb
+    for spec in $ENGINE_28_PACKAGES; do
+        name=${spec%%=*}
+        pattern=${spec#*=}
+        # the newest version the suites offer that matches the pattern
+        version=$(apt-cache "${opts[@]}" madison "$name" | awk -F' [|] ' '{print $2}' |
+            while read -r v; do
+                # shellcheck disable=SC2254
+                case $v in $pattern) echo "$v" ;; esac
+            done | sort -V | tail -n1)
+        [ -n "$version" ] || die "forky/sid offer no $name matching $pattern ($(apt-cache "${opts[@]}" madison "$name" | awk -F' [|] ' '{print $2}' | sort -u | tr '\n' ' '))"
+        (cd "$apt/debs" && apt-get "${opts[@]}" download "$name=$version") >>"$log" 2>&1 ||
+            die "apt-get download $name=$version failed" "$log"
+        debs+=("$name $version")
+    done
+    rm -rf "$ENGINE_PREFIX.new"
+    mkdir -p "$ENGINE_PREFIX.new"
+    local deb
+    for deb in "$apt/debs/"*.deb; do dpkg -x "$deb" "$ENGINE_PREFIX.new" >>"$log" 2>&1 || die "dpkg -x $deb failed" "$log"; done
+    "$ENGINE_PREFIX.new/usr/sbin/dockerd" --version >>"$log" 2>&1 ||
+        die "the unpacked dockerd does not run on this machine" "$log"
+    printf '%s\n' "$want" "${debs[@]}" >"$ENGINE_PREFIX.new/.bslim-packages"
+    rm -rf "$ENGINE_PREFIX"
+    mv "$ENGINE_PREFIX.new" "$ENGINE_PREFIX"
+    say "engine 28 packages in $ENGINE_PREFIX: $(tail -n +2 "$ENGINE_PREFIX/.bslim-packages" | tr '\n' ' ')($(elapsed "$t"))"
+}
+if [ "$BSLIM_ENGINE" = 28 ]; then
+    ensure_engine_28
+    # the CLI 28.5 first on PATH, dockerd under a name of its own, buildx 0.29 in a DOCKER_CONFIG
+    # of its own (the CLI looks in $DOCKER_CONFIG/cli-plugins before the system's plugin dirs)
+    mkdir -p "$ENGINE_STATE/bin" "$ENGINE_STATE/docker-config/cli-plugins"
+    ln -sfn "$ENGINE_PREFIX/usr/bin/docker" "$ENGINE_STATE/bin/docker"
+    ln -sfn "$ENGINE_PREFIX/usr/sbin/dockerd" "$ENGINE_STATE/bin/$DOCKERD_COMM"
+    ln -sfn "$ENGINE_PREFIX/usr/libexec/docker/cli-plugins/docker-buildx" \
+        "$ENGINE_STATE/docker-config/cli-plugins/docker-buildx"
+fi
+
 DOCKER_BIN=$(command -v docker) || die "no docker CLI on PATH"
 BUILDX_VERSION=$(docker buildx version 2>&1) ||
-    die "'$DOCKER_BIN buildx version' fails: the CLI does not find the plugin in /usr/libexec/docker/cli-plugins ($BUILDX_VERSION)"
+    die "'$DOCKER_BIN buildx version' fails: the CLI does not find the plugin in ${DOCKER_CONFIG:-~/.docker}/cli-plugins or /usr/libexec/docker/cli-plugins ($BUILDX_VERSION)"
+if [ "$BSLIM_ENGINE" = 28 ] && [[ $BUILDX_VERSION != *" 0.29."* ]]; then
+    die "engine 28 expects buildx 0.29 from $ENGINE_STATE/docker-config/cli-plugins, got: $BUILDX_VERSION"
+fi
 
 # --- 2. QEMU binfmt --------------------------------------------------------------------------
 ensure_binfmt() {
@@ -161,8 +232,47 @@ ensure_binfmt
 DAEMON_JSON="{
   \"features\": {\"containerd-snapshotter\": true},
   \"registry-mirrors\": [\"http://$REGISTRY\"],
-  \"pidfile\": \"$STATE/dockerd.pid\"
+  \"pidfile\": \"$ENGINE_STATE/dockerd.pid\"
 }"
+if [ "$BSLIM_ENGINE" = 28 ]; then
+    # Everything a second daemon must not share with the default one (socket, exec root with
+    # its managed containerd, data root, pid file, bridge); no iptables of its own (see below).
+    DAEMON_JSON="{
+  \"features\": {\"containerd-snapshotter\": true},
+  \"registry-mirrors\": [\"http://$REGISTRY\"],
+  \"pidfile\": \"$ENGINE_STATE/dockerd.pid\",
+  \"hosts\": [\"unix://$ENGINE_SOCKET\"],
+  \"exec-root\": \"$ENGINE_EXEC_ROOT\",
+  \"data-root\": \"$ENGINE_DATA_ROOT\",
+  \"bridge\": \"$ENGINE_BRIDGE\",
+  \"iptables\": false,
+  \"ip6tables\": false
+}"
+fi
+
+# Engine 28's network: its own bridge and the two rules that give build steps a way out.
+# dockerd 28 keeps its hands off iptables: it restructures the FORWARD and DOCKER-* chains that a
+# dockerd 26 on the same machine relies on. Every rule carries the comment NAT_TAG (down.sh
+# deletes exactly those).
+NAT_TAG=bslim-engine-28
+ensure_network_28() {
+    local net=${ENGINE_BRIDGE_CIDR%.*}.0/${ENGINE_BRIDGE_CIDR#*/}
+    if ! ip link show "$ENGINE_BRIDGE" >/dev/null 2>&1; then
+        ip link add "$ENGINE_BRIDGE" type bridge || die "cannot create bridge $ENGINE_BRIDGE"
+    fi
+    ip addr show dev "$ENGINE_BRIDGE" | grep -qF "inet $ENGINE_BRIDGE_CIDR " ||
+        ip addr add "$ENGINE_BRIDGE_CIDR" dev "$ENGINE_BRIDGE"
+    ip link set "$ENGINE_BRIDGE" up
+    [ "$(cat /proc/sys/net/ipv4/ip_forward)" = 1 ] || echo 1 >/proc/sys/net/ipv4/ip_forward
+    iptables -t nat -C POSTROUTING -s "$net" ! -o "$ENGINE_BRIDGE" -m comment --comment "$NAT_TAG" -j MASQUERADE 2>/dev/null ||
+        iptables -t nat -A POSTROUTING -s "$net" ! -o "$ENGINE_BRIDGE" -m comment --comment "$NAT_TAG" -j MASQUERADE
+    # dockerd 26 sets the FORWARD policy to DROP: let this bridge's traffic through, first
+    iptables -C FORWARD -i "$ENGINE_BRIDGE" -m comment --comment "$NAT_TAG" -j ACCEPT 2>/dev/null ||
+        iptables -I FORWARD 1 -i "$ENGINE_BRIDGE" -m comment --comment "$NAT_TAG" -j ACCEPT
+    iptables -C FORWARD -o "$ENGINE_BRIDGE" -m conntrack --ctstate RELATED,ESTABLISHED -m comment --comment "$NAT_TAG" -j ACCEPT 2>/dev/null ||
+        iptables -I FORWARD 1 -o "$ENGINE_BRIDGE" -m conntrack --ctstate RELATED,ESTABLISHED -m comment --comment "$NAT_TAG" -j ACCEPT
+}
+[ "$BSLIM_ENGINE" != 28 ] || ensure_network_28
 
 # stop_pid PID SECONDS: TERM, wait, then KILL. Only ever called on processes we recognised as ours.
 stop_pid() {
@@ -176,16 +286,18 @@ stop_pid() {
 clear_stale_docker_state() {
     local pid
     # our pid file naming something else (dead, or a reused pid): dockerd would refuse to start
-    if [ -e "$STATE/dockerd.pid" ] && ! dockerd_ours; then rm -f "$STATE/dockerd.pid"; fi
+    if [ -e "$ENGINE_STATE/dockerd.pid" ] && ! dockerd_ours; then rm -f "$ENGINE_STATE/dockerd.pid"; fi
     # a containerd our dockerd spawned, orphaned when that dockerd was killed
-    if ours "$STATE/containerd.pid" containerd "$MANAGED_CONTAINERD_DIR/"; then
-        pid=$(head -n1 "$STATE/containerd.pid")
+    if ours "$ENGINE_STATE/containerd.pid" containerd "$MANAGED_CONTAINERD_DIR/"; then
+        pid=$(head -n1 "$ENGINE_STATE/containerd.pid")
         say "stopping containerd $pid left behind by our previous dockerd"
         stop_pid "$pid" 20
     fi
-    rm -f "$STATE/containerd.pid"
+    rm -f "$ENGINE_STATE/containerd.pid"
     # the default pid files naming a dead process block a new dockerd/containerd
-    for f in /var/run/docker.pid "$MANAGED_CONTAINERD_DIR/containerd.pid"; do
+    local stale=("$MANAGED_CONTAINERD_DIR/containerd.pid")
+    [ "$BSLIM_ENGINE" != 26 ] || stale+=(/var/run/docker.pid)
+    for f in "${stale[@]}"; do
         if [ -s "$f" ] && ! alive "$(head -n1 "$f")"; then rm -f "$f"; fi
     done
     if [ ! -e "$MANAGED_CONTAINERD_DIR/containerd.pid" ]; then
@@ -195,21 +307,23 @@ clear_stale_docker_state() {
 }
 
 start_dockerd() {
-    local t=$SECONDS log="$LOGS/dockerd.log" pid other p started=
-    if write_file "$STATE/daemon.json" "$DAEMON_JSON" && dockerd_ours; then
+    local t=$SECONDS log="$ELOGS/dockerd.log" pid other p started= path=$PATH
+    if write_file "$ENGINE_STATE/daemon.json" "$DAEMON_JSON" && dockerd_ours; then
         say "daemon.json changed: restarting our dockerd"
-        stop_pid "$(head -n1 "$STATE/dockerd.pid")" 60
+        stop_pid "$(head -n1 "$ENGINE_STATE/dockerd.pid")" 60
     fi
     if dockerd_ours; then
-        pid=$(head -n1 "$STATE/dockerd.pid")
+        pid=$(head -n1 "$ENGINE_STATE/dockerd.pid")
     else
         clear_stale_docker_state
         other=
-        for p in $(pgrep -x dockerd || true); do alive "$p" && other=$p; done # zombies do not count
+        for p in $(pgrep -x "$DOCKERD_COMM" || true); do alive "$p" && other=$p; done # zombies do not count
         [ -z "$other" ] || die "a dockerd not started by bslim runs (pid $other) but 'docker info' does not answer; not touching it"
         [ -f "$log" ] && mv -f "$log" "$log.1"
+        # engine 28 finds its containerd 2.1 and containerd-shim-runc-v2 first on its PATH
+        [ -z "$ENGINE_PREFIX" ] || path="$ENGINE_PREFIX/usr/bin:$ENGINE_PREFIX/usr/sbin:$PATH"
         say "starting dockerd (log: $log)"
-        setsid dockerd --config-file "$STATE/daemon.json" >"$log" 2>&1 </dev/null 9>&- &
+        PATH=$path setsid "$DOCKERD_COMM" --config-file "$ENGINE_STATE/daemon.json" >"$log" 2>&1 </dev/null 9>&- &
         pid=$!
         started=started
         disown "$pid" # it must outlive this script (and not count as one of the build jobs below)
@@ -221,13 +335,13 @@ start_dockerd() {
         sleep 1
         n=$((n + 1))
     done
-    dockerd_ours || die "dockerd answers but $STATE/dockerd.pid does not name it" "$log"
-    pid=$(head -n1 "$STATE/dockerd.pid")
+    dockerd_ours || die "dockerd answers but $ENGINE_STATE/dockerd.pid does not name it" "$log"
+    pid=$(head -n1 "$ENGINE_STATE/dockerd.pid")
     # remember the containerd it spawned, so down.sh (or the next start) can stop an orphan
     local cpid
     cpid=$(head -n1 "$MANAGED_CONTAINERD_DIR/containerd.pid" 2>/dev/null || true)
     if alive "$cpid" && [ "$(awk '/^PPid:/ {print $2}' "/proc/$cpid/status")" = "$pid" ]; then
-        printf '%s\n' "$cpid" >"$STATE/containerd.pid"
+        printf '%s\n' "$cpid" >"$ENGINE_STATE/containerd.pid"
     fi
     local driver
     driver=$(docker info --format '{{.Driver}} {{json .DriverStatus}}')
@@ -534,10 +648,22 @@ if [ -n "${RELEASES// /}" ]; then
 fi
 
 # --- 6. summary ------------------------------------------------------------------------------------
-write_file "$STATE/env" "# written by bslim tests/engine/up.sh (nothing secret)
+ENV_EXTRA=
+if [ "$BSLIM_ENGINE" != 26 ]; then
+    ENV_EXTRA="
+DOCKER_CONFIG=$DOCKER_CONFIG
+BSLIM_ENGINE_BIN=$ENGINE_STATE/bin"
+fi
+# tests/e2e and the benchmark read this file when BSLIM_ENGINE names this engine; a shell can
+# source it (put BSLIM_ENGINE_BIN first on PATH for the engine's own docker CLI)
+write_file "$ENGINE_STATE/env" "# written by bslim tests/engine/up.sh (nothing secret)
+BSLIM_ENGINE=$BSLIM_ENGINE
 BSLIM_ENGINE_REGISTRY=$REGISTRY
 BSLIM_ENGINE_MIRROR=http://$REGISTRY
 BSLIM_ENGINE_PLATFORMS=$PLATFORMS
 BSLIM_ENGINE_STANDIN_RELEASES=\"$RELEASES\"
-DOCKER_HOST=unix:///var/run/docker.sock" || true
-say "ready in $(elapsed "$T0"): dockerd $(docker version --format '{{.Server.Version}}'), containerd $(containerd --version | awk '{print $3}'), buildx $(awk '{print $2}' <<<"$BUILDX_VERSION"), $("$(command -v qemu-arm-static || command -v qemu-arm)" --version | awk 'NR == 1 {print $1, $3}'), registry $(docker-registry --version | awk '{print $3}') on $REGISTRY; CLI $DOCKER_BIN"
+DOCKER_HOST=unix://$ENGINE_SOCKET$ENV_EXTRA" || true
+CONTAINERD_BIN=containerd
+[ -z "$ENGINE_PREFIX" ] || CONTAINERD_BIN=$ENGINE_PREFIX/usr/bin/containerd
+BUILDKIT_VERSION=$(docker buildx inspect default 2>/dev/null | awk -F': *' 'tolower($1) ~ /^buildkit( version)?$/ {print $2; exit}')
+say "engine $BSLIM_ENGINE ready in $(elapsed "$T0"): dockerd $(docker version --format '{{.Server.Version}}'), containerd $("$CONTAINERD_BIN" --version | awk '{print $3}'), buildx $(awk '{print $2}' <<<"$BUILDX_VERSION"), BuildKit ${BUILDKIT_VERSION:-?}, $("$(command -v qemu-arm-static || command -v qemu-arm)" --version | awk 'NR == 1 {print $1, $3}'), registry $(docker-registry --version | awk '{print $3}') on $REGISTRY; CLI $DOCKER_BIN, DOCKER_HOST=${DOCKER_HOST:-unix://$ENGINE_SOCKET}"

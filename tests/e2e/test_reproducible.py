@@ -1,0 +1,97 @@
+"""Reproducible images: one commit built twice from an emptied build cache gives one digest.
+
+`SOURCE_DATE_EPOCH` fixes the image's created times and the `created` label; the image output's
+`rewrite-timestamp=true` clamps every file's mtime in the layers to it; `store=false` because
+the docker driver's image store unpacks what it keeps, which rewrite-timestamp refuses
+("conflicts with unpack"); no default provenance attestation (it records when the build ran).
+The test empties the build cache between the builds (`docker builder prune -af`): it runs only
+on an engine tests/engine/up.sh started (tests/e2e/engine.py).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import tarfile
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from tests.e2e import engine as engines
+from tests.e2e import registry
+from tests.e2e.conftest import IMAGE, bslim, make_project, prune_build_cache
+
+EPOCH = "1767225600"  # 2026-01-01T00:00:00Z: a commit's time, as CI takes it from git
+OUTPUT = "*.output=type=image,push=true,store=false,rewrite-timestamp=true"
+ENV = {"SOURCE_DATE_EPOCH": EPOCH, "BUILDX_NO_DEFAULT_ATTESTATIONS": "1",
+       "GITHUB_SHA": "", "GITHUB_REF": ""}
+
+
+def rewrites_timestamps(tmp: Path) -> bool:
+    """Whether this engine's BuildKit honours rewrite-timestamp (an older one ignores the
+    option): a one-file image exported as an OCI tarball, its file's mtime read back."""
+    (tmp / "f").write_text("x\n")
+    (tmp / "Dockerfile").write_text("FROM scratch\nCOPY f /f\n")
+    out = tmp / "probe.tar"
+    build = subprocess.run(
+        ["docker", "buildx", "build", "--no-cache", "--quiet", "--output",
+         f"type=oci,dest={out},rewrite-timestamp=true", str(tmp)],
+        env={**os.environ, **ENV, "SOURCE_DATE_EPOCH": "1000000000"},
+        capture_output=True, text=True, timeout=300, check=False)
+    if build.returncode != 0:
+        return False
+    with tarfile.open(out) as oci:
+        for member in oci.getmembers():
+            handle = oci.extractfile(member) if member.name.startswith("blobs/") else None
+            if handle is None:
+                continue
+            try:
+                with tarfile.open(fileobj=handle, mode="r:*") as layer:
+                    files = [m for m in layer.getmembers() if m.name in ("f", "./f")]
+            except tarfile.TarError:
+                continue  # a manifest or config blob
+            if files:
+                return files[0].mtime == 1_000_000_000
+    return False
+
+
+def build(project: Path, meta: Path, ca: Path) -> str:
+    result = bslim("bake", "--project", str(project), "--tag", "repro", "--set", OUTPUT,
+                   "--metadata-file", str(meta), "--ca-bundle", str(ca), env=ENV)
+    assert result.returncode == 0, result.stderr[-3000:]
+    digest = json.loads(meta.read_text())["e2eapp"]["containerimage.digest"]
+    assert isinstance(digest, str) and digest.startswith("sha256:"), digest
+    return digest
+
+
+def test_two_builds_of_one_commit_from_an_emptied_cache_give_one_digest(
+    engine: None, tmp_path: Path, ca_bundle: tuple[Path, str]
+) -> None:
+    if not engines.engine_is_ours():
+        pytest.skip(f"needs an engine started by tests/engine/up.sh (BSLIM_ENGINE="
+                    f"{engines.chosen()}): the test empties its build cache")
+    with tempfile.TemporaryDirectory(prefix="bslim-probe-") as probe:
+        if not rewrites_timestamps(Path(probe)):
+            pytest.skip("this engine's BuildKit ignores the image output's rewrite-timestamp "
+                        "option: layers keep the time of the build")
+    # Pure dependencies: an sdist pip compiles natively keeps pip's random build directory
+    # (/tmp/pip-wheel-<random>/<name>_<uuid>) in its debug info, so its .so differs per build.
+    project = make_project(tmp_path / "e2eapp", dependencies=["tinypure==0.1.0"],
+                           packages=("tinypure",))
+    prune_build_cache()
+    first = build(project, tmp_path / "first.json", ca_bundle[0])
+    images_first = registry.platform_images(f"{IMAGE}:repro")
+    prune_build_cache()
+    second = build(project, tmp_path / "second.json", ca_bundle[0])
+    images_second = registry.platform_images(f"{IMAGE}:repro")
+    differing = {
+        platform: [layer["digest"] for layer in image.layers
+                   if layer not in images_first[platform].layers]
+        for platform, image in images_second.items()
+        if image.manifest != images_first[platform].manifest
+    }
+    assert first == second, f"index {first} then {second}; layers that differ: {differing}"
+    created = {image.config.get("created") for image in images_second.values()}
+    assert created == {"2026-01-01T00:00:00Z"}, created
