@@ -72,7 +72,9 @@ def pretend(target_platform: str, *, tags: bool = True) -> str:
         from pip._vendor.packaging import _manylinux, markers
 
         # packaging 25+ computes the marker environment once per process: not before this.
-        getattr(markers, "_cached_default_environment", _NoCache).cache_clear()
+        cached = getattr(markers, "_cached_default_environment", None)
+        if cached is not None:
+            cached.cache_clear()
 
         # manylinux support is decided from the ELF header of this (native) interpreter;
         # the target image has the same Debian, so the same glibc: its answer is the target's.
@@ -84,12 +86,6 @@ def pretend(target_platform: str, *, tags: bool = True) -> str:
             raise SystemExit(f"bslim: pip {_pip_version()} does not offer manylinux tags for "
                              f"{machine} when pretending to be {target_platform}")
     return machine
-
-
-class _NoCache:
-    @staticmethod
-    def cache_clear() -> None:
-        pass
 
 
 def _platforms() -> set[str]:
