@@ -32,7 +32,7 @@ import sys
 import sysconfig
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 MACHINES = {
     "linux/amd64": "x86_64",
@@ -190,16 +190,20 @@ def _key(requirement: str) -> str:
         canonicalize_name(requirement.split("==", 1)[0]))
 
 
-def _self(args: list[str], env: dict[str, str] | None = None, cwd: Path | None = None) -> int:
-    """This script in a fresh process (so with the target's tags when it runs pip)."""
+def _self(args: list[str], env: dict[str, str] | None = None, cwd: Path | None = None,
+          log: IO[str] | None = None) -> int:
+    """This script in a fresh process (so with the target's tags when it runs pip); its output
+    into `log` when given (builds running side by side), else where this process writes."""
     import subprocess
 
     return subprocess.call([sys.executable, __file__, *args], cwd=cwd,
-                           env={**os.environ, **(env or {})})
+                           env={**os.environ, **(env or {})}, stdout=log,
+                           stderr=subprocess.STDOUT if log else None)
 
 
-def _pip(args: list[str], env: dict[str, str] | None = None) -> int:
-    return _self(["pip", *args], env)
+def _pip(args: list[str], env: dict[str, str] | None = None,
+         log: IO[str] | None = None) -> int:
+    return _self(["pip", *args], env, log=log)
 
 
 def _build_system(pyproject_text: str) -> dict[str, object] | None:
@@ -567,7 +571,7 @@ def backend_of(src: Path) -> tuple[str, list[str]]:
 
 
 def hook(action: str, src: Path, out: Path, paths: list[Path],
-         env: dict[str, str] | None = None) -> int:
+         env: dict[str, str] | None = None, log: IO[str] | None = None) -> int:
     """Run a PEP 517 hook the way pip's build isolation does: in a fresh interpreter that sees
     the standard library and `paths` (their .pth files processed, so setuptools' distutils
     shim works), and nothing of the image's site-packages (a Debian setuptools there breaks a
@@ -579,7 +583,8 @@ def hook(action: str, src: Path, out: Path, paths: list[Path],
             "--backend", spec,
             *(a for p in backend_path for a in ("--backend-path", p)),
             *(a for p in paths for a in ("--path", str(p)))]
-    return subprocess.call(args, env={**os.environ, **(env or {})})
+    return subprocess.call(args, env={**os.environ, **(env or {})}, stdout=log,
+                           stderr=subprocess.STDOUT if log else None)
 
 
 def backend(action: str, src: Path, out: Path, spec: str = LEGACY_BACKEND,
@@ -621,45 +626,88 @@ def _cached(directory: Path, requirement: str, cache: Path | None) -> Path | Non
 
 
 def compile_listed(directory: Path, out: Path, options: list[str],
-                   cache: Path | None = None) -> int:
+                   cache: Path | None = None, jobs: int | None = None) -> int:
     """On the target: build what the fetch stage listed, with the build requirements it
     prepared (no pip: it takes seconds to start under emulation), else with pip's isolation.
-    A wheel compiled earlier from the same sdist for the same Python is taken from `cache`."""
+    A wheel compiled earlier from the same sdist for the same Python is taken from `cache`.
+    Several builds run side by side, one per core (`jobs`): under emulation each compiler is
+    one slow process, and the listed distributions do not need each other (each one's build
+    requirements were prepared apart). Their logs are shown whole, in the listed order."""
     import shutil
 
     listing = directory / COMPILE_LIST
     out.mkdir(parents=True, exist_ok=True)
-    listed = listing.read_text().split() if listing.exists() else []
-    for requirement in listed:
+    todo: list[tuple[str, Path | None]] = []
+    for requirement in listing.read_text().split() if listing.exists() else []:
         kept = _cached(directory, requirement, cache)
         if kept is not None and len(wheels := sorted(kept.glob("*.whl"))) == 1:
             shutil.copy2(wheels[0], out / wheels[0].name)
             print(f"bslim: {requirement}: compiled earlier for {TARGET} ({wheels[0].name}, "
                   "from the cache)", file=sys.stderr)
-            continue
-        before = set(out.glob("*.whl"))
-        status = _compile_one(directory, requirement, out, options)
-        if status != 0:
-            return status
-        built = sorted(set(out.glob("*.whl")) - before)
-        if kept is not None and len(built) == 1:
-            kept.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(built[0], kept / built[0].name)
-    return 0
+        else:
+            todo.append((requirement, kept))
+    jobs = min(len(todo), jobs or os.cpu_count() or 1)
+    if jobs <= 1:  # one at a time, its output as it comes
+        for requirement, kept in todo:
+            status = _build_into(directory, requirement, out, options, kept)
+            if status != 0:  # reported once: no second attempt through pip's isolation
+                return status
+        return 0
+    import tempfile
+    from concurrent.futures import ThreadPoolExecutor
+
+    def build(item: tuple[str, Path | None]) -> tuple[int, str]:
+        requirement, kept = item
+        with tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace") as log:
+            status = _build_into(directory, requirement, out, options, kept, log)
+            log.seek(0)
+            return status, log.read()
+
+    statuses = []
+    with ThreadPoolExecutor(jobs) as pool:
+        for status, text in pool.map(build, todo):
+            sys.stderr.write(text)
+            sys.stderr.flush()
+            statuses.append(status)
+    return next((s for s in statuses if s != 0), 0)
 
 
-def _compile_one(directory: Path, requirement: str, out: Path, options: list[str]) -> int:
+def _build_into(directory: Path, requirement: str, out: Path, options: list[str],
+                kept: Path | None, log: IO[str] | None = None) -> int:
+    """One listed distribution, built in a directory of its own (builds may run side by side),
+    its wheel then moved into `out` and kept in the cache."""
+    import shutil
+
+    work = out / f".{_key(requirement)}.build"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir()
+    try:
+        status = _compile_one(directory, requirement, work, options, log)
+        built = sorted(work.glob("*.whl"))
+        for wheel in built:
+            shutil.move(str(wheel), out / wheel.name)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    if status == 0 and kept is not None and len(built) == 1:
+        kept.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(out / built[0].name, kept / built[0].name)
+    return status
+
+
+def _compile_one(directory: Path, requirement: str, out: Path, options: list[str],
+                 log: IO[str] | None = None) -> int:
     env_dir = directory / BUILDENV / _key(requirement)
     src = source_dir(directory, requirement)
+    say = log or sys.stderr
     if env_dir.is_dir() and src is not None:
-        print(f"bslim: compiling {requirement} for {TARGET}", file=sys.stderr)
-        status = hook("wheel", src, out, [env_dir])
+        print(f"bslim: compiling {requirement} for {TARGET}", file=say, flush=True)
+        status = hook("wheel", src, out, [env_dir], log=log)
         if status != NO_BACKEND:
             return status
     sdists = directory / SDISTS / _key(requirement)
-    print(f"bslim: {requirement}: building with pip's build isolation", file=sys.stderr)
+    print(f"bslim: {requirement}: building with pip's build isolation", file=say, flush=True)
     return _pip(["wheel", "--no-deps", "--wheel-dir", str(out), *options,
-                 "--find-links", str(sdists), requirement])
+                 "--find-links", str(sdists), requirement], log=log)
 
 
 def _tree(roots: list[Path]) -> dict[str, tuple[int, int, int, int]]:

@@ -451,33 +451,74 @@ def test_compile_uses_the_prepared_build_and_falls_back_to_pip(
     calls: list[list[str]] = []
 
     def fake_self(args: list[str], env: dict[str, str] | None = None,
-                  cwd: Path | None = None) -> int:
+                  cwd: Path | None = None, log: Any = None) -> int:
         calls.append(args)
         return 0
 
     def fake_hook(action: str, src: Path, out: Path, paths: list[Path],
-                  env: dict[str, str] | None = None) -> int:
+                  env: dict[str, str] | None = None, log: Any = None) -> int:
         calls.append(["hook", action, str(src), str(out), *map(str, paths)])
         return NO_BACKEND if src.name == "odd-1.0" else 0
 
     monkeypatch.setattr(pip_for_target, "_self", fake_self)
     monkeypatch.setattr(pip_for_target, "hook", fake_hook)
     out = tmp_path / "out"
-    assert compile_listed(directory, out, ["--find-links", "/src/wheelhouse"]) == 0
-    assert out.is_dir()
+    assert compile_listed(directory, out, ["--find-links", "/src/wheelhouse"], jobs=1) == 0
+    assert out.is_dir() and list(out.iterdir()) == []  # each build's own directory is gone
     assert calls == [
         # prepared: the backend's hook, with the prepared requirements; no pip
-        ["hook", "wheel", str(directory / "src/tinyext/tinyext-1.0"), str(out),
+        ["hook", "wheel", str(directory / "src/tinyext/tinyext-1.0"), str(out / ".tinyext.build"),
          str(directory / "buildenv/tinyext")],
         # not prepared: pip, with its build isolation
-        ["pip", "wheel", "--no-deps", "--wheel-dir", str(out), "--find-links",
+        ["pip", "wheel", "--no-deps", "--wheel-dir", str(out / ".legacy.build"), "--find-links",
          "/src/wheelhouse", "--find-links", str(directory / "sdists/legacy"), "legacy==2.0"],
         # prepared, but its backend is not importable after all: pip
-        ["hook", "wheel", str(directory / "src/odd/odd-1.0"), str(out),
+        ["hook", "wheel", str(directory / "src/odd/odd-1.0"), str(out / ".odd.build"),
          str(directory / "buildenv/odd")],
-        ["pip", "wheel", "--no-deps", "--wheel-dir", str(out), "--find-links",
+        ["pip", "wheel", "--no-deps", "--wheel-dir", str(out / ".odd.build"), "--find-links",
          "/src/wheelhouse", "--find-links", str(directory / "sdists/odd"), "odd==1.0"],
     ]
+
+
+def test_compile_builds_side_by_side_and_shows_each_log_whole(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    import threading
+
+    directory = _listed(tmp_path, ["alpha==1.0", "beta==1.0", "gamma==1.0"],
+                        ["alpha", "beta", "gamma"])
+    running: set[str] = set()
+    overlapped = threading.Event()
+    lock = threading.Lock()
+
+    def fake_hook(action: str, src: Path, out: Path, paths: list[Path],
+                  env: dict[str, str] | None = None, log: Any = None) -> int:
+        name = src.name.split("-")[0]
+        with lock:
+            running.add(name)
+            if len(running) > 1:
+                overlapped.set()
+        overlapped.wait(timeout=5)  # the first waits (briefly) for a second to start
+        assert log is not None  # side by side, the output goes to the build's own log
+        log.write(f"{name}: line 1\n{name}: line 2\n")
+        (out / f"{name}-1.0-cp313-cp313-linux_armv7l.whl").write_text(name)
+        with lock:
+            running.discard(name)
+        return 1 if name == "beta" else 0
+
+    monkeypatch.setattr(pip_for_target, "hook", fake_hook)
+    monkeypatch.setattr(pip_for_target, "_self", lambda *a, **k: pytest.fail("ran pip"))
+    out = tmp_path / "out"
+    assert compile_listed(directory, out, [], jobs=2) == 1  # beta failed: the build fails
+    assert overlapped.is_set(), "the builds did not run side by side"
+    assert sorted(p.name for p in out.iterdir()) == [
+        f"{n}-1.0-cp313-cp313-linux_armv7l.whl" for n in ("alpha", "beta", "gamma")]
+    err = capsys.readouterr().err
+    # Each log whole, in the listed order, whatever order the builds ended in.
+    assert err.index("alpha: line 2") < err.index("bslim: compiling beta==1.0")
+    assert err.index("beta: line 2") < err.index("bslim: compiling gamma==1.0")
+    for name in ("alpha", "beta", "gamma"):
+        assert f"{name}: line 1\n{name}: line 2\n" in err
 
 
 def test_compile_stops_at_the_first_failed_build(tmp_path: Path,
@@ -492,7 +533,7 @@ def test_compile_stops_at_the_first_failed_build(tmp_path: Path,
     monkeypatch.setattr(pip_for_target, "hook", failing)
     monkeypatch.setattr(pip_for_target, "_self", lambda *a, **k: pytest.fail("ran pip"))
     # A compile error is reported once: no second attempt through pip's isolation.
-    assert compile_listed(directory, tmp_path / "out", []) == 1
+    assert compile_listed(directory, tmp_path / "out", [], jobs=1) == 1
     assert calls == [["wheel", "broken-1.0"]]
 
 
@@ -711,7 +752,7 @@ def test_compile_keeps_what_it_built_and_takes_it_next_time(
     built: list[str] = []
 
     def build(action: str, src: Path, out: Path, paths: list[Path],
-              env: dict[str, str] | None = None) -> int:
+              env: dict[str, str] | None = None, log: Any = None) -> int:
         built.append(str(src))
         name = "spark-1.0" if str(src) == "/src" else "tinyext-0.1.0"
         (out / f"{name}-cp313-cp313-linux_armv7l.whl").write_text(name)
@@ -721,7 +762,7 @@ def test_compile_keeps_what_it_built_and_takes_it_next_time(
     monkeypatch.setattr(pip_for_target, "source_dir",
                         lambda d, r: Path(r) if r.startswith("/") else d / "src" / r)
     cache = tmp_path / "cache"
-    assert compile_listed(directory, tmp_path / "out1", [], cache) == 0
+    assert compile_listed(directory, tmp_path / "out1", [], cache, jobs=1) == 0
     assert built == [str(directory / "src/tinyext==0.1.0"), "/src"]
     # Kept by sdist digest and Python; the project's own source is never kept.
     kept = cache / f"ab12-{sys.implementation.cache_tag}"
@@ -731,7 +772,7 @@ def test_compile_keeps_what_it_built_and_takes_it_next_time(
 
     built.clear()
     capsys.readouterr()
-    assert compile_listed(directory, tmp_path / "out2", [], cache) == 0
+    assert compile_listed(directory, tmp_path / "out2", [], cache, jobs=1) == 0
     assert built == ["/src"]  # tinyext came from the cache
     assert sorted(p.name for p in (tmp_path / "out2").iterdir()) == [
         "spark-1.0-cp313-cp313-linux_armv7l.whl", "tinyext-0.1.0-cp313-cp313-linux_armv7l.whl"]
