@@ -53,6 +53,7 @@ class Flow:
     stage: Path
     tags: list[str]
     timings: dict[str, float]
+    ca: Path
 
 
 def timed(flow_timings: dict[str, float], name: str, *args: str,
@@ -95,7 +96,7 @@ def flow(engine: None, tmp_path_factory: pytest.TempPathFactory,
     assert code == 0, err
     assert "merged e2eapp (linux/amd64, linux/arm/v7)" in out
     return Flow(project=project, image=image, repo=repo, stage=stage, tags=tags,
-                timings=timings)
+                timings=timings, ca=ca_bundle[0])
 
 
 def test_each_platform_process_wrote_its_record(flow: Flow) -> None:
@@ -156,10 +157,13 @@ def test_release_copies_the_index_and_refuses_to_move_the_version(flow: Flow) ->
     assert code == 0, err
     assert out.count("already ") == 4
 
-    # A different image of the same repository: a variant of the project, built from cache.
+    # A different image of the same repository: a variant of the project, built from cache
+    # where the engine has it (Docker 26.1 reuses the per-platform jobs' fetch steps; 28.5 runs
+    # the native ones again, so the variant needs the index, and the CA, like any build).
     code, out, err = timed(
         flow.timings, "bake variant", "bake", "--project", str(flow.project), "--push",
-        "--tag", "variant", "--set", "e2eapp.labels.org.example.variant=2")
+        "--tag", "variant", "--set", "e2eapp.labels.org.example.variant=2",
+        "--ca-bundle", str(flow.ca))
     assert code == 0, err[-3000:]
     variant = manifest_digest(flow.repo, "variant")
     assert variant is not None and variant != merged
