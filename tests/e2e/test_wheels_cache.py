@@ -20,8 +20,10 @@ REG = "127.0.0.1:5000/bslim-e2e"
 
 
 def built_wheels(log: str) -> list[str]:
-    """Distributions pip built from source in this build (cached steps print nothing)."""
-    return re.findall(r"Building wheel for ([A-Za-z0-9_.-]+)", log)
+    """Distributions built from source in this build, by pip or by the shim's compile step
+    (cached steps print nothing)."""
+    found = re.findall(r"Building wheel for ([A-Za-z0-9_.-]+)|bslim: compiling (\S+) for", log)
+    return [(by_pip or by_shim).split("==")[0] for by_pip, by_shim in found]
 
 
 def executed_pip_steps(log: str) -> list[str]:
