@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import difflib
 import json
+import os
 import re
+import stat
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -259,8 +261,12 @@ class ProjectSource:
 
 def _read_pyproject(path: Path) -> dict[str, Any]:
     """The parsed file; every way it can be unreadable is a UsageError naming it."""
-    try:
-        raw = path.read_bytes()
+    try:  # O_NONBLOCK, then fstat: a FIFO or device is refused, not waited on
+        with open(os.open(path, os.O_RDONLY | os.O_NONBLOCK), "rb") as handle:  # noqa: PTH123
+            if not stat.S_ISREG(mode := os.fstat(handle.fileno()).st_mode):
+                kind = " (a directory)" if stat.S_ISDIR(mode) else ""
+                raise UsageError(f"{path}: not a regular file{kind}")
+            raw = handle.read()
     except FileNotFoundError:
         raise UsageError(
             f"--project: no pyproject.toml in {path.parent}",
