@@ -1,3 +1,6 @@
-from buildkit_slim.cli import main
+"""`python -m buildkit_slim`: the same as the `bslim` console script."""
 
-main()
+from buildkit_slim.entry import console
+
+if __name__ == "__main__":
+    console()

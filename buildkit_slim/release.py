@@ -40,6 +40,7 @@ from typing import Any
 from buildkit_slim.cache import platform_pair
 from buildkit_slim.config import REPOSITORY_RE, TAG_RE
 from buildkit_slim.errors import CheckFailed, UsageError
+from buildkit_slim.oci import check_tag
 from buildkit_slim.plan import Plan, TargetPlan
 from buildkit_slim.tags import TagError, TagRules, compute_tags, parse_version
 
@@ -334,10 +335,7 @@ def _tag_on(image: str, value: str, option: str) -> str:
     if repo != image:
         raise UsageError(f"{option}: {value!r} is in repository {repo!r}, not the target's "
                          f"image {image!r}", hint=_OWN_REPO.get(option))
-    if not TAG_RE.fullmatch(bare):
-        raise UsageError(f"{option}: {bare!r} is not a valid OCI tag (letters, digits, '_', "
-                         "'.', '-'; at most 128)")
-    return bare
+    return check_tag(bare, option)
 
 
 def plan_merge(
