@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 import shutil
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -335,6 +336,20 @@ def rotate_local_caches(chosen: Plan, options: BakeOptions) -> None:
         if current.is_symlink() or current.exists():
             shutil.rmtree(current)
         new.rename(current)
+
+
+@contextlib.contextmanager
+def local_cache_rotation(chosen: Plan, options: BakeOptions) -> Iterator[None]:
+    """Around a build that writes the local cache: a fresh `.new` before it, swapped in after
+    it; a build that fails or is interrupted leaves no unfinished `.new` behind."""
+    clear_stale_local_caches(chosen, options)
+    try:
+        yield
+    except BaseException:
+        with contextlib.suppress(UsageError, OSError):
+            clear_stale_local_caches(chosen, options)
+        raise
+    rotate_local_caches(chosen, options)
 
 
 def run_bake(request: BakeRequest, *, quiet: bool = False) -> None:

@@ -254,15 +254,13 @@ def bake(
         stage_plan = release.plan_stage(
             staged[0], staged[1], tag=tag or os.environ.get("TAG") or "dev",
             by_digest=publish.push_by_digest(builder))
-        apply.clear_stale_local_caches(chosen, options)
-        record, path = publish.run_stage(request, stage_plan, stage)
-        apply.rotate_local_caches(chosen, options)
+        with apply.local_cache_rotation(chosen, options):
+            record, path = publish.run_stage(request, stage_plan, stage)
         how = "by digest" if record.mode == "digest" else f"as {record.ref}"
         print(f"staged {record.target} {record.platform} {record.digest} ({how}) in {path}")
         return
-    apply.clear_stale_local_caches(chosen, options)
-    apply.run_bake(request)
-    apply.rotate_local_caches(chosen, options)
+    with apply.local_cache_rotation(chosen, options):
+        apply.run_bake(request)
     if export_wheels is not None:
         single = len(chosen.targets) == 1
         for target in chosen.targets:
