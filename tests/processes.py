@@ -8,12 +8,13 @@ source) runs before that, to make the process wait at a chosen point and say `re
 
 from __future__ import annotations
 
+import contextlib
 import os
+import select
 import signal
 import subprocess
 import sys
 import textwrap
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -81,11 +82,33 @@ def launch(argv: Sequence[str], *, hook: str = "", env: Mapping[str, str] | None
 
 
 def wait_ready(process: subprocess.Popen[str], timeout: float = 60) -> None:
+    """Until the hook says `ready` (the process killed and the test failed after `timeout`)."""
     assert process.stdout is not None
-    os.set_blocking(process.stdout.fileno(), True)
-    deadline = time.monotonic() + timeout
-    line = process.stdout.readline()
-    assert line == "ready\n", (line, process.poll(), time.monotonic() < deadline)
+    ready, _, _ = select.select([process.stdout], [], [], timeout)
+    line = process.stdout.readline() if ready else ""
+    if line != "ready\n":
+        process.kill()
+        _, err = process.communicate()
+        raise AssertionError(f"not ready after {timeout}s: {line!r}\n{err[-2000:]}")
+
+
+def kill_children() -> list[int]:
+    """Kill what the tests started and did not wait for (a failed assertion in between);
+    returns their pids."""
+    me = str(os.getpid())
+    killed = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if fields[1] == me and fields[0] != "Z":
+            with contextlib.suppress(OSError):
+                os.kill(int(entry.name), signal.SIGKILL)
+                killed.append(int(entry.name))
+    return killed
 
 
 @dataclass(frozen=True)
@@ -96,7 +119,14 @@ class Outcome:
 
 
 def finish(process: subprocess.Popen[str], timeout: float = 60) -> Outcome:
-    out, err = process.communicate(timeout=timeout)
+    """Its exit; one that does not come within `timeout` is a failure, and the process is
+    killed rather than left behind."""
+    try:
+        out, err = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.communicate()
+        raise
     return Outcome(process.returncode, out, err)
 
 

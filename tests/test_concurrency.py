@@ -14,11 +14,19 @@ import signal
 import subprocess
 import time
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.processes import bslim_script, entries, generation, set_variant, tree
+from tests.processes import bslim_script, entries, generation, kill_children, set_variant, tree
+
+
+@pytest.fixture(autouse=True)
+def _no_process_left() -> Iterator[None]:
+    yield
+    kill_children()
+
 
 ROUNDS = 12
 PROCESSES = 6

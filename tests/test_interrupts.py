@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -30,14 +31,21 @@ from tests.processes import (
     finish,
     generation,
     handled,
+    kill_children,
     launch,
     set_variant,
     tree,
     wait_ready,
 )
 
-SIGNALS = [signal.SIGINT, signal.SIGTERM]
 
+@pytest.fixture(autouse=True)
+def _no_process_left() -> Iterator[None]:
+    yield
+    kill_children()
+
+
+SIGNALS = [signal.SIGINT, signal.SIGTERM]
 
 
 @pytest.fixture

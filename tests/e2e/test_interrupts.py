@@ -17,12 +17,20 @@ import signal
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.e2e.conftest import IMAGE, docker, make_project
-from tests.processes import EXIT, LINE, bslim_script, entries
+from tests.processes import EXIT, LINE, bslim_script, entries, kill_children
+
+
+@pytest.fixture(autouse=True)
+def _no_process_left() -> Iterator[None]:
+    yield
+    kill_children()
+
 
 pytestmark = pytest.mark.usefixtures("engine")
 

@@ -562,3 +562,46 @@ def test_cache_an_interrupted_build_leaves_no_unfinished_cache(
         (root / "c" / "hello.new" / "ingest").mkdir(parents=True)
         raise KeyboardInterrupt
     assert not (root / "c" / "hello.new").exists()
+
+
+def test_write_where_directories_cannot_be_exchanged(
+        capsys: pytest.CaptureFixture[str], hello: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fallback (two renames, signals held back) gives the same result, and what a
+    writer killed between its two renames left is put back by the next one."""
+    monkeypatch.setattr(files, "_exchange", lambda a, b: False)
+    assert run(capsys, "render", "--project", str(hello)).code == 0
+    (hello / "pyproject.toml").write_text(SLIM.replace("    ", "") + 'args = {A = "1"}\n',
+                                          encoding="utf-8")
+    assert run(capsys, "render", "--project", str(hello)).code == 0
+    assert "ARG A" in (hello / "bake" / "Dockerfile").read_text(encoding="utf-8")
+    assert sorted(p.name for p in hello.iterdir()) == ["bake", "pyproject.toml"]
+    # Killed between the renames: the old generation aside, no output directory.
+    (hello / "bake").rename(hello / ".bake.bslim-old-0badcafe")
+    assert run(capsys, "render", "--check", "--project", str(hello)).code == 1
+    assert run(capsys, "render", "--project", str(hello)).code == 0
+    assert sorted(p.name for p in hello.iterdir()) == ["bake", "pyproject.toml"]
+    assert run(capsys, "render", "--check", "--project", str(hello)).code == 0
+
+
+def test_write_a_killed_writers_stage_directory_is_cleaned_up(
+        capsys: pytest.CaptureFixture[str], hello: Path) -> None:
+    assert run(capsys, "render", "--project", str(hello)).code == 0
+    stage = hello / ".bake.bslim-new-0badcafe"
+    (stage / "shim").mkdir(parents=True)
+    (stage / "Dockerfile").write_text("half", encoding="utf-8")
+    (stage / "shim" / ".pip_for_target.py.1234.tmp").write_text("half", encoding="utf-8")
+    # A link of something carried over from the output directory.
+    (stage / "docker-bake.json").hardlink_to(hello / "bake" / "docker-bake.json")
+    (hello / "pyproject.toml").write_text(SLIM.replace("    ", "") + 'args = {A = "1"}\n',
+                                          encoding="utf-8")
+    assert run(capsys, "render", "--project", str(hello)).code == 0
+    assert sorted(p.name for p in hello.iterdir()) == ["bake", "pyproject.toml"]
+
+
+def test_write_a_stage_directory_holding_a_users_file_is_kept(
+        capsys: pytest.CaptureFixture[str], hello: Path) -> None:
+    stage = hello / ".bake.bslim-new-0badcafe"
+    stage.mkdir()
+    (stage / "diary.txt").write_text("not bslim's\n", encoding="utf-8")
+    assert run(capsys, "render", "--project", str(hello)).code == 0
+    assert (stage / "diary.txt").read_text(encoding="utf-8") == "not bslim's\n"
