@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from buildkit_slim.platforms import pair
+
 CACHE_KEYS = ("registry", "local", "gha")
 # bslim writes this file into every local cache directory it creates; it deletes no directory
 # without it (or without the look of BuildKit's own local cache layout, from older versions).
@@ -31,9 +33,7 @@ class CacheConfig:
 NO_CACHE = CacheConfig()
 
 
-def platform_pair(platform: str) -> str:
-    """linux/arm/v7 -> linux-arm-v7: safe for tags, artifact names and bake target names."""
-    return platform.replace("/", "-")
+platform_pair = pair  # the name render/ imports; buildkit_slim.platforms defines it
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -259,7 +259,7 @@ def plan_cmd(
     import tempfile
 
     from buildkit_slim import apply, wheels
-    from buildkit_slim.doctor import NATIVE
+    from buildkit_slim.platforms import native as native_platform
 
     _check_secret_files(ca_bundle, netrc)
     _, the_plan = _load(project)
@@ -272,7 +272,7 @@ def plan_cmd(
         request = apply.bake_request(the_plan, chosen, options)
         apply.render_files(project, the_plan)
         apply.run_bake(request, quiet=True)
-        native = NATIVE.get(host.machine().lower(), "")
+        native = native_platform(host.machine()) or ""
         for target in chosen.targets:
             exported = apply.export_dir(Path(tmp).resolve(), target.name)
             for line in wheels.plan_lines(exported, target.platforms, native, target.name):
