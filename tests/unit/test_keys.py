@@ -13,7 +13,9 @@ from pathlib import Path
 import jsonschema
 import pytest
 
+import buildkit_slim
 from buildkit_slim import schema
+from buildkit_slim._compat import tomllib
 from buildkit_slim.config import (
     KEY_TABLE,
     CacheConfig,
@@ -178,3 +180,9 @@ def test_a_declaration_without_a_kind_is_refused() -> None:
     with pytest.raises(TypeError, match="say its kind"):
         key(None, "No way to tell its type.")
 
+
+def test_the_version_is_written_once() -> None:
+    pyproject = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
+    version = pyproject["project"]["version"]
+    assert buildkit_slim.__version__ == version
+    assert version not in (REPO / "buildkit_slim" / "__init__.py").read_text(encoding="utf-8")
