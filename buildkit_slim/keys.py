@@ -1,6 +1,7 @@
 """How a `[tool.slim]` key is declared: one field of the model it fills, nothing else.
 
-    python: str = key("3.13", "Python version X.Y of the base images.", check=checks.python)
+    python: str = key("3.13", "Python version X.Y of the base images.",
+                      check=checks.python_version)
 
 A key's name is its field's, dashed (`fast_wheels` is `fast-wheels`); its type in the model is
 the field's annotation; `key()` gives the rest: TOML type, default, documentation, validator,

@@ -54,11 +54,10 @@ def parse(source: ProjectSource, table: KeyTable = KEY_TABLE) -> Config:
         raise ConfigError([f"tool.slim: must be a table, got {describe(slim)}"])
     ctx = Context(problems, project, source)
 
-    names = [k.name for k in table.keys]
+    allowed = [*(k.name for k in table.keys), "targets"]
     for name in slim:
-        if name not in [*names, "targets"]:
-            problems.add(f"tool.slim.{dotted(name)}",
-                         "unknown key" + suggest(name, [*names, "targets"]))
+        if name not in allowed:
+            problems.add(f"tool.slim.{dotted(name)}", "unknown key" + suggest(name, allowed))
     top_only = {k.attr: _value(k, slim, f"tool.slim.{k.name}", ctx) for k in table.top_only}
     target_tables = _target_tables(slim, project, table, problems)
     targets = [_parse_target(name, slim, own, table, ctx) for name, own in target_tables]
@@ -127,8 +126,8 @@ def _parse_table(decl: Key, raw: dict[str, Any], key: str, ctx: Context) -> Any:
             values[keys[name].attr] = check_value(keys[name], value, f"{key}.{name}", ctx)
         else:
             ctx.add(f"{key}.{dotted(name)}", "unknown key" + suggest(name, list(keys)))
-    # A model may refuse values itself (TagRules does, naming the dotted key): it stops at the
-    # first, so one value at a time reports them all.
+    # A model may refuse values itself with a ValueError that starts with the dotted key, as
+    # TagRules does; it stops at the first, so one value at a time reports them all.
     valid = True
     for attr, value in values.items():
         try:
