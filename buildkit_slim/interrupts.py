@@ -10,8 +10,9 @@ after the build has stopped writing. Only the first signal raises: one that come
 cleanup runs is remembered, not raised, so that the cleanup completes. `deferred()` holds
 signals back for a few statements that must happen together (renaming a new generation in).
 
-The console script installs the handlers before it imports anything else, so this module
-imports only what the interpreter has loaded already (os, signal, sys, time).
+The console script (buildkit_slim/__main__.py) catches both signals in its first statements and
+installs these handlers before it imports the command line; this module imports only what the
+interpreter has loaded already (os, signal, sys, time), to keep that early stretch short.
 """
 # No pathlib or contextlib here, for that reason.
 # ruff: noqa: PTH112, PTH123, PTH208, SIM105

@@ -119,8 +119,9 @@ def test_render_interrupted_at_random_points(
     script = bslim_script()
     # Before the interpreter runs bslim's first line the signal's default action applies (the
     # process dies of it: a shell shows 130/143 too, without the line); measured, not guessed.
-    startup = max(_seconds([sys.executable, "-c", "import buildkit_slim.entry"])
-                  for _ in range(3))
+    # (Generous: the machine may be busy, and CPython's start varies with it.)
+    startup = 3 * max(_seconds([sys.executable, "-c", "import buildkit_slim.entry"])
+                      for _ in range(3))
     duration = max(_seconds([str(script), "render", "--project", str(project)])
                    for _ in range(2))
     outcomes: Counter[str] = Counter()
@@ -134,12 +135,14 @@ def test_render_interrupted_at_random_points(
                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         time.sleep(delay)
         process.send_signal(sig)
-        _, err = process.communicate(timeout=60)
+        out, err = process.communicate(timeout=60)
         if process.returncode == 0:
+            # Done before the signal came: every file is listed (a swallowed Ctrl-C is not).
+            assert len(out.splitlines()) == 4, (sig.name, delay, out)
             outcomes["finished"] += 1
         elif process.returncode == EXIT[sig] and err.splitlines() == [LINE[sig]]:
             outcomes["handled"] += 1
-        elif delay < startup * 1.5 and ((process.returncode == -sig and err == "") or (
+        elif delay < startup and ((process.returncode == -sig and err == "") or (
                 process.returncode == 1 and "Fatal Python error" in err)):
             outcomes["before-python"] += 1
         else:

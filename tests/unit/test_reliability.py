@@ -22,8 +22,7 @@ import pytest
 
 from buildkit_slim import apply, config, files, publish, release
 from buildkit_slim.apply import BakeOptions, clear_stale_local_caches, rotate_local_caches
-from buildkit_slim.cache import CACHE_MARKER
-from buildkit_slim.config import load
+from buildkit_slim.config import CACHE_MARKER, load
 from buildkit_slim.errors import UsageError
 from buildkit_slim.plan import make_plan, select
 from buildkit_slim.render import GeneratedFile, render_all
