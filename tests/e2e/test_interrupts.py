@@ -166,7 +166,8 @@ platforms = ["linux/amd64"]
 """
 
 
-def test_renders_during_a_real_bake_never_mix_its_generation(tmp_path: Path) -> None:
+def test_renders_during_a_real_bake_never_mix_its_generation(
+        tmp_path: Path, ca_bundle: tuple[Path, str]) -> None:
     """Renders of another configuration run (and some are killed) while bake builds: the
     image has the ENV of the Dockerfile and the label of the bake file of one configuration,
     and the output directory is one whole generation."""
@@ -184,7 +185,8 @@ def test_renders_during_a_real_bake_never_mix_its_generation(tmp_path: Path) -> 
         tag = f"concurrency-{round_}"
         mine, other = ("a", "b") if round_ % 2 == 0 else ("b", "a")
         set_variant(mine)
-        bake = subprocess.Popen([script, "bake", "--project", str(root), "--tag", tag],
+        bake = subprocess.Popen([script, "bake", "--project", str(root), "--tag", tag,
+                                 "--ca-bundle", str(ca_bundle[0])],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         time.sleep(rng.uniform(0.2, 0.8))  # bake has read pyproject.toml (or is about to)
         renders = []
@@ -217,3 +219,36 @@ def test_renders_during_a_real_bake_never_mix_its_generation(tmp_path: Path) -> 
         assert check.returncode == 0, check.stderr
         hidden = [n for n in entries(root) if n.split("/")[-1].startswith(".bake.")]
         assert hidden == []
+
+
+# --- the local cache on a real bake -------------------------------------------------------------
+
+def test_a_real_bake_keeps_its_local_cache_and_refuses_a_users_directory(
+        sleepy: Path) -> None:
+    """After a build the cache is BuildKit's export with bslim's mark and nothing unfinished
+    beside it; the next build reads it. A directory of the user's at that place is refused
+    before building, by name, and left as it was."""
+    script = str(bslim_script())
+    for _ in range(2):
+        result = subprocess.run([script, "bake", "--project", str(sleepy), "--set",
+                                 "*.args.TOKEN=0.1"], capture_output=True, text=True,
+                                check=False, timeout=600)
+        assert result.returncode == 0, result.stderr[-3000:]
+        cache = sleepy / ".cache" / "bk"
+        assert sorted(p.name for p in cache.iterdir()) == ["sleepy"]
+        assert (cache / "sleepy" / ".bslim-cache").is_file()
+        assert (cache / "sleepy" / "index.json").is_file()
+    assert "importing cache manifest from local:" in result.stderr \
+        or "importing cache manifest" in result.stderr, result.stderr[-3000:]
+    # A directory of the user's where the cache goes: refused before anything is built.
+    (sleepy / ".cache" / "bk" / "sleepy").rename(sleepy / "kept-cache")
+    photo = sleepy / ".cache" / "bk" / "sleepy" / "blobs" / "photo.png"
+    photo.parent.mkdir(parents=True)
+    photo.write_bytes(b"\x89PNG holiday")
+    result = subprocess.run([script, "bake", "--project", str(sleepy)], capture_output=True,
+                            text=True, check=False, timeout=600)
+    assert result.returncode == 2, result.stderr[-3000:]
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and ".cache/bk/sleepy" in errors[0], result.stderr
+    assert "#1 " not in result.stderr  # buildx never started
+    assert photo.read_bytes() == b"\x89PNG holiday"
