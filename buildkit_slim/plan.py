@@ -25,8 +25,6 @@ WHEELS_SUFFIX = "-wheels"  # bake target of a target's wheel image (publish-whee
 # fast-wheels' helper, written beside the generated files and handed to the fetch stage as a
 # named build context (a file of its own, not a heredoc in every Dockerfile).
 SHIM_CONTEXT = "bslim-shim"
-SOURCE_KEYS = ("source", "repository", "source code", "sourcecode", "code", "github")
-HOMEPAGE_KEYS = ("homepage", "home", "documentation")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -194,15 +192,7 @@ def oci_labels(project: ProjectMeta, target: TargetConfig) -> tuple[tuple[str, s
         labels["org.opencontainers.image.version"] = project.version
     if project.license:
         labels["org.opencontainers.image.licenses"] = project.license
-    urls = {key.lower(): value for key, value in project.urls}
-    for key in SOURCE_KEYS:
-        if key in urls:
-            labels["org.opencontainers.image.source"] = urls[key]
-            break
-    for key in HOMEPAGE_KEYS:
-        if key in urls:
-            labels["org.opencontainers.image.url"] = urls[key]
-            break
+    labels.update(dict(project.url_labels))  # [project.urls]: source, homepage
     labels.update(dict(target.labels))  # the user's labels win
     return tuple(sorted(labels.items()))
 

@@ -29,12 +29,11 @@ from buildkit_slim.config.model import (
     is_cache_dir,
 )
 from buildkit_slim.config.parse import TARGET_NAME_RE, default_entrypoint, parse
-from buildkit_slim.config.problems import Problems, dotted, suggest
+from buildkit_slim.config.problems import Problems, dotted, has_credentials, suggest
 from buildkit_slim.config.project import (
     CREDENTIALS_HINT,
     ProjectMeta,
     ProjectSource,
-    has_credentials,
     parse_project,
 )
 from buildkit_slim.config.read import GENERATED_NAMES, SHIM_DIR, SHIM_FILE, read_project

@@ -17,12 +17,7 @@ from typing import Any
 from packaging.utils import canonicalize_name
 
 from buildkit_slim.config.problems import CONTROL_RE, Problems, describe, dotted, suggest
-from buildkit_slim.config.project import (
-    CREDENTIALS_HINT,
-    ProjectMeta,
-    ProjectSource,
-    has_credentials,
-)
+from buildkit_slim.config.project import ProjectMeta, ProjectSource
 from buildkit_slim.platforms import PLATFORMS
 from buildkit_slim.platforms import alias as platform_alias
 
@@ -283,11 +278,9 @@ def apt_packages(raw: list[Any], key: str, ctx: Context) -> tuple[str, ...]:
 
 
 def url(raw: str, key: str, ctx: Context) -> str:
+    # Credentials never get here: parsing refuses them in every value (problems.credentials).
     if not _URL_RE.fullmatch(raw):
         ctx.add(key, f"{raw!r} must be an http(s) URL without spaces or quotes")
-    elif has_credentials(raw):
-        ctx.add(key, "must not contain credentials; they would end up in the image history: "
-                f"{CREDENTIALS_HINT}")
     return raw
 
 

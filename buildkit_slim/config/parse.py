@@ -25,8 +25,10 @@ from buildkit_slim.config.model import KEY_TABLE, Config, KeyTable, TargetConfig
 from buildkit_slim.config.problems import (
     BARE_KEY_RE,
     NO_CONTROL,
+    NO_CREDENTIALS,
     Problems,
     control_characters,
+    credentials,
     describe,
     dotted,
     suggest,
@@ -80,12 +82,15 @@ def check_value(decl: Key, raw: Any, key: str, ctx: Context) -> Any:
     if raw is None:  # a default that means "unset" or "derived"
         return None
     # A sub-table's own keys are checked one by one, so that each problem in it is reported.
-    bad = [] if decl.table is not None and isinstance(raw, dict) else control_characters(raw, key)
+    whole = decl.table is None or not isinstance(raw, dict)
+    # The fences every [tool.slim] string passes, keys of tables included: a newline would
+    # start a new Dockerfile instruction; every value reaches a generated file or the image,
+    # where a URL's credentials must not. The checks are the second.
+    bad = [(k, NO_CONTROL) for k in control_characters(raw, key)] if whole else []
+    bad = bad or ([(k, NO_CREDENTIALS) for k in credentials(raw, key)] if whole else [])
     if bad:
-        # The one fence every [tool.slim] string passes, keys of tables included: a newline
-        # would start a new Dockerfile instruction. The checks are the second.
-        for item_key in bad:
-            ctx.add(item_key, NO_CONTROL)
+        for item_key, message in bad:
+            ctx.add(item_key, message)
         return _fallback(decl, ctx)
     # `type(...) is bool`: a boolean is an int to isinstance (sha-length = true).
     if not isinstance(raw, _TYPES[decl.kind]) or (decl.kind != "bool" and type(raw) is bool):

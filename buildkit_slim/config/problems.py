@@ -5,12 +5,33 @@ from __future__ import annotations
 import difflib
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 # A bare TOML key (and a target name): anything else is quoted in a dotted key.
 BARE_KEY_RE = re.compile(r"[a-zA-Z0-9_-]+")
 CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
 NO_CONTROL = "must not contain newlines or control characters"
+# The user information of a URL's authority (RFC 3986): `scheme://user:password@` or
+# `scheme://token@`, anywhere in a string (a URL inside an argument counts too).
+_USERINFO_RE = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*)://([^/?#\s@]*)@")
+# What an error message must not show: that, and `user:password@` without a scheme.
+_SECRET_RE = re.compile(r"(?<=://)[^/?#\s@'\"]*@|(?<![^\s'\"(=,])[^\s'\"/@:]+:[^\s'\"/@]*@")
+NO_CREDENTIALS = (
+    "holds a URL with credentials (a password or token before its host), which would be "
+    "written into the generated files or the image; give it without them (for a private index: "
+    "bslim bake --netrc FILE)")
+
+
+def has_credentials(text: str) -> bool:
+    """Whether `text` holds a URL with credentials in its authority; `ssh://git@host` names a
+    user, no secret."""
+    return any(not (scheme.lower().endswith("ssh") and ":" not in userinfo)
+               for scheme, userinfo in _USERINFO_RE.findall(text))
+
+
+def redact(text: str) -> str:
+    """`text` with the credentials of any URL in it replaced by `***`: messages echo values."""
+    return _SECRET_RE.sub("***@", text)
 
 
 class Problems:
@@ -19,7 +40,8 @@ class Problems:
 
     def add(self, key: str, message: str) -> None:
         # A bad top-level value is checked once per target inheriting it: report it once.
-        line = f"{key}: {message}"
+        # Values are quoted in messages (keys too): never a secret they hold.
+        line = redact(f"{key}: {message}")
         if line not in self.items:
             self.items.append(line)
 
@@ -43,7 +65,17 @@ def describe(value: object) -> str:
 
 
 def control_characters(value: object, key: str) -> list[str]:
-    """Dotted keys of every string (table keys too) in `value` holding a control character.
+    """Dotted keys of every string (table keys too) in `value` holding a control character."""
+    return strings_where(value, key, lambda text: bool(CONTROL_RE.search(text)))
+
+
+def credentials(value: object, key: str) -> list[str]:
+    """Dotted keys of every string (table keys too) in `value` holding a URL with credentials."""
+    return strings_where(value, key, has_credentials)
+
+
+def strings_where(value: object, key: str, bad: Callable[[str], bool]) -> list[str]:
+    """Dotted keys of every string (table keys too) in `value` for which `bad` holds.
 
     Iterative: TOML nests only as deep as its parser allows, but no recursion here either way.
     """
@@ -52,11 +84,11 @@ def control_characters(value: object, key: str) -> list[str]:
     # first, in file order.
     queue: list[tuple[object, str, bool]] = [(value, key, False)]
     for item, item_key, bad_key in queue:
-        if bad_key or (isinstance(item, str) and CONTROL_RE.search(item)):
+        if bad_key or (isinstance(item, str) and bad(item)):
             found.append(item_key)
         elif isinstance(item, dict):
-            queue.extend((sub, f"{item_key}.{dotted(str(name))}",
-                          bool(CONTROL_RE.search(str(name)))) for name, sub in item.items())
+            queue.extend((sub, f"{item_key}.{dotted(str(name))}", bad(str(name)))
+                         for name, sub in item.items())
         elif isinstance(item, list | tuple):
             queue.extend((sub, f"{item_key}[{index}]", False) for index, sub in enumerate(item))
     return found

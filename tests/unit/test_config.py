@@ -8,6 +8,7 @@ import pytest
 
 from buildkit_slim import config
 from buildkit_slim.config import KEY_SPECS, KEYS, TargetConfig, load
+from buildkit_slim.config.problems import NO_CREDENTIALS
 from buildkit_slim.errors import ConfigError, UsageError
 from tests.unit.conftest import WriteProject
 
@@ -51,8 +52,6 @@ DEFAULTS: dict[str, object] = {
 ARM = "linux/arm/v7"
 APT_HINT = "is not a Debian package name (e.g. libffi-dev or libffi-dev=3.4.4-1)"
 NO_CONTROL = "must not contain newlines or control characters"
-NO_CREDENTIALS = ("must not contain credentials; they would end up in the image history: "
-                  "pass them at build time as a secret: bslim bake --netrc FILE")
 PATH_RULE = "no '..', spaces, quotes, '$', ',', '=', glob characters or leading '-'"
 RELATIVE = f"must be a relative path inside the project ({PATH_RULE})"
 OUTPUT_DIR = f"must be a relative path to a directory inside the project (not '.'; {PATH_RULE})"
