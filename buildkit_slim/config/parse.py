@@ -71,6 +71,7 @@ def parse(source: ProjectSource, table: KeyTable = KEY_TABLE) -> Config:
                          f"'{seen[target.image]}'; give each target its own image")
         seen.setdefault(target.image, target.name)
     config = table.config(project=project, targets=tuple(targets), **top_only)
+    _check_output_dir(config, table, problems)
     _check_cache_dirs(config, source, problems)
     if problems.items:
         raise ConfigError(problems.items)
@@ -273,6 +274,40 @@ def _check_bases_match(builder: str, runtime: str, key: str, problems: Problems)
     if b_py and r_py and b_py != r_py:
         problems.add(key, f"{runtime!r} is Python {r_py} but builder-base {builder!r} is "
                      f"Python {b_py}; both stages need the same Python")
+
+
+def _project_paths(target: TargetConfig, table: KeyTable) -> list[tuple[str, str]]:
+    """(dotted key, path) of every path in the project a target's keys name (`path=True`), but
+    those of sub-tables (cache.local has rules of its own)."""
+    sources = dict(target.sources)
+    out: list[tuple[str, str]] = []
+    for decl in table.per_target:
+        value = getattr(target, decl.attr)
+        if not decl.path or decl.table is not None or not value:
+            continue
+        key = f"{sources.get(decl.name, 'tool.slim')}.{decl.name}"
+        if isinstance(value, str):
+            out.append((key, value))
+            continue
+        for index, item in enumerate(value):
+            # wheels-from: (kind, value), of which only directories are paths
+            path = item if isinstance(item, str) else item[1] if item[0] == "dir" else None
+            if path is not None:
+                out.append((f"{key}[{index}]", path))
+    return out
+
+
+def _check_output_dir(config: Config, table: KeyTable, problems: Problems) -> None:
+    """bslim writes (and replaces) what is in the output directory: no key may name a path
+    there, or the user's file would be overwritten (or a generated one used as theirs)."""
+    output = PurePosixPath(config.output_dir).parts
+    for target in config.targets:
+        for key, path in _project_paths(target, table):
+            if PurePosixPath(path).parts[:len(output)] == output:
+                problems.add(key, f"{path!r} is inside tool.slim.output-dir "
+                             f"{config.output_dir!r}, where bslim writes (and replaces) the "
+                             "generated files; keep it elsewhere, or give output-dir a "
+                             "directory of its own")
 
 
 def _check_cache_dirs(config: Config, source: ProjectSource, problems: Problems) -> None:

@@ -87,10 +87,12 @@ class ProjectSource:
     pyproject: Mapping[str, Any]
     main_packages: tuple[str, ...]  # import packages with a __main__.py
     existing: frozenset[str]  # project-relative posix paths that exist (files and dirs)
-    # Of the paths looked up: those a symlink takes out of the project, and those that are not
-    # directories (a file where output-dir or a cache directory should be).
+    # Of the paths looked up: those a symlink takes out of the project, those that are not
+    # directories (a file where output-dir or a cache directory should be), and those that are
+    # not regular files (a directory or a FIFO where a requirements file should be).
     outside: frozenset[str] = frozenset()
     not_dirs: frozenset[str] = frozenset()
+    not_files: frozenset[str] = frozenset()
     # What is in the output directory that bslim does not write (it goes into .dockerignore).
     foreign_output: tuple[str, ...] = ()
     # Directories under a cache.local directory that are neither bslim's nor BuildKit's cache.
