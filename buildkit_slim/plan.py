@@ -154,7 +154,9 @@ def make_plan(config: Config) -> Plan:
     targets = []
     for target in config.targets:
         own = target.dockerfile is not None
-        prefix = "" if single else f"{target.name}-"
+        # Lowercase: BuildKit lowercases stage names, but not the named contexts that share
+        # the prefix (FROM <context> reads an uppercase one as an image reference).
+        prefix = "" if single else f"{target.name.lower()}-"
         extras = f"[{','.join(target.extras)}]" if target.extras else ""
         targets.append(TargetPlan(
             config=target,

@@ -23,7 +23,6 @@ from buildkit_slim.config.checks import (
 )
 from buildkit_slim.config.model import KEY_TABLE, Config, KeyTable, TargetConfig
 from buildkit_slim.config.problems import (
-    BARE_KEY_RE,
     NO_CONTROL,
     NO_CREDENTIALS,
     Problems,
@@ -37,7 +36,17 @@ from buildkit_slim.config.project import ProjectMeta, ProjectSource, parse_proje
 from buildkit_slim.errors import ConfigError
 from buildkit_slim.keys import KINDS, Key, keys_of
 
-TARGET_NAME_RE = BARE_KEY_RE
+# A target name prefixes its Dockerfile stages (`<name>-fetch`), which BuildKit lowercases and
+# then requires to match ^[a-z][a-z0-9-_.]*$ (moby/buildkit frontend/dockerfile/instructions/
+# parse.go), and names a bake target, which buildx allows [a-zA-Z0-9_-] in: a letter first.
+TARGET_NAME_RE = re.compile(r"[A-Za-z][A-Za-z0-9_-]*")
+TARGET_NAME_RULE = ("a target name must start with a letter, then letters, digits, '_' or '-' "
+                    "(it begins Dockerfile stage names, which BuildKit requires to start with "
+                    "a letter, and names a bake target)")
+# Bake targets bslim adds beside a target: its wheel image (publish-wheels; plan.WHEELS_SUFFIX)
+# and, per run, `bake --export-wheels` and `bslim plan` (apply.EXPORT_SUFFIX, PLAN_SUFFIX).
+DERIVED_TARGETS = (("-wheels", "its wheel image, publish-wheels"),
+                   ("-export-wheels", "bake --export-wheels"), ("-plan", "bslim plan"))
 _PLACEHOLDER_RE = re.compile(r"\{([^{}]*)\}")
 _TYPES: dict[str, type | tuple[type, ...]] = {
     "str": str, "bool": bool, "int": int, "list": (list, tuple), "table": dict}
@@ -71,6 +80,7 @@ def parse(source: ProjectSource, table: KeyTable = KEY_TABLE) -> Config:
                          f"'{seen[target.image]}'; give each target its own image")
         seen.setdefault(target.image, target.name)
     config = table.config(project=project, targets=tuple(targets), **top_only)
+    _check_target_names(config.targets, problems)
     _check_output_dir(config, table, problems)
     _check_cache_dirs(config, source, problems)
     if problems.items:
@@ -165,7 +175,7 @@ def _target_tables(slim: Mapping[str, Any], project: ProjectMeta, table: KeyTabl
     for name, own in raw_targets.items():
         prefix = f"tool.slim.targets.{dotted(name)}"
         if not TARGET_NAME_RE.fullmatch(name):
-            problems.add(prefix, "target names may use only letters, digits, '_' and '-'")
+            problems.add(prefix, TARGET_NAME_RULE)
             continue
         if not isinstance(own, dict):
             problems.add(prefix, f"must be a table, got {describe(own)}")
@@ -274,6 +284,27 @@ def _check_bases_match(builder: str, runtime: str, key: str, problems: Problems)
     if b_py and r_py and b_py != r_py:
         problems.add(key, f"{runtime!r} is Python {r_py} but builder-base {builder!r} is "
                      f"Python {b_py}; both stages need the same Python")
+
+
+def _check_target_names(targets: tuple[TargetConfig, ...], problems: Problems) -> None:
+    """Names BuildKit and buildx would see as one: the same once lowercased (stage names), or
+    a bake target bslim derives from another target's name."""
+    seen: dict[str, str] = {}
+    for target in targets:
+        folded = target.name.lower()
+        if folded in seen:
+            problems.add(f"tool.slim.targets.{target.name}",
+                         f"is target '{seen[folded]}' but for case: BuildKit lowercases stage "
+                         "names, so both would be one; give it a name of its own")
+        seen.setdefault(folded, target.name)
+    for target in targets:
+        for other in targets:
+            for suffix, what in DERIVED_TARGETS:
+                if target.name.lower() == other.name.lower() + suffix:
+                    problems.add(f"tool.slim.targets.{target.name}",
+                                 f"'{other.name}{suffix}' is the bake target bslim adds for "
+                                 f"target '{other.name}' ({what}); give this target another "
+                                 "name")
 
 
 def _project_paths(target: TargetConfig, table: KeyTable) -> list[tuple[str, str]]:

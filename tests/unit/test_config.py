@@ -8,6 +8,7 @@ import pytest
 
 from buildkit_slim import config
 from buildkit_slim.config import KEY_SPECS, KEYS, TargetConfig, load
+from buildkit_slim.config.parse import TARGET_NAME_RULE
 from buildkit_slim.config.problems import NO_CREDENTIALS
 from buildkit_slim.errors import ConfigError, UsageError
 from tests.unit.conftest import WriteProject
@@ -298,11 +299,9 @@ BAD = [
                  ["tool.slim.targets.worker.image: 'spark' is already the image of target "
                   "'api'; give each target its own image"], id="duplicate-image"),
     pytest.param('[tool.slim.targets."bad name"]\n', None,
-                 ["tool.slim.targets.\"bad name\": target names may use only letters, digits, "
-                  "'_' and '-'"], id="bad-target-name"),
+                 [f"tool.slim.targets.\"bad name\": {TARGET_NAME_RULE}"], id="bad-target-name"),
     pytest.param('[tool.slim.targets."a.b"]\n', None,
-                 ["tool.slim.targets.\"a.b\": target names may use only letters, digits, "
-                  "'_' and '-'"], id="dotted-target-name"),
+                 [f"tool.slim.targets.\"a.b\": {TARGET_NAME_RULE}"], id="dotted-target-name"),
 ]
 
 
