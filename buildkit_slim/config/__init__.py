@@ -29,7 +29,7 @@ from buildkit_slim.config.model import (
     is_cache_dir,
 )
 from buildkit_slim.config.parse import TARGET_NAME_RE, default_entrypoint, parse
-from buildkit_slim.config.problems import Problems, dotted, has_credentials, suggest
+from buildkit_slim.config.problems import Problems, dotted, suggest
 from buildkit_slim.config.project import (
     CREDENTIALS_HINT,
     ProjectMeta,
@@ -37,6 +37,7 @@ from buildkit_slim.config.project import (
     parse_project,
 )
 from buildkit_slim.config.read import GENERATED_NAMES, SHIM_DIR, SHIM_FILE, read_project
+from buildkit_slim.credentials import has_credentials
 from buildkit_slim.platforms import PLATFORMS
 
 KEYS = KEY_TABLE.keys

@@ -7,31 +7,16 @@ import json
 import re
 from collections.abc import Callable, Sequence
 
+from buildkit_slim.credentials import has_credentials, redact
+
 # A bare TOML key (and a target name): anything else is quoted in a dotted key.
 BARE_KEY_RE = re.compile(r"[a-zA-Z0-9_-]+")
 CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
 NO_CONTROL = "must not contain newlines or control characters"
-# The user information of a URL's authority (RFC 3986): `scheme://user:password@` or
-# `scheme://token@`, anywhere in a string (a URL inside an argument counts too).
-_USERINFO_RE = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*)://([^/?#\s@]*)@")
-# What an error message must not show: that, and `user:password@` without a scheme.
-_SECRET_RE = re.compile(r"(?<=://)[^/?#\s@'\"]*@|(?<![^\s'\"(=,])[^\s'\"/@:]+:[^\s'\"/@]*@")
 NO_CREDENTIALS = (
     "holds a URL with credentials (a password or token before its host), which would be "
     "written into the generated files or the image; give it without them (for a private index: "
     "bslim bake --netrc FILE)")
-
-
-def has_credentials(text: str) -> bool:
-    """Whether `text` holds a URL with credentials in its authority; `ssh://git@host` names a
-    user, no secret."""
-    return any(not (scheme.lower().endswith("ssh") and ":" not in userinfo)
-               for scheme, userinfo in _USERINFO_RE.findall(text))
-
-
-def redact(text: str) -> str:
-    """`text` with the credentials of any URL in it replaced by `***`: messages echo values."""
-    return _SECRET_RE.sub("***@", text)
 
 
 class Problems:

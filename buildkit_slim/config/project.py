@@ -19,8 +19,8 @@ from buildkit_slim.config.problems import (
     credentials,
     describe,
     dotted,
-    has_credentials,
 )
+from buildkit_slim.credentials import has_credentials
 
 # PEP 508 names: the project name reaches a RUN line, so nothing else may get through.
 _PROJECT_NAME_RE = re.compile(r"[A-Z0-9]|[A-Z0-9][A-Z0-9._-]*[A-Z0-9]", re.IGNORECASE)
