@@ -168,3 +168,22 @@ def test_an_invalid_value_with_credentials_is_not_echoed(
     assert result.code == 2, result.err
     assert SECRET not in result.err, result.err
     assert result.err.startswith(f"error: tool.slim.{key}"), result.err
+
+
+@pytest.mark.parametrize("argv", [
+    ["init", f"--image={URL}"],
+    ["tags", f"--ref=refs/tags/{URL}"],
+    ["tags", f"--version={URL}"],
+    ["merge", "--stage", "stage", f"--tag={TOKEN_URL}"],
+    ["merge", "--stage", "stage", f"--tag=u:{SECRET}@ghcr.io/acme/hello:1"],
+], ids=["init-image", "tags-ref", "tags-version", "merge-tag", "merge-tag-ref"])
+def test_a_command_line_value_with_credentials_is_not_echoed(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str]) -> None:
+    root = write(tmp_path, {"project": PROJECT, **({} if argv[0] == "init" else {
+        "tool": {"slim": {"image": "ghcr.io/acme/hello"}}})})
+    (root / "stage").mkdir()
+    argv = [a.replace("stage", str(root / "stage")) if a == "stage" else a for a in argv]
+    result = run(capsys, *argv, "--project", str(root))
+    assert result.code == 2, result.err
+    assert result.err.startswith("error: "), result.err
+    assert SECRET not in result.out + result.err, result.err
