@@ -144,6 +144,15 @@ class Plan:
         return f"{self.output_dir}/docker-bake.json"
 
     @property
+    def local_caches(self) -> tuple[str, ...]:
+        """.dockerignore patterns of the local caches (cache.local/<target>, -<platforms>,
+        .new): every build rewrites them, which in the context would rerun the project's
+        stages each time. Every target's (they share one context); only those, as
+        cache.local may hold more."""
+        return tuple(sorted({f"{t.config.cache.local}/{t.name}{suffix}" for t in self.targets
+                             if t.config.cache.local for suffix in ("", "-*", ".new")}))
+
+    @property
     def generated_targets(self) -> tuple[TargetPlan, ...]:
         return tuple(t for t in self.targets if t.wheels_stage is not None)
 
