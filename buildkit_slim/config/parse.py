@@ -36,13 +36,18 @@ from buildkit_slim.config.project import ProjectMeta, ProjectSource, parse_proje
 from buildkit_slim.errors import ConfigError
 from buildkit_slim.keys import KINDS, Key, keys_of
 
-# A target name prefixes its Dockerfile stages (`<name>-fetch`), which BuildKit lowercases and
+# A target name begins its Dockerfile stage names (`<name>-fetch`), which BuildKit lowercases and
 # then requires to match ^[a-z][a-z0-9-_.]*$ (moby/buildkit frontend/dockerfile/instructions/
-# parse.go), and names a bake target, which buildx allows [a-zA-Z0-9_-] in: a letter first.
-TARGET_NAME_RE = re.compile(r"[A-Za-z][A-Za-z0-9_-]*")
-TARGET_NAME_RULE = ("a target name must start with a letter, then letters, digits, '_' or '-' "
-                    "(it begins Dockerfile stage names, which BuildKit requires to start with "
-                    "a letter, and names a bake target)")
+# parse.go) and, looking each up as a named context, to be an image name (distribution/
+# reference: letters and digits separated by one '_', two '_' or a run of '-'); it also names
+# a bake target, which buildx allows [a-zA-Z0-9_-] in. Long enough for any name, short enough
+# for the 255 characters of a reference with bslim's suffixes and docker.io/library/.
+TARGET_NAME_RE = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:(?:__?|-+)[A-Za-z0-9]+)*-*")
+TARGET_NAME_MAX = 128
+TARGET_NAME_RULE = (
+    "a target name is a letter, then letters and digits, which one '_', two '_' or a run of "
+    f"'-' may separate, at most {TARGET_NAME_MAX} characters (it begins Dockerfile stage "
+    "names, which BuildKit requires to start with a letter and reads as image names)")
 # Bake targets bslim adds beside a target: its wheel image (publish-wheels; plan.WHEELS_SUFFIX)
 # and, per run, `bake --export-wheels` and `bslim plan` (apply.EXPORT_SUFFIX, PLAN_SUFFIX).
 DERIVED_TARGETS = (("-wheels", "its wheel image, publish-wheels"),
@@ -174,7 +179,7 @@ def _target_tables(slim: Mapping[str, Any], project: ProjectMeta, table: KeyTabl
     out: list[tuple[str, dict[str, Any]]] = []
     for name, own in raw_targets.items():
         prefix = f"tool.slim.targets.{dotted(name)}"
-        if not TARGET_NAME_RE.fullmatch(name):
+        if not TARGET_NAME_RE.fullmatch(name) or len(name) > TARGET_NAME_MAX:
             problems.add(prefix, TARGET_NAME_RULE)
             continue
         if not isinstance(own, dict):

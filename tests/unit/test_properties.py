@@ -60,6 +60,9 @@ HEREDOC_RE = re.compile(r"<<-?'?\"?([A-Za-z_][A-Za-z0-9_]*)")
 # BuildKit: a stage name, lowercased, must match this (frontend/dockerfile/instructions/
 # parse.go); buildx: a bake target name this.
 STAGE_NAME_RE = re.compile(r"[a-z][a-z0-9-_.]*")
+# ... and, as BuildKit looks every stage up as a named context, an image name
+# (distribution/reference: one path component).
+IMAGE_NAME_RE = re.compile(r"[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*")
 BAKE_TARGET_RE = re.compile(r"[a-zA-Z0-9_-]+")
 
 # The secret of every URL with credentials below: it must never be printed or written.
@@ -86,7 +89,8 @@ SCALAR = st.one_of(STRING, st.integers(-3, 70000), st.booleans())
 # Target names (and other table keys): BuildKit's and buildx's edges, case twins, derived names.
 NAME = st.one_of(st.sampled_from(["A", "a.b", "app", "hello", "api", "API", "Api", "x\n",
                                   "${X}", "1X", "1api", "_api", "-api", "api-wheels",
-                                  "api-plan", "default", "z-", "a_b-c"]), TEXT)
+                                  "api-plan", "default", "z-", "a_b-c", "c--_9", "d__e",
+                                  "b_"]), TEXT)
 
 
 def mostly(valid: st.SearchStrategy[Any], other: st.SearchStrategy[Any],
@@ -300,6 +304,7 @@ def check_dockerfile(text: str) -> None:
     assert heredoc is None, "an unterminated heredoc"
     for stage in stages:
         assert STAGE_NAME_RE.fullmatch(stage), stage  # as written: --from and mounts too
+        assert IMAGE_NAME_RE.fullmatch(stage), stage
     assert len({s.lower() for s in stages}) == len(stages), stages
 
 
@@ -344,6 +349,7 @@ def check_bake(text: str) -> None:
         assert BAKE_TARGET_RE.fullmatch(name), name
         for context in body.get("contexts", {}):
             assert STAGE_NAME_RE.fullmatch(context), context
+            assert IMAGE_NAME_RE.fullmatch(context), context
 
 
 def named_paths(data: dict[str, Any]) -> set[str]:
@@ -425,7 +431,8 @@ def edge_projects(draw: st.DrawFn) -> dict[str, Any]:
             slim[decl.name] = value
         else:
             slim[decl.name] = {sub.name: value}
-    valid = st.sampled_from(["a", "Z", "Api", "web", "x_y-z", "b-", "default", "api-wheels"])
+    valid = st.sampled_from(["a", "Z", "Api", "web", "x_y-z", "b-", "default", "api-wheels",
+                             "c--9", "d__e"])
     names = draw(st.lists(mostly(valid, NAME), max_size=3, unique=True))
     if names:
         slim["targets"] = {name: {"image": f"ghcr.io/acme/t{index}"}

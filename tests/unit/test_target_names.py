@@ -36,6 +36,8 @@ PROJECT = """\
 # BuildKit's rule for a stage name, applied after it lowercased it.
 STAGE_NAME_RE = re.compile(r"[a-z][a-z0-9-_.]*")
 FROM_AS_RE = re.compile(r"^FROM .* AS (\S+)$", re.MULTILINE)
+# distribution/reference: one path component of an image name.
+IMAGE_NAME_RE = re.compile(r"[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*")
 
 
 def targets(*names: str, extra: str = "") -> str:
@@ -50,7 +52,11 @@ def problems(root: Path) -> list[str]:
     return list(info.value.problems)
 
 
-@pytest.mark.parametrize("name", ["1api", "_api", "-api", "9", "_", "-"])
+@pytest.mark.parametrize("name", ["1api", "_api", "-api", "9", "_", "-",
+                                  # <name>-fetch must also be an image name: separators are one
+                                  # '_', two '_' or a run of '-' (BuildKit looks every stage up
+                                  # as a named context, reference.ParseNormalizedNamed)
+                                  "c--_9", "a_-b", "a___b", "b_", "a-_", "x" * 129])
 def test_a_name_buildkit_refuses_as_a_stage_prefix_is_refused(
         write_project: WriteProject, capsys: pytest.CaptureFixture[str], name: str) -> None:
     root = write_project(targets(name, "web"))
@@ -59,7 +65,7 @@ def test_a_name_buildkit_refuses_as_a_stage_prefix_is_refused(
     assert not (root / "bake").exists()
     [line] = result.err_lines
     assert line.startswith(f"error: tool.slim.targets.{name}: "), line
-    assert "start with a letter" in line, line
+    assert "a target name is a letter" in line, line
 
 
 @pytest.mark.parametrize(("names", "clash"), [
@@ -89,7 +95,8 @@ def test_a_name_another_target_derives_a_bake_target_from_is_refused(
     assert any(line.startswith(f"tool.slim.targets.{clash}: ") for line in found), found
 
 
-@pytest.mark.parametrize("names", [("Api", "web"), ("a1", "b-2_c"), ("x", "X1")])
+@pytest.mark.parametrize("names", [("Api", "web"), ("a1", "b-2_c"), ("x", "X1"),
+                                   ("b-", "c--9"), ("d__e", "f---g-"), ("x" * 128, "y")])
 def test_valid_names_give_stage_names_buildkit_accepts(
         write_project: WriteProject, names: tuple[str, ...]) -> None:
     root = write_project(targets(*names, extra='    wheels-from = ["ghcr.io/a/w:1"]\n'))
@@ -104,6 +111,9 @@ def test_valid_names_give_stage_names_buildkit_accepts(
     for target in the_plan.targets:
         for context, _ in target.contexts:
             assert STAGE_NAME_RE.fullmatch(context), context
+    for name in [*stages, *(c for t in the_plan.targets for c, _ in t.contexts)]:
+        # As BuildKit reads a stage name looking it up as a named context: an image name.
+        assert IMAGE_NAME_RE.fullmatch(name) and len(f"docker.io/library/{name}") <= 255, name
 
 
 def test_the_derived_bake_targets_are_those_bslim_adds() -> None:
