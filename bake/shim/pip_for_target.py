@@ -44,7 +44,24 @@ MACHINES = {
     "linux/s390x": "s390x",
     "linux/riscv64": "riscv64",
 }
-BUILD_MACHINE = platform.machine()  # before pretend(): the machine this really runs on
+# What a 64-bit kernel reports to a 32-bit process, and what that process really runs as: an
+# arm64 machine running an arm/v7 container natively says aarch64 (armv8l under linux32).
+THIRTY_TWO_BIT = {"x86_64": "i686", "aarch64": "armv7l", "armv8l": "armv7l"}
+
+
+def pointer_bits() -> int:
+    import struct
+
+    return struct.calcsize("P") * 8
+
+
+def running_as(machine: str) -> str:
+    """The wheel machine this interpreter runs as, whatever the kernel calls itself."""
+    machine = machine.lower()
+    return THIRTY_TWO_BIT.get(machine, machine) if pointer_bits() == 32 else machine
+
+
+BUILD_MACHINE = running_as(platform.machine())  # before pretend(): what this really runs as
 # The pip this file drives, and is tested with (bslim's dev environment pins the same): the
 # fetch stage installs exactly this wheel, by hash, into PINNED_PIP beside this file, and every
 # run of this file puts it first on the path. pip's internals it hooks differ between releases.
@@ -65,6 +82,11 @@ def pretend(target_platform: str, *, tags: bool = True) -> str:
     `target_platform`. Without `tags`, pip is not imported: a build hook runs without it."""
     machine = MACHINES[target_platform]
     if machine != platform.machine():
+        if running_as(platform.machine()) == machine:
+            # On the target itself, the kernel only names it otherwise (arm/v7 on an arm64
+            # runner): say so to every Python this starts too (pip's build isolation, a
+            # backend's own subprocesses), or setuptools tags its wheel linux_armv8l.
+            os.environ["_PYTHON_HOST_PLATFORM"] = f"linux-{machine}"
         platform.machine = lambda: machine  # markers: platform_machine
         sysconfig.get_platform = lambda: f"linux-{machine}"  # tags: linux_<machine>
         if not tags:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import platform
 import sys
 import sysconfig
@@ -259,6 +260,60 @@ def test_pretend_on_the_target_itself_changes_nothing(restored: None) -> None:
     assert platform.machine() == machine
     assert sysconfig.get_platform is get_platform
     assert _manylinux._have_compatible_abi is abi
+
+
+@pytest.mark.parametrize(("uname", "bits", "expected"), [
+    ("armv8l", 32, "armv7l"), ("aarch64", 32, "armv7l"), ("armv7l", 32, "armv7l"),
+    ("aarch64", 64, "aarch64"), ("x86_64", 64, "x86_64"), ("x86_64", 32, "i686"),
+])
+def test_running_as(monkeypatch: pytest.MonkeyPatch, uname: str, bits: int,
+                    expected: str) -> None:
+    monkeypatch.setattr(pip_for_target, "pointer_bits", lambda: bits)
+    assert pip_for_target.running_as(uname) == expected
+
+
+@pytest.fixture
+def no_host_platform(monkeypatch: pytest.MonkeyPatch) -> None:
+    """_PYTHON_HOST_PLATFORM as it was after the test, whatever pretend set."""
+    monkeypatch.setenv("_PYTHON_HOST_PLATFORM", "recorded")
+    monkeypatch.delenv("_PYTHON_HOST_PLATFORM")
+
+
+@pytest.mark.parametrize("uname", ["armv8l", "aarch64"])
+@pytest.mark.parametrize("with_tags", [True, False])
+def test_pretend_in_an_arm_v7_container_on_a_64_bit_arm_kernel(
+        restored: None, no_host_platform: None, monkeypatch: pytest.MonkeyPatch,
+        uname: str, with_tags: bool) -> None:
+    """An arm64 runner runs arm/v7 containers natively; its kernel tells the 32-bit
+    interpreter `aarch64` (or `armv8l` under linux32). The compile stage there must still
+    resolve, tag and build for armv7l, in this process and in every Python it starts."""
+    _glibc()
+    monkeypatch.setattr(platform, "machine", lambda: uname)  # the faked uname
+    monkeypatch.setattr(pip_for_target, "pointer_bits", lambda: 32)
+    unpatched_get_platform = sysconfig.get_platform  # what a child interpreter calls
+    assert pretend("linux/arm/v7", tags=with_tags) == "armv7l"
+    assert platform.machine() == "armv7l"
+    assert sysconfig.get_platform() == "linux-armv7l"
+    # a child (pip's build isolation, a backend's subprocess) reads it from the environment
+    assert os.environ["_PYTHON_HOST_PLATFORM"] == "linux-armv7l"
+    assert unpatched_get_platform() == "linux-armv7l"
+    if with_tags:
+        assert markers.default_environment()["platform_machine"] == "armv7l"
+        platforms = {str(tag).rsplit("-", 1)[1] for tag in tags.sys_tags()}
+        assert "linux_armv7l" in platforms
+        assert "manylinux_2_17_armv7l" in platforms
+        assert {p for p in platforms if p != "any" and not p.endswith("_armv7l")} == set()
+
+
+def test_pretend_for_another_machine_leaves_children_alone(
+        restored: None, no_host_platform: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fetch stage (x86-64, pretending arm/v7) builds sdists natively through pip's
+    build isolation: those children must keep tagging their wheels for the build machine."""
+    monkeypatch.setattr(platform, "machine", lambda: "x86_64")
+    monkeypatch.setattr(pip_for_target, "pointer_bits", lambda: 64)
+    pretend("linux/arm/v7", tags=False)
+    assert platform.machine() == "armv7l"
+    assert "_PYTHON_HOST_PLATFORM" not in os.environ
 
 
 def _sdist(tmp_path: Path, name: str, files: dict[str, str], kind: str = "tar") -> Path:

@@ -1,0 +1,179 @@
+"""Issue #18 phase A: cross-compiling arm/v7 wheels against compiling them under emulation,
+per package, in ONE invocation on the local engine (hold the engine lock):
+
+    flock /work/locks/engine.lock .venv/bin/python -m tests.cross.measure [--py 3.11]
+        [--toolchains gcc,zig] [--no-emulated] [--no-fallback-demo] [--out DIR]
+
+Builds tests/cross/Dockerfile for linux/arm/v7: the prerequisites first (fetch, the target's
+root and facts, each toolchain; cached), then, each with its timed stage forced to run again:
+today's compile under emulation, the cross stage with each toolchain (build requirements for
+the build machine, a native build of each sdist as the gate's reference, the cross build, the
+static gate), the gate's import + use of each C path under emulation, and the silent-fallback
+demonstration (the target's root without libyaml-dev). Per-package seconds are measured
+inside the build (the build step alone, no buildx overhead); the stage wall times come from
+buildx's log. Ratios: cross / emulated (the baseline), in the same invocation.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+CONTEXT = ROOT / "tests" / "cross"
+CA = "/etc/ssl/certs/ca-certificates.crt"
+
+
+def build(target: str, out: Path, *, args: dict[str, str], fresh: str | None,
+          log: Path) -> float:
+    """One buildx build of `target` for arm/v7, its result in `out`; wall seconds."""
+    shutil.rmtree(out, ignore_errors=True)
+    command = ["docker", "buildx", "build", "--progress", "plain", "--platform", "linux/arm/v7",
+               "--build-context", f"bslim-shim={ROOT / 'buildkit_slim' / 'resources'}",
+               "-f", str(CONTEXT / "Dockerfile"), "--target", target,
+               "--output", f"type=local,dest={out}"]
+    if Path(CA).exists():
+        command += ["--secret", f"id=ca,src={CA}"]
+    for key, value in sorted(args.items()):
+        command += ["--build-arg", f"{key}={value}"]
+    if fresh:
+        command += ["--no-cache-filter", fresh]
+    start = time.monotonic()
+    with log.open("w") as stream:
+        status = subprocess.call([*command, str(CONTEXT)], stdout=stream,
+                                 stderr=subprocess.STDOUT)
+    seconds = time.monotonic() - start
+    if status != 0:
+        print(log.read_text()[-6000:], file=sys.stderr)
+        raise SystemExit(f"measure: building {target} failed ({log})")
+    print(f"measure: {target} {args} {seconds:.1f} s", file=sys.stderr, flush=True)
+    return seconds
+
+
+def step_seconds(log: Path, stage: str) -> float | None:
+    """How long buildx says the stage's last RUN took (`#N [stage k/k] RUN` ... `#N DONE s`)."""
+    text = log.read_text()
+    steps = re.findall(rf"^#(\d+) \[{re.escape(stage)} (\d+)/(\d+)\] RUN", text, re.MULTILINE)
+    last = [n for n, k, total in steps if k == total]
+    if not last:
+        return None
+    done = re.findall(rf"^#{last[-1]} DONE ([0-9.]+)s", text, re.MULTILINE)
+    return float(done[-1]) if done else None
+
+
+def ratio(value: float | None, base: float | None) -> str:
+    if value is None or base is None or value <= 0 or base <= 0:
+        return "—"
+    return f"{value / base:.2f}x"
+
+
+def seconds(value: float | None) -> str:
+    if value is None:
+        return "—"
+    return f"{value:.1f}" if value >= 0 else f"FAILED after {-value:.1f}"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--py", default="3.11")
+    parser.add_argument("--toolchains", default="gcc,zig")
+    parser.add_argument("--no-emulated", action="store_true")
+    parser.add_argument("--no-fallback-demo", action="store_true")
+    parser.add_argument("--out", type=Path, default=Path("/tmp/bslim-cross-measure"))
+    options = parser.parse_args()
+    out: Path = options.out
+    out.mkdir(parents=True, exist_ok=True)
+    toolchains = options.toolchains.split(",")
+    base = {"PY": options.py}
+    logs = out / "logs"
+    logs.mkdir(exist_ok=True)
+
+    # prerequisites, cached: not part of any figure below
+    for tool in toolchains:
+        build(f"toolchain-{tool}", out / "prep", args=base, fresh=None,
+              log=logs / f"prep-{tool}.log")
+    build("target-root", out / "prep", args=base, fresh=None, log=logs / "prep-root.log")
+
+    emulated: dict[str, dict[str, float]] = {}
+    stage_wall: dict[str, float | None] = {}
+    if not options.no_emulated:
+        log = logs / "emulated.log"
+        build("emulated-out", out / "emulated", args=base, fresh="emulated", log=log)
+        emulated = json.loads((out / "emulated" / "times.json").read_text())
+        stage_wall["emulated"] = step_seconds(log, "emulated")
+    cross: dict[str, dict[str, dict[str, float]]] = {}
+    checks: dict[str, dict[str, dict[str, object]]] = {}
+    exercised: dict[str, str] = {}
+    for tool in toolchains:
+        args = {**base, "TOOLCHAIN": tool}
+        log = logs / f"cross-{tool}.log"
+        build("cross-out", out / f"cross-{tool}", args=args, fresh="cross", log=log)
+        cross[tool] = json.loads((out / f"cross-{tool}" / "times.json").read_text())
+        checks[tool] = json.loads((out / f"cross-{tool}" / "check.json").read_text())
+        stage_wall[f"cross {tool}"] = step_seconds(log, "cross")
+        glog = logs / f"gate-{tool}.log"
+        build("gate-out", out / f"gate-{tool}", args=args, fresh="gate", log=glog)
+        stage_wall[f"import gate {tool}"] = step_seconds(glog, "gate")
+        imported = json.loads((out / f"gate-{tool}" / "import.json").read_text())
+        for name, verdict in imported.items():
+            checks[tool].setdefault(name, {})["import"] = verdict
+        exercised[tool] = (out / f"gate-{tool}" / "exercise.txt").read_text()
+
+    lines = [f"# cross vs emulated, linux/arm/v7, python:{options.py} (builder stand-in), "
+             f"{time.strftime('%Y-%m-%d %H:%M')}, {os.cpu_count()} cores", ""]
+    head = ["package", "emulated s"]
+    for tool in toolchains:
+        head += [f"cross {tool} s", f"{tool}/emulated"]
+    head += ["native s (amd64 build of the sdist)", "native env s"]
+    lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    packages = sorted({p for t in cross.values() for p in t} | set(emulated))
+    for package in packages:
+        base_s = emulated.get(package, {}).get("emulated")
+        row = [package, seconds(base_s)]
+        for tool in toolchains:
+            value = cross[tool].get(package, {}).get("cross")
+            row += [seconds(value), ratio(value, base_s)]
+        first = cross[toolchains[0]].get(package, {})
+        row += [seconds(first.get("native")), seconds(first.get("prepare_native_env"))]
+        lines.append("| " + " | ".join(row) + " |")
+    lines += ["", "Stage RUN step wall seconds (buildx): " + ", ".join(
+        f"{k} {seconds(v)}" for k, v in stage_wall.items())]
+    for tool in toolchains:
+        lines += ["", f"## gate, {tool}"]
+        for name, verdict in sorted(checks[tool].items()):
+            lines.append(f"- {name}: {json.dumps(verdict, sort_keys=True)}")
+        lines += ["", f"exercised under emulation ({tool}):", exercised[tool].rstrip()]
+
+    if not options.no_fallback_demo:
+        # PyYAML's silent fallback: the target's root without libyaml-dev (the build machine
+        # has it, so the native reference build has yaml._yaml).
+        args = {**base, "TOOLCHAIN": toolchains[0], "APT_BUILD": ""}
+        log = logs / "fallback.log"
+        build("cross-out", out / "fallback", args=args, fresh="cross", log=log)
+        verdicts = json.loads((out / "fallback" / "check.json").read_text())
+        glog = logs / "fallback-gate.log"
+        build("gate-out", out / "fallback-gate", args=args, fresh="gate", log=glog)
+        said = [line.split(" ", 2)[-1] for line in [*log.read_text().splitlines(),
+                                                    *glog.read_text().splitlines()]
+                if re.search(r"bslim: .*(cross-built wheel failed|compiled under emulation "
+                             r"without|no cross-built wheel)", line)]
+        lines += ["", "## silent-fallback demonstration (target root without libyaml-dev)",
+                  *(f"- {name}: {json.dumps(v, sort_keys=True)}"
+                    for name, v in sorted(verdicts.items())),
+                  "", "lines the gate printed:", *said, "", "exercised:",
+                  (out / "fallback-gate" / "exercise.txt").read_text().rstrip()]
+    report = "\n".join(lines) + "\n"
+    (out / "report.md").write_text(report)
+    print(report)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
