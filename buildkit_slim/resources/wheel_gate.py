@@ -61,6 +61,8 @@ EF_ARM_ABI_FLOAT_SOFT = 0x200
 EF_ARM_ABI_FLOAT_HARD = 0x400
 SHT_ARM_ATTRIBUTES = 0x70000003
 SHT_GNU_VERNEED = 0x6FFFFFFE
+SHT_DYNAMIC = 6
+DT_NEEDED = 1
 TAG_CPU_ARCH = 6
 TAG_ABI_VFP_ARGS = 28
 ARM_ARCH_V7 = 10  # Tag_CPU_arch values: 10 = v7, 14 = v8-A, ...
@@ -266,9 +268,20 @@ def elf_info(data: bytes) -> dict[str, object]:
 
     attributes: dict[int, int | str] = {}
     versions: list[tuple[str, str]] = []  # (library, version name)
+    needed: list[str] = []  # DT_NEEDED: the libraries the runtime image must have
     for section in sections:
         kind = section[1]
-        if kind == SHT_ARM_ATTRIBUTES:
+        if kind == SHT_DYNAMIC:
+            strings = body(section[6])
+            raw = data[section[4]:section[4] + section[5]]
+            entry = order + ("iI" if bits == 32 else "qQ")
+            for at in range(0, len(raw) - struct.calcsize(entry) + 1, struct.calcsize(entry)):
+                tag, value = struct.unpack_from(entry, raw, at)
+                if tag == 0:
+                    break
+                if tag == DT_NEEDED:
+                    needed.append(strings[value:strings.index(b"\0", value)].decode())
+        elif kind == SHT_ARM_ATTRIBUTES:
             attributes.update(arm_attributes(data[section[4]:section[4] + section[5]]))
         elif kind == SHT_GNU_VERNEED:
             strings = body(section[6])
@@ -289,7 +302,7 @@ def elf_info(data: bytes) -> dict[str, object]:
                     break
                 at += nxt
     return {"bits": bits, "order": order, "machine": machine, "flags": flags,
-            "attributes": attributes, "versions": versions}
+            "attributes": attributes, "versions": versions, "needed": needed}
 
 
 def check_elf(info: dict[str, object], facts_: dict[str, object]) -> None:
@@ -397,6 +410,7 @@ def check_wheel(wheel: Path, facts_: dict[str, object],
     if not modules:
         raise Rejected("modules", "no extension module at all")
     newest: str | None = None
+    libraries: set[str] = set()
     suffix = str(facts_.get("ext_suffix") or "")
     with zipfile.ZipFile(wheel) as zipped:
         for member in sorted(n for n in zipped.namelist() if re.search(r"\.so(\.|$)", n)):
@@ -413,7 +427,10 @@ def check_wheel(wheel: Path, facts_: dict[str, object],
             found = check_glibc(info, facts_)
             if found and (newest is None or _version(found) > _version(newest)):
                 newest = found
-    return {"modules": list(modules), "glibc": newest}
+            libraries.update(str(n) for n in info["needed"])  # type: ignore[attr-defined]
+    # What the runtime image must provide: a wheel compiled from an sdist links the target's
+    # libraries (libyaml-0.so.2) where the build platform's manylinux wheel bundles them.
+    return {"modules": list(modules), "glibc": newest, "needed": sorted(libraries)}
 
 
 def references(directory: Path | None) -> dict[str, Path]:

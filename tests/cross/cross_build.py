@@ -198,17 +198,33 @@ def emulated_main(args: argparse.Namespace) -> None:
     fetched = Path(args.fetched)
     times: dict[str, dict[str, float]] = {}
     for requirement, key, _ in listed(fetched):
-        # exactly today's compile: the prepared (target) build requirements and the backend
-        # called directly, else pip's build isolation (under emulation)
+        # exactly today's compile (the shim's _compile_one: the prepared target build
+        # requirements and the backend called directly, else pip's build isolation), in a
+        # process of its own so that a slow one can be stopped at --cap seconds
         log = out / "logs" / f"{key}.log"
         (out / "wheels" / key).mkdir(parents=True)
+        code = ("import sys; from pathlib import Path; sys.path.insert(0, '/bslim/shim'); "
+                "import pip_for_target as s; sys.exit(s._compile_one(Path(sys.argv[1]), "
+                "sys.argv[2], Path(sys.argv[3]), []))")
         start = time.monotonic()
         with log.open("w") as stream:
-            status = shim._compile_one(fetched, requirement, out / "wheels" / key, [], stream)
+            child = subprocess.Popen(
+                [sys.executable, "-c", code, str(fetched), requirement,
+                 str(out / "wheels" / key)], stdout=stream, stderr=subprocess.STDOUT,
+                start_new_session=True)
+            try:
+                status = child.wait(timeout=args.cap)
+            except subprocess.TimeoutExpired:
+                os.killpg(child.pid, 9)
+                child.wait()
+                status = None
         seconds = time.monotonic() - start
-        if status != 0:
+        if status is None:
+            seconds = -seconds  # stopped: at least this long
+            (out / "stopped.txt").open("a").write(f"{requirement} {args.cap}\n")
+        elif status != 0:
             print(log.read_text()[-4000:], file=sys.stderr)
-            seconds = -seconds
+            raise SystemExit(f"{requirement}: compile under emulation failed")
         times[requirement] = {"emulated": seconds}
         print(f"bslim-proto: {requirement}: emulated {seconds:.1f} s", file=sys.stderr,
               flush=True)
@@ -263,6 +279,8 @@ def main() -> None:
     parser.add_argument("--emulated", action="store_true")
     parser.add_argument("--finish", action="store_true")
     parser.add_argument("--cross")
+    parser.add_argument("--cap", type=float, default=None,
+                        help="stop an emulated compile after this many seconds")
     parser.add_argument("--fetched", required=True)
     parser.add_argument("--facts")
     parser.add_argument("--sysroot", default="/bslim/sysroot")

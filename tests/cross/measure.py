@@ -25,6 +25,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 CONTEXT = ROOT / "tests" / "cross"
@@ -80,78 +81,95 @@ def seconds(value: float | None) -> str:
     return f"{value:.1f}" if value >= 0 else f"FAILED after {-value:.1f}"
 
 
+def render(options: argparse.Namespace, toolchains: list[str], state: dict[str, Any]) -> str:
+    emulated: dict[str, dict[str, float]] = state.get("emulated", {})
+    cross: dict[str, dict[str, dict[str, float]]] = state.get("cross", {})
+    lines = [f"# cross vs emulated, linux/arm/v7, python:{options.py} (builder stand-in), "
+             f"{time.strftime('%Y-%m-%d %H:%M')}, {os.cpu_count()} cores", "",
+             "Seconds measured inside the build, per package, one at a time; ratio = cross / "
+             "emulated (the baseline, today's compile). native: the same sdist built for the "
+             "build machine (the gate's reference); native env: its build requirements "
+             "installed for the build machine.", ""]
+    head = ["package", "emulated s"]
+    for tool in toolchains:
+        head += [f"cross {tool} s", f"{tool} / emulated"]
+    head += ["native s", "native env s"]
+    lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    packages = sorted({p for t in cross.values() for p in t} | set(emulated))
+    for package in packages:
+        base = emulated.get(package, {}).get("emulated")
+        stopped = base is not None and base < 0
+        row = [package, (f"> {-base:.0f} (stopped)" if stopped and base is not None
+                         else seconds(base))]
+        for tool in toolchains:
+            value = cross.get(tool, {}).get(package, {}).get("cross")
+            found = ratio(value, abs(base) if base is not None else None)
+            row += [seconds(value), f"< {found}" if stopped and found != "—" else found]
+        first = cross.get(toolchains[0], {}).get(package, {}) if toolchains else {}
+        row += [seconds(first.get("native")), seconds(first.get("prepare_native_env"))]
+        lines.append("| " + " | ".join(row) + " |")
+    lines += ["", "Stage RUN step wall seconds (buildx): " + ", ".join(
+        f"{k} {seconds(v)}" for k, v in state.get("stage_wall", {}).items())]
+    for tool in toolchains:
+        if tool not in state.get("checks", {}):
+            continue
+        lines += ["", f"## gate, {tool}"]
+        for name, verdict in sorted(state["checks"][tool].items()):
+            lines.append(f"- {name}: {json.dumps(verdict, sort_keys=True)}")
+        lines += ["", f"exercised under emulation ({tool}):", state["exercised"][tool].rstrip()]
+    lines += state.get("fallback", [])
+    return "\n".join(lines) + "\n"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--py", default="3.11")
     parser.add_argument("--toolchains", default="gcc,zig")
     parser.add_argument("--no-emulated", action="store_true")
+    parser.add_argument("--emulated-cap", type=int, default=900,
+                        help="stop an emulated compile after this many seconds (reported so)")
     parser.add_argument("--no-fallback-demo", action="store_true")
     parser.add_argument("--out", type=Path, default=Path("/tmp/bslim-cross-measure"))
+    parser.add_argument("--copy-report", type=Path, default=None,
+                        help="also write the report here after every step")
     options = parser.parse_args()
     out: Path = options.out
     out.mkdir(parents=True, exist_ok=True)
-    toolchains = options.toolchains.split(",")
+    toolchains = [t for t in options.toolchains.split(",") if t]
     base = {"PY": options.py}
     logs = out / "logs"
     logs.mkdir(exist_ok=True)
+    state: dict[str, Any] = {"stage_wall": {}, "checks": {}, "exercised": {}, "cross": {}}
+
+    def save() -> str:
+        report = render(options, toolchains, state)
+        (out / "report.md").write_text(report)
+        if options.copy_report:
+            options.copy_report.write_text(report)
+        return report
 
     # prerequisites, cached: not part of any figure below
     for tool in toolchains:
         build(f"toolchain-{tool}", out / "prep", args=base, fresh=None,
               log=logs / f"prep-{tool}.log")
     build("target-root", out / "prep", args=base, fresh=None, log=logs / "prep-root.log")
-
-    emulated: dict[str, dict[str, float]] = {}
-    stage_wall: dict[str, float | None] = {}
-    if not options.no_emulated:
-        log = logs / "emulated.log"
-        build("emulated-out", out / "emulated", args=base, fresh="emulated", log=log)
-        emulated = json.loads((out / "emulated" / "times.json").read_text())
-        stage_wall["emulated"] = step_seconds(log, "emulated")
-    cross: dict[str, dict[str, dict[str, float]]] = {}
-    checks: dict[str, dict[str, dict[str, object]]] = {}
-    exercised: dict[str, str] = {}
     for tool in toolchains:
         args = {**base, "TOOLCHAIN": tool}
         log = logs / f"cross-{tool}.log"
         build("cross-out", out / f"cross-{tool}", args=args, fresh="cross", log=log)
-        cross[tool] = json.loads((out / f"cross-{tool}" / "times.json").read_text())
-        checks[tool] = json.loads((out / f"cross-{tool}" / "check.json").read_text())
-        stage_wall[f"cross {tool}"] = step_seconds(log, "cross")
+        state["cross"][tool] = json.loads((out / f"cross-{tool}" / "times.json").read_text())
+        checks = json.loads((out / f"cross-{tool}" / "check.json").read_text())
+        state["stage_wall"][f"cross {tool}"] = step_seconds(log, "cross")
         glog = logs / f"gate-{tool}.log"
         build("gate-out", out / f"gate-{tool}", args=args, fresh="gate", log=glog)
-        stage_wall[f"import gate {tool}"] = step_seconds(glog, "gate")
+        state["stage_wall"][f"import gate + fallback {tool}"] = step_seconds(glog, "gate")
         imported = json.loads((out / f"gate-{tool}" / "import.json").read_text())
         for name, verdict in imported.items():
-            checks[tool].setdefault(name, {})["import"] = verdict
-        exercised[tool] = (out / f"gate-{tool}" / "exercise.txt").read_text()
-
-    lines = [f"# cross vs emulated, linux/arm/v7, python:{options.py} (builder stand-in), "
-             f"{time.strftime('%Y-%m-%d %H:%M')}, {os.cpu_count()} cores", ""]
-    head = ["package", "emulated s"]
-    for tool in toolchains:
-        head += [f"cross {tool} s", f"{tool}/emulated"]
-    head += ["native s (amd64 build of the sdist)", "native env s"]
-    lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    packages = sorted({p for t in cross.values() for p in t} | set(emulated))
-    for package in packages:
-        base_s = emulated.get(package, {}).get("emulated")
-        row = [package, seconds(base_s)]
-        for tool in toolchains:
-            value = cross[tool].get(package, {}).get("cross")
-            row += [seconds(value), ratio(value, base_s)]
-        first = cross[toolchains[0]].get(package, {})
-        row += [seconds(first.get("native")), seconds(first.get("prepare_native_env"))]
-        lines.append("| " + " | ".join(row) + " |")
-    lines += ["", "Stage RUN step wall seconds (buildx): " + ", ".join(
-        f"{k} {seconds(v)}" for k, v in stage_wall.items())]
-    for tool in toolchains:
-        lines += ["", f"## gate, {tool}"]
-        for name, verdict in sorted(checks[tool].items()):
-            lines.append(f"- {name}: {json.dumps(verdict, sort_keys=True)}")
-        lines += ["", f"exercised under emulation ({tool}):", exercised[tool].rstrip()]
-
-    if not options.no_fallback_demo:
+            checks.setdefault(name, {})["import"] = verdict
+        state["checks"][tool] = checks
+        state["exercised"][tool] = (out / f"gate-{tool}" / "exercise.txt").read_text()
+        save()
+    if not options.no_fallback_demo and toolchains:
         # PyYAML's silent fallback: the target's root without libyaml-dev (the build machine
         # has it, so the native reference build has yaml._yaml).
         args = {**base, "TOOLCHAIN": toolchains[0], "APT_BUILD": ""}
@@ -164,14 +182,20 @@ def main() -> int:
                                                     *glog.read_text().splitlines()]
                 if re.search(r"bslim: .*(cross-built wheel failed|compiled under emulation "
                              r"without|no cross-built wheel)", line)]
-        lines += ["", "## silent-fallback demonstration (target root without libyaml-dev)",
-                  *(f"- {name}: {json.dumps(v, sort_keys=True)}"
-                    for name, v in sorted(verdicts.items())),
-                  "", "lines the gate printed:", *said, "", "exercised:",
-                  (out / "fallback-gate" / "exercise.txt").read_text().rstrip()]
-    report = "\n".join(lines) + "\n"
-    (out / "report.md").write_text(report)
-    print(report)
+        state["fallback"] = [
+            "", "## silent-fallback demonstration (the target's root without libyaml-dev)",
+            *(f"- {name}: {json.dumps(v, sort_keys=True)}" for name, v in sorted(verdicts.items())),
+            "", "lines the build printed:", *said, "", "exercised:",
+            (out / "fallback-gate" / "exercise.txt").read_text().rstrip()]
+        save()
+    if not options.no_emulated:
+        log = logs / "emulated.log"
+        build("emulated-out", out / "emulated",
+              args={**base, "EMULATED_CAP": str(options.emulated_cap)}, fresh="emulated",
+              log=log)
+        state["emulated"] = json.loads((out / "emulated" / "times.json").read_text())
+        state["stage_wall"]["emulated"] = step_seconds(log, "emulated")
+    print(save())
     return 0
 
 

@@ -69,15 +69,26 @@ def verneed(needs: dict[str, list[str]]) -> tuple[bytes, bytes, int]:
 
 def elf(*, bits: int = 32, machine: int = 40, flags: int = HARD_V7,
         arm: list[tuple[int, int | str]] | None = None,
-        needs: dict[str, list[str]] | None = None) -> bytes:
+        needs: dict[str, list[str]] | None = None, needed: list[str] | None = None) -> bytes:
     """A shared object's ELF header and sections (no code: the gate reads no code)."""
     if arm is None:
         arm = [(5, "7-A"), (6, 10), (28, 1)] if machine == 40 else []
     sections: list[tuple[str, int, bytes, int, int]] = []  # name, type, body, link, info
     if needs is not None:
         version_r, dynstr, count = verneed(needs)
-        sections.append((".dynstr", 3, dynstr, 0, 0))
+        libraries = [*needs, *(needed or [])]
+        offsets = [dynstr.index(name.encode() + b"\0") if name.encode() + b"\0" in dynstr
+                   else -1 for name in libraries]
+        extra = bytearray(dynstr)
+        for index, name in enumerate(libraries):
+            if offsets[index] < 0:
+                offsets[index] = len(extra)
+                extra.extend(name.encode() + b"\0")
+        dynamic = b"".join(struct.pack("<iI" if bits == 32 else "<qQ", 1, at) for at in offsets)
+        dynamic += struct.pack("<iI" if bits == 32 else "<qQ", 0, 0)
+        sections.append((".dynstr", 3, bytes(extra), 0, 0))
         sections.append((".gnu.version_r", 0x6FFFFFFE, version_r, 1, count))
+        sections.append((".dynamic", 6, dynamic, 1, 0))
     if arm:
         sections.append((".ARM.attributes", 0x70000003, attributes(arm), 0, 0))
     names = bytearray(b"\0")
@@ -234,6 +245,9 @@ def test_elf_info_reads_the_needed_symbol_versions() -> None:
     assert info["versions"] == [("libc.so.6", "GLIBC_2.4"), ("libc.so.6", "GLIBC_2.34"),
                                 ("libm.so.6", "GLIBC_2.29")]
     assert info["attributes"] == {5: "7-A", 6: 10, 28: 1}
+    assert info["needed"] == ["libc.so.6", "libm.so.6"]
+    info = wheel_gate.elf_info(elf(needs={"libc.so.6": ["GLIBC_2.4"]}, needed=["libyaml-0.so.2"]))
+    assert info["needed"] == ["libc.so.6", "libyaml-0.so.2"]
 
 
 def test_an_armhf_object_passes() -> None:
@@ -274,7 +288,7 @@ def test_a_good_cross_built_wheel_passes(tmp_path: Path) -> None:
     good = wheel(tmp_path, {"demo/__init__.py": b"", f"demo/_speed{SUFFIX}": ARM_SO,
                             "demo/sub/_more.abi3.so": ARM_SO})
     assert wheel_gate.check_wheel(good, FACTS, None) == {
-        "modules": ["demo._speed", "demo.sub._more"], "glibc": "2.34"}
+        "modules": ["demo._speed", "demo.sub._more"], "glibc": "2.34", "needed": ["libc.so.6"]}
 
 
 def test_extension_modules_are_named_as_python_imports_them(tmp_path: Path) -> None:
