@@ -38,10 +38,17 @@ PER_PACKAGE_ENV = {"uvloop": {"LIBUV_CONFIGURE_HOST": "{triplet}"}}
 ZIG_CPU = "-mcpu=generic+v7a+vfp3d16+thumb2"  # Debian armhf's baseline: ARMv7-A, VFPv3-D16
 
 
-def _wrapper(name: str, command: str) -> None:
+# Flags of the target's sysconfig (Debian's LDSHARED) that zig's linker refuses: dropped.
+ZIG_DROP = ("-Wl,-Bsymbolic-functions",)
+
+
+def _wrapper(name: str, command: str, drop: tuple[str, ...] = ()) -> None:
     BIN.mkdir(parents=True, exist_ok=True)
     path = BIN / name
-    path.write_text(f'#!/bin/sh\nexec {command} "$@"\n')
+    arms = "".join(f"{flag}) ;; " for flag in drop)
+    filtering = (f'for a; do shift; case $a in {arms}*) set -- "$@" "$a" ;; esac; done\n'
+                 if drop else "")
+    path.write_text(f'#!/bin/sh\n{filtering}exec {command} "$@"\n')
     path.chmod(0o755)
 
 
@@ -56,8 +63,8 @@ def toolchain(kind: str, facts: dict[str, object], sysroot: str) -> dict[str, st
         cppflags, ldflags = "", ""
     else:
         target = f"arm-linux-gnueabihf.{facts['glibc']}"
-        _wrapper(f"{triplet}-gcc", f"{ZIG} cc -target {target} {ZIG_CPU}")
-        _wrapper(f"{triplet}-g++", f"{ZIG} c++ -target {target} {ZIG_CPU}")
+        _wrapper(f"{triplet}-gcc", f"{ZIG} cc -target {target} {ZIG_CPU}", ZIG_DROP)
+        _wrapper(f"{triplet}-g++", f"{ZIG} c++ -target {target} {ZIG_CPU}", ZIG_DROP)
         for tool in ("ar", "ranlib"):
             _wrapper(f"{triplet}-{tool}", f"{ZIG} {tool}")
         _wrapper(f"{triplet}-strip", "true")
