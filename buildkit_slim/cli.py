@@ -361,11 +361,11 @@ def tags(
     project: ProjectOpt = Path(),
 ) -> None:
     """Print the image tags for a version, git ref and commit, one per line."""
-    from buildkit_slim.tags import TagError
+    from buildkit_slim.tags import TagError, build_tags
 
     cfg, the_plan = _load(project)
     try:
-        result, warnings = release.build_tags(
+        result, warnings = build_tags(
             project_version=cfg.project.version, version=version,
             ref=ref if ref is not None else _env("GITHUB_REF"),
             sha=sha if sha is not None else _env("GITHUB_SHA"),

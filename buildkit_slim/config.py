@@ -20,7 +20,8 @@ from packaging.utils import canonicalize_name
 from buildkit_slim._compat import tomllib
 from buildkit_slim.cache import CACHE_KEYS, NO_CACHE, CacheConfig, is_cache_dir
 from buildkit_slim.errors import ConfigError, UsageError
-from buildkit_slim.tags import DEFAULT_RULES, TAG_RULE_KEYS, TagError, TagRules
+from buildkit_slim.tag_rules import parse_table as parse_tag_table
+from buildkit_slim.tags import DEFAULT_RULES, TagRules
 
 PLATFORMS = (
     "linux/386",
@@ -675,38 +676,11 @@ def _default_target_name(project_name: str) -> str:
 
 
 def _parse_tag_rules(raw: object, problems: Problems) -> TagRules:
-    """`[tool.slim.tags]`: the keys are TagRules' fields, dashed; their types are the defaults'."""
-    if raw is None:
-        return DEFAULT_RULES
-    if not isinstance(raw, dict):
-        problems.add("tool.slim.tags", f"must be a table, got {_describe(raw)}")
-        return DEFAULT_RULES
-    attrs = dict(TAG_RULE_KEYS)
-    values: dict[str, Any] = {}
-    for key, value in raw.items():
-        item_key = f"tool.slim.tags.{dotted(key)}"
-        if key not in attrs:
-            problems.add(item_key, "unknown key" + suggest(key, list(attrs)))
-            continue
-        default = getattr(DEFAULT_RULES, attrs[key])
-        # `type(...) is` because a boolean is an int to isinstance (sha-length = true).
-        if type(value) is not type(default):
-            problems.add(item_key, f"must be {_describe(default)}, got {_describe(value)}")
-        elif isinstance(value, str) and _CONTROL_RE.search(value):
-            problems.add(item_key, "must not contain newlines or control characters")
-        else:
-            values[attrs[key]] = value
-    # TagRules stops at its first bad value; one value at a time reports them all. Its messages
-    # name the dotted key themselves: "tool.slim.tags.sha-length: 3 is out of range ...".
-    valid = True
-    for attr, value in values.items():
-        try:
-            TagRules(**{attr: value})
-        except TagError as exc:
-            key, _, message = str(exc).partition(": ")
-            problems.add(key, message)
-            valid = False
-    return TagRules(**values) if valid else DEFAULT_RULES
+    """`[tool.slim.tags]`: parsed and checked by tag_rules.py, its problems added to the rest."""
+    rules, found = parse_tag_table(raw)
+    for key, message in found:
+        problems.add(key, message)
+    return rules
 
 
 def _parse_target(

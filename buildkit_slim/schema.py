@@ -11,7 +11,7 @@ import json
 from typing import Any
 
 from buildkit_slim.config import DEFAULT_PLATFORMS, KEYS, PLATFORMS
-from buildkit_slim.tags import TAG_RULE_KEYS, TagRules
+from buildkit_slim.tag_rules import TAG_KEYS, TagKey
 
 _STRING_LIST = {"type": "array", "items": {"type": "string"}}
 _STRING_TABLE = {"type": "object", "additionalProperties": {"type": ["string", "number"]}}
@@ -39,16 +39,20 @@ def _property(key: str, kind: str, default: Any, doc: str) -> dict[str, Any]:
     return prop
 
 
+def _tag_property(spec: TagKey) -> dict[str, Any]:
+    kinds: dict[str, dict[str, Any]] = {
+        "str": {"type": "string"}, "bool": {"type": "boolean"}, "int": {"type": "integer"},
+        "list": {**_STRING_LIST, "uniqueItems": True}, "choice": {"enum": list(spec.choices)}}
+    default = spec.default
+    return {**kinds[spec.kind], **dict(spec.limits), "description": spec.doc,
+            "default": list(default) if isinstance(default, tuple) else default}
+
+
 def schema() -> dict[str, Any]:
     keys = {spec.key: _property(spec.key, spec.kind, spec.default, spec.doc) for spec in KEYS}
     per_target = {k: v for k, v in keys.items()
                   if not next(s for s in KEYS if s.key == k).top_only}
-    defaults = TagRules()
-    tag_props = {}
-    for dashed, attr in TAG_RULE_KEYS:
-        value = getattr(defaults, attr)
-        kind = {bool: "boolean", int: "integer", str: "string"}[type(value)]
-        tag_props[dashed] = {"type": kind, "default": value}
+    tag_props = {spec.key: _tag_property(spec) for spec in TAG_KEYS}
     return {
         "$schema": "http://json-schema.org/draft-07/schema#",
         "$id": "https://github.com/bslim-dev/buildkit-slim/blob/main/buildkit_slim/schema.json",
