@@ -346,8 +346,8 @@ def matrix(
 def tags(
     target: TargetArg = None,
     version: Annotated[str | None, typer.Option(
-        "--version", help="PEP 440 version (default: [project].version when no --ref is "
-                          "known; a refs/tags/ ref gives its own).")] = None,
+        "--version", help="PEP 440 version or its git tag (default: [project].version when "
+                          "no --ref is known; a refs/tags/ ref gives its own).")] = None,
     ref: Annotated[str | None, typer.Option(
         help="Git ref, e.g. refs/heads/main or refs/tags/v1.4.2 (default: $GITHUB_REF).")] =
     None,
@@ -424,8 +424,8 @@ def merge(
 
 @app.command("release")
 def release_cmd(
-    version: Annotated[str, typer.Argument(help="The version to release, e.g. 1.4.2.",
-                                           show_default=False)],
+    version: Annotated[str, typer.Argument(help="The version to release (1.4.2) or its git "
+                                           "tag (v1.4.2, p1/v1.4.2).", show_default=False)],
     target: TargetArg = None,
     from_: Annotated[str | None, typer.Option(
         "--from", help="The pushed multi-platform image to release: a tag or digest of the "

@@ -48,8 +48,9 @@ _SPELLED = ", ".join(f"{{{{{name}}}}}" for name in PLACEHOLDERS)
 _PLACEHOLDER_RE = re.compile(r"\{\{\s*([^{}]*?)\s*\}\}")
 
 # What each placeholder can render to, for telling whether a branch name could collide with a
-# release tag. {{version}} renders the normalized version with "+" as "-"; {{raw}} is checked
-# again with packaging after the match (it can be any spelling).
+# release tag. {{version}} renders the normalized version with "+" as "-" (so a branch `1.4-fix`
+# could be the local version 1.4+fix); {{raw}} is checked again with packaging after the match
+# (it can be any spelling).
 _NUM = r"(?:0|[1-9][0-9]*)"
 _SHAPES = {
     "major": _NUM, "minor": _NUM, "patch": _NUM,
@@ -119,11 +120,14 @@ class Pattern:
 
 
 def _is_version(text: str) -> bool:
-    try:
-        Version(text)
-    except (InvalidVersion, ValueError):
-        return False
-    return True
+    """Whether `text` is a version as written, or one whose local part's "+" became "-"."""
+    for candidate in (text, text.replace("-", "+", 1)):
+        try:
+            Version(candidate)
+        except (InvalidVersion, ValueError):
+            continue
+        return True
+    return False
 
 
 def parse_pattern(text: str) -> Pattern:

@@ -233,7 +233,7 @@ def _check_git_tag(values: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
         return
     try:
         groups = re.compile(regex).groups
-    except re.error as exc:
+    except (re.error, OverflowError, RecursionError) as exc:  # a{4294967296}, ((((...
         yield "git-tag-regex", f"{regex!r} is not a regular expression ({exc})"
     else:
         if groups != 1:

@@ -52,7 +52,7 @@ from dataclasses import dataclass
 
 from packaging.version import InvalidVersion, Version
 
-from buildkit_slim.tag_grammar import TAG_GRAMMAR, TAG_MAX, TagError, is_tag
+from buildkit_slim.tag_grammar import TAG_GRAMMAR, TAG_MAX, TagError, is_tag, parse_pattern
 from buildkit_slim.tag_rules import DEFAULT_RULES, RESERVED_SHAPES, TAG_RULE_KEYS, TagRules
 
 __all__ = [
@@ -79,6 +79,7 @@ _DASHES = re.compile(r"-{2,}")
 _REF_FORMS = (
     "refs/heads/<branch>, refs/tags/<version>, refs/pull/<number>/merge or a bare branch name"
 )
+_VERSION_PATTERN = parse_pattern("{{version}}")
 _PUBLISH_HINT = 'or set non-version = "publish" in [tool.slim.tags] to tag it as itself'
 
 
@@ -303,7 +304,10 @@ def _version_tags(named: Named, rules: TagRules, option: str,
     out: list[tuple[str, bool]] = []
     for pattern in rules.version_patterns():
         if final:
-            out.append((rules.affix(pattern.render(values)), pattern.immutable))
+            tag = pattern.render(values)
+            # "1" from {{major}} is also version 1's own tag: immutable like {{version}}'s.
+            fixed = pattern.immutable or tag in (values["version"], values["raw"])
+            out.append((rules.affix(tag), fixed))
         elif pattern.names_the_version:
             out.append((rules.affix(pattern.render(values)), True))
         else:
@@ -403,8 +407,10 @@ def _is_reserved(name: str, rules: TagRules) -> bool:
     if name == rules.edge or name in rules.extra or RESERVED_SHAPES.fullmatch(name.lower()):
         return True
     # Only what a pattern renders collides: "v1.4" or "1.4.x" are fine as branch tags under
-    # the default patterns, "1.4" is not.
-    return any(pattern.could_render(name) for pattern in rules.version_patterns())
+    # the default patterns, "1.4" is not. {{version}} always counts: a pre-release renders it
+    # for every pattern that only has {{major}}/{{minor}}/{{patch}}.
+    return any(pattern.could_render(name)
+               for pattern in (*rules.version_patterns(), _VERSION_PATTERN))
 
 
 def _sha_tag(sha: str, rules: TagRules) -> str | None:

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
 from buildkit_slim.config import load
 from buildkit_slim.errors import ConfigError
+from buildkit_slim.tag_rules import TAG_KEYS
 from buildkit_slim.tags import DEFAULT_RULES, TAG_RULE_KEYS, TagRules
 from tests.unit.conftest import WriteProject
 
+README = Path(__file__).resolve().parents[2] / "README.md"
 PROJECT = """\
     [project]
     name = "spark"
@@ -117,6 +122,9 @@ BAD = [
     pytest.param('[tool.slim.tags]\ngit-tag-regex = "p1/v(.+"',
                  ["tool.slim.tags.git-tag-regex: 'p1/v(.+' is not a regular expression "
                   "(missing ), unterminated subpattern at position 4)"], id="regex-broken"),
+    pytest.param('[tool.slim.tags]\ngit-tag-regex = "v{4294967296}(.+)"',
+                 ["tool.slim.tags.git-tag-regex: 'v{4294967296}(.+)' is not a regular "
+                  "expression (the repetition number is too large)"], id="regex-overflow"),
     pytest.param('[tool.slim.tags]\ngit-tag-regex = "^p1/v.+$"',
                  ["tool.slim.tags.git-tag-regex: '^p1/v.+$' has 0 groups; it needs exactly one, "
                   'the version (e.g. "^p1/v(.+)$")'], id="regex-no-group"),
@@ -208,3 +216,18 @@ def test_every_rule_can_be_set(write_project: WriteProject) -> None:
         "default-branch", "latest", "major", "minor", "patterns", "extra", "edge", "branch",
         "sha", "sha-length", "prefix", "suffix", "prefix-on-latest", "suffix-on-latest",
         "git-tag-prefix", "git-tag-regex", "non-version"]
+
+
+def test_the_readme_table_is_the_declaration() -> None:
+    """README's [tool.slim.tags] table is rendered from TAG_KEYS: key, default, documentation."""
+
+    def toml(value: object) -> str:
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        if isinstance(value, tuple):
+            return "[" + ", ".join(json.dumps(item) for item in value) + "]"
+        return json.dumps(value)
+
+    table = "\n".join(["| key | default | meaning |", "|---|---|---|"] + [
+        f"| `{spec.key}` | `{toml(spec.default)}` | {spec.doc} |" for spec in TAG_KEYS])
+    assert table + "\n" in README.read_text()
