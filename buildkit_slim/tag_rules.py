@@ -1,8 +1,9 @@
-"""`[tool.slim.tags]`: the rules model, one declaration per key, its validator and parser (pure).
+"""`[tool.slim.tags]`: one declaration per key, the validator and the parser (pure).
 
-`TagRules` is what `bslim tags`, `bslim release` and the reusable workflow all compute from
-(through `tags.py`); every key is declared once in `TAG_KEYS` (type, default, documentation),
-from which the parser, the JSON schema and the README table are made.
+The model, `TagRules`, is in `tags.py` with what computes tags from it (`bslim tags`, `bslim
+release` and the reusable workflow all do so); every key is declared once in `TAG_KEYS` (type,
+documentation; the default is the model's), from which the parser, the JSON schema and the
+README table are made, and `check` validates the values.
 
 How the old switches and the patterns combine: `major = false` / `minor = false` drop
 `{{major}}` / `{{major}}.{{minor}}` from the default patterns; a table that sets `patterns`
@@ -14,30 +15,30 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, fields
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from packaging.version import InvalidVersion, Version
 
 from buildkit_slim.tag_grammar import (
     TAG_CHARS,
     TAG_GRAMMAR,
-    Pattern,
     TagError,
     is_tag,
     parse_pattern,
     tag_problem,
 )
 
+if TYPE_CHECKING:
+    from buildkit_slim.tags import TagRules
+
 __all__ = [
     "DEFAULT_PATTERNS",
-    "DEFAULT_RULES",
     "NON_VERSION",
     "RESERVED_SHAPES",
     "TAG_KEYS",
-    "TAG_RULE_KEYS",
     "TagKey",
-    "TagRules",
+    "check",
     "parse_table",
 ]
 
@@ -50,50 +51,6 @@ _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
 # Shapes of tags bslim produces for other inputs; a branch or extra tag must not take them.
 RESERVED_SHAPES = re.compile(r"latest|sha-[0-9a-f]+|pr-[0-9]+")
 KEY = "tool.slim.tags"
-
-
-@dataclass(frozen=True, kw_only=True)
-class TagRules:
-    """Which tags to produce; the ``[tool.slim.tags]`` table (see `TAG_KEYS` for each field)."""
-
-    default_branch: str = "main"
-    latest: bool = True
-    major: bool = True
-    minor: bool = True
-    patterns: tuple[str, ...] | None = None  # None: DEFAULT_PATTERNS less what major/minor drop
-    extra: tuple[str, ...] = ()
-    edge: str = "edge"
-    branch: bool = True
-    sha: bool = True
-    sha_length: int = 7
-    prefix: str = ""
-    suffix: str = ""
-    prefix_on_latest: bool = True
-    suffix_on_latest: bool = True
-    git_tag_prefix: str = ""
-    git_tag_regex: str = ""
-    non_version: str = "refuse"
-
-    def __post_init__(self) -> None:
-        # Checked here so a bad rule fails when loaded, naming its key, rather than later as
-        # an odd-looking invalid tag.
-        problems = check({f.name: getattr(self, f.name) for f in fields(self)})
-        if problems:
-            key, message = problems[0]
-            raise TagError(f"{key}: {message}")
-
-    def version_patterns(self) -> tuple[Pattern, ...]:
-        if self.patterns is not None:
-            return tuple(parse_pattern(p) for p in self.patterns)
-        dropped = {"{{major}}": not self.major, "{{major}}.{{minor}}": not self.minor}
-        return tuple(parse_pattern(p) for p in DEFAULT_PATTERNS if not dropped.get(p))
-
-    def affix(self, tag: str) -> str:
-        return f"{self.prefix}{tag}{self.suffix}"
-
-    def latest_tag(self) -> str:
-        return (f"{self.prefix if self.prefix_on_latest else ''}latest"
-                f"{self.suffix if self.suffix_on_latest else ''}")
 
 
 @dataclass(frozen=True)
@@ -112,6 +69,8 @@ class TagKey:
 
     @property
     def default(self) -> Any:
+        from buildkit_slim.tags import DEFAULT_RULES
+
         value = getattr(DEFAULT_RULES, self.attr)
         return DEFAULT_PATTERNS if self.key == "patterns" else value
 
@@ -145,9 +104,6 @@ TAG_KEYS = (
                                     "`\"publish\"` it as itself", NON_VERSION),
 )
 _BY_KEY = {spec.key: spec for spec in TAG_KEYS}
-
-# (config key, TagRules attribute) pairs, in field order (kept for older callers).
-TAG_RULE_KEYS: tuple[tuple[str, str], ...] = tuple((spec.key, spec.attr) for spec in TAG_KEYS)
 
 
 def is_reserved_extra(tag: str) -> bool:
@@ -247,6 +203,7 @@ def parse_table(raw: object) -> tuple[TagRules, list[tuple[str, str]]]:
     """`[tool.slim.tags]` -> (rules, problems as (dotted key, message)); the default rules when
     there are problems, so the rest of the configuration is still checked."""
     from buildkit_slim.config import _describe, dotted, suggest
+    from buildkit_slim.tags import DEFAULT_RULES, TagRules
 
     if raw is None:
         return DEFAULT_RULES, []
@@ -293,5 +250,3 @@ def parse_table(raw: object) -> tuple[TagRules, list[tuple[str, str]]]:
     problems += [problem for problem in found if problem not in problems]
     return (DEFAULT_RULES if problems else TagRules(**values)), problems
 
-
-DEFAULT_RULES = TagRules()

@@ -2,8 +2,9 @@
 
 The release script and GitHub Actions pass what they know about the build -- a version, a git
 ref, a commit sha -- and get back the tags to push. Everything here is pure: no I/O, no
-environment reads. The rules come from ``[tool.slim.tags]`` (`tag_rules.py`); patterns and the
-tag grammar from `tag_grammar.py`.
+environment reads. The rules are ``[tool.slim.tags]``, `TagRules` below (its keys declared and
+checked in `tag_rules.py`); what version an input names is `tag_versions.py`; patterns and the
+tag grammar are `tag_grammar.py`.
 
 Tag order (deterministic; duplicates dropped, first occurrence wins):
 
@@ -26,10 +27,7 @@ Decisions where the spec was silent (tests pin each one down):
 * Epochs (``1!2.0``) raise: ``!`` is not allowed in OCI tags, and any replacement (``1-2.0``)
   would look like an unrelated version. ``0!1.4`` is accepted: it normalizes to ``1.4``.
 * A one-part version is padded (``1`` -> ``1``, ``1.0``): PEP 440 says ``1 == 1.0``.
-* A git tag gives its version through ``git-tag-prefix``/``git-tag-regex`` when set (strictly:
-  a tag that does not match is no version); ``--version`` and ``bslim release VERSION`` go
-  through them only when they match, so both ``p1/v1.0.0`` and ``1.0.0`` work there.
-* A git tag that is no version is refused unless ``non-version = "publish"``: then it is
+* A git tag that is no version (see `tag_versions.py`), with ``non-version = "publish"``, is
   published as itself (characters a tag cannot hold become ``-``), an immutable tag, never
   with ``latest``, ``extra`` or floating tags.
 * When ``--version`` and a ``refs/tags/`` ref are both given they must be equal as PEP 440
@@ -48,12 +46,25 @@ Decisions where the spec was silent (tests pin each one down):
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
-from packaging.version import InvalidVersion, Version
+from packaging.version import Version
 
-from buildkit_slim.tag_grammar import TAG_GRAMMAR, TAG_MAX, TagError, is_tag, parse_pattern
-from buildkit_slim.tag_rules import DEFAULT_RULES, RESERVED_SHAPES, TAG_RULE_KEYS, TagRules
+from buildkit_slim.tag_grammar import (
+    TAG_GRAMMAR,
+    TAG_MAX,
+    Pattern,
+    TagError,
+    is_tag,
+    parse_pattern,
+)
+from buildkit_slim.tag_rules import DEFAULT_PATTERNS, RESERVED_SHAPES, check
+from buildkit_slim.tag_versions import (
+    Named,
+    git_tag_version,
+    input_version,
+    parse_version,
+)
 
 __all__ = [
     "DEFAULT_RULES",
@@ -70,7 +81,6 @@ __all__ = [
     "release_tags",
 ]
 
-_VERSION_MAX = 1000  # longer cannot make a tag; refused before packaging parses it
 _SHA = re.compile(r"[0-9a-fA-F]{7,40}")
 _PULL = re.compile(r"refs/pull/([0-9]+)(?:/(?:merge|head))?")
 _BRANCH_INVALID = re.compile(r"[^a-z0-9_.-]")
@@ -80,84 +90,65 @@ _REF_FORMS = (
     "refs/heads/<branch>, refs/tags/<version>, refs/pull/<number>/merge or a bare branch name"
 )
 _VERSION_PATTERN = parse_pattern("{{version}}")
-_PUBLISH_HINT = 'or set non-version = "publish" in [tool.slim.tags] to tag it as itself'
 
 
-@dataclass(frozen=True)
-class Named:
-    """What a version input names: a PEP 440 version with its spelling, or (``non-version =
-    "publish"``) a git tag that is no version (``version`` None)."""
+@dataclass(frozen=True, kw_only=True)
+class TagRules:
+    """Which tags to produce; the ``[tool.slim.tags]`` table (tag_rules.TAG_KEYS: each key)."""
 
-    version: Version | None
-    raw: str
+    default_branch: str = "main"
+    latest: bool = True
+    major: bool = True
+    minor: bool = True
+    patterns: tuple[str, ...] | None = None  # None: DEFAULT_PATTERNS less what major/minor drop
+    extra: tuple[str, ...] = ()
+    edge: str = "edge"
+    branch: bool = True
+    sha: bool = True
+    sha_length: int = 7
+    prefix: str = ""
+    suffix: str = ""
+    prefix_on_latest: bool = True
+    suffix_on_latest: bool = True
+    git_tag_prefix: str = ""
+    git_tag_regex: str = ""
+    non_version: str = "refuse"
+
+    def __post_init__(self) -> None:
+        # Checked here so a bad rule fails when loaded, naming its key, rather than later as
+        # an odd-looking invalid tag.
+        problems = check({f.name: getattr(self, f.name) for f in fields(self)})
+        if problems:
+            key, message = problems[0]
+            raise TagError(f"{key}: {message}")
+
+    def version_patterns(self) -> tuple[Pattern, ...]:
+        if self.patterns is not None:
+            return tuple(parse_pattern(p) for p in self.patterns)
+        dropped = {"{{major}}": not self.major, "{{major}}.{{minor}}": not self.minor}
+        return tuple(parse_pattern(p) for p in DEFAULT_PATTERNS if not dropped.get(p))
+
+    def affix(self, tag: str) -> str:
+        return f"{self.prefix}{tag}{self.suffix}"
+
+    def latest_tag(self) -> str:
+        return (f"{self.prefix if self.prefix_on_latest else ''}latest"
+                f"{self.suffix if self.suffix_on_latest else ''}")
+
+
+DEFAULT_RULES = TagRules()
+
+# (config key, TagRules attribute) pairs for the config layer, in field order.
+# Derived from the dataclass so a new rule cannot be forgotten here.
+TAG_RULE_KEYS: tuple[tuple[str, str], ...] = tuple(
+    (field.name.replace("_", "-"), field.name) for field in fields(TagRules)
+)
 
 
 @dataclass(frozen=True)
 class ReleaseTags:
     tags: tuple[str, ...]  # every tag of the version, in the documented order
     immutable: tuple[str, ...]  # the ones a release never moves without --force
-
-
-def parse_version(text: str, *, option: str = "--version") -> Version:
-    """Parse a PEP 440 version, accepting a leading ``v`` (``v1.4.2``).
-
-    ``option`` names the input in the error message.
-    """
-    # packaging already accepts "v"/"V" and surrounding whitespace.
-    if len(text) > _VERSION_MAX:  # and Version() would call int() on 4300+ digits
-        raise TagError(f"{option}: {text[:20]!r}... is {len(text)} characters long; a version "
-                       f"becomes a tag, which has {TAG_MAX} at most")
-    try:
-        return _version(text)
-    except InvalidVersion:
-        raise TagError(
-            f"{option}: {text!r} is not a PEP 440 version (e.g. 1.4.2, 1.5.0rc1)"
-        ) from None
-
-
-def git_tag_version(name: str, rules: TagRules, *, option: str = "--ref") -> Named:
-    """The version of git tag `name` under the rules' git-tag-prefix/regex (strict)."""
-    text, mismatch = _strip_git_tag(name, rules)
-    if mismatch is not None:
-        raise TagError(f"{option}: tag {_short(name)} {mismatch} (another package's tag? run "
-                       "the workflow on this package's tags only)")
-    if len(text) <= _VERSION_MAX:
-        try:
-            return Named(_version(text), text.strip())
-        except InvalidVersion:
-            pass
-    if rules.non_version == "publish":
-        return Named(None, name)
-    if rules.git_tag_prefix or rules.git_tag_regex:
-        via = (f"git-tag-prefix {rules.git_tag_prefix!r}" if rules.git_tag_prefix
-               else f"git-tag-regex {rules.git_tag_regex!r}")
-        why = f"gives {_short(text)} through {via}, which is not a PEP 440 version"
-    else:
-        why = "is not a PEP 440 version (e.g. refs/tags/v1.4.2, refs/tags/1.5.0rc1)"
-    raise TagError(f"{option}: tag {_short(name)} {why}; {_PUBLISH_HINT}")
-
-
-def _short(text: str) -> str:
-    return f"{text[:40]!r}{'...' if len(text) > 40 else ''}"
-
-
-def input_version(text: str, rules: TagRules, *, option: str = "--version") -> Named:
-    """`--version` or `bslim release VERSION`: a version, or a git tag the rules take it from
-    (`p1/v1.0.0` under git-tag-prefix "p1/"; `1.0.0` works as well)."""
-    stripped, mismatch = _strip_git_tag(text, rules)
-    if mismatch is None and stripped != text and len(stripped) <= _VERSION_MAX:
-        try:
-            return Named(_version(stripped), stripped.strip())
-        except InvalidVersion:
-            pass
-    try:
-        return Named(parse_version(text, option=option), text.strip())
-    except TagError:
-        if rules.non_version != "publish" or not text.strip():
-            raise
-        if mismatch is not None:
-            raise TagError(f"{option}: {_short(text)} is no version and {mismatch}") from None
-        return Named(None, text.strip())
 
 
 def compute_tags(
@@ -323,28 +314,6 @@ def _version_tag(version: Version) -> str:
     # "+" is not allowed in OCI tags; "-" is, and never occurs in a
     # normalized PEP 440 version, so the mapping cannot collide.
     return str(version).replace("+", "-")
-
-
-def _version(text: str) -> Version:
-    """Version(), with a number too long for int() (over 4300 digits) also InvalidVersion."""
-    try:
-        return Version(text)
-    except ValueError as exc:  # InvalidVersion is a ValueError too
-        raise InvalidVersion(str(exc)) from None
-
-
-def _strip_git_tag(name: str, rules: TagRules) -> tuple[str, str | None]:
-    """(version text, None) through git-tag-prefix/regex, or (name, why it does not match)."""
-    if rules.git_tag_prefix:
-        if not name.startswith(rules.git_tag_prefix):
-            return name, f"does not start with git-tag-prefix {rules.git_tag_prefix!r}"
-        return name.removeprefix(rules.git_tag_prefix), None
-    if rules.git_tag_regex:
-        found = re.search(rules.git_tag_regex, name)
-        if found is None:
-            return name, f"does not match git-tag-regex {rules.git_tag_regex!r}"
-        return found.group(1) or "", None
-    return name, None
 
 
 def _parse_ref(ref: str, rules: TagRules) -> tuple[Named | None, str | None]:

@@ -231,3 +231,8 @@ def test_the_readme_table_is_the_declaration() -> None:
     table = "\n".join(["| key | default | meaning |", "|---|---|---|"] + [
         f"| `{spec.key}` | `{toml(spec.default)}` | {spec.doc} |" for spec in TAG_KEYS])
     assert table + "\n" in README.read_text()
+
+
+def test_every_field_is_declared_once() -> None:
+    """TAG_KEYS (parser, schema, README) declares exactly TagRules' fields, in their order."""
+    assert [(spec.key, spec.attr) for spec in TAG_KEYS] == list(TAG_RULE_KEYS)
