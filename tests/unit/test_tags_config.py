@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import jsonschema
 import pytest
 
+from buildkit_slim import schema
 from buildkit_slim.config import load
 from buildkit_slim.errors import ConfigError
-from buildkit_slim.tag_rules import TAG_KEYS
+from buildkit_slim.tag_rules import TAG_KEYS, parse_table
 from buildkit_slim.tags import DEFAULT_RULES, TAG_RULE_KEYS, TagRules
 from tests.unit.conftest import WriteProject
 
@@ -236,3 +238,16 @@ def test_the_readme_table_is_the_declaration() -> None:
 def test_every_field_is_declared_once() -> None:
     """TAG_KEYS (parser, schema, README) declares exactly TagRules' fields, in their order."""
     assert [(spec.key, spec.attr) for spec in TAG_KEYS] == list(TAG_RULE_KEYS)
+
+
+@pytest.mark.parametrize("table", [
+    {"default-branch": "trunk", "latest": False, "major": False, "minor": False,
+     "edge": "nightly", "branch": False, "sha": False, "sha-length": 12, "prefix": "py3.13-",
+     "suffix": "-slim", "prefix-on-latest": False, "suffix-on-latest": False,
+     "extra": ["stable", "prod"], "git-tag-prefix": "p1/", "non-version": "publish"},
+    {"patterns": ["v{{version}}", "{{ major }}.{{minor}}", "{{raw}}"],
+     "git-tag-regex": "^p1/(.+)$"},
+], ids=["switches", "patterns"])
+def test_what_bslim_accepts_the_schema_accepts(table: dict[str, object]) -> None:
+    jsonschema.validate({"tags": table}, schema.schema())
+    assert parse_table(table)[1] == []
