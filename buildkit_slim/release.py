@@ -40,10 +40,10 @@ from datetime import datetime, timezone
 from typing import Any
 
 from buildkit_slim import tags as tagging
-from buildkit_slim.cache import platform_pair
 from buildkit_slim.config import REPOSITORY_RE, TAG_RE
 from buildkit_slim.errors import CheckFailed, UsageError
 from buildkit_slim.plan import Plan, TargetPlan
+from buildkit_slim.platforms import pair as platform_pair
 from buildkit_slim.tags import TagRules
 
 RECORD_FORMAT = 1

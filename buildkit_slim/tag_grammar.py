@@ -24,7 +24,9 @@ from dataclasses import dataclass
 from packaging.version import InvalidVersion, Version
 
 __all__ = [
+    "DEFAULT_PATTERNS",
     "PLACEHOLDERS",
+    "RESERVED_SHAPES",
     "TAG_CHARS",
     "TAG_GRAMMAR",
     "TAG_MAX",
@@ -44,6 +46,9 @@ TAG_CHARS = "letters, digits, '_', '.', '-'"
 _NOT_TAG_CHARS = re.compile(r"[^A-Za-z0-9_.-]")
 
 PLACEHOLDERS = ("version", "major", "minor", "patch", "raw")
+DEFAULT_PATTERNS = ("{{version}}", "{{major}}.{{minor}}", "{{major}}")
+# Shapes of tags bslim produces for other inputs; a branch or extra tag must not take them.
+RESERVED_SHAPES = re.compile(r"latest|sha-[0-9a-f]+|pr-[0-9]+")
 _SPELLED = ", ".join(f"{{{{{name}}}}}" for name in PLACEHOLDERS)
 _PLACEHOLDER_RE = re.compile(r"\{\{\s*([^{}]*?)\s*\}\}")
 

@@ -2,9 +2,9 @@
 
 The release script and GitHub Actions pass what they know about the build -- a version, a git
 ref, a commit sha -- and get back the tags to push. Everything here is pure: no I/O, no
-environment reads. The rules are ``[tool.slim.tags]``, `TagRules` below (its keys declared and
-checked in `tag_rules.py`); what version an input names is `tag_versions.py`; patterns and the
-tag grammar are `tag_grammar.py`.
+environment reads. The rules are ``[tool.slim.tags]``, `TagRules` (its keys declared in
+`config/model.py`, checked by `config/tag_checks.py`); what version an input names is
+`tag_versions.py`; patterns and the tag grammar are `tag_grammar.py`.
 
 Tag order (deterministic; duplicates dropped, first occurrence wins):
 
@@ -46,19 +46,20 @@ Decisions where the spec was silent (tests pin each one down):
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 from packaging.version import Version
 
+from buildkit_slim.config.model import DEFAULT_RULES, TagRules
+from buildkit_slim.keys import keys_of
 from buildkit_slim.tag_grammar import (
+    RESERVED_SHAPES,
     TAG_GRAMMAR,
     TAG_MAX,
-    Pattern,
     TagError,
     is_tag,
     parse_pattern,
 )
-from buildkit_slim.tag_rules import DEFAULT_PATTERNS, RESERVED_SHAPES, check
 from buildkit_slim.tag_versions import (
     Named,
     git_tag_version,
@@ -92,57 +93,8 @@ _REF_FORMS = (
 _VERSION_PATTERN = parse_pattern("{{version}}")
 
 
-@dataclass(frozen=True, kw_only=True)
-class TagRules:
-    """Which tags to produce; the ``[tool.slim.tags]`` table (tag_rules.TAG_KEYS: each key)."""
-
-    default_branch: str = "main"
-    latest: bool = True
-    major: bool = True
-    minor: bool = True
-    patterns: tuple[str, ...] | None = None  # None: DEFAULT_PATTERNS less what major/minor drop
-    extra: tuple[str, ...] = ()
-    edge: str = "edge"
-    branch: bool = True
-    sha: bool = True
-    sha_length: int = 7
-    prefix: str = ""
-    suffix: str = ""
-    prefix_on_latest: bool = True
-    suffix_on_latest: bool = True
-    git_tag_prefix: str = ""
-    git_tag_regex: str = ""
-    non_version: str = "refuse"
-
-    def __post_init__(self) -> None:
-        # Checked here so a bad rule fails when loaded, naming its key, rather than later as
-        # an odd-looking invalid tag.
-        problems = check({f.name: getattr(self, f.name) for f in fields(self)})
-        if problems:
-            key, message = problems[0]
-            raise TagError(f"{key}: {message}")
-
-    def version_patterns(self) -> tuple[Pattern, ...]:
-        if self.patterns is not None:
-            return tuple(parse_pattern(p) for p in self.patterns)
-        dropped = {"{{major}}": not self.major, "{{major}}.{{minor}}": not self.minor}
-        return tuple(parse_pattern(p) for p in DEFAULT_PATTERNS if not dropped.get(p))
-
-    def affix(self, tag: str) -> str:
-        return f"{self.prefix}{tag}{self.suffix}"
-
-    def latest_tag(self) -> str:
-        return (f"{self.prefix if self.prefix_on_latest else ''}latest"
-                f"{self.suffix if self.suffix_on_latest else ''}")
-
-
-DEFAULT_RULES = TagRules()
-
-# (config key, TagRules attribute) pairs for the config layer, in field order.
-# Derived from the dataclass so a new rule cannot be forgotten here.
-TAG_RULE_KEYS: tuple[tuple[str, str], ...] = tuple(
-    (field.name.replace("_", "-"), field.name) for field in fields(TagRules)
-)
+# (config key, TagRules attribute) pairs, in field order: derived from the declarations.
+TAG_RULE_KEYS: tuple[tuple[str, str], ...] = tuple((k.name, k.attr) for k in keys_of(TagRules))
 
 
 @dataclass(frozen=True)

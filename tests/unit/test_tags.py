@@ -469,7 +469,7 @@ def test_rules_defaults() -> None:
         "suffix": "",
         "prefix_on_latest": True,
         "suffix_on_latest": True,
-        "patterns": None,
+        "patterns": ("{{version}}", "{{major}}.{{minor}}", "{{major}}"),
         "extra": (),
         "git_tag_prefix": "",
         "git_tag_regex": "",

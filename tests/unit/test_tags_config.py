@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import jsonschema
 import pytest
 
 from buildkit_slim import schema
 from buildkit_slim.config import load
 from buildkit_slim.errors import ConfigError
-from buildkit_slim.tag_rules import TAG_KEYS, parse_table
 from buildkit_slim.tags import DEFAULT_RULES, TAG_RULE_KEYS, TagRules
-from tests.unit.conftest import WriteProject
+from tests.unit.conftest import WriteProject, tag_rules_of
 
-README = Path(__file__).resolve().parents[2] / "README.md"
 PROJECT = """\
     [project]
     name = "spark"
@@ -68,8 +63,12 @@ BAD = [
     pytest.param("[tool.slim.tags]\npatterns = []",
                  ['tool.slim.tags.patterns: must list at least one pattern, e.g. '
                   '["{{version}}"]'], id="patterns-empty"),
+    # A non-string item does not hide what is wrong with the strings (as in every array).
     pytest.param("[tool.slim.tags]\npatterns = ['{{majr}}.{{minor}}', 7]",
-                 ["tool.slim.tags.patterns[1]: must be a string, got an integer"],
+                 ["tool.slim.tags.patterns[0]: '{{majr}}.{{minor}}' has the unknown placeholder "
+                  "{{majr}}; did you mean {{major}}? (valid: {{version}}, {{major}}, {{minor}}, "
+                  "{{patch}}, {{raw}})",
+                  "tool.slim.tags.patterns[1]: must be a string, got an integer"],
                  id="patterns-item-int"),
     pytest.param("[tool.slim.tags]\npatterns = ['{{majr}}.{{minor}}', '{{version}}+x', "
                  "'stable', '{{version', '-{{major}}', '{{version}}', '{{ version }}', "
@@ -88,13 +87,18 @@ BAD = [
                   "'_' or placeholder first)",
                   "tool.slim.tags.patterns[7]: '{{version}}' is listed twice"],
                  id="patterns-every-problem"),
-    pytest.param("[tool.slim.tags]\npatterns = ['{{version}}']\nmajor = false\nminor = true",
+    # major/minor = false drop from the default patterns; with other patterns they cannot.
+    pytest.param("[tool.slim.tags]\npatterns = ['{{version}}']\nmajor = false\nminor = false",
                  ["tool.slim.tags.major: has no say when patterns is set; list '{{major}}' in "
                   "patterns or leave it out",
                   "tool.slim.tags.minor: has no say when patterns is set; list "
                   "'{{major}}.{{minor}}' in patterns or leave it out"],
                  id="patterns-with-major-minor"),
-    pytest.param("[tool.slim.tags]\nextra = ['my tag', 'latest', 'v2', 'edge', 'sha-abc1234', "
+    pytest.param("[tool.slim.tags]\nminor = false\npatterns = ['{{version}}']\nmajor = true",
+                 ["tool.slim.tags.minor: has no say when patterns is set; list "
+                  "'{{major}}.{{minor}}' in patterns or leave it out"],
+                 id="patterns-with-minor"),
+    pytest.param("[tool.slim.tags]\nextra = ['my tag', 'latest', 'v2', 'sha-abc1234', "
                  "'ok', 'ok', '']",
                  ["tool.slim.tags.extra[0]: 'my tag' is not a valid OCI tag (' ' cannot be in a "
                   "tag (letters, digits, '_', '.', '-'))",
@@ -102,13 +106,20 @@ BAD = [
                   "edge, a version, sha-<hex>, pr-<n>); use latest/edge/patterns",
                   "tool.slim.tags.extra[2]: 'v2' looks like a tag bslim computes (latest, edge, a "
                   "version, sha-<hex>, pr-<n>); use latest/edge/patterns",
-                  "tool.slim.tags.extra[3]: 'edge' looks like a tag bslim computes (latest, "
-                  "edge, a version, sha-<hex>, pr-<n>); use latest/edge/patterns",
-                  "tool.slim.tags.extra[4]: 'sha-abc1234' looks like a tag bslim computes "
+                  "tool.slim.tags.extra[3]: 'sha-abc1234' looks like a tag bslim computes "
                   "(latest, edge, a version, sha-<hex>, pr-<n>); use latest/edge/patterns",
-                  "tool.slim.tags.extra[6]: 'ok' is listed twice",
-                  "tool.slim.tags.extra[7]: '' is not a valid OCI tag (a tag cannot be empty)"],
+                  "tool.slim.tags.extra[5]: 'ok' is listed twice",
+                  "tool.slim.tags.extra[6]: '' is not a valid OCI tag (a tag cannot be empty)"],
                  id="extra-every-problem"),
+    # The edge tag, as edge names it: a rule between two keys, checked once each is valid.
+    pytest.param("[tool.slim.tags]\nextra = ['ok', 'edge']",
+                 ["tool.slim.tags.extra[1]: 'edge' looks like a tag bslim computes (latest, "
+                  "edge, a version, sha-<hex>, pr-<n>); use latest/edge/patterns"],
+                 id="extra-is-edge"),
+    pytest.param("[tool.slim.tags]\nextra = ['nightly']\nedge = 'nightly'",
+                 ["tool.slim.tags.extra[0]: 'nightly' looks like a tag bslim computes (latest, "
+                  "edge, a version, sha-<hex>, pr-<n>); use latest/edge/patterns"],
+                 id="extra-is-renamed-edge"),
     pytest.param('[tool.slim.tags]\nsuffix = "+dev"',
                  ["tool.slim.tags.suffix: '+dev' cannot end an OCI tag (only letters, digits, "
                   "'_', '.', '-')"], id="suffix-bad"),
@@ -148,12 +159,21 @@ BAD = [
     pytest.param("[tool.slim.tags]\npatern = ['{{version}}']",
                  ["tool.slim.tags.patern: unknown key; did you mean 'patterns'?"],
                  id="patterns-typo"),
-    # Every problem at once, in the order of the file.
+    # Every problem at once, in the order of the file (unknown keys too, as in [tool.slim]).
     pytest.param('[tool.slim.tags]\nsha-length = 99\nedge = "a b"\nmajr = false',
-                 ["tool.slim.tags.majr: unknown key; did you mean 'major'?",
-                  "tool.slim.tags.sha-length: 99 is out of range (7 to 40)",
+                 ["tool.slim.tags.sha-length: 99 is out of range (7 to 40)",
                   "tool.slim.tags.edge: 'a b' is not a valid OCI tag (must match "
-                  "[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}; use '' to disable)"], id="all-at-once"),
+                  "[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}; use '' to disable)",
+                  "tool.slim.tags.majr: unknown key; did you mean 'major'?"], id="all-at-once"),
+    # The rules between keys too: each key's own problems first, then those between the keys
+    # that are fine alone.
+    pytest.param('[tool.slim.tags]\nsha-length = 99\ngit-tag-prefix = "p1/"\n'
+                 'git-tag-regex = "^p1/(.+)$"\nextra = ["edge"]',
+                 ["tool.slim.tags.sha-length: 99 is out of range (7 to 40)",
+                  "tool.slim.tags.extra[0]: 'edge' looks like a tag bslim computes (latest, "
+                  "edge, a version, sha-<hex>, pr-<n>); use latest/edge/patterns",
+                  "tool.slim.tags.git-tag-regex: set git-tag-prefix or git-tag-regex, not both"],
+                 id="between-too"),
 ]
 
 
@@ -220,26 +240,6 @@ def test_every_rule_can_be_set(write_project: WriteProject) -> None:
         "git-tag-prefix", "git-tag-regex", "non-version"]
 
 
-def test_the_readme_table_is_the_declaration() -> None:
-    """README's [tool.slim.tags] table is rendered from TAG_KEYS: key, default, documentation."""
-
-    def toml(value: object) -> str:
-        if isinstance(value, bool):
-            return "true" if value else "false"
-        if isinstance(value, tuple):
-            return "[" + ", ".join(json.dumps(item) for item in value) + "]"
-        return json.dumps(value)
-
-    table = "\n".join(["| key | default | meaning |", "|---|---|---|"] + [
-        f"| `{spec.key}` | `{toml(spec.default)}` | {spec.doc} |" for spec in TAG_KEYS])
-    assert table + "\n" in README.read_text()
-
-
-def test_every_field_is_declared_once() -> None:
-    """TAG_KEYS (parser, schema, README) declares exactly TagRules' fields, in their order."""
-    assert [(spec.key, spec.attr) for spec in TAG_KEYS] == list(TAG_RULE_KEYS)
-
-
 @pytest.mark.parametrize("table", [
     {"default-branch": "trunk", "latest": False, "major": False, "minor": False,
      "edge": "nightly", "branch": False, "sha": False, "sha-length": 12, "prefix": "py3.13-",
@@ -250,4 +250,4 @@ def test_every_field_is_declared_once() -> None:
 ], ids=["switches", "patterns"])
 def test_what_bslim_accepts_the_schema_accepts(table: dict[str, object]) -> None:
     jsonschema.validate({"tags": table}, schema.schema())
-    assert parse_table(table)[1] == []
+    assert tag_rules_of(table) != DEFAULT_RULES

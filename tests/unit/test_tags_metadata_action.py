@@ -25,8 +25,8 @@ from typing import Any
 
 import pytest
 
-from buildkit_slim.tag_rules import parse_table
 from buildkit_slim.tags import TagError, compute_tags
+from tests.unit.conftest import tag_rules_of
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 DEFAULTS: dict[str, Any] = {}  # the action's {{version}}, {{major}}.{{minor}}, {{major}}
@@ -127,9 +127,8 @@ DIFFER = [c for c in CASES if c.bslim is not None]
 
 
 def tags_for(case: Case) -> tuple[str, ...]:
-    rules, problems = parse_table(case.table)
-    assert problems == []
-    return compute_tags(version=case.version, ref=case.ref, sha=None, rules=rules)
+    return compute_tags(version=case.version, ref=case.ref, sha=None,
+                        rules=tag_rules_of(case.table))
 
 
 @pytest.mark.parametrize("case", AGREE, ids=lambda c: c.name)
