@@ -40,11 +40,11 @@ from datetime import datetime, timezone
 from typing import Any
 
 from buildkit_slim import tags as tagging
-from buildkit_slim.config import REPOSITORY_RE, TAG_RE
+from buildkit_slim.config import REPOSITORY_RE
 from buildkit_slim.errors import CheckFailed, UsageError
 from buildkit_slim.plan import Plan, TargetPlan
 from buildkit_slim.platforms import pair as platform_pair
-from buildkit_slim.tags import TagRules
+from buildkit_slim.tag_grammar import TAG_RE
 
 RECORD_FORMAT = 1
 DIGEST_RE = re.compile(r"sha256:[a-f0-9]{64}")
@@ -426,14 +426,14 @@ class ReleasePlan:
 
 
 def release_tags(image: str, version: str,
-                 rules: TagRules) -> tuple[tuple[str, ...], tuple[str, ...]]:
+                 rules: tagging.TagRules) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """(immutable version tags, every tag) as references; TagError for a bad version."""
     found = tagging.release_tags(version, rules)
     return (tuple(f"{image}:{tag}" for tag in found.immutable),
             tuple(f"{image}:{tag}" for tag in found.tags))
 
 
-def resolve_from(image: str, given: str | None, rules: TagRules) -> str:
+def resolve_from(image: str, given: str | None, rules: tagging.TagRules) -> str:
     """The --from reference: a bare tag or digest goes onto the target's image."""
     if given is None:
         if not rules.edge:

@@ -11,7 +11,9 @@ text between them must be tag characters. What the placeholders say about a tag:
 * only `{{major}}` / `{{minor}}`: a floating tag, moved by every release it matches, and never
   given to a pre-, dev-, post- or local version.
 
-This module is also where other parts of bslim check a tag (`is_tag`, `tag_problem`).
+The tag grammar is written here once: the configuration's checks (an image reference's tag in
+`config.checks`), `bslim release` and `bslim tags` all take it from this module (`TAG_RE`,
+`is_tag`, `tag_problem`).
 """
 
 from __future__ import annotations
@@ -29,8 +31,11 @@ __all__ = [
     "RESERVED_SHAPES",
     "TAG_CHARS",
     "TAG_GRAMMAR",
+    "TAG_INVALID_RE",
     "TAG_MAX",
+    "TAG_PREFIX_RE",
     "TAG_RE",
+    "TAG_SUFFIX_RE",
     "Pattern",
     "TagError",
     "is_tag",
@@ -38,12 +43,15 @@ __all__ = [
     "tag_problem",
 ]
 
-# The OCI distribution spec's tag grammar; 128 characters at most.
-TAG_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
-TAG_GRAMMAR = "[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}"
+# The OCI distribution spec's tag grammar: a first character, then up to 127 more.
+_FIRST, _REST = "A-Za-z0-9_", "A-Za-z0-9_.-"
+TAG_GRAMMAR = f"[{_FIRST}][{_REST}]{{0,127}}"
+TAG_RE = re.compile(TAG_GRAMMAR)
 TAG_MAX = 128
 TAG_CHARS = "letters, digits, '_', '.', '-'"
-_NOT_TAG_CHARS = re.compile(r"[^A-Za-z0-9_.-]")
+TAG_PREFIX_RE = re.compile(f"[{_FIRST}][{_REST}]*")  # what can start a tag (prefix)
+TAG_SUFFIX_RE = re.compile(f"[{_REST}]*")  # what can end one (suffix)
+TAG_INVALID_RE = re.compile(f"[^{_REST}]+")  # a run of characters no tag can hold
 
 PLACEHOLDERS = ("version", "major", "minor", "patch", "raw")
 DEFAULT_PATTERNS = ("{{version}}", "{{major}}.{{minor}}", "{{major}}")
@@ -82,9 +90,9 @@ def tag_problem(text: str) -> str | None:
         return "a tag cannot be empty"
     if len(text) > TAG_MAX:
         return f"a tag has {TAG_MAX} characters at most, this one {len(text)}"
-    bad = _NOT_TAG_CHARS.search(text)
+    bad = TAG_INVALID_RE.search(text)
     if bad:
-        return f"{bad.group()!r} cannot be in a tag ({TAG_CHARS})"
+        return f"{bad.group()[0]!r} cannot be in a tag ({TAG_CHARS})"
     return "a tag starts with a letter, digit or '_'"
 
 
@@ -158,9 +166,9 @@ def parse_pattern(text: str) -> Pattern:
         if "{" in value or "}" in value:
             raise TagError(f"{text!r} has a brace outside a placeholder (placeholders are "
                            f"{_SPELLED})")
-        bad = _NOT_TAG_CHARS.search(value)
+        bad = TAG_INVALID_RE.search(value)
         if bad:
-            raise TagError(f"{text!r}: {bad.group()!r} cannot be in a tag (besides the "
+            raise TagError(f"{text!r}: {bad.group()[0]!r} cannot be in a tag (besides the "
                            f"placeholders: {TAG_CHARS})")
     pattern = Pattern(text=text, parts=tuple(parts))
     if not pattern.names:

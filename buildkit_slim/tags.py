@@ -55,6 +55,7 @@ from buildkit_slim.keys import keys_of
 from buildkit_slim.tag_grammar import (
     RESERVED_SHAPES,
     TAG_GRAMMAR,
+    TAG_INVALID_RE,
     TAG_MAX,
     TagError,
     is_tag,
@@ -85,7 +86,6 @@ __all__ = [
 _SHA = re.compile(r"[0-9a-fA-F]{7,40}")
 _PULL = re.compile(r"refs/pull/([0-9]+)(?:/(?:merge|head))?")
 _BRANCH_INVALID = re.compile(r"[^a-z0-9_.-]")
-_TAG_INVALID = re.compile(r"[^A-Za-z0-9_.-]+")
 _DASHES = re.compile(r"-{2,}")
 _REF_FORMS = (
     "refs/heads/<branch>, refs/tags/<version>, refs/pull/<number>/merge or a bare branch name"
@@ -314,7 +314,7 @@ def _branch_tag(branch: str, rules: TagRules) -> str:
 
 def _published(name: str, rules: TagRules, option: str) -> str:
     """A non-version git tag as a tag: as written, what a tag cannot hold as '-'."""
-    tag = _TAG_INVALID.sub("-", name).lstrip(".-")[: _room(rules)].rstrip(".-")
+    tag = TAG_INVALID_RE.sub("-", name).lstrip(".-")[: _room(rules)].rstrip(".-")
     if not tag:
         raise TagError(f"{option}: tag {name!r} has no characters usable in an OCI tag "
                        "(letters, digits, '_', '.', '-')")

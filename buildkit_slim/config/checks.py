@@ -26,6 +26,7 @@ from buildkit_slim.config.project import (
 from buildkit_slim.keys import REFUSED, Refused
 from buildkit_slim.platforms import PLATFORMS
 from buildkit_slim.platforms import alias as platform_alias
+from buildkit_slim.tag_grammar import TAG_GRAMMAR
 
 # Debian releases the official python images are published for; a base image whose tag names one
 # of them pins the glibc the wheels are built against.
@@ -38,10 +39,9 @@ _PATH_COMPONENT = r"[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*"
 REPOSITORY_RE = re.compile(
     rf"(?:{_HOST}(?::[0-9]+)?/)?{_PATH_COMPONENT}(?:/{_PATH_COMPONENT})*"
 )
-TAG_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
 IMAGE_REF_RE = re.compile(
     rf"(?:{_HOST}(?::[0-9]+)?/)?{_PATH_COMPONENT}(?:/{_PATH_COMPONENT})*"
-    r"(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[a-f0-9]{64})?"
+    rf"(?::{TAG_GRAMMAR})?(?:@sha256:[a-f0-9]{{64}})?"
 )
 _PYTHON_RE = re.compile(r"3\.[0-9]{1,2}")
 _DEBIAN_RE = re.compile(r"[a-z]+")

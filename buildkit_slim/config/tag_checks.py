@@ -22,6 +22,8 @@ from buildkit_slim.tag_grammar import (
     RESERVED_SHAPES,
     TAG_CHARS,
     TAG_GRAMMAR,
+    TAG_PREFIX_RE,
+    TAG_SUFFIX_RE,
     TagError,
     is_tag,
     parse_pattern,
@@ -34,8 +36,6 @@ if TYPE_CHECKING:
 KEY = "tool.slim.tags"
 SHA_LENGTH = (7, 40)
 NON_VERSION = ("refuse", "publish")
-_PREFIX_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
-_SUFFIX_RE = re.compile(r"[A-Za-z0-9_.-]*")
 _COMPUTED = "(latest, edge, a version, sha-<hex>, pr-<n>); use latest/edge/patterns"
 
 
@@ -69,7 +69,7 @@ def edge(raw: str, key: str, ctx: Reports) -> str | Refused:
 
 
 def prefix(raw: str, key: str, ctx: Reports) -> str | Refused:
-    if raw and not _PREFIX_RE.fullmatch(raw):
+    if raw and not TAG_PREFIX_RE.fullmatch(raw):
         ctx.add(key, f"{raw!r} cannot start an OCI tag (letters, digits, '_' first; then also "
                 "'.' and '-')")
         return REFUSED
@@ -77,7 +77,7 @@ def prefix(raw: str, key: str, ctx: Reports) -> str | Refused:
 
 
 def suffix(raw: str, key: str, ctx: Reports) -> str | Refused:
-    if not _SUFFIX_RE.fullmatch(raw):
+    if not TAG_SUFFIX_RE.fullmatch(raw):
         ctx.add(key, f"{raw!r} cannot end an OCI tag (only {TAG_CHARS})")
         return REFUSED
     return raw

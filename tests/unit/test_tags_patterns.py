@@ -6,8 +6,13 @@ test_tags_metadata_action.py, the protections as properties in test_tags_propert
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 
+from buildkit_slim import config, release, tag_grammar
+from buildkit_slim.config import checks
 from buildkit_slim.tag_grammar import is_tag, parse_pattern, tag_problem
 from buildkit_slim.tags import (
     DEFAULT_RULES,
@@ -254,6 +259,18 @@ def test_build_tags_no_version_publish_and_refuse() -> None:
 def test_tag_problem(text: str, problem: str | None) -> None:
     assert tag_problem(text) == problem
     assert is_tag(text) == (problem is None)
+
+
+def test_the_tag_grammar_is_written_once() -> None:
+    """tag_grammar is the one source: config's checks, release and tags take it from there."""
+    assert config.TAG_RE is vars(release)["TAG_RE"] is tag_grammar.TAG_RE
+    assert f"(?::{tag_grammar.TAG_GRAMMAR})?" in checks.IMAGE_REF_RE.pattern
+    # No other module spells the grammar's character classes.
+    package = Path(tag_grammar.__file__).parent
+    spelled = re.compile(r"A-Za-z0-9_\]\[A-Za-z0-9_\.-|\[\^?A-Za-z0-9_\.-\]")
+    copies = [str(path.relative_to(package)) for path in sorted(package.rglob("*.py"))
+              if path.name != "tag_grammar.py" and spelled.search(path.read_text())]
+    assert copies == []
 
 
 @pytest.mark.parametrize(("text", "immutable", "names_the_version"), [
