@@ -60,16 +60,17 @@ RESERVED_SHAPES = re.compile(r"latest|sha-[0-9a-f]+|pr-[0-9]+")
 _SPELLED = ", ".join(f"{{{{{name}}}}}" for name in PLACEHOLDERS)
 _PLACEHOLDER_RE = re.compile(r"\{\{\s*([^{}]*?)\s*\}\}")
 
-# What each placeholder can render to, for telling whether a branch name could collide with a
-# release tag. {{version}} renders the normalized version with "+" as "-" (so a branch `1.4-fix`
-# could be the local version 1.4+fix); {{raw}} is checked again with packaging after the match
-# (it can be any spelling).
+# What each placeholder can render to for a final, pre-, post- or dev release, for telling
+# whether a branch name could collide with a release tag. {{version}} renders the normalized
+# version; {{raw}} is checked again with packaging after the match (it can be any spelling).
+# Local versions are left out on purpose: {{version}} of 1.4+fix is `1.4-fix`, which is also how
+# teams name a branch for issue 1.4 or 123 (`123-fix`); a team that publishes local versions
+# from CI and names branches so is far rarer than one that names branches so.
 _NUM = r"(?:0|[1-9][0-9]*)"
 _SHAPES = {
     "major": _NUM, "minor": _NUM, "patch": _NUM,
-    "version": rf"{_NUM}(?:\.{_NUM})*(?:(?:a|b|rc){_NUM})?(?:\.post{_NUM})?(?:\.dev{_NUM})?"
-               r"(?:-[a-z0-9]+(?:\.[a-z0-9]+)*)?",
-    "raw": r"[vV]?[0-9][A-Za-z0-9_.-]*?",
+    "version": rf"{_NUM}(?:\.{_NUM})*(?:(?:a|b|rc){_NUM})?(?:\.post{_NUM})?(?:\.dev{_NUM})?",
+    "raw": rf"[vV]?[0-9][{_REST}]*?",
 }
 
 
@@ -121,7 +122,8 @@ class Pattern:
         return "".join(values[value] if placeholder else value for placeholder, value in self.parts)
 
     def could_render(self, name: str) -> bool:
-        """Whether some version could render to `name` (a branch tag must not take it)."""
+        """Whether a final, pre-, post- or dev release could render to `name` (a branch tag
+        must not take it); what only a local version renders (`1.4-fix`) does not count."""
         regex = "".join(f"({_SHAPES[value]})" if placeholder else re.escape(value)
                         for placeholder, value in self.parts)
         found = re.fullmatch(regex, name)
@@ -133,14 +135,12 @@ class Pattern:
 
 
 def _is_version(text: str) -> bool:
-    """Whether `text` is a version as written, or one whose local part's "+" became "-"."""
-    for candidate in (text, text.replace("-", "+", 1)):
-        try:
-            Version(candidate)
-        except (InvalidVersion, ValueError):
-            continue
-        return True
-    return False
+    """Whether `text` spells a version as written (no "+", so never a local one)."""
+    try:
+        Version(text)
+    except (InvalidVersion, ValueError):
+        return False
+    return True
 
 
 def parse_pattern(text: str) -> Pattern:

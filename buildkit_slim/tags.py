@@ -34,9 +34,12 @@ Decisions where the spec was silent (tests pin each one down):
   versions (``1.4.0`` agrees with ``v1.4``); the spelling of ``--version`` is used.
 * Pull-request tags are governed by ``branch``; the default branch only ever gets ``edge``.
 * A branch whose tag would overwrite a tag bslim computes for something else (``latest``, the
-  edge tag, ``sha-<hex>``, ``pr-<n>``, an ``extra`` tag, anything a pattern can render for
-  some version, e.g. ``1.4``) raises: a push to maintenance branch ``1.4`` must not replace
-  the ``1.4`` release tag. A non-version git tag published as itself is held to the same.
+  edge tag, ``sha-<hex>``, ``pr-<n>``, an ``extra`` tag, anything a pattern can render for a
+  final, pre-, post- or dev release, e.g. ``1.4``) raises: a push to maintenance branch ``1.4``
+  must not replace the ``1.4`` release tag. What only a local version renders does not count:
+  ``1.4-fix`` and ``123-fix`` are how teams name issue branches, and the local version
+  ``1.4+fix`` being released from CI as well is far-fetched. A non-version git tag published
+  as itself is held to the same rule.
 * Sanitized branch names also lose trailing ``-``/``.`` so truncation never leaves a dangling
   separator. Inputs that produce no tag at all raise: a build pushed without tags is never
   what the caller wants. Inputs are validated even when their rule is off (a malformed

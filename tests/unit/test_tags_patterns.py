@@ -106,6 +106,11 @@ CASES = [
                  id="branch-with-v-patterns"),
     pytest.param(None, "refs/heads/123-fix-login", TagRules(patterns=("{{version}}",)),
                  ("123-fix-login",), id="issue-branch"),
+    # Issue branches: only a local version (123+fix) could be tagged so; not reserved.
+    pytest.param(None, "refs/heads/123-fix", DEFAULT_RULES, ("123-fix",), id="issue-number-dash"),
+    pytest.param(None, "refs/heads/1.4-fix", DEFAULT_RULES, ("1.4-fix",), id="version-dash-word"),
+    pytest.param(None, "refs/heads/1.4-fix", TagRules(patterns=("{{raw}}", "{{version}}")),
+                 ("1.4-fix",), id="version-dash-word-raw"),
 ]
 
 
@@ -165,10 +170,14 @@ ERRORS = [
                  "--ref: branch '1.5.0rc1' would be tagged '1.5.0rc1', which is reserved for "
                  "release, edge, sha and pr tags; rename the branch or set branch = false",
                  id="branch-like-a-pre-release"),
-    pytest.param({"ref": "refs/heads/1.4-fix"}, DEFAULT_RULES,
-                 "--ref: branch '1.4-fix' would be tagged '1.4-fix', which is reserved for "
+    pytest.param({"ref": "refs/heads/1.4.post1"}, DEFAULT_RULES,
+                 "--ref: branch '1.4.post1' would be tagged '1.4.post1', which is reserved for "
                  "release, edge, sha and pr tags; rename the branch or set branch = false",
-                 id="branch-like-a-local-version"),
+                 id="branch-like-a-post-release"),
+    pytest.param({"ref": "refs/heads/1.4-1"}, TagRules(patterns=("{{raw}}",)),
+                 "--ref: branch '1.4-1' would be tagged '1.4-1', which is reserved for "
+                 "release, edge, sha and pr tags; rename the branch or set branch = false",
+                 id="branch-like-a-raw-post-release"),
     pytest.param({"ref": "refs/heads/stable"}, TagRules(extra=("stable",)),
                  "--ref: branch 'stable' would be tagged 'stable', which is reserved for "
                  "release, edge, sha and pr tags; rename the branch or set branch = false",
@@ -285,9 +294,12 @@ def test_pattern_kinds(text: str, immutable: bool, names_the_version: bool) -> N
 
 @pytest.mark.parametrize(("text", "name", "could"), [
     ("{{version}}", "1.4.2", True), ("{{version}}", "1.4.2rc1", True),
-    ("{{version}}", "1.4-fix", True), ("{{version}}", "1.4.x", False),
-    ("{{version}}", "01.4", False), ("{{version}}", "v1.4", False),
-    ("{{raw}}", "v1.4", True), ("{{raw}}", "V1.0-RC.1", True), ("{{raw}}", "123-fix", True),
+    ("{{version}}", "1.4.post1", True), ("{{version}}", "1.4.dev0", True),
+    ("{{version}}", "1.4.x", False), ("{{version}}", "01.4", False), ("{{version}}", "v1.4", False),
+    # What only a local version renders (1.4+fix -> 1.4-fix) is a branch's to take.
+    ("{{version}}", "1.4-fix", False), ("{{version}}", "123-fix", False),
+    ("{{raw}}", "v1.4", True), ("{{raw}}", "V1.0-RC.1", True), ("{{raw}}", "1.4-1", True),
+    ("{{raw}}", "1.4-dev", True), ("{{raw}}", "123-fix", False), ("{{raw}}", "1.4-fix", False),
     ("{{raw}}", "v1.x", False), ("{{raw}}", "release", False),
     ("v{{major}}.{{minor}}", "v1.4", True), ("v{{major}}.{{minor}}", "v1.4.2", False),
     ("{{major}}-{{raw}}", "1-v1.0", True),

@@ -10,7 +10,8 @@ on-latest switches, extra tags):
   own major and minor;
 * a release never moves an existing version tag without --force, and with --force writes
   exactly the tags not already at the source;
-* a branch never gets a tag that a release under the same rules gets.
+* a branch never gets a tag that a release under the same rules gets, unless only a local
+  version gets it (`1.4-fix` is an issue branch far more often than 1.4+fix is released).
 
 The expected values come from how each version was drawn, not from bslim. Derandomized (a
 fixed seed) with a bounded number of examples; `--hypothesis-show-statistics` shows the count.
@@ -197,6 +198,10 @@ def test_a_release_never_moves_a_version_tag_without_force(
 @given(versions(), rules())
 def test_no_branch_gets_a_release_tag(drawn: Drawn, rules: TagRules) -> None:
     tags = tags_of(drawn, rules)
+    if Version(drawn.text).local is not None:
+        # What only a local version renders (1.4+fix -> 1.4-fix) is left to branches: issue
+        # branches are named so (see test_a_branch_may_take_a_local_versions_tag).
+        return
     for tag in tags:
         try:
             branch = compute_tags(version=None, ref=f"refs/heads/{bare(tag, rules)}", sha=None,
@@ -208,3 +213,25 @@ def test_no_branch_gets_a_release_tag(drawn: Drawn, rules: TagRules) -> None:
         event("branch tagged")
         assert not set(branch) & set(tags), (tag, branch)
 
+
+@SETTINGS
+@given(st.from_regex(r"[1-9][0-9]{0,3}(\.[0-9]{1,2}){0,2}-[a-z]{2,8}", fullmatch=True), rules())
+def test_a_branch_may_take_a_local_versions_tag(branch: str, rules: TagRules) -> None:
+    """`123-fix`, `1.4-fix`: how teams name issue branches; such a tag is also what the local
+    version 123+fix gets, which is not reason enough to refuse the branch."""
+    local = Version(branch.replace("-", "+", 1))
+    assert local.local is not None  # the collision the rule accepts is real
+    if _spells_a_version(branch):  # 1.4-dev, 2-post: the dev or post release as {{raw}}
+        event("spells a pre/post/dev release too")
+        return
+    event("only a local version's tag")
+    assert compute_tags(version=None, ref=f"refs/heads/{branch}", sha=None, rules=rules) == (
+        rules.affix(branch),)
+
+
+def _spells_a_version(text: str) -> bool:
+    try:
+        Version(text)
+    except ValueError:
+        return False
+    return True
