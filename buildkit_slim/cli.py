@@ -425,11 +425,12 @@ def release_cmd(
     import re
 
     from buildkit_slim import publish
-    from buildkit_slim.tags import TagError
+    from buildkit_slim.tags import TagError, release_tags
 
     cfg, the_plan = _load(project)
     chosen = _one_target(the_plan, target)
     try:
+        released = release_tags(version, cfg.tags).version  # p1/v2.0.0 is 2.0.0
         done = publish.run_release(chosen, version=version, rules=cfg.tags, from_=from_,
                                    force=force)
     except TagError as exc:
@@ -440,7 +441,8 @@ def release_cmd(
     for tag in done.tags:
         state = "tagged" if tag in done.to_write else "already"
         print(f"{state} {tag}@{done.digest}")
-    print(f"released {version} of {chosen.name}" + (" (forced)" if done.forced else ""))
+    given = f" (given as {version})" if version != released else ""
+    print(f"released {released} of {chosen.name}{given}" + (" (forced)" if done.forced else ""))
 
 
 # Typer derives command names from function names; `render` is clearer than render-cmd.

@@ -104,6 +104,9 @@ TAG_RULE_KEYS: tuple[tuple[str, str], ...] = tuple((k.name, k.attr) for k in key
 class ReleaseTags:
     tags: tuple[str, ...]  # every tag of the version, in the documented order
     immutable: tuple[str, ...]  # the ones a release never moves without --force
+    # What was released: the PEP 440 version (1.4.2 for v1.4.2 or p1/v1.4.2), or a non-version
+    # git tag as it was given.
+    version: str
 
 
 def compute_tags(
@@ -123,8 +126,10 @@ def release_tags(version: str, rules: TagRules, *, option: str = "--version") ->
         found = _tags(version, None, None, rules)
     except TagError as exc:
         raise TagError(re.sub(r"^--version\b", option, str(exc))) from None
+    named = input_version(version, rules, option=option)
     return ReleaseTags(tags=tuple(tag for tag, _ in found),
-                       immutable=tuple(tag for tag, fixed in found if fixed))
+                       immutable=tuple(tag for tag, fixed in found if fixed),
+                       version=named.raw if named.version is None else str(named.version))
 
 
 def build_tags(

@@ -214,7 +214,7 @@ def test_a_monorepo_git_tag_releases_what_bslim_tags_says(flow: Flow) -> None:
         code, out, err = timed(flow.timings, "release p1", "release", "p1/v2.0.0", "--from",
                                source, "--project", str(flow.project))
         assert code == 0, err
-        assert "released p1/v2.0.0 of e2eapp" in out
+        assert "released 2.0.0 of e2eapp (given as p1/v2.0.0)" in out
         assert {tag: manifest_digest(flow.repo, tag) for tag in tags} == dict.fromkeys(
             tags, merged)
 

@@ -406,3 +406,32 @@ def test_release_refuses_bad_tags_before_any_registry_call(
     assert result.code == 2
     assert result.err.splitlines()[0].startswith(message)
 
+
+@pytest.mark.parametrize(("given", "last_line"), [
+    ("p1/v2.0.0", "released 2.0.0 of spark (given as p1/v2.0.0)"),
+    ("v2.0", "released 2.0 of spark (given as v2.0)"),
+    ("2.0.0", "released 2.0.0 of spark"),
+])
+def test_release_says_which_version_it_released(
+        capsys: pytest.CaptureFixture[str], write_project: WriteProject,
+        monkeypatch: pytest.MonkeyPatch, given: str, last_line: str) -> None:
+    """What `bslim release` prints once the registry work is done. That work (publish) is
+    stood in for by its result: the real one runs in tests/e2e/test_release_flow.py."""
+    from buildkit_slim import publish
+    from buildkit_slim.plan import TargetPlan
+    from buildkit_slim.release import ReleasePlan, release_tags
+    from buildkit_slim.tags import TagRules
+
+    def registry_done(target: TargetPlan, *, version: str, rules: TagRules, from_: str | None,
+                      force: bool) -> ReleasePlan:
+        immutable, tags = release_tags(target.config.image, version, rules)
+        return ReleasePlan(target=target.name, source=f"{target.config.image}@{D1}", digest=D1,
+                           tags=tags, immutable=immutable, to_write=tags, moved=(),
+                           forced=False)
+
+    monkeypatch.setattr(publish, "run_release", registry_done)
+    result = run(capsys, "release", given, "--project", str(write_project(MONOREPO)))
+    assert (result.code, result.err) == (0, "")
+    raw = given.removeprefix("p1/")
+    assert result.out.splitlines()[0] == f"tagged ghcr.io/acme/spark:{raw}-slim@{D1}"
+    assert result.out.splitlines()[-1] == last_line

@@ -197,23 +197,25 @@ def test_errors(kwargs: dict[str, str], rules: TagRules, message: str) -> None:
 
 
 @pytest.mark.parametrize(("version", "rules", "expected"), [
-    pytest.param("1.4.2", DEFAULT_RULES, ReleaseTags(("1.4.2", "1.4", "1", "latest"), ("1.4.2",)),
-                 id="default"),
+    pytest.param("1.4.2", DEFAULT_RULES,
+                 ReleaseTags(("1.4.2", "1.4", "1", "latest"), ("1.4.2",), "1.4.2"), id="default"),
     pytest.param("v1.4.2", TagRules(patterns=("{{raw}}", "{{version}}", "{{major}}"),
                                     extra=("stable",)),
-                 ReleaseTags(("v1.4.2", "1.4.2", "1", "stable", "latest"), ("v1.4.2", "1.4.2")),
+                 ReleaseTags(("v1.4.2", "1.4.2", "1", "stable", "latest"), ("v1.4.2", "1.4.2"),
+                             "1.4.2"),
                  id="raw-and-version-both-immutable"),
     pytest.param("1.4.2", TagRules(patterns=("{{major}}.{{minor}}.{{patch}}", "{{major}}")),
-                 ReleaseTags(("1.4.2", "1", "latest"), ("1.4.2",)), id="patch-immutable"),
+                 ReleaseTags(("1.4.2", "1", "latest"), ("1.4.2",), "1.4.2"), id="patch-immutable"),
     pytest.param("1.4.2", TagRules(patterns=("{{major}}.{{minor}}",)),
-                 ReleaseTags(("1.4", "latest"), ()), id="only-floating"),
-    pytest.param("1", DEFAULT_RULES, ReleaseTags(("1", "1.0", "latest"), ("1",)),
+                 ReleaseTags(("1.4", "latest"), (), "1.4.2"), id="only-floating"),
+    pytest.param("1", DEFAULT_RULES, ReleaseTags(("1", "1.0", "latest"), ("1",), "1"),
                  id="one-part"),
-    pytest.param("1", TagRules(patterns=("{{major}}",)), ReleaseTags(("1", "latest"), ("1",)),
+    pytest.param("1", TagRules(patterns=("{{major}}",)), ReleaseTags(("1", "latest"), ("1",), "1"),
                  id="major-is-the-version"),
     pytest.param("p1/v2.0rc1", TagRules(git_tag_prefix="p1/", patterns=("{{major}}",)),
-                 ReleaseTags(("2.0rc1",), ("2.0rc1",)), id="monorepo-pre"),
-    pytest.param("sometag", PUBLISH, ReleaseTags(("sometag",), ("sometag",)), id="publish"),
+                 ReleaseTags(("2.0rc1",), ("2.0rc1",), "2.0rc1"), id="monorepo-pre"),
+    pytest.param("sometag", PUBLISH, ReleaseTags(("sometag",), ("sometag",), "sometag"),
+                 id="publish"),
 ])
 def test_release_tags(version: str, rules: TagRules, expected: ReleaseTags) -> None:
     assert release_tags(version, rules) == expected
