@@ -11,10 +11,10 @@ import shutil
 import sys
 from pathlib import Path
 
-from buildkit_slim.config import load
+from buildkit_slim.config import SHIM_FILE, load
 from buildkit_slim.plan import make_plan
 from buildkit_slim.render import render_all
-from buildkit_slim.render.dockerfile import shim_source
+from buildkit_slim.render.dockerfile import shim_files
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
 EXPECTED = "expected"
@@ -29,7 +29,8 @@ def cases() -> list[Path]:
 def render_case(case: Path) -> dict[str, str]:
     """What bslim renders for this case: project-relative path -> text. The shim, when it is
     byte for byte bslim's own copy, stands as one line (not 800 lines again in every case)."""
-    return {f.path: SHIM_STANDIN if f.text == shim_source() else f.text
+    shim = shim_files(make_plan(load(case)).targets[0])[SHIM_FILE]
+    return {f.path: SHIM_STANDIN if f.text == shim else f.text
             for f in render_all(make_plan(load(case)))}
 
 

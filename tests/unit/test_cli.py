@@ -42,6 +42,8 @@ SLIM = """\
     image = "ghcr.io/acme/hello"
 """
 FILES = ["bake/Dockerfile", "bake/Dockerfile.dockerignore", "bake/docker-bake.json",
+         # the named context bslim-shim: the shim, what it pins, the project's build requirements
+         "bake/shim/hello.build-requires.txt", "bake/shim/pins.txt",
          "bake/shim/pip_for_target.py"]
 
 
