@@ -130,8 +130,9 @@ def in_tree(tmp_path: Path) -> Path:
     (src / "backend").mkdir(parents=True)
     (src / "backend" / "demo_backend.py").write_text(IN_TREE)
     (src / "where").write_text("built in the source tree")
-    (src / "pyproject.toml").write_text('[build-system]\nrequires = []\n'
-                                        'build-backend = "demo_backend"\nbackend-path = ["backend"]\n')
+    (src / "pyproject.toml").write_text(
+        '[build-system]\nrequires = []\nbuild-backend = "demo_backend"\n'
+        'backend-path = ["backend"]\n')
     return src
 
 
