@@ -105,7 +105,9 @@ def render_stage(stage: Stage) -> list[str]:
     if planned.base.startswith(CONTEXT):  # wheels-from: an image context, pinned
         body: list[str] = []
         comment = [  # each platform's too, for the native fetch
-            "# wheels-from: a named build context, tagged in the bake file; one platform's:",
+            "# wheels-from: a named build context (its tag is in the bake file), for "
+            + (f"{planned.platform} (the native fetch takes each platform's):"
+               if planned.platform else "the target platform:"),
             f"# hadolint ignore=DL3006{',DL3029' if planned.platform else ''}"]
     else:
         comment, body = STAGES[planned.role](stage)
