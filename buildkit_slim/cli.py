@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -88,26 +87,10 @@ def render_cmd(
 @app.command("config")
 def config_cmd(project: ProjectOpt = Path()) -> None:
     """Show the resolved configuration per target and where each value came from."""
+    from buildkit_slim.config.reference import listing
+
     cfg, _ = _load(project)
-    print(f"# project {cfg.project.name} {cfg.project.version or ''}".rstrip())
-    print(f"output-dir = {json.dumps(cfg.output_dir)}")
-    for target in cfg.targets:
-        print(f"\n[target {target.name}]")
-        sources = dict(target.sources)
-        for spec in config.KEYS:
-            if spec.top_only:
-                continue
-            value = getattr(target, spec.key.replace("-", "_"))
-            if dataclasses.is_dataclass(value) and not isinstance(value, type):
-                # A parsed table (cache): show what is set, as the user would write it.
-                value = {k: v for k, v in dataclasses.asdict(value).items()
-                         if v is not None and v is not False}
-            elif spec.kind == "table":
-                value = dict(value)
-            elif isinstance(value, tuple):
-                value = list(value)
-            shown = json.dumps(value, ensure_ascii=False)
-            print(f"{spec.key:<17}= {shown}  # {sources.get(spec.key, 'default')}")
+    print("\n".join(listing(cfg)))
 
 
 @app.command()
@@ -259,7 +242,7 @@ def plan_cmd(
     import tempfile
 
     from buildkit_slim import apply, wheels
-    from buildkit_slim.doctor import NATIVE
+    from buildkit_slim.platforms import native as native_platform
 
     _check_secret_files(ca_bundle, netrc)
     _, the_plan = _load(project)
@@ -272,7 +255,7 @@ def plan_cmd(
         request = apply.bake_request(the_plan, chosen, options)
         apply.render_files(project, the_plan)
         apply.run_bake(request, quiet=True)
-        native = NATIVE.get(host.machine().lower(), "")
+        native = native_platform(host.machine()) or ""
         for target in chosen.targets:
             exported = apply.export_dir(Path(tmp).resolve(), target.name)
             for line in wheels.plan_lines(exported, target.platforms, native, target.name):

@@ -37,10 +37,10 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from buildkit_slim.cache import platform_pair
 from buildkit_slim.config import REPOSITORY_RE, TAG_RE
 from buildkit_slim.errors import CheckFailed, UsageError
 from buildkit_slim.plan import Plan, TargetPlan
+from buildkit_slim.platforms import pair as platform_pair
 from buildkit_slim.tags import TagError, TagRules, compute_tags, parse_version
 
 RECORD_FORMAT = 1

@@ -47,9 +47,11 @@ Decisions where the spec was silent (tests pin each one down):
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 from packaging.version import InvalidVersion, Version
+
+from buildkit_slim.keys import key, keys_of
 
 __all__ = [
     "DEFAULT_RULES",
@@ -87,17 +89,17 @@ class TagError(ValueError):
 
 @dataclass(frozen=True, kw_only=True)
 class TagRules:
-    """Which tags to produce; the ``[tool.slim.tags]`` table."""
+    """Which tags to produce; the ``[tool.slim.tags]`` table (each field declares its key)."""
 
-    default_branch: str = "main"
-    latest: bool = True
-    major: bool = True
-    minor: bool = True
-    edge: str = "edge"
-    branch: bool = True
-    sha: bool = True
-    sha_length: int = 7
-    prefix: str = ""
+    default_branch: str = key("main", "The branch tagged with `edge`.")
+    latest: bool = key(True, "Whether a final release also gets `latest`.")
+    major: bool = key(True, "Whether a final release also gets its major version (`1`).")
+    minor: bool = key(True, "Whether a final release also gets its minor version (`1.4`).")
+    edge: str = key("edge", "The default branch's tag; `\"\"` for none.")
+    branch: bool = key(True, "Tag other branches and pull requests.")
+    sha: bool = key(True, "Tag `sha-<hex>`.")
+    sha_length: int = key(7, "Hex digits of the sha tag (7 to 40).")
+    prefix: str = key("", "Put before every tag, e.g. `\"py3.13-\"`.")
 
     def __post_init__(self) -> None:
         # Checked here so a bad config fails when loaded, naming its key,
@@ -123,11 +125,8 @@ class TagRules:
 
 DEFAULT_RULES = TagRules()
 
-# (config key, TagRules attribute) pairs for the config layer, in field order.
-# Derived from the dataclass so a new rule cannot be forgotten here.
-TAG_RULE_KEYS: tuple[tuple[str, str], ...] = tuple(
-    (field.name.replace("_", "-"), field.name) for field in fields(TagRules)
-)
+# (config key, TagRules attribute) pairs, in field order: derived from the declarations.
+TAG_RULE_KEYS: tuple[tuple[str, str], ...] = tuple((k.name, k.attr) for k in keys_of(TagRules))
 
 
 def parse_version(text: str, *, option: str = "--version") -> Version:

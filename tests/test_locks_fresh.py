@@ -24,10 +24,10 @@ from packaging.utils import canonicalize_name
 
 from buildkit_slim import locks
 from buildkit_slim.locks import TargetEnvironment
-from buildkit_slim.locks.environment import MACHINES
+from buildkit_slim.platforms import native
 from tests import make_locks
 
-HOST = next((p for p, m in MACHINES.items() if m == platform.machine()), None)
+HOST = native(platform.machine())
 PYTHON = f"{sys.version_info[0]}.{sys.version_info[1]}"
 pytestmark = pytest.mark.skipif(sys.platform != "linux" or HOST is None,
                                 reason="a Linux machine bslim knows")

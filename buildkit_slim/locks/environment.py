@@ -22,18 +22,8 @@ from packaging.tags import compatible_tags, cpython_tags
 from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 from packaging.version import InvalidVersion, Version
 
-# TODO(lead): `buildkit_slim/platforms.py` ("keys") is to own how bslim names platforms and
-# their machines; until it lands this is the shim's table (pip_for_target.MACHINES).
-MACHINES = {
-    "linux/386": "i686",
-    "linux/amd64": "x86_64",
-    "linux/arm/v6": "armv6l",
-    "linux/arm/v7": "armv7l",
-    "linux/arm64": "aarch64",
-    "linux/ppc64le": "ppc64le",
-    "linux/riscv64": "riscv64",
-    "linux/s390x": "s390x",
-}
+from buildkit_slim.platforms import MACHINES
+
 # glibc of each Debian release the python images are built on: the newest manylinux tag a
 # wheel may carry there (bullseye 2.31, bookworm 2.36, trixie 2.41; forky as trixie until it
 # is released). Another release: only what every glibc-based image takes (2.17).
