@@ -10,7 +10,6 @@ from dataclasses import dataclass, replace
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from buildkit_slim.cache import platform_pair
 from buildkit_slim.config import (
     PLATFORMS,
     SHIM_DIR,
@@ -21,6 +20,7 @@ from buildkit_slim.config import (
     suggest_platform,
 )
 from buildkit_slim.errors import UsageError
+from buildkit_slim.platforms import pair
 
 WHEELS_SUFFIX = "-wheels"  # bake target of a target's wheel image (publish-wheels)
 # fast-wheels' helper, written beside the generated files and handed to the fetch stage as a
@@ -76,7 +76,7 @@ PLAIN_STAGES = (
 
 def inherited_role(index: int, platform: str | None = None) -> str:
     """The stage holding the index-th wheels-from image: for the target, or for `platform`."""
-    return f"wheels-from-{index}-{platform_pair(platform) if platform else 'target'}"
+    return f"wheels-from-{index}-{pair(platform) if platform else 'target'}"
 
 
 def plan_stages(prefix: str, *, fast: bool, contexts: Sequence[tuple[str, str]] = (),

@@ -17,9 +17,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from importlib import resources
 
-from buildkit_slim.cache import platform_pair
 from buildkit_slim.config import SHIM_FILE
 from buildkit_slim.plan import CONTEXT, SHIM_CONTEXT, BuildStage, Plan, TargetPlan, inherited_role
+from buildkit_slim.platforms import ARG_PAIR as PAIR  # the shim's arg_pair(): linux-armv7
+from buildkit_slim.platforms import pair
 from buildkit_slim.resources.pip_for_target import (  # its files, its arguments, what it pins
     COMPILE_LIST,
     LIB,
@@ -36,7 +37,6 @@ PROJECT_ENV = "/fetched/project-env"
 INHERITED_DIR = "/bslim/wheels-from"
 FETCHED = "/fetched"
 TARGET_ARGS = "TARGETOS TARGETARCH TARGETVARIANT"
-PAIR = "${TARGETOS}-${TARGETARCH}${TARGETVARIANT}"  # the shim's pair(): linux-armv7
 COMPILED = "/compiled"
 COMPILE_CACHE = "/root/.cache/pip/bslim-compiled"  # in the per-platform pip cache mount
 INSTALLED = "/bslim/installed"
@@ -47,6 +47,7 @@ INSTALL_OPTIONS = ("--no-index", "--no-cache-dir", "--only-binary=:all:",
 SHIM_HOME = "/bslim/shim"  # the shim, its lists and what it pins; other stages bind-mount it
 SHIM = f"{SHIM_HOME}/{SHIM_FILE}"
 PINS_FILE = "pins.txt"  # beside the shim: PINS with their hashes
+PLATFORMS_FILE = "platforms.py"  # beside the shim: buildkit_slim/platforms.py, which it imports
 # What pip needs to reach a private index or one behind a TLS-intercepting proxy: the CA
 # bundle and a netrc with the index's credentials (`bslim bake --ca-bundle/--netrc`). Secret
 # mounts, so neither lands in a layer, and only on the steps that reach an index; either may
@@ -124,8 +125,10 @@ def shim_files(target: TargetPlan) -> dict[str, str]:
     """What the named context bslim-shim holds for `target` (file name -> text): the shim,
     what it pins (by hash), and the lists (in files, not in the Dockerfile: a code change
     leaves the dependency layers alone, and no heredoc keeps hadolint from parsing it)."""
-    files = {SHIM_FILE: (resources.files("buildkit_slim.resources") / SHIM_FILE).read_text(
-        encoding="utf-8"), PINS_FILE: "".join(f"{n}=={v} --hash=sha256:{h}\n" for n, v, h in PINS)}
+    package = resources.files("buildkit_slim")
+    files = {SHIM_FILE: (package / "resources" / SHIM_FILE).read_text(encoding="utf-8"),
+             PLATFORMS_FILE: (package / PLATFORMS_FILE).read_text(encoding="utf-8"),
+             PINS_FILE: "".join(f"{n}=={v} --hash=sha256:{h}\n" for n, v, h in PINS)}
     if target.requirements_file:
         files[target.requirements_file] = "".join(f"{r}\n" for r in target.dependencies or ())
     if target.build_requires_file:
@@ -188,7 +191,7 @@ def _pip_options(target: TargetPlan, *, every_platform: bool = False) -> list[st
         options += ["--find-links", folder]
         if kind == "dir" or every_platform:  # as --export-wheels writes: a dir per platform
             for platform in target.platforms:
-                options += ["--find-links", f"{folder}/{platform_pair(platform)}"]
+                options += ["--find-links", f"{folder}/{pair(platform)}"]
     options += _index_options(target)
     for path in config.find_links:
         options += ["--find-links", f"{SRC_DIR}/{path}"]
@@ -250,7 +253,7 @@ def _inherit(stage: Stage, *, every_platform: bool = False) -> list[str]:
                       f"COPY --from={stage.context(name)} / {INHERITED_DIR}/{index}/"]
         elif every_platform:
             lines += [f"COPY --from={stage.read(inherited_role(index, platform))} / "
-                      f"{INHERITED_DIR}/{index}/{platform_pair(platform)}/"
+                      f"{INHERITED_DIR}/{index}/{pair(platform)}/"
                       for platform in stage.target.platforms]
         else:
             lines.append(f"COPY --from={stage.read(inherited_role(index))} / "
@@ -258,12 +261,13 @@ def _inherit(stage: Stage, *, every_platform: bool = False) -> list[str]:
     return lines
 
 
-def _shim(stage: Stage, *, only: str | None = None) -> list[str]:
+def _shim(stage: Stage, *, only: tuple[str, ...] = ()) -> list[str]:
     """The shim with what it needs (from the named context) into SHIM_HOME: the fetch stage's
-    COPY; `only`: a bind mount of that one file (the plain strategy's check)."""
-    if only is not None:
-        return [f"--mount=type=bind,from={stage.context(SHIM_CONTEXT)},source={only},"
-                f"target={SHIM_HOME}/{only}"]
+    COPY; `only`: bind mounts of those files (the plain strategy's check: its dependency
+    layer must not depend on the other lists)."""
+    if only:
+        return [f"--mount=type=bind,from={stage.context(SHIM_CONTEXT)},source={name},"
+                f"target={SHIM_HOME}/{name}" for name in only]
     return [*NAMED_CONTEXT, f"COPY --from={stage.context(SHIM_CONTEXT)} "
             + " ".join(shim_files(stage.target)) + f" {SHIM_HOME}/"]
 
@@ -273,7 +277,7 @@ def plain_wheels(stage: Stage) -> tuple[list[str], list[str]]:
     target = stage.target
     config, lines = target.config, [*_head(stage), *_inherit(stage)]
     if target.contexts:  # say which inherited wheels do not fit (pip would skip them)
-        lines += _run(_shim(stage, only=SHIM_FILE), [shlex.join(
+        lines += _run(_shim(stage, only=(SHIM_FILE, PLATFORMS_FILE)), [shlex.join(
             ["python3", SHIM, *argv("check", INHERITED_DIR)])])
     pip = ["pip", "wheel", "--wheel-dir", WHEELS_DIR, *_pip_options(target)]
     if config.requirements:

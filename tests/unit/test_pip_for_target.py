@@ -24,10 +24,10 @@ import pip
 import pytest
 from pip._vendor.packaging import _manylinux, markers, tags
 
+from buildkit_slim.platforms import MACHINES
 from buildkit_slim.resources import pip_for_target
 from buildkit_slim.resources.pip_for_target import (
     COMPILE_LIST,
-    MACHINES,
     NO_BACKEND,
     PINS,
     REPORT,
@@ -787,16 +787,6 @@ def test_capture_of_a_failed_install_copies_nothing(tmp_path: Path) -> None:
 
 
 # --- one fetch for the platform set ------------------------------------------------------------
-
-@pytest.mark.parametrize(("target", "expected"), [
-    ("linux/arm/v7", "linux-armv7"), ("linux/amd64", "linux-amd64"),
-    ("linux/arm64", "linux-arm64"), ("linux/arm/v6", "linux-armv6"), ("linux/386", "linux-386"),
-])
-def test_pair_is_what_the_dockerfile_spells_from_the_target_args(target: str,
-                                                                 expected: str) -> None:
-    # ${TARGETOS}-${TARGETARCH}${TARGETVARIANT}
-    assert pip_for_target.pair(target) == expected
-
 
 def _passes(monkeypatch: pytest.MonkeyPatch,
             kinds: dict[str, str]) -> list[tuple[list[str], dict[str, str] | None]]:

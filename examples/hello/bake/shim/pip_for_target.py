@@ -37,9 +37,17 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
 
-MACHINES = {"linux/amd64": "x86_64", "linux/386": "i686", "linux/arm64": "aarch64",
-            "linux/arm/v7": "armv7l", "linux/arm/v6": "armv6l", "linux/ppc64le": "ppc64le",
-            "linux/s390x": "s390x", "linux/riscv64": "riscv64"}
+try:  # bslim's own module; in a build, its copy beside this file
+    from buildkit_slim.platforms import MACHINES, MANYLINUX_MACHINES, arg_pair, pair
+except ImportError:  # (off the path in a hook's `python -I -S`; in bslim's tree, one up)
+    sys.path[:0] = [str(Path(__file__).parent), str(Path(__file__).parents[1])]
+    from platforms import (  # type: ignore[import-not-found,no-redef]
+        MACHINES,
+        MANYLINUX_MACHINES,
+        arg_pair,
+        pair,
+    )
+    del sys.path[:2]
 BUILD_MACHINE = platform.machine()  # read before pretend(): the machine this runs on
 NATIVE = next((p for p, m in MACHINES.items() if m == BUILD_MACHINE), None)
 TARGET = os.environ.get("TARGETPLATFORM") or NATIVE
@@ -50,6 +58,8 @@ PINS = (("pip", PIP_VERSION, "f3b60b20ffaadd4415ed7957212a38ac63fa4c5fa375bd0f4a
 LIB = Path(__file__).with_name("lib")  # PINS, installed: first on the path
 if LIB.is_dir() and str(LIB) not in sys.path:
     sys.path.insert(0, str(LIB))
+# Machines packaging offers manylinux tags for (armv7l and i686 once pretend patched; riscv64
+# too, though PyPI has none): what target_platforms spells, to match pip's tags.
 MANYLINUX = ("x86_64", "i686", "aarch64", "armv7l", "ppc64le", "s390x", "riscv64")
 COMPILE_LIST, REPORT, WHEELS = "compile.txt", "report.json", "wheels"  # in a pass's DIR
 BUILDENV, SDISTS, SOURCES = "buildenv", "sdists", "src"  # DIR/<this>/<key>: for `compile`
@@ -113,7 +123,7 @@ def pretend(target: str | None, *, tags: bool) -> None:
 
         if machine in ("armv7l", "i686"):
             _manylinux._have_compatible_abi = lambda *args: True
-        if machine in MANYLINUX and not any("-manylinux" in t for t in target_tags()):
+        if machine in MANYLINUX_MACHINES and not any("-manylinux" in t for t in target_tags()):
             raise SystemExit(f"bslim: this pip offers no manylinux tags for {machine}: every "
                              "binary wheel would be compiled under emulation")
 
@@ -163,18 +173,13 @@ def classify(filename: str, supported: set[str]) -> str:
     return "native" if all(t.platform == f"linux_{BUILD_MACHINE}" for t in tags) else "wheel"
 
 
-def pair(target: str) -> str:  # linux/arm/v7 -> linux-armv7: ${TARGETOS}-${TARGETARCH}...
-    os_name, arch, *variant = target.split("/")
-    return f"{os_name}-{arch}{''.join(variant)}"
-
-
 def check(directory: Path) -> int:
     """Name the inherited wheels that cannot serve the target (pip would skip them and build
     from source, emulated). directory/<n>/ holds a source's wheels, flat and in <n>/<platform
     as linux-arm-v7>/ for each platform (as `bslim bake --export-wheels` writes them)."""
     from pip._vendor.packaging.utils import parse_wheel_filename
 
-    supported, own = target_tags(), str(TARGET).replace("/", "-")
+    supported, own = target_tags(), pair(str(TARGET))
     for wheel in sorted([*directory.glob("*/*.whl"), *directory.glob(f"*/{own}/**/*.whl")]):
         if classify(wheel.name, supported) == "compile":
             name, version, _, _ = parse_wheel_filename(wheel.name)
@@ -297,6 +302,7 @@ def run_hook(ns: argparse.Namespace, script: list[str]) -> int:
     import site
 
     sys.path[:] = [p for p in sys.path if p not in (str(LIB), str(Path(__file__).parent))]
+    sys.modules.pop("platforms", None)  # this file's; a backend's own `platforms` is its own
     for path in ns.path:
         site.addsitedir(path)
     pretend(TARGET, tags=False)
@@ -415,7 +421,7 @@ def project_env(env: Path, requires_file: str, platforms: list[str],
         print("bslim: the project's build requirements could not be installed natively: pip "
               "builds the project", file=sys.stderr)
     for target in (p for p in platforms if p != NATIVE and requires):
-        if _pip(["download", "--quiet", "--dest", str(env / pair(target)),
+        if _pip(["download", "--quiet", "--dest", str(env / arg_pair(target)),
                  *target_options(target), *options, *requires], {"TARGETPLATFORM": target}):
             print(f"bslim: the project's build requirements have no wheels for {target}",
                   file=sys.stderr)
@@ -468,11 +474,11 @@ def fetch(ns: argparse.Namespace, options: list[str]) -> int:
             ns.no_deps and ns.source else (0, None)
         prepared = wheel is not None  # from prepared requirements: the passes need no index
         for target in sorted(platforms, key=lambda p: p == NATIVE) if status == 0 else []:
-            directory = Path(ns.template.replace("{pair}", pair(target)))
+            directory = Path(ns.template.replace("{pair}", arg_pair(target)))
             extra = [o for p, url in ns.index_for if p == target
                      for o in ("--extra-index-url", url)]
             if prepared:  # what compiling the project there needs: downloaded already
-                extra = ["--no-index", "--find-links", str(Path(env) / pair(target))]
+                extra = ["--no-index", "--find-links", str(Path(env) / arg_pair(target))]
             args = argv("pass", str(directory), wheel=wheel and str(wheel), project=ns.project,
                         source=ns.source, requirement=ns.requirement, no_deps=ns.no_deps,
                         inherited=ns.inherited)
