@@ -51,6 +51,8 @@ HOSTILE = [
     "requests>=2", "req.txt", "wheels", "c", "8080", "80/udp", "x" * 70,
 ]
 TEXT = st.text(st.characters(exclude_categories=["Cs"]), max_size=12)
+PATTERNS = ["{{version}}", "{{major}}.{{minor}}", "{{raw}}", "v{{patch}}", "{{majr}}", "{{",
+            "(.+)", "publish", "a{4294967296}"]
 STRING = st.one_of(st.sampled_from(HOSTILE), TEXT)
 SCALAR = st.one_of(STRING, st.integers(-3, 70000), st.booleans())
 NAME = st.one_of(st.sampled_from(["A", "a.b", "app", "hello", "api", "x\n", "${X}", "1X"]), TEXT)
@@ -114,8 +116,9 @@ VALID: dict[str, st.SearchStrategy[Any]] = {
                             max_size=2),
 }
 # Three to one for a valid value: most examples render, every key is also tried hostile.
-SLIM_VALUES = {spec.key: mostly(VALID[spec.key], value_for(spec.kind))
-               if spec.key in VALID else value_for(spec.kind) for spec in KEYS}
+SLIM_VALUES = {spec.name: mostly(VALID[spec.name], value_for(spec.kind))
+               if spec.name in VALID else value_for(spec.kind)
+               for spec in KEYS if spec.name != "tags"}  # tags: below
 
 
 @st.composite
@@ -130,8 +133,11 @@ def slim_tables(draw: st.DrawFn) -> dict[str, Any]:
                                                           "platforms", "cache")}), max_size=2))
         elif key == "tags":
             table[key] = draw(st.dictionaries(
-                st.sampled_from(["prefix", "edge", "sha-length", "latest", "bogus"]), SCALAR,
-                max_size=2))
+                st.sampled_from(["prefix", "edge", "sha-length", "latest", "bogus", "patterns",
+                                 "extra", "suffix", "git-tag-prefix", "git-tag-regex",
+                                 "non-version", "major"]),
+                st.one_of(SCALAR, st.lists(st.one_of(STRING, st.sampled_from(PATTERNS)),
+                                           max_size=3)), max_size=3))
         elif key == "unknown":
             table[draw(NAME)] = draw(SCALAR)
         else:

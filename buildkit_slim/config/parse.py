@@ -1,0 +1,308 @@
+"""Parse `[tool.slim]` into the model (pure): every key by its declaration, then the rules that
+tie keys together (base images, derived values, overlapping directories).
+
+`parse` reports every problem at once, each under its full dotted key, as one ConfigError.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import replace
+from pathlib import PurePosixPath
+from typing import Any, cast
+
+from packaging.utils import canonicalize_name
+
+from buildkit_slim.config.checks import DEBIAN_RELEASES, IMAGE_REF_RE, REPOSITORY_RE, Context
+from buildkit_slim.config.model import KEY_TABLE, Config, KeyTable, TargetConfig
+from buildkit_slim.config.problems import (
+    BARE_KEY_RE,
+    NO_CONTROL,
+    Problems,
+    control_characters,
+    describe,
+    dotted,
+    suggest,
+)
+from buildkit_slim.config.project import ProjectMeta, ProjectSource, parse_project
+from buildkit_slim.errors import ConfigError
+from buildkit_slim.keys import KINDS, REFUSED, Key, keys_of
+
+TARGET_NAME_RE = BARE_KEY_RE
+_PLACEHOLDER_RE = re.compile(r"\{([^{}]*)\}")
+_TYPES: dict[str, type | tuple[type, ...]] = {
+    "str": str, "bool": bool, "int": int, "list": (list, tuple), "table": dict}
+
+
+def parse(source: ProjectSource, table: KeyTable = KEY_TABLE) -> Config:
+    """Pure: the whole configuration, or a ConfigError listing every problem at once."""
+    problems = Problems()
+    project = parse_project(source.pyproject, problems)
+    tool = source.pyproject.get("tool", {})
+    slim = tool.get("slim") if isinstance(tool, dict) else None
+    if slim is None:
+        raise ConfigError(["tool.slim: no [tool.slim] table in pyproject.toml; "
+                           "run `bslim init` to add one"])
+    if not isinstance(slim, dict):
+        raise ConfigError([f"tool.slim: must be a table, got {describe(slim)}"])
+    ctx = Context(problems, project, source)
+
+    allowed = [*(k.name for k in table.keys), "targets"]
+    for name in slim:
+        if name not in allowed:
+            problems.add(f"tool.slim.{dotted(name)}", "unknown key" + suggest(name, allowed))
+    top_only = {k.attr: _value(k, slim, f"tool.slim.{k.name}", ctx) for k in table.top_only}
+    target_tables = _target_tables(slim, project, table, problems)
+    targets = [_parse_target(name, slim, own, table, ctx) for name, own in target_tables]
+    seen: dict[str, str] = {}
+    for target in targets:
+        if target.image in seen:
+            problems.add(f"tool.slim.targets.{target.name}.image",
+                         f"{target.image!r} is already the image of target "
+                         f"'{seen[target.image]}'; give each target its own image")
+        seen.setdefault(target.image, target.name)
+    config = table.config(project=project, targets=tuple(targets), **top_only)
+    _check_cache_dirs(config, source, problems)
+    if problems.items:
+        raise ConfigError(problems.items)
+    return config
+
+
+def check_value(decl: Key, raw: Any, key: str, ctx: Context) -> Any:
+    """Type-check and validate one value; returns it parsed (tuples for arrays)."""
+    if raw is None:  # a default that means "unset" or "derived"
+        return None
+    # A sub-table's own keys are checked one by one, so that each problem in it is reported.
+    bad = [] if decl.table is not None and isinstance(raw, dict) else control_characters(raw, key)
+    if bad:
+        # The one fence every [tool.slim] string passes, keys of tables included: a newline
+        # would start a new Dockerfile instruction. The checks are the second.
+        for item_key in bad:
+            ctx.add(item_key, NO_CONTROL)
+        return _fallback(decl, ctx)
+    # `type(...) is bool`: a boolean is an int to isinstance (sha-length = true).
+    if not isinstance(raw, _TYPES[decl.kind]) or (decl.kind != "bool" and type(raw) is bool):
+        ctx.add(key, f"must be {KINDS[decl.kind]}, got {describe(raw)}")
+        # Carry on with the (valid) default so that later checks see a well-typed value.
+        return _fallback(decl, ctx)
+    if decl.table is not None:
+        return _parse_table(decl, cast("dict[str, Any]", raw), key, ctx)
+    value = decl.check(raw, key, ctx) if decl.check else raw
+    if value is REFUSED:
+        return _fallback(decl, ctx)
+    return tuple(value) if isinstance(value, list) else value
+
+
+def default_value(decl: Key, key: str, ctx: Context) -> Any:
+    """A key's default, parsed: checked too, for what it names in the project (output-dir)."""
+    return decl.default if decl.table is not None else check_value(decl, decl.default, key, ctx)
+
+
+def _fallback(decl: Key, ctx: Context) -> Any:
+    """The default in place of a value already reported: its own problems are no news."""
+    return default_value(decl, decl.name, replace(ctx, problems=Problems()))
+
+
+def _value(decl: Key, table: Mapping[str, Any], key: str, ctx: Context) -> Any:
+    if decl.name in table:
+        return check_value(decl, table[decl.name], key, ctx)
+    return default_value(decl, key, ctx)
+
+
+def _parse_table(decl: Key, raw: dict[str, Any], key: str, ctx: Context) -> Any:
+    """A sub-table: its model built from its keys' values, checked in the order of the file."""
+    assert decl.table is not None
+    keys = {k.name: k for k in keys_of(decl.table)}
+    values: dict[str, Any] = {}
+    for name, value in raw.items():
+        if name in keys:
+            values[keys[name].attr] = check_value(keys[name], value, f"{key}.{name}", ctx)
+        else:
+            ctx.add(f"{key}.{dotted(name)}", "unknown key" + suggest(name, list(keys)))
+    # A model may refuse values itself with a ValueError, one problem a line, each starting
+    # with its dotted key, as TagRules does. One value at a time first, then those fine alone
+    # all together (a bad value does not hide that two others do not go together).
+    fine: dict[str, Any] = {}
+    for attr, value in values.items():
+        try:
+            decl.table(**{attr: value})
+        except ValueError as exc:
+            _report(exc, ctx)
+        else:
+            fine[attr] = value
+    try:
+        together = decl.table(**fine)
+    except ValueError as exc:  # values that are fine alone but not together
+        _report(exc, ctx)
+        return decl.default
+    return together if len(fine) == len(values) else decl.default
+
+
+def _report(refused: ValueError, ctx: Context) -> None:
+    for line in str(refused).splitlines():
+        item_key, _, message = line.partition(": ")
+        ctx.add(item_key, message)
+
+
+def _target_tables(slim: Mapping[str, Any], project: ProjectMeta, table: KeyTable,
+                   problems: Problems) -> list[tuple[str, dict[str, Any]]]:
+    """(name, own table) of each target, and what is wrong with their names and keys."""
+    raw_targets = slim.get("targets", {})
+    if not isinstance(raw_targets, dict):
+        problems.add("tool.slim.targets",
+                     f"must be a table of tables, got {describe(raw_targets)}")
+        raw_targets = {}
+    per_target = {k.name for k in table.per_target}
+    top_only = {k.name: k for k in table.top_only}
+    names = [k.name for k in table.keys]
+    out: list[tuple[str, dict[str, Any]]] = []
+    for name, own in raw_targets.items():
+        prefix = f"tool.slim.targets.{dotted(name)}"
+        if not TARGET_NAME_RE.fullmatch(name):
+            problems.add(prefix, "target names may use only letters, digits, '_' and '-'")
+            continue
+        if not isinstance(own, dict):
+            problems.add(prefix, f"must be a table, got {describe(own)}")
+            continue
+        for key in own:
+            if key in top_only:  # `tags`: one set of rules per project, `bslim tags` has no target
+                where = f"tool.slim.{key}" if top_only[key].table else "tool.slim"
+                problems.add(f"{prefix}.{key}", f"can only be set at the top level ({where})")
+            elif key not in per_target:
+                problems.add(f"{prefix}.{dotted(key)}", "unknown key" + suggest(key, names))
+        out.append((name, {k: v for k, v in own.items() if k in per_target}))
+    if not raw_targets:
+        out.append((_default_target_name(project.name), {}))
+    return out
+
+
+def _parse_target(name: str, top: Mapping[str, Any], own: Mapping[str, Any], table: KeyTable,
+                  ctx: Context) -> TargetConfig:
+    values: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+    keys: dict[str, str] = {}
+    for decl in table.per_target:
+        origin, values_from = (f"tool.slim.targets.{name}", own) if decl.name in own else \
+            ("tool.slim", top) if decl.name in top else ("default", {})
+        keys[decl.attr] = f"{origin if values_from else 'tool.slim'}.{decl.name}"
+        values[decl.attr] = _value(decl, values_from, keys[decl.attr], ctx)
+        sources[decl.name] = origin
+    _derive(values, sources, keys, ctx)
+    return table.target(name=name, sources=tuple(sorted(sources.items())), **values)
+
+
+def _derive(values: dict[str, Any], sources: dict[str, str], keys: dict[str, str],
+            ctx: Context) -> None:
+    """The rules between keys: base images filled in and matched, image and entrypoint
+    derived from the project when not set."""
+    python, debian = values["python"], values["debian"]
+    for attr in ("builder_base", "runtime_base"):
+        values[attr] = _fill_base(values[attr], python, debian, keys[attr], ctx.problems)
+    _check_bases_match(values["builder_base"], values["runtime_base"], keys["runtime_base"],
+                       ctx.problems)
+    if values["image"] is None:
+        image = values["image"] = str(canonicalize_name(ctx.project.name))
+        sources["image"] = "derived"
+        if not REPOSITORY_RE.fullmatch(image):
+            ctx.add(keys["image"], f"project name {ctx.project.name!r} is not a valid image "
+                    "repository; set image = \"registry/owner/name\"")
+    if values["entrypoint"] is None and values["dockerfile"] is None:
+        values["entrypoint"] = default_entrypoint(ctx.project, ctx.source, keys["entrypoint"],
+                                                  ctx.problems)
+        sources["entrypoint"] = "derived"
+    values["entrypoint"] = tuple(values["entrypoint"] or ())
+
+
+def default_entrypoint(
+    project: ProjectMeta, source: ProjectSource, key: str, problems: Problems
+) -> tuple[str, ...] | None:
+    if len(project.scripts) == 1:
+        return (project.scripts[0],)
+    if len(project.scripts) > 1:
+        problems.add(key, f"not set, and [project.scripts] has {len(project.scripts)} entries "
+                     f"({', '.join(project.scripts)}); set entrypoint = [\"{project.scripts[0]}\"]")
+        return None
+    module = project.name.replace("-", "_").lower()
+    if module in source.main_packages:
+        return ("python", "-m", module)
+    if len(source.main_packages) == 1:
+        return ("python", "-m", source.main_packages[0])
+    problems.add(key, "not set, and there is no default: the project has no [project.scripts] "
+                 f"entry and no {module}/__main__.py; set entrypoint = [\"python\", \"-m\", "
+                 f"\"{module}\"] or similar")
+    return None
+
+
+def _fill_base(template: str, python: str, debian: str, key: str, problems: Problems) -> str:
+    unknown = [p for p in _PLACEHOLDER_RE.findall(template) if p not in ("python", "debian")]
+    if unknown:
+        problems.add(key, f"unknown placeholder {{{unknown[0]}}}; valid: {{python}}, {{debian}}")
+        return template
+    filled = template.replace("{python}", python).replace("{debian}", debian)
+    if not IMAGE_REF_RE.fullmatch(filled):
+        problems.add(key, f"{filled!r} is not a valid image reference (e.g. python:3.13-trixie)")
+    return filled
+
+
+def _tag_of(image: str) -> str:
+    return image.rsplit(":", 1)[1] if ":" in image.rsplit("/", 1)[-1] else ""
+
+
+def _release_in(image: str) -> str | None:
+    found = [r for r in DEBIAN_RELEASES if re.search(rf"(^|-){r}($|-)", _tag_of(image))]
+    return found[0] if found else None
+
+
+def _python_in(image: str) -> str | None:
+    match = re.match(r"^(3\.[0-9]{1,2})(?:[.-]|$)", _tag_of(image))
+    return match.group(1) if match else None
+
+
+def _check_bases_match(builder: str, runtime: str, key: str, problems: Problems) -> None:
+    """Wheels built on one glibc/Python must run on the other: flag obvious mismatches."""
+    b_rel, r_rel = _release_in(builder), _release_in(runtime)
+    if b_rel and r_rel and b_rel != r_rel:
+        problems.add(key, f"{runtime!r} is Debian {r_rel} but builder-base {builder!r} is "
+                     f"{b_rel}; wheels must be built on the runtime's Debian release (glibc)")
+    b_py, r_py = _python_in(builder), _python_in(runtime)
+    if b_py and r_py and b_py != r_py:
+        problems.add(key, f"{runtime!r} is Python {r_py} but builder-base {builder!r} is "
+                     f"Python {b_py}; both stages need the same Python")
+
+
+def _check_cache_dirs(config: Config, source: ProjectSource, problems: Problems) -> None:
+    """cache.local is rotated (the old directory deleted): it must not overlap anything else."""
+    for target in config.targets:
+        local = target.cache.local
+        if local is None:
+            continue
+        key = ("tool.slim.cache.local" if dict(target.sources).get("cache") != f"tool.slim."
+               f"targets.{target.name}" else f"tool.slim.targets.{target.name}.cache.local")
+        others = [config.output_dir, *(p for p in (target.requirements, target.dockerfile)
+                                       if p), *target.find_links,
+                  *(p for kind, p in target.wheels_from if kind == "dir")]
+        if PurePosixPath(local).parts == ():
+            problems.add(key, f"{local!r} is the project itself; use a directory of its own, "
+                         "e.g. \".cache/buildkit\"")
+            continue
+        for other in others:
+            if _overlap(local, other):
+                problems.add(key, f"{local!r} overlaps {other!r}; the cache is replaced after "
+                             "every build: use a directory of its own, e.g. \".cache/buildkit\"")
+        base = f"{local}/{target.name}"
+        for path in sorted(source.not_caches):
+            if path == base or path.startswith((f"{base}-", f"{base}.")):
+                problems.add(key, f"{path!r} is not a build cache (bslim replaces "
+                             f"{base!r} after every build); use a directory of its own, e.g. "
+                             "\".cache/buildkit\"")
+
+
+def _overlap(a: str, b: str) -> bool:
+    pa, pb = PurePosixPath(a).parts, PurePosixPath(b).parts
+    return pa[:len(pb)] == pb or pb[:len(pa)] == pa
+
+
+def _default_target_name(project_name: str) -> str:
+    name = re.sub(r"[^a-zA-Z0-9_-]+", "-", str(canonicalize_name(project_name))).strip("-")
+    return name or "app"
