@@ -19,9 +19,9 @@ from buildkit_slim.keys import Key, keys_of
 # directory goes into .dockerignore.
 GENERATED_NAMES = ("Dockerfile", "Dockerfile.dockerignore", "docker-bake.json")
 # fast-wheels' helper: <output-dir>/shim/pip_for_target.py (the build's named context), with
-# platforms.py, what it pins and each target's lists (render/dockerfile.py's shim_files).
+# the modules it imports, what it pins and each target's lists (render/dockerfile.py's shim_files).
 SHIM_DIR, SHIM_FILE = "shim", "pip_for_target.py"
-SHIM_NAMES = re.compile(r"pip_for_target\.py|platforms\.py|pins\.txt"
+SHIM_NAMES = re.compile(r"pip_for_target\.py|platforms\.py|wheel_build\.py|pins\.txt"
                         r"|[A-Za-z0-9_-]+\.(requirements|build-requires)\.txt")
 
 

@@ -48,6 +48,7 @@ SHIM_HOME = "/bslim/shim"  # the shim, its lists and what it pins; other stages 
 SHIM = f"{SHIM_HOME}/{SHIM_FILE}"
 PINS_FILE = "pins.txt"  # beside the shim: PINS with their hashes
 PLATFORMS_FILE = "platforms.py"  # beside the shim: buildkit_slim/platforms.py, which it imports
+BUILD_FILE = "wheel_build.py"  # beside the shim: its compile side (PEP 517), which it imports
 # What pip needs to reach a private index or one behind a TLS-intercepting proxy: the CA
 # bundle and a netrc with the index's credentials (`bslim bake --ca-bundle/--netrc`). Secret
 # mounts, so neither lands in a layer, and only on the steps that reach an index; either may
@@ -122,12 +123,14 @@ def render_stage(stage: Stage) -> list[str]:
 
 
 def shim_files(target: TargetPlan) -> dict[str, str]:
-    """What the named context bslim-shim holds for `target` (file name -> text): the shim,
-    what it pins (by hash), and the lists (in files, not in the Dockerfile: a code change
-    leaves the dependency layers alone, and no heredoc keeps hadolint from parsing it)."""
+    """What the named context bslim-shim holds for `target` (file name -> text): the shim and
+    the modules it imports, what it pins (by hash), and the lists (in files, not in the
+    Dockerfile: a code change leaves the dependency layers alone, and no heredoc keeps hadolint
+    from parsing it)."""
     package = resources.files("buildkit_slim")
     files = {SHIM_FILE: (package / "resources" / SHIM_FILE).read_text(encoding="utf-8"),
              PLATFORMS_FILE: (package / PLATFORMS_FILE).read_text(encoding="utf-8"),
+             BUILD_FILE: (package / "resources" / BUILD_FILE).read_text(encoding="utf-8"),
              PINS_FILE: "".join(f"{n}=={v} --hash=sha256:{h}\n" for n, v, h in PINS)}
     if target.requirements_file:
         files[target.requirements_file] = "".join(f"{r}\n" for r in target.dependencies or ())
@@ -277,7 +280,7 @@ def plain_wheels(stage: Stage) -> tuple[list[str], list[str]]:
     target = stage.target
     config, lines = target.config, [*_head(stage), *_inherit(stage)]
     if target.contexts:  # say which inherited wheels do not fit (pip would skip them)
-        lines += _run(_shim(stage, only=(SHIM_FILE, PLATFORMS_FILE)), [shlex.join(
+        lines += _run(_shim(stage, only=(SHIM_FILE, PLATFORMS_FILE, BUILD_FILE)), [shlex.join(
             ["python3", SHIM, *argv("check", INHERITED_DIR)])])
     pip = ["pip", "wheel", "--wheel-dir", WHEELS_DIR, *_pip_options(target)]
     if config.requirements:

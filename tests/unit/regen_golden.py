@@ -21,6 +21,7 @@ EXPECTED = "expected"
 REGENERATE = "python tests/unit/regen_golden.py"
 SHIM_STANDIN = "# buildkit_slim/resources/pip_for_target.py, byte for byte\n"
 PLATFORMS_STANDIN = "# buildkit_slim/platforms.py, byte for byte\n"
+BUILD_STANDIN = "# buildkit_slim/resources/wheel_build.py, byte for byte\n"
 
 
 def cases() -> list[Path]:
@@ -28,11 +29,12 @@ def cases() -> list[Path]:
 
 
 def render_case(case: Path) -> dict[str, str]:
-    """What bslim renders for this case: project-relative path -> text. The shim and
-    platforms.py, when byte for byte bslim's own, stand as one line each (not hundreds of
-    lines again in every case)."""
+    """What bslim renders for this case: project-relative path -> text. The shim and the
+    modules it imports, when byte for byte bslim's own, stand as one line each (not hundreds
+    of lines again in every case)."""
     own = shim_files(make_plan(load(case)).targets[0])
-    standins = {own[SHIM_FILE]: SHIM_STANDIN, own["platforms.py"]: PLATFORMS_STANDIN}
+    standins = {own[SHIM_FILE]: SHIM_STANDIN, own["platforms.py"]: PLATFORMS_STANDIN,
+                own["wheel_build.py"]: BUILD_STANDIN}
     return {f.path: standins.get(f.text, f.text)
             for f in render_all(make_plan(load(case)))}
 
