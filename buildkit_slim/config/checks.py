@@ -19,8 +19,10 @@ from packaging.utils import canonicalize_name
 
 from buildkit_slim.config.problems import CONTROL_RE, Problems, describe, dotted, suggest
 from buildkit_slim.config.project import ProjectMeta, ProjectSource
+from buildkit_slim.keys import REFUSED, Refused
 from buildkit_slim.platforms import PLATFORMS
 from buildkit_slim.platforms import alias as platform_alias
+from buildkit_slim.tag_grammar import TAG_GRAMMAR
 
 # Debian releases the official python images are published for; a base image whose tag names one
 # of them pins the glibc the wheels are built against.
@@ -33,10 +35,9 @@ _PATH_COMPONENT = r"[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*"
 REPOSITORY_RE = re.compile(
     rf"(?:{_HOST}(?::[0-9]+)?/)?{_PATH_COMPONENT}(?:/{_PATH_COMPONENT})*"
 )
-TAG_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
 IMAGE_REF_RE = re.compile(
     rf"(?:{_HOST}(?::[0-9]+)?/)?{_PATH_COMPONENT}(?:/{_PATH_COMPONENT})*"
-    r"(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[a-f0-9]{64})?"
+    rf"(?::{TAG_GRAMMAR})?(?:@sha256:[a-f0-9]{{64}})?"
 )
 _PYTHON_RE = re.compile(r"3\.[0-9]{1,2}")
 _DEBIAN_RE = re.compile(r"[a-z]+")
@@ -88,14 +89,6 @@ class Context:
         self.problems.add(key, message)
 
 
-class Refused:
-    """A validator's answer for a value it reported: parsing carries on with the default."""
-
-    def __repr__(self) -> str:
-        return "REFUSED"
-
-
-REFUSED = Refused()
 Check = Callable[[Any, str, Context], Any]
 
 

@@ -14,13 +14,7 @@ from typing import Any, cast
 
 from packaging.utils import canonicalize_name
 
-from buildkit_slim.config.checks import (
-    DEBIAN_RELEASES,
-    IMAGE_REF_RE,
-    REFUSED,
-    REPOSITORY_RE,
-    Context,
-)
+from buildkit_slim.config.checks import DEBIAN_RELEASES, IMAGE_REF_RE, REPOSITORY_RE, Context
 from buildkit_slim.config.model import KEY_TABLE, Config, KeyTable, TargetConfig
 from buildkit_slim.config.problems import (
     NO_CONTROL,
@@ -34,7 +28,7 @@ from buildkit_slim.config.problems import (
 )
 from buildkit_slim.config.project import ProjectMeta, ProjectSource, parse_project
 from buildkit_slim.errors import ConfigError
-from buildkit_slim.keys import KINDS, Key, keys_of
+from buildkit_slim.keys import KINDS, REFUSED, Key, keys_of
 
 # A target name begins its Dockerfile stage names (`<name>-fetch`), which BuildKit lowercases and
 # then requires to match ^[a-z][a-z0-9-_.]*$ (moby/buildkit frontend/dockerfile/instructions/
@@ -147,22 +141,29 @@ def _parse_table(decl: Key, raw: dict[str, Any], key: str, ctx: Context) -> Any:
             values[keys[name].attr] = check_value(keys[name], value, f"{key}.{name}", ctx)
         else:
             ctx.add(f"{key}.{dotted(name)}", "unknown key" + suggest(name, list(keys)))
-    # A model may refuse values itself with a ValueError that starts with the dotted key, as
-    # TagRules does; it stops at the first, so one value at a time reports them all.
-    valid = True
+    # A model may refuse values itself with a ValueError, one problem a line, each starting
+    # with its dotted key, as TagRules does. One value at a time first, then those fine alone
+    # all together (a bad value does not hide that two others do not go together).
+    fine: dict[str, Any] = {}
     for attr, value in values.items():
         try:
             decl.table(**{attr: value})
         except ValueError as exc:
-            item_key, _, message = str(exc).partition(": ")
-            ctx.add(item_key, message)
-            valid = False
+            _report(exc, ctx)
+        else:
+            fine[attr] = value
     try:
-        return decl.table(**values) if valid else decl.default
+        together = decl.table(**fine)
     except ValueError as exc:  # values that are fine alone but not together
-        item_key, _, message = str(exc).partition(": ")
-        ctx.add(item_key, message)
+        _report(exc, ctx)
         return decl.default
+    return together if len(fine) == len(values) else decl.default
+
+
+def _report(refused: ValueError, ctx: Context) -> None:
+    for line in str(refused).splitlines():
+        item_key, _, message = line.partition(": ")
+        ctx.add(item_key, message)
 
 
 def _target_tables(slim: Mapping[str, Any], project: ProjectMeta, table: KeyTable,

@@ -3,6 +3,7 @@ configuration. Which keys name paths comes from their declarations (`path=True`)
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -17,8 +18,11 @@ from buildkit_slim.keys import Key, keys_of
 # What bslim writes into the output directory; anything else there is the user's, and the
 # directory goes into .dockerignore.
 GENERATED_NAMES = ("Dockerfile", "Dockerfile.dockerignore", "docker-bake.json")
-# fast-wheels' helper: <output-dir>/shim/pip_for_target.py (the build's named context).
+# fast-wheels' helper: <output-dir>/shim/pip_for_target.py (the build's named context), with
+# the modules it imports, what it pins and each target's lists (render/dockerfile.py's shim_files).
 SHIM_DIR, SHIM_FILE = "shim", "pip_for_target.py"
+SHIM_NAMES = re.compile(r"pip_for_target\.py|platforms\.py|wheel_build\.py|pins\.txt"
+                        r"|[A-Za-z0-9_-]+\.(requirements|build-requires)\.txt")
 
 
 def read_project(root: Path, table: KeyTable = KEY_TABLE) -> ProjectSource:
@@ -157,7 +161,8 @@ def _generated(directory: Path, name: str) -> bool:
     """Whether bslim writes `name` in the output directory (or left it from an interrupted
     write): the generated files, and the shim's directory holding nothing else."""
     if name == SHIM_DIR and (directory / name).is_dir() and not (directory / name).is_symlink():
-        return all(n == SHIM_FILE or _is_leftover_temp(n, (SHIM_FILE,))
+        return all(SHIM_NAMES.fullmatch(n) or (n.startswith(".") and n.endswith(".tmp") and
+                                                SHIM_NAMES.fullmatch(n[1:].rsplit(".", 2)[0]))
                    for n in _names(directory / name))
     return name in GENERATED_NAMES or _is_leftover_temp(name)
 

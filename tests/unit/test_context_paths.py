@@ -21,7 +21,7 @@ from buildkit_slim.config import load
 from buildkit_slim.errors import ConfigError
 from buildkit_slim.plan import make_plan
 from buildkit_slim.render import render_all
-from buildkit_slim.render.dockerfile import DOCKERIGNORE
+from buildkit_slim.render.dockerignore import DOCKERIGNORE
 from tests.unit.conftest import WriteProject
 from tests.unit.test_cli import run
 

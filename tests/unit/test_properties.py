@@ -72,6 +72,9 @@ CREDENTIAL_URLS = [
     f"postgres://app:{SECRET}@db/app", f"--extra-index-url https://u:{SECRET}@h.org/simple",
     f"pkg @ https://u:{SECRET}@h.org/x.whl", f"u:{SECRET}@ghcr.io/acme/x",
 ]
+# Tag rule patterns (metadata-action's vocabulary), good and bad.
+PATTERNS = ["{{version}}", "{{major}}.{{minor}}", "{{raw}}", "v{{patch}}", "{{majr}}", "{{",
+            "(.+)", "publish", "a{4294967296}"]
 # Values a hostile or careless user tries, next to random text.
 HOSTILE = [
     "", "\n", "app\n", "trixie\n", "/app;touch>/PWN", "/app && x", "/", "/etc", "${HOME}",
@@ -81,7 +84,7 @@ HOSTILE = [
     "https://pypi.org/simple", "requests>=2", "req.txt", "wheels", "c", "8080", "80/udp",
     "x" * 70, ".env", ".git", ".venv/lib", "src/__pycache__", "bake/Dockerfile", "bake/shim",
     "bake/docker-bake.json", ".cache/bk", "dist/wheels", "git+ssh://git@github.com/a/b",
-    *CREDENTIAL_URLS,
+    *CREDENTIAL_URLS, *PATTERNS,
 ]
 TEXT = st.text(st.characters(exclude_categories=["Cs"]), max_size=12)
 STRING = st.one_of(st.sampled_from(HOSTILE), TEXT)
