@@ -189,7 +189,8 @@ class TargetConfig:
         check=checks.extras)
     requirements: str | None = key(
         None, "Constraints or lock file (relative to the project) whose pins the wheel stage "
-        "honours (`pip --constraint`).", kind="str", check=checks.project_file, path=True)
+        "honours (`pip --constraint`): a regular file, not in a directory the build context "
+        "leaves out.", kind="str", check=checks.context_file, path=True)
     apt_build: tuple[str, ...] = key(
         (), "Debian packages for the wheel stage (e.g. `libffi-dev`; "
         "`--no-install-recommends`, lists removed).", check=checks.apt_packages)

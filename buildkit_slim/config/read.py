@@ -37,6 +37,7 @@ def read_project(root: Path, table: KeyTable = KEY_TABLE) -> ProjectSource:
     existing: set[str] = set()
     outside: set[str] = set()
     not_dirs: set[str] = set()
+    not_files: set[str] = set()
     not_caches: set[str] = set()
     foreign: list[str] = []
     resolved_root = root.resolve()
@@ -57,8 +58,10 @@ def read_project(root: Path, table: KeyTable = KEY_TABLE) -> ProjectSource:
             outside.add(posix)
         elif kind != "missing":
             existing.add(posix)
-            if kind == "file":
+            if kind != "dir":
                 not_dirs.add(posix)
+            if kind != "file":
+                not_files.add(posix)
         return kind
 
     paths = [*_paths(table.keys, slim, top=True),
@@ -77,7 +80,8 @@ def read_project(root: Path, table: KeyTable = KEY_TABLE) -> ProjectSource:
             foreign = [n for n in _names(root / value) if not _generated(root / value, n)]
     return ProjectSource(
         root=root, pyproject=data, main_packages=tuple(mains), existing=frozenset(existing),
-        outside=frozenset(outside), not_dirs=frozenset(not_dirs), foreign_output=tuple(foreign),
+        outside=frozenset(outside), not_dirs=frozenset(not_dirs),
+        not_files=frozenset(not_files), foreign_output=tuple(foreign),
         not_caches=frozenset(not_caches),
     )
 
@@ -125,7 +129,8 @@ def _read_pyproject(path: Path) -> dict[str, Any]:
 
 
 def _kind(root: Path, resolved_root: Path, item: str) -> str:
-    """"missing", "file", "dir" or "outside" (a symlink leaving the project) for a path."""
+    """"missing", "file" (a regular one), "dir", "special" (a FIFO, socket or device) or
+    "outside" (a symlink leaving the project) for a path."""
     candidate = root / item
     try:
         if not candidate.exists() and not candidate.is_symlink():
@@ -133,7 +138,7 @@ def _kind(root: Path, resolved_root: Path, item: str) -> str:
         resolved = candidate.resolve()
         if not resolved.is_relative_to(resolved_root):
             return "outside"
-        return "dir" if candidate.is_dir() else "file"
+        return "dir" if candidate.is_dir() else "file" if candidate.is_file() else "special"
     except (OSError, RuntimeError):  # ENAMETOOLONG, ELOOP, EACCES: not usable either way
         return "missing"
 
