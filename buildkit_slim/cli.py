@@ -363,8 +363,8 @@ def matrix(
 def tags(
     target: TargetArg = None,
     version: Annotated[str | None, typer.Option(
-        "--version", help="PEP 440 version (default: [project].version when no --ref is "
-                          "known; a refs/tags/ ref gives its own).")] = None,
+        "--version", help="PEP 440 version or its git tag (default: [project].version when "
+                          "no --ref is known; a refs/tags/ ref gives its own).")] = None,
     ref: Annotated[str | None, typer.Option(
         help="Git ref, e.g. refs/heads/main or refs/tags/v1.4.2 (default: $GITHUB_REF).")] =
     None,
@@ -378,11 +378,11 @@ def tags(
     project: ProjectOpt = Path(),
 ) -> None:
     """Print the image tags for a version, git ref and commit, one per line."""
-    from buildkit_slim.tags import TagError
+    from buildkit_slim.tags import TagError, build_tags
 
     cfg, the_plan = _load(project)
     try:
-        result, warnings = release.build_tags(
+        result, warnings = build_tags(
             project_version=cfg.project.version, version=version,
             ref=ref if ref is not None else _env("GITHUB_REF"),
             sha=sha if sha is not None else _env("GITHUB_SHA"),
@@ -441,8 +441,8 @@ def merge(
 
 @app.command("release")
 def release_cmd(
-    version: Annotated[str, typer.Argument(help="The version to release, e.g. 1.4.2.",
-                                           show_default=False)],
+    version: Annotated[str, typer.Argument(help="The version to release (1.4.2) or its git "
+                                           "tag (v1.4.2, p1/v1.4.2).", show_default=False)],
     target: TargetArg = None,
     from_: Annotated[str | None, typer.Option(
         "--from", help="The pushed multi-platform image to release: a tag or digest of the "
@@ -459,11 +459,12 @@ def release_cmd(
     import re
 
     from buildkit_slim import publish
-    from buildkit_slim.tags import TagError
+    from buildkit_slim.tags import TagError, release_tags
 
     cfg, the_plan = _load(project)
     chosen = _one_target(the_plan, target)
     try:
+        released = release_tags(version, cfg.tags).version  # p1/v2.0.0 is 2.0.0
         done = publish.run_release(chosen, version=version, rules=cfg.tags, from_=from_,
                                    force=force)
     except TagError as exc:
@@ -474,7 +475,8 @@ def release_cmd(
     for tag in done.tags:
         state = "tagged" if tag in done.to_write else "already"
         print(f"{state} {tag}@{done.digest}")
-    print(f"released {version} of {chosen.name}" + (" (forced)" if done.forced else ""))
+    given = f" (given as {version})" if version != released else ""
+    print(f"released {released} of {chosen.name}{given}" + (" (forced)" if done.forced else ""))
 
 
 # Typer derives command names from function names; `render` is clearer than render-cmd.

@@ -37,7 +37,8 @@ class Key:
     doc: str  # markdown: the JSON schema's description and the README's meaning column
     shown: str | None = None  # how the README shows a default the code derives
     # (value of the right TOML type, its dotted key, config.checks.Context) -> the parsed value,
-    # reporting problems to the context; None: the value as it is (arrays as tuples).
+    # reporting problems to the context, or REFUSED when it reported one (parsing carries on
+    # with the default); None: the value as it is (arrays as tuples).
     check: Callable[..., Any] | None = None
     path: bool = False  # names a path in the project, which reading looks up
     top_only: bool = False  # only [tool.slim] itself may set it, not a target
@@ -49,6 +50,16 @@ class Key:
         if self.table is not None or self.default is None:
             return None
         return list(self.default) if isinstance(self.default, tuple) else self.default
+
+
+class Refused:
+    """A validator's answer for a value it reported: parsing carries on with the default."""
+
+    def __repr__(self) -> str:
+        return "REFUSED"
+
+
+REFUSED = Refused()
 
 
 def key(default: Any, doc: str, *, kind: str | None = None,

@@ -13,7 +13,6 @@ from buildkit_slim.config.checks import (
     DEBIAN_RELEASES,
     PATH_RULE,
     REPOSITORY_RE,
-    TAG_RE,
     safe_path,
     suggest_platform,
 )
@@ -34,11 +33,12 @@ from buildkit_slim.config.project import (
     CREDENTIALS_HINT,
     ProjectMeta,
     ProjectSource,
-    has_credentials,
     parse_project,
 )
 from buildkit_slim.config.read import GENERATED_NAMES, SHIM_DIR, SHIM_FILE, read_project
+from buildkit_slim.credentials import has_credentials
 from buildkit_slim.platforms import PLATFORMS
+from buildkit_slim.tag_grammar import TAG_RE
 
 KEYS = KEY_TABLE.keys
 KEY_SPECS = {k.name: k for k in KEYS}

@@ -2,8 +2,9 @@
 
 Each key is one `key(...)` field below (see `buildkit_slim.keys`): TargetConfig holds what every
 target has (set at the top level, or per target under `[tool.slim.targets.<name>]`), Config what
-only the top level sets, CacheConfig the `cache` sub-table; `TagRules` (buildkit_slim.tags) is the
-`tags` sub-table. Adding a key is adding a field here (or there) and its test.
+only the top level sets, CacheConfig the `cache` sub-table, TagRules the `tags` sub-table (what
+`bslim tags` and `bslim release` compute from it is buildkit_slim.tags). Adding a key is adding
+a field here and its test.
 """
 
 from __future__ import annotations
@@ -12,12 +13,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from buildkit_slim.config import checks
+from buildkit_slim.config import checks, tag_checks
 from buildkit_slim.config.checks import ENV_KEY_RE, LABEL_KEY_RE
+from buildkit_slim.config.problems import Problems
 from buildkit_slim.config.project import ProjectMeta
 from buildkit_slim.keys import Key, key, keys_of
 from buildkit_slim.platforms import PLATFORMS
-from buildkit_slim.tags import DEFAULT_RULES, TagRules
+from buildkit_slim.tag_grammar import DEFAULT_PATTERNS, Pattern, TagError, parse_pattern
 
 DEFAULT_PLATFORMS = ("linux/amd64", "linux/arm/v7")
 _NATIVE_SPEED = "[arm/v7 at native speed](#armv7-at-native-speed)"
@@ -52,6 +54,81 @@ def is_cache_dir(names: Sequence[str]) -> bool:
     """Whether a directory holding these entries is a local cache bslim may replace: one it
     marked, or one holding nothing but BuildKit's cache layout (nothing else is lost)."""
     return CACHE_MARKER in names or set(names) <= _BUILDKIT_CACHE_NAMES
+
+
+@dataclass(frozen=True, kw_only=True)
+class TagRules:
+    """`[tool.slim.tags]`: which tags `bslim tags` and `bslim release` compute (see
+    buildkit_slim.tags); the validators are config.tag_checks'."""
+
+    default_branch: str = key("main", "The branch tagged with `edge`.",
+                              check=tag_checks.default_branch)
+    latest: bool = key(True, "Whether a final release also gets `latest`.")
+    major: bool = key(
+        True, "Whether a final release also gets its major version (`1`): `false` drops "
+        "`{{major}}` from the default patterns (not with other `patterns`).")
+    minor: bool = key(
+        True, "Whether a final release also gets its minor version (`1.4`): `false` drops "
+        "`{{major}}.{{minor}}` from the default patterns (not with other `patterns`).")
+    patterns: tuple[str, ...] = key(
+        DEFAULT_PATTERNS, "The version tags, made of `{{version}}`, `{{major}}`, `{{minor}}`, "
+        "`{{patch}}`, `{{raw}}` and tag characters, e.g. `v{{version}}`.",
+        check=tag_checks.patterns,
+        schema={"type": "array", "items": {"type": "string"}, "minItems": 1,
+                "uniqueItems": True})
+    extra: tuple[str, ...] = key(
+        (), "Fixed tags a final release also gets (they move like `latest`), e.g. "
+        "`[\"stable\"]`.", check=tag_checks.extra,
+        schema={"type": "array", "items": {"type": "string"}, "uniqueItems": True})
+    edge: str = key("edge", "The default branch's tag; `\"\"` for none.", check=tag_checks.edge)
+    branch: bool = key(True, "Tag other branches and pull requests.")
+    sha: bool = key(True, "Tag `sha-<hex>`.")
+    sha_length: int = key(
+        7, "Hex digits of the sha tag (7 to 40).", check=tag_checks.sha_length,
+        schema={"type": "integer", "minimum": tag_checks.SHA_LENGTH[0],
+                "maximum": tag_checks.SHA_LENGTH[1]})
+    prefix: str = key("", "Put before every tag, e.g. `\"py3.13-\"`.", check=tag_checks.prefix)
+    suffix: str = key("", "Put after every tag, e.g. `\"-slim\"`.", check=tag_checks.suffix)
+    prefix_on_latest: bool = key(True, "Whether `latest` gets the prefix too.")
+    suffix_on_latest: bool = key(True, "Whether `latest` gets the suffix too.")
+    git_tag_prefix: str = key(
+        "", "A git tag is `<prefix><version>`, e.g. `\"p1/\"` for `p1/v1.0.0`.",
+        check=tag_checks.git_tag_prefix)
+    git_tag_regex: str = key(
+        "", "Or: a regular expression whose one group is the version, e.g. "
+        "`\"^p1/v(.+)$\"`.", check=tag_checks.git_tag_regex)
+    non_version: str = key(
+        "refuse", "A git tag that is no version: `\"refuse\"` it, or `\"publish\"` it as "
+        "itself.", check=tag_checks.non_version,
+        schema={"enum": list(tag_checks.NON_VERSION)})
+
+    def __post_init__(self) -> None:
+        # The keys' own validators, then the rules between keys: rules built in code are held
+        # to what a pyproject.toml is, and parsing learns what is wrong together (one problem
+        # a line, each starting with its dotted key).
+        found = Problems()
+        for decl in keys_of(type(self)):
+            if decl.check is not None:
+                decl.check(getattr(self, decl.attr), f"{tag_checks.KEY}.{decl.name}", found)
+        for item_key, message in tag_checks.between(self):
+            found.add(item_key, message)
+        if found.items:
+            raise TagError("\n".join(found.items))
+
+    def version_patterns(self) -> tuple[Pattern, ...]:
+        """The patterns, less what `major = false` / `minor = false` drop from the defaults."""
+        dropped = {"{{major}}": not self.major, "{{major}}.{{minor}}": not self.minor}
+        return tuple(parse_pattern(p) for p in self.patterns if not dropped.get(p))
+
+    def affix(self, tag: str) -> str:
+        return f"{self.prefix}{tag}{self.suffix}"
+
+    def latest_tag(self) -> str:
+        return (f"{self.prefix if self.prefix_on_latest else ''}latest"
+                f"{self.suffix if self.suffix_on_latest else ''}")
+
+
+DEFAULT_RULES = TagRules()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -112,7 +189,8 @@ class TargetConfig:
         check=checks.extras)
     requirements: str | None = key(
         None, "Constraints or lock file (relative to the project) whose pins the wheel stage "
-        "honours (`pip --constraint`).", kind="str", check=checks.project_file, path=True)
+        "honours (`pip --constraint`): a regular file, not in a directory the build context "
+        "leaves out.", kind="str", check=checks.context_file, path=True)
     apt_build: tuple[str, ...] = key(
         (), "Debian packages for the wheel stage (e.g. `libffi-dev`; "
         "`--no-install-recommends`, lists removed).", check=checks.apt_packages)

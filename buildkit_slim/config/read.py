@@ -4,6 +4,7 @@ configuration. Which keys name paths comes from their declarations (`path=True`)
 from __future__ import annotations
 
 import os
+import re
 import stat
 from collections.abc import Iterator, Mapping
 from pathlib import Path, PurePosixPath
@@ -19,8 +20,11 @@ from buildkit_slim.keys import Key, keys_of
 # What bslim writes into the output directory; anything else there is the user's, and the
 # directory goes into .dockerignore.
 GENERATED_NAMES = ("Dockerfile", "Dockerfile.dockerignore", "docker-bake.json")
-# fast-wheels' helper: <output-dir>/shim/pip_for_target.py (the build's named context).
+# fast-wheels' helper: <output-dir>/shim/pip_for_target.py (the build's named context), with
+# the modules it imports, what it pins and each target's lists (render/dockerfile.py's shim_files).
 SHIM_DIR, SHIM_FILE = "shim", "pip_for_target.py"
+SHIM_NAMES = re.compile(r"pip_for_target\.py|platforms\.py|wheel_build\.py|pins\.txt"
+                        r"|[A-Za-z0-9_-]+\.(requirements|build-requires)\.txt")
 
 
 def read_project(root: Path, table: KeyTable = KEY_TABLE) -> ProjectSource:
@@ -35,6 +39,7 @@ def read_project(root: Path, table: KeyTable = KEY_TABLE) -> ProjectSource:
     existing: set[str] = set()
     outside: set[str] = set()
     not_dirs: set[str] = set()
+    not_files: set[str] = set()
     not_caches: set[str] = set()
     foreign: list[str] = []
     resolved_root = root.resolve()
@@ -55,8 +60,10 @@ def read_project(root: Path, table: KeyTable = KEY_TABLE) -> ProjectSource:
             outside.add(posix)
         elif kind != "missing":
             existing.add(posix)
-            if kind == "file":
+            if kind != "dir":
                 not_dirs.add(posix)
+            if kind != "file":
+                not_files.add(posix)
         return kind
 
     paths = [*_paths(table.keys, slim, top=True),
@@ -75,7 +82,8 @@ def read_project(root: Path, table: KeyTable = KEY_TABLE) -> ProjectSource:
             foreign = [n for n in _names(root / value) if not _generated(root / value, n)]
     return ProjectSource(
         root=root, pyproject=data, main_packages=tuple(mains), existing=frozenset(existing),
-        outside=frozenset(outside), not_dirs=frozenset(not_dirs), foreign_output=tuple(foreign),
+        outside=frozenset(outside), not_dirs=frozenset(not_dirs),
+        not_files=frozenset(not_files), foreign_output=tuple(foreign),
         not_caches=frozenset(not_caches),
     )
 
@@ -127,7 +135,8 @@ def _read_pyproject(path: Path) -> dict[str, Any]:
 
 
 def _kind(root: Path, resolved_root: Path, item: str) -> str:
-    """"missing", "file", "dir" or "outside" (a symlink leaving the project) for a path."""
+    """"missing", "file" (a regular one), "dir", "special" (a FIFO, socket or device) or
+    "outside" (a symlink leaving the project) for a path."""
     candidate = root / item
     try:
         if not candidate.exists() and not candidate.is_symlink():
@@ -135,7 +144,7 @@ def _kind(root: Path, resolved_root: Path, item: str) -> str:
         resolved = candidate.resolve()
         if not resolved.is_relative_to(resolved_root):
             return "outside"
-        return "dir" if candidate.is_dir() else "file"
+        return "dir" if candidate.is_dir() else "file" if candidate.is_file() else "special"
     except (OSError, RuntimeError):  # ENAMETOOLONG, ELOOP, EACCES: not usable either way
         return "missing"
 
@@ -158,7 +167,8 @@ def _generated(directory: Path, name: str) -> bool:
     """Whether bslim writes `name` in the output directory (or left it from an interrupted
     write): the generated files, and the shim's directory holding nothing else."""
     if name == SHIM_DIR and (directory / name).is_dir() and not (directory / name).is_symlink():
-        return all(n == SHIM_FILE or _is_leftover_temp(n, (SHIM_FILE,))
+        return all(SHIM_NAMES.fullmatch(n) or (n.startswith(".") and n.endswith(".tmp") and
+                                                SHIM_NAMES.fullmatch(n[1:].rsplit(".", 2)[0]))
                    for n in _names(directory / name))
     return name in GENERATED_NAMES or _is_leftover_temp(name)
 

@@ -25,10 +25,11 @@ from buildkit_slim.config import (
     checks,
     load,
     reference,
+    tag_checks,
 )
 from buildkit_slim.errors import ConfigError
 from buildkit_slim.keys import KINDS, key, keys_of
-from buildkit_slim.tags import TagRules
+from buildkit_slim.tags import TagError, TagRules
 from tests.unit.conftest import WriteProject
 
 REPO = Path(__file__).resolve().parents[2]
@@ -45,6 +46,8 @@ class LouderCache(CacheConfig):
 @dataclass(frozen=True, kw_only=True)
 class LouderTags(TagRules):
     shout_tag: bool = key(False, "Also tag `LOUD`.")
+    # A tag rule's validator, declared once: parsing and the model itself both use it.
+    shout_suffix: str = key("", "Put after `LOUD`.", check=tag_checks.suffix)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -106,7 +109,7 @@ def test_a_new_key_is_validated(write_project: WriteProject) -> None:
         shuot = true
         motd = "missing.txt"
         cache = { days = "3" }
-        tags = { shout-tag = 1 }
+        tags = { shout-tag = 1, shout-suffix = "+x" }
 
         [tool.slim.targets.api]
         shout = "yes"
@@ -116,10 +119,18 @@ def test_a_new_key_is_validated(write_project: WriteProject) -> None:
     assert info.value.problems == (
         "tool.slim.shuot: unknown key; did you mean 'shout'?",
         "tool.slim.tags.shout-tag: must be a boolean, got an integer",
+        "tool.slim.tags.shout-suffix: '+x' cannot end an OCI tag (only letters, digits, '_', "
+        "'.', '-')",
         "tool.slim.cache.days: must be an integer, got a string",
         "tool.slim.targets.api.shout: must be a boolean, got a string",
         "tool.slim.motd: file 'missing.txt' does not exist in the project",
     )
+
+
+def test_a_new_tag_rule_is_validated_by_the_model_too() -> None:
+    assert LouderTags(shout_suffix="-x").shout_suffix == "-x"
+    with pytest.raises(TagError, match=r"^tool\.slim\.tags\.shout-suffix: '\+x' cannot end"):
+        LouderTags(shout_suffix="+x")
 
 
 def test_the_schema_knows_a_new_key() -> None:
@@ -149,6 +160,7 @@ def test_the_readme_tables_know_a_new_key() -> None:
     assert "| `shout` | `false` | Print the greeting in capitals. |" in tables["tool.slim"]
     assert "| `days` | `7` | Days a cache entry is kept. |" in tables["tool.slim.cache"]
     assert "| `shout-tag` | `false` | Also tag `LOUD`. |" in tables["tool.slim.tags"]
+    assert "| `shout-suffix` | `\"\"` | Put after `LOUD`. |" in tables["tool.slim.tags"]
     assert "`motd`" in tables["paths"]
     # ...so the committed README, which does not, fails its drift test below.
     text = README.read_text(encoding="utf-8")

@@ -46,6 +46,10 @@ def test_valid_configurations_pass(pyproject: Path) -> None:
     ({"targets": {"api": {"output-dir": "x"}}}, ["targets", "api"]),
     ({"cache": {"registri": "r"}}, ["cache"]),
     ({"tags": {"sha-length": "7"}}, ["tags", "sha-length"]),
+    ({"tags": {"sha-length": 6}}, ["tags", "sha-length"]),
+    ({"tags": {"patterns": []}}, ["tags", "patterns"]),
+    ({"tags": {"patterns": ["{{version}}", 1]}}, ["tags", "patterns", 1]),
+    ({"tags": {"non-version": "skip"}}, ["tags", "non-version"]),
 ])
 def test_invalid_configurations_fail(table: dict[str, object], path: list[object]) -> None:
     with pytest.raises(jsonschema.ValidationError) as caught:
