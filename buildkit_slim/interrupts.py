@@ -212,12 +212,39 @@ def _wait(processes: dict[int, str], seconds: float) -> bool:
         time.sleep(0.05)
 
 
+def _adopt_orphans() -> None:
+    """Linux: processes orphaned below this one come to it, not to init (a child that dies of
+    the signal leaves its own children, started just then, to the next subreaper up): so
+    `descendants()` still finds them."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+
+        pr_set_child_subreaper = 36
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_child_subreaper, 1, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+
+
 def stop_children(signum: int, grace: float = GRACE_SECONDS) -> None:
     """Pass the signal to the processes this one started, and wait for them and theirs (the
-    buildx plugin below the docker CLI); SIGKILL what is left after `grace` seconds."""
+    buildx plugin below the docker CLI); SIGKILL what is left after `grace` seconds, and what
+    their ending orphaned (adopted by this process meanwhile)."""
     below = descendants()
     if not below:
         return
+    _adopt_orphans()
+    _stop(signum, below, grace)
+    for _ in range(3):  # orphans that came to this process while the others stopped
+        _reap()
+        orphans = descendants()
+        if not orphans:
+            return
+        _stop(signal.SIGKILL, orphans, 0)
+
+
+def _stop(signum: int, below: dict[int, str], grace: float) -> None:
     me = os.getpid()
     for pid, (ppid, started) in _processes().items():
         if ppid == me and below.get(pid) == started:

@@ -93,10 +93,9 @@ def wait_ready(process: subprocess.Popen[str], timeout: float = 60) -> None:
 
 
 def kill_children() -> list[int]:
-    """Kill what the tests started and did not wait for (a failed assertion in between);
-    returns their pids."""
-    me = str(os.getpid())
-    killed = []
+    """Kill what the tests started and did not wait for (a failed assertion in between), and
+    what those started; returns their pids."""
+    parents: dict[int, int] = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -104,11 +103,19 @@ def kill_children() -> list[int]:
             fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
         except (OSError, IndexError):
             continue
-        if fields[1] == me and fields[0] != "Z":
-            with contextlib.suppress(OSError):
-                os.kill(int(entry.name), signal.SIGKILL)
-                killed.append(int(entry.name))
-    return killed
+        if fields[0] != "Z":
+            parents[int(entry.name)] = int(fields[1])
+    below = {os.getpid()}
+    grew = True
+    while grew:
+        more = {pid for pid, parent in parents.items() if parent in below} - below
+        below |= more
+        grew = bool(more)
+    below.discard(os.getpid())
+    for pid in below:
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
+    return sorted(below)
 
 
 @dataclass(frozen=True)

@@ -200,3 +200,55 @@ def test_a_docker_cli_that_prints_nothing(project: Path, tmp_path: Path) -> None
     assert result.returncode == 3, result.stderr
     assert result.stderr.startswith("error: docker buildx bake --print printed no JSON"), \
         result.stderr
+
+
+# --- what bslim started -------------------------------------------------------------------------
+
+ORPHANING = """\
+import subprocess, sys, time
+from buildkit_slim import interrupts
+interrupts.install()
+try:
+    # Like a docker CLI that starts its plugin just as the signal comes and dies of it: the
+    # plugin is not there when bslim looks, and its parent is gone when it is.
+    # (The token comes in through the environment: the shell's own command line lacks it. The
+    # grandchild does not hold bslim's stdout: an orphan would make the test wait, not fail.)
+    child = subprocess.Popen(["sh", "-c", "trap 'sleep $TOKEN & exit 0' TERM; "
+                              "while :; do sleep 0.05; done"], env={"TOKEN": sys.argv[1]},
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    print("ready", flush=True)
+    time.sleep(600)
+except interrupts.Interrupted as exc:
+    interrupts.report(exc)
+"""
+
+
+def _running(word: str) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                line = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+                state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+            except (OSError, IndexError):
+                continue
+            if word in line and state != "Z" and "python" not in line:
+                found.append(int(entry.name))
+    return found
+
+
+def test_a_grandchild_orphaned_by_the_signal_is_stopped_too() -> None:
+    token = f"3001.{os.getpid()}"
+    process = subprocess.Popen([sys.executable, "-c", ORPHANING, token], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    wait_ready(process)
+    time.sleep(0.2)
+    assert _running(f"sleep {token}") == []
+    process.send_signal(signal.SIGTERM)
+    outcome = finish(process)
+    time.sleep(0.5)  # an orphan left to init would be running by now
+    left = _running(f"sleep {token}")
+    for pid in left:
+        os.kill(pid, signal.SIGKILL)
+    assert handled(outcome, signal.SIGTERM), outcome
+    assert left == [], "the orphaned grandchild kept running"
