@@ -42,6 +42,7 @@ from typing import Any
 from buildkit_slim import tags as tagging
 from buildkit_slim.config import REPOSITORY_RE
 from buildkit_slim.errors import CheckFailed, UsageError
+from buildkit_slim.oci import check_tag
 from buildkit_slim.plan import Plan, TargetPlan
 from buildkit_slim.platforms import pair as platform_pair
 from buildkit_slim.tag_grammar import TAG_RE
@@ -298,10 +299,7 @@ def _tag_on(image: str, value: str, option: str) -> str:
     if repo != image:
         raise UsageError(f"{option}: {value!r} is in repository {repo!r}, not the target's "
                          f"image {image!r}", hint=_OWN_REPO.get(option))
-    if not TAG_RE.fullmatch(bare):
-        raise UsageError(f"{option}: {bare!r} is not a valid OCI tag (letters, digits, '_', "
-                         "'.', '-'; at most 128)")
-    return bare
+    return check_tag(bare, option)
 
 
 def plan_merge(
