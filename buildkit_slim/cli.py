@@ -32,8 +32,9 @@ def _err(line: str) -> None:
 
 
 def _load(project: Path) -> tuple[config.Config, plan.Plan]:
-    cfg = config.load(project)
-    return cfg, plan.make_plan(cfg)
+    from buildkit_slim.load import load
+
+    return load(project)
 
 
 def _version_callback(value: bool) -> None:
@@ -153,11 +154,27 @@ def bake(
     revision: Annotated[str | None, typer.Option(
         help="Commit sha for the org.opencontainers.image.revision label (default: "
              "$GITHUB_SHA). The created label comes from $SOURCE_DATE_EPOCH.")] = None,
+    reproducible: Annotated[bool | None, typer.Option(
+        "--reproducible/--no-reproducible", help="One commit, one image digest: "
+        "SOURCE_DATE_EPOCH from the last commit, rewrite-timestamp, no time-stamped "
+        "attestation, compiles in fixed directories (default: [tool.slim] reproducible).",
+        show_default=False)] = None,
+    oci: Annotated[Path | None, typer.Option(
+        file_okay=False, help="Write each target's images as one OCI tarball, "
+                              "DIR/<target>.oci.tar, instead of keeping or pushing them.")] =
+    None,
+    sbom: Annotated[bool, typer.Option("--sbom", help="Attach an SBOM attestation (SPDX) of the "
+                                       "installed distributions, made by bslim's image.")] =
+    False,
+    sbom_generator: Annotated[str | None, typer.Option(
+        envvar="BSLIM_SBOM_GENERATOR", help="The image that makes it (default: bslim's own "
+                                            "image of this version).")] = None,
 ) -> None:
     """Render, then build with `docker buildx bake`."""
     import os
 
     from buildkit_slim import apply, wheels
+    from buildkit_slim import reproducible as repro
 
     if load and push:
         raise UsageError("--load and --push: choose one")
@@ -167,14 +184,18 @@ def bake(
     if progress not in ("plain", "tty", "auto"):
         raise UsageError(f"--progress: {progress!r} is not valid; use plain, tty or auto")
     _check_secret_files(ca_bundle, netrc)
-    _, the_plan = _load(project)
+    cfg, the_plan = _load(project)
+    epoch = apply.reproducible_epoch(
+        project, cfg.reproducible if reproducible is None else reproducible, os.environ,
+        push=push, load=load, oci=oci, export_wheels=export_wheels is not None, warn=_err)
     chosen = plan.select(the_plan, targets or [], platform or [])
     staged = release.stage_choice(chosen, push=push, export_wheels=export_wheels is not None,
                                   print_=print_) if stage is not None else None
     overrides = apply.parse_overrides(set_ or [])
     # Per-build labels go in as --set, never into the committed bake file; --set wins.
     rev = release.check_revision(revision or os.environ.get("GITHUB_SHA"))
-    created = release.created_from_epoch(os.environ.get("SOURCE_DATE_EPOCH"))
+    created = release.created_from_epoch(epoch.seconds if epoch else
+                                         os.environ.get("SOURCE_DATE_EPOCH"))
     for target in chosen.targets:
         for key, value in release.build_labels(target.name, revision=rev,
                                                created=created).items():
@@ -184,8 +205,12 @@ def bake(
         overrides=overrides, tag=tag, push=push, load=load,
         builder=builder, progress=progress, metadata_file=metadata_file, ca_bundle=ca_bundle,
         netrc=netrc, cache=not no_cache, export_cache=not no_cache_export,
-        export_wheels=export_wheels,
+        export_wheels=export_wheels, reproducible=epoch is not None,
+        epoch=epoch.seconds if epoch else None, oci=oci,
+        sbom_generator=(sbom_generator or apply.DEFAULT_GENERATOR) if sbom else None,
     )
+    if epoch is not None and push and not print_:
+        apply.check_rewrite_push(builder, staged is not None)
     request = apply.bake_request(the_plan, chosen, options)
     for warning in apply.warnings(chosen, os.environ):
         _err(f"warning: {warning}")
@@ -201,6 +226,8 @@ def bake(
         stage_plan = release.plan_stage(
             staged[0], staged[1], tag=tag or os.environ.get("TAG") or "dev",
             by_digest=publish.push_by_digest(builder))
+        if epoch is not None:
+            stage_plan = apply.reproducible_stage(stage_plan)
         apply.clear_stale_local_caches(chosen, options)
         record, path = publish.run_stage(request, stage_plan, stage)
         apply.rotate_local_caches(chosen, options)
@@ -219,47 +246,10 @@ def bake(
             print(f"wrote {manifest}")
         return
     names = ", ".join(f"{t.name} ({', '.join(t.platforms)})" for t in chosen.targets)
-    print(f"built {names}" + (" and pushed" if push else ""))
-
-
-@app.command("plan")
-def plan_cmd(
-    targets: Annotated[list[str] | None, typer.Argument(help="Targets (default: all).")] = None,
-    project: ProjectOpt = Path(),
-    platform: Annotated[list[str] | None, typer.Option(
-        "--platform", help="Only these platforms (repeatable).")] = None,
-    builder: Annotated[str | None, typer.Option(help="buildx builder to use.")] = None,
-    ca_bundle: Annotated[Path | None, typer.Option(
-        envvar="BSLIM_CA_BUNDLE", dir_okay=False,
-        help="CA certificates for pip inside build steps (see bake).")] = None,
-    netrc: Annotated[Path | None, typer.Option(
-        envvar="BSLIM_NETRC", dir_okay=False,
-        help="Credentials for private package indexes (see bake).")] = None,
-) -> None:
-    """Before building: per platform, which distributions come as wheels, which are pure, and
-    which will be compiled (under emulation or not). Runs only the native fetch stage."""
-    import platform as host
-    import tempfile
-
-    from buildkit_slim import apply, wheels
-    from buildkit_slim.platforms import native as native_platform
-
-    _check_secret_files(ca_bundle, netrc)
-    _, the_plan = _load(project)
-    chosen = plan.select(the_plan, targets or [], platform or [])
-    with tempfile.TemporaryDirectory(prefix="bslim-plan-") as tmp:
-        options = apply.BakeOptions(project_root=project, platforms=tuple(platform or ()),
-                                    builder=builder, ca_bundle=ca_bundle, netrc=netrc,
-                                    report_dir=Path(tmp),
-                                    progress="plain")
-        request = apply.bake_request(the_plan, chosen, options)
-        apply.render_files(project, the_plan)
-        apply.run_bake(request, quiet=True)
-        native = native_platform(host.machine()) or ""
-        for target in chosen.targets:
-            exported = apply.export_dir(Path(tmp).resolve(), target.name)
-            for line in wheels.plan_lines(exported, target.platforms, native, target.name):
-                print(line)
+    print(f"built {names}" + (" and pushed" if push else "") + (
+        f" into {oci}/<target>{repro.OCI_SUFFIX}" if oci is not None else "")
+        + (f", reproducibly (SOURCE_DATE_EPOCH {epoch.seconds}, {epoch.source})"
+           if epoch else ""))
 
 
 @app.command()
@@ -447,6 +437,8 @@ def release_cmd(
 
 # Typer derives command names from function names; `render` is clearer than render-cmd.
 app.registered_commands[0].name = "render"
+# `plan` and `lock-bases`: what a build will take, looked at before building.
+from buildkit_slim import cli_inputs  # noqa: E402, F401
 
 
 def _fail(exc: BslimError) -> NoReturn:
