@@ -28,8 +28,6 @@ WHEELS_SUFFIX = "-wheels"  # bake target of a target's wheel image (publish-whee
 # fast-wheels' helper, written beside the generated files and handed to the fetch stage as a
 # named build context (a file of its own, not a heredoc in every Dockerfile).
 SHIM_CONTEXT = "bslim-shim"
-SOURCE_KEYS = ("source", "repository", "source code", "sourcecode", "code", "github")
-HOMEPAGE_KEYS = ("homepage", "home", "documentation")
 
 
 CONTEXT = "context:"  # a BuildStage base that is a named build context, not a stage
@@ -205,6 +203,15 @@ class Plan:
         return f"{self.output_dir}/docker-bake.json"
 
     @property
+    def local_caches(self) -> tuple[str, ...]:
+        """.dockerignore patterns of the local caches (cache.local/<target>, -<platforms>,
+        .new): every build rewrites them, which in the context would rerun the project's
+        stages each time. Every target's (they share one context); only those, as
+        cache.local may hold more."""
+        return tuple(sorted({f"{t.config.cache.local}/{t.name}{suffix}" for t in self.targets
+                             if t.config.cache.local for suffix in ("", "-*", ".new")}))
+
+    @property
     def generated_targets(self) -> tuple[TargetPlan, ...]:
         return tuple(t for t in self.targets if t.wheels_stage is not None)
 
@@ -241,7 +248,9 @@ def make_plan(config: Config, locks: Mapping[str, Lock] | None = None,
                 images = {k: pinned(v, pins, platforms=target.platforms, path=pins_path)
                           for k, v in images.items()}
         own = target.dockerfile is not None
-        prefix = "" if single else f"{target.name}-"
+        # Lowercase: BuildKit lowercases stage names, but not the named contexts that share
+        # the prefix (FROM <context> reads an uppercase one as an image reference).
+        prefix = "" if single else f"{target.name.lower()}-"
         extras = f"[{','.join(target.extras)}]" if target.extras else ""
         contexts = wheel_contexts(target.wheels_from, prefix)
         targets.append(TargetPlan(
@@ -299,15 +308,7 @@ def oci_labels(project: ProjectMeta, target: TargetConfig) -> tuple[tuple[str, s
         labels["org.opencontainers.image.version"] = project.version
     if project.license:
         labels["org.opencontainers.image.licenses"] = project.license
-    urls = {key.lower(): value for key, value in project.urls}
-    for key in SOURCE_KEYS:
-        if key in urls:
-            labels["org.opencontainers.image.source"] = urls[key]
-            break
-    for key in HOMEPAGE_KEYS:
-        if key in urls:
-            labels["org.opencontainers.image.url"] = urls[key]
-            break
+    labels.update(dict(project.url_labels))  # [project.urls]: source, homepage
     labels.update(dict(target.labels))  # the user's labels win
     return tuple(sorted(labels.items()))
 

@@ -47,6 +47,9 @@ ALIASES = {
     **{row[2]: row[0] for row in _TABLE},
     "x86-64": "linux/amd64",
 }
+# What a 64-bit kernel tells a 32-bit process, and the machine that process really runs as: an
+# arm64 machine running an arm/v7 container natively says aarch64 (armv8l under linux32).
+THIRTY_TWO_BIT = {"x86_64": "i686", "aarch64": "armv7l", "armv8l": "armv7l"}
 # The Dockerfile spelling of arg_pair(), built from BuildKit's automatic platform arguments.
 ARG_PAIR = "${TARGETOS}-${TARGETARCH}${TARGETVARIANT}"
 
@@ -84,6 +87,13 @@ def native(host_machine: str) -> str | None:
     name = host_machine.lower()
     found = next((p for p, m in MACHINES.items() if m == name), None)
     return found or _HOST_MACHINES.get(name)
+
+
+def running_as(uname: str, pointer_bits: int) -> str:
+    """The machine (wheel tags, platform_machine) a process with `pointer_bits`-wide pointers
+    runs as, whatever its kernel's `uname -m` says: aarch64 in a 32-bit process -> armv7l."""
+    name = uname.lower()
+    return THIRTY_TWO_BIT.get(name, name) if pointer_bits == 32 else name
 
 
 def alias(name: str) -> str | None:

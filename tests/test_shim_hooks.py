@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from buildkit_slim.resources import pip_for_target
+from buildkit_slim.resources import pip_for_target, wheel_build
 
 PROBE_BACKEND = """\
 import os, sys
@@ -58,7 +58,7 @@ def test_a_hook_sees_its_build_env_and_not_the_interpreters_site_packages(
         probe: tuple[Path, Path], tmp_path: Path) -> None:
     src, env = probe
     asked = tmp_path / "asked.json"
-    assert pip_for_target.hook("requires", src, asked, [env]) == 0
+    assert wheel_build.hook("requires", src, asked, [env]) == 0
     (seen,) = json.loads(asked.read_text())
     assert json.loads(seen) == {"site": [], "pth": "yes", "seen": "", "helper": "the build env"}
 
@@ -68,7 +68,7 @@ def test_a_hook_whose_backend_is_missing_says_so(probe: tuple[Path, Path],
     src, _ = probe
     (src / "pyproject.toml").write_text('[build-system]\nbuild-backend = "pytest"\n')
     # pytest is importable in this interpreter, not in the hook's: the hook is isolated.
-    assert pip_for_target.hook("wheel", src, tmp_path / "out", []) == pip_for_target.NO_BACKEND
+    assert wheel_build.hook("wheel", src, tmp_path / "out", []) == wheel_build.NO_BACKEND
 
 
 def _setuptools_env(into: Path) -> Path:
@@ -102,7 +102,7 @@ def test_setuptools_builds_a_c_extension_in_a_hook(tmp_path: Path) -> None:
         'from setuptools import Extension, setup\n'
         'setup(packages=["cext"], ext_modules=[Extension("cext._c", ["cext/_c.c"])])\n')
     out = tmp_path / "out"
-    assert pip_for_target.hook("wheel", src, out, [env]) == 0
+    assert wheel_build.hook("wheel", src, out, [env]) == 0
     (wheel,) = out.glob("*.whl")
     assert wheel.name.startswith("cext-1.0-cp3")
     assert any(n.startswith("cext/_c.") and n.endswith(".so")
@@ -144,10 +144,10 @@ def test_an_in_tree_backend_builds_with_pips_config_settings(
     monkeypatch.setenv("PIP_CONFIG_SETTINGS", "--build-option=--x mode=fast --build-option=--y")
     settings = {"--build-option": ["--x", "--y"], "mode": "fast"}
     asked = tmp_path / "asked.json"
-    assert pip_for_target.hook("requires", in_tree, asked, []) == 0
+    assert wheel_build.hook("requires", in_tree, asked, []) == 0
     assert json.loads(asked.read_text()) == ["wheel-helper>=1", json.dumps(settings)]
     out = tmp_path / "out"
-    assert pip_for_target.hook("wheel", in_tree, out, []) == 0
+    assert wheel_build.hook("wheel", in_tree, out, []) == 0
     (wheel,) = out.iterdir()
     assert json.loads(wheel.read_text()) == ["built in the source tree", settings]
     assert f"bslim: built {wheel.name}\n" in capsys.readouterr().out
@@ -157,7 +157,7 @@ def test_without_config_settings_the_backend_gets_none(in_tree: Path, tmp_path: 
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("PIP_CONFIG_SETTINGS", raising=False)
     asked = tmp_path / "asked.json"
-    assert pip_for_target.hook("requires", in_tree, asked, []) == 0
+    assert wheel_build.hook("requires", in_tree, asked, []) == 0
     assert json.loads(asked.read_text()) == ["wheel-helper>=1", "null"]
 
 
@@ -171,7 +171,7 @@ def test_a_backend_path_outside_the_source_is_refused(
     (in_tree / "escape").symlink_to(tmp_path / "elsewhere")  # inside by name, not in fact
     (in_tree / "pyproject.toml").write_text(
         f'[build-system]\nbuild-backend = "demo_backend"\nbackend-path = {backend_path}\n')
-    assert pip_for_target.hook("wheel", in_tree, tmp_path / "out", []) == 1
+    assert wheel_build.hook("wheel", in_tree, tmp_path / "out", []) == 1
     assert "is not inside the source" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
 
@@ -179,7 +179,7 @@ def test_a_backend_path_outside_the_source_is_refused(
 def test_a_failing_build_is_not_taken_for_a_missing_backend(in_tree: Path,
                                                             tmp_path: Path) -> None:
     (in_tree / "where").unlink()  # the build itself fails
-    assert pip_for_target.hook("wheel", in_tree, tmp_path / "out", []) == 1
+    assert wheel_build.hook("wheel", in_tree, tmp_path / "out", []) == 1
 
 
 # --- pip itself, pretending: the shim's own processes, offline ----------------------------------

@@ -5,8 +5,9 @@ stages run it (Python 3.10+) with the pip and pyproject_hooks of PINS, installed
 LIB beside it. `fetch`, natively, once: a pass per target platform, in which pip resolves for
 it and downloads its wheels; sdists are built natively, and what then does not fit the target
 is listed, its source and build requirements prepared. `compile`, on the target: builds only
-that, through its PEP 517 backend. `install`, natively: pip installs for the target. `check`:
-which inherited wheels do not fit. Command lines: ARGS (bslim's renderer spells them from it).
+that, through its PEP 517 backend (wheel_build.py beside this file: the compile side, no pip).
+`install`, natively: pip installs for the target. `check`: which inherited wheels do not fit.
+Command lines: ARGS (bslim's renderer spells them from it).
 
 pip cannot resolve (`pip wheel`) or install into this interpreter's scheme for another platform
 through public options (--platform/--abi/--python-version/--implementation need --target or
@@ -18,8 +19,8 @@ relying on (each checked with the pinned pip by bslim's tests/unit/test_pip_for_
  2. pip._vendor.packaging._manylinux._have_compatible_abi, replaced for armv7l and i686: it
     reads the ELF header of this interpreter (the build machine's). Builder and target share
     Debian, so the glibc found here is the target's.
- 3. pip._vendor.packaging (tags, names, requirements; tomli on 3.10): pip's own copy, so that
-    what fits the target here is what pip chose.
+ 3. pip._vendor.packaging (tags, names, requirements; tomli on 3.10, in wheel_build.py too):
+    pip's own copy, so that what fits the target here is what pip chose.
 Wheels that need no resolution (build requirements) come through pip's public options instead.
 """
 
@@ -28,21 +29,22 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shutil
 import subprocess
 import sys
 import sysconfig
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import IO, Any
 
 try:  # bslim's own modules; in a build, their copies beside this file
     from buildkit_slim.platforms import MACHINES, MANYLINUX_MACHINES, arg_pair, pair
     from buildkit_slim.resources import pinning
-except ImportError:  # (off the path in a hook's `python -I -S`; in bslim's tree, one up)
+    from buildkit_slim.resources import wheel_build as build
+except ImportError:  # (in bslim's tree, one up)
     sys.path[:0] = [str(Path(__file__).parent), str(Path(__file__).parents[1])]
     import pinning  # type: ignore[import-not-found,no-redef]
+    import wheel_build as build  # type: ignore[import-not-found,no-redef]
     from platforms import (  # type: ignore[import-not-found,no-redef]
         MACHINES,
         MANYLINUX_MACHINES,
@@ -50,28 +52,18 @@ except ImportError:  # (off the path in a hook's `python -I -S`; in bslim's tree
         pair,
     )
     del sys.path[:2]
-BUILD_MACHINE = platform.machine()  # read before pretend(): the machine this runs on
-NATIVE = next((p for p, m in MACHINES.items() if m == BUILD_MACHINE), None)
-TARGET = os.environ.get("TARGETPLATFORM") or NATIVE
+BUILD_MACHINE, NATIVE, TARGET, LIB = build.BUILD_MACHINE, build.NATIVE, build.TARGET, build.LIB
 PIP_VERSION = "26.3"
 PINS = (("pip", PIP_VERSION, "f3b60b20ffaadd4415ed7957212a38ac63fa4c5fa375bd0f4a797777940fad13"),
         ("pyproject_hooks", "1.3.3",
          "5fc53fdac9f7bd63fbcdc868fb5f90b4784d78a53a3d3388cd738b807441a20b"))
-LIB = Path(__file__).with_name("lib")  # PINS, installed: first on the path
 if LIB.is_dir() and str(LIB) not in sys.path:
     sys.path.insert(0, str(LIB))
 # Machines packaging offers manylinux tags for (armv7l and i686 once pretend patched; riscv64
 # too, though PyPI has none): what target_platforms spells, to match pip's tags.
 MANYLINUX = ("x86_64", "i686", "aarch64", "armv7l", "ppc64le", "s390x", "riscv64")
-COMPILE_LIST, REPORT, WHEELS = "compile.txt", "report.json", "wheels"  # in a pass's DIR
-BUILDENV, SDISTS, SOURCES = "buildenv", "sdists", "src"  # DIR/<this>/<key>: for `compile`
-LEGACY = {"build-backend": "setuptools.build_meta:__legacy__", "backend-path": [],
-          "requires": ["setuptools>=40.8.0"]}  # PEP 517/518 without a [build-system]
-NO_BACKEND = 3  # `hook`: the backend cannot be imported from the prepared requirements
-# A reproducible build (`bslim bake --reproducible` sets the build arg): everything compiled
-# from an sdist for the build platform too is built in the compile stage's fixed directory,
-# with the source mapped to `.` (-ffile-prefix-map), and every wheel built is normalized.
-REPRODUCIBLE = os.environ.get("BSLIM_REPRODUCIBLE") == "1"
+COMPILE_LIST, REPORT, WHEELS = build.COMPILE_LIST, "report.json", "wheels"  # in a pass's DIR
+REPRODUCIBLE = build.REPRODUCIBLE  # `bslim bake --reproducible` (wheel_build.py says what)
 
 Declared = tuple[tuple[str, dict[str, Any]], ...]  # (name, argparse's add_argument keywords)
 LIST: dict[str, Any] = {"action": "append", "default": []}
@@ -89,7 +81,6 @@ ARGS: dict[str, Declared] = {  # dir: a pass's output; template: the same with {
     "pin": (("wheels", {}), ("locked", {}), ("out", {}), ("--project", {})),
     "check": (("inherited", {}),),
     "pip": (),
-    "hook": (("--path", LIST),),
 }
 
 
@@ -123,11 +114,8 @@ def pretend(target: str | None, *, tags: bool) -> None:
     anything asks for them; the build machine's own platform changes nothing."""
     if target is not None and target not in MACHINES:
         raise SystemExit(f"bslim: no machine known for {target}")
-    if (machine := MACHINES.get(target or "", BUILD_MACHINE)) == BUILD_MACHINE:
-        return
-    platform.machine = lambda: machine
-    sysconfig.get_platform = lambda: f"linux-{machine}"
-    if tags:
+    machine = MACHINES.get(target or "", BUILD_MACHINE)
+    if build.pretend_machine(machine, BUILD_MACHINE) and tags:
         from pip._vendor.packaging import _manylinux
 
         if machine in ("armv7l", "i686"):
@@ -245,12 +233,6 @@ def locked_entries(template: str | None) -> dict[str, Any]:  # name -> pinning.L
     return pinning.read_locked(path, lambda n: str(canonicalize_name(n))) if path else {}
 
 
-def _key(requirement: str) -> str:
-    from pip._vendor.packaging.utils import canonicalize_name
-
-    return "src" if requirement[0] == "/" else canonicalize_name(requirement.split("==", 1)[0])
-
-
 def _self(args: list[str], env: Mapping[str, str] | None = None,
           log: IO[str] | None = None) -> int:  # this file in a fresh process
     return subprocess.call([sys.executable, __file__, *args], env={**os.environ, **(env or {})},
@@ -274,125 +256,6 @@ def run_pip(args: list[str]) -> int:
     return 0
 
 
-def build_system(src: Path) -> dict[str, Any]:  # with PEP 517/518's defaults
-    import importlib
-
-    try:
-        toml = importlib.import_module("tomllib")
-    except ImportError:  # Python 3.10: pip's own copy
-        toml = importlib.import_module("pip._vendor.tomli")
-    path = src / "pyproject.toml"
-    table = toml.loads(path.read_text("utf-8")).get("build-system") if path.is_file() else {}
-    return {**LEGACY, **(table if isinstance(table, dict) else {})}
-
-
-def hook(action: str, src: Path, out: Path, paths: list[Path],
-         env: Mapping[str, str] | None = None, log: IO[str] | None = None) -> int:
-    """A PEP 517 hook through pyproject_hooks, in a fresh interpreter that sees the standard
-    library and `paths` (their .pth files run, as in pip's build isolation), not this image's
-    site-packages: `requires` writes the backend's extra requirements to `out`, `wheel` builds
-    into it, with pip's config_settings (PIP_CONFIG_SETTINGS; a key given again, a list)."""
-    from pyproject_hooks import BackendUnavailable, BuildBackendHookCaller
-
-    system, say = build_system(src), log or sys.stderr
-    if REPRODUCIBLE:
-        env = {**(env or {}), **pinning.reproducible_env(src)}
-    settings: dict[str, str | list[str]] = {}
-    backend_path = [str(p) for p in system["backend-path"]] \
-        if isinstance(system["backend-path"], list) else ["/"]
-    if not all((src / p).resolve().is_relative_to(src.resolve()) for p in backend_path):
-        print(f"bslim: {src}: backend-path {system['backend-path']!r} is not inside the source",
-              file=say)
-        return 1
-    for key, _, value in (v.partition("=") for v in os.environ.get(
-            "PIP_CONFIG_SETTINGS", "").split()):
-        old = settings.get(key)
-        settings[key] = value if old is None else [*([old] if isinstance(old, str) else old),
-                                                   value]
-
-    def run(cmd: Sequence[str], cwd: str | None = None,
-            extra_environ: Mapping[str, str] | None = None) -> None:
-        subprocess.run([sys.executable, "-I", "-S", __file__, *argv("hook", path=[
-            str(p) for p in paths]), "--", *cmd[1:]], cwd=cwd, check=True, stdout=log,
-            env={**os.environ, **(env or {}), **(extra_environ or {})},
-            stderr=subprocess.STDOUT if log else None)
-
-    caller = BuildBackendHookCaller(str(src), system["build-backend"], backend_path, run)
-    try:
-        if action == "requires":
-            out.write_text(json.dumps(caller.get_requires_for_build_wheel(settings or None)))
-        else:
-            out.mkdir(parents=True, exist_ok=True)
-            name = caller.build_wheel(str(out), settings or None)
-            if REPRODUCIBLE:
-                pinning.normalize_wheel(out / name)
-            print(f"bslim: built {name}", file=log or sys.stdout, flush=True)
-    except BackendUnavailable as error:
-        print(f"bslim: build backend {system['build-backend']} not importable: "
-              f"{str(error).splitlines()[0]}", file=say, flush=True)
-        return NO_BACKEND
-    except subprocess.CalledProcessError as error:
-        return error.returncode or 1
-    return 0
-
-
-def run_hook(ns: argparse.Namespace, script: list[str]) -> int:
-    """The hook's interpreter (`python -I -S`): the standard library, `--path`s as site
-    directories and the target's markers; then pyproject_hooks' script."""
-    import runpy
-    import site
-
-    sys.path[:] = [p for p in sys.path if p not in (str(LIB), str(Path(__file__).parent))]
-    for mine in ("platforms", "pinning"):  # this file's; a backend's own are its own
-        sys.modules.pop(mine, None)
-    for path in ns.path:
-        site.addsitedir(path)
-    pretend(TARGET, tags=False)
-    sys.argv = script
-    runpy.run_path(script[0], run_name="__main__")
-    return 0
-
-
-def unpack(archive: Path, dest: Path) -> Path | None:
-    """The sdist's top directory, unpacked under dest; None when it is no archive or a member
-    would land outside dest (absolute, `..`, a link out, a device). Checked here: tarfile's
-    filter="data" is missing from Debian bookworm's Python 3.11."""
-    import posixpath
-    import tarfile
-    import zipfile
-
-    def inside(name: str) -> bool:
-        path = posixpath.normpath(name)
-        return not path.startswith(("/", "../")) and path != ".." and (
-            dest / path).resolve().is_relative_to(dest.resolve())
-
-    shutil.rmtree(dest, ignore_errors=True)
-    dest.mkdir(parents=True)
-    try:
-        if zipfile.is_zipfile(archive):
-            with zipfile.ZipFile(archive) as zipped:
-                if safe := all(inside(n) for n in zipped.namelist()):
-                    zipped.extractall(dest)  # noqa: S202 - every name checked
-        else:
-            with tarfile.open(archive) as tar:
-                members = tar.getmembers()
-                safe = all((m.isfile() or m.isdir() or m.issym() or m.islnk()) and inside(
-                    m.name) and inside(posixpath.join(posixpath.dirname(m.name), m.linkname)
-                                       if m.issym() else m.linkname or m.name)
-                           for m in members)
-                for member in members:
-                    member.mode &= 0o755  # no setuid/setgid/sticky bits
-                if safe:
-                    tar.extractall(dest, members)  # noqa: S202 - every member checked
-    except (OSError, ValueError, EOFError, tarfile.TarError, zipfile.BadZipFile):
-        return None
-    if not safe:
-        print(f"bslim: {archive.name}: refused, a member would land outside the source "
-              "directory", file=sys.stderr)
-    tops = [p for p in dest.iterdir() if p.is_dir()] if safe else []
-    return tops[0] if len(tops) == 1 else None
-
-
 def _install(into: Path, requirements: list[str], options: list[str]) -> bool:  # target's
     shutil.rmtree(into, ignore_errors=True)
     into.mkdir(parents=True)
@@ -410,8 +273,8 @@ def prepare(directory: Path, requirement: str, options: list[str],
     downloaded by the lock's hash (pip --require-hashes)."""
     import hashlib
 
-    key, src = _key(requirement), Path(requirement)
-    env, sdists = directory / BUILDENV / key, directory / SDISTS / key
+    key, src = build.dist_key(requirement), Path(requirement)
+    env, sdists = directory / build.BUILDENV / key, directory / build.SDISTS / key
     if requirement[0] != "/":
         what = [requirement]
         if key in (locked or {}):
@@ -423,11 +286,12 @@ def prepare(directory: Path, requirement: str, options: list[str],
                  *options, *what]) != 0 or len(found := list(sdists.iterdir())) != 1:
             return False
         sdists.with_suffix(".sha256").write_text(hashlib.sha256(found[0].read_bytes()).hexdigest())
-        if (unpacked := unpack(found[0], directory / SOURCES / key)) is None:
+        if (unpacked := build.unpack(found[0], directory / build.SOURCES / key)) is None:
             return False
         src = unpacked
-    requires, asked = list(build_system(src)["requires"]), env.with_name(f"{key}.requires.json")
-    if not _install(env, requires, options) or hook("requires", src, asked, [env]) != 0:
+    requires = list(build.build_system(src)["requires"])
+    asked = env.with_name(f"{key}.requires.json")
+    if not _install(env, requires, options) or build.hook("requires", src, asked, [env]) != 0:
         return False
     extra = [r for r in json.loads(asked.read_text()) if r not in requires]
     asked.unlink()
@@ -455,7 +319,7 @@ def one_pass(ns: argparse.Namespace, options: list[str]) -> int:
     sort(directory, ns.project, source or "/src", hooked=ns.wheel and Path(ns.wheel).name)
     for listed in (directory / COMPILE_LIST).read_text().split():
         if not prepare(directory, listed, options, locked):
-            shutil.rmtree(directory / BUILDENV / _key(listed), ignore_errors=True)
+            shutil.rmtree(directory / build.BUILDENV / build.dist_key(listed), ignore_errors=True)
             print(f"bslim: {listed}: build requirements not prepared natively; pip's build "
                   "isolation will install them under emulation", file=sys.stderr)
     return 0
@@ -491,7 +355,7 @@ def build_project(env: Path, src: str) -> tuple[int, Path | None]:
 
     native, asked, out = env / "native", env / "requires.json", env / "native-project"
     run_env = {"TARGETPLATFORM": NATIVE or ""}
-    if not NATIVE or not native.is_dir() or hook("requires", Path(src), asked, [native],
+    if not NATIVE or not native.is_dir() or build.hook("requires", Path(src), asked, [native],
                                                  run_env) != 0:
         return 0, None
     have = {canonicalize_name(d.metadata["Name"] or "")
@@ -505,7 +369,7 @@ def build_project(env: Path, src: str) -> tuple[int, Path | None]:
         print(f"bslim: the build backend also asks for {sorted(missing)}: pip builds the "
               "project", file=sys.stderr)
         return 0, None
-    if (status := hook("wheel", Path(src), out, [native], run_env)) == NO_BACKEND:
+    if (status := build.hook("wheel", Path(src), out, [native], run_env)) == build.NO_BACKEND:
         return 0, None
     wheels = sorted(out.glob("*.whl"))
     return status, wheels[0] if status == 0 and len(wheels) == 1 else None
@@ -546,90 +410,6 @@ def fetch(ns: argparse.Namespace, options: list[str]) -> int:
         print(f"bslim: preparing the project's build requirements failed: {failed!r}",
               file=sys.stderr)
     return status or int(failed is not None)
-
-
-def compile_listed(directory: Path, out: Path, options: list[str],
-                   cache: Path | None = None, jobs: int | None = None,
-                   locked: Mapping[str, Any] | None = None) -> int:
-    """On the target: build what the fetch listed, by its backend with the build requirements
-    prepared (no pip: seconds to start under emulation), else with pip's isolation; a wheel
-    compiled earlier from the same sdist (sha256) for this Python comes from `cache`. Builds
-    run side by side, one per core (each compiler is one slow process under emulation), each
-    log shown whole, in the listed order; the first failure is the status. `locked`: every
-    sdist is checked against the lock's sha256 first (the fetch downloaded it by that hash)."""
-    import tempfile
-    from concurrent.futures import ThreadPoolExecutor
-
-    listing, todo = directory / COMPILE_LIST, []
-    out.mkdir(parents=True, exist_ok=True)
-    for requirement in listing.read_text().split() if listing.exists() else []:
-        digest = (directory / SDISTS / _key(requirement)).with_suffix(".sha256")
-        entry = (locked or {}).get(_key(requirement)) if requirement[0] != "/" else None
-        want = [h for h in entry.hashes if h.startswith("sha256:")] if entry else []
-        have = f"sha256:{digest.read_text().strip()}" if digest.is_file() else "none"
-        if want and have not in want:
-            print(f"bslim: {requirement}: the sdist to compile has {have}, the lock says "
-                  f"{' or '.join(want)}", file=sys.stderr)
-            return 1
-        kept = cache / f"{digest.read_text().strip()}-{sys.implementation.cache_tag}" \
-            f"{'-reproducible' if REPRODUCIBLE else ''}" \
-            if cache and requirement[0] != "/" and digest.is_file() else None
-        if kept is not None and len(wheels := sorted(kept.glob("*.whl"))) == 1:
-            shutil.copy2(wheels[0], out / wheels[0].name)
-            print(f"bslim: {requirement}: compiled earlier for {TARGET} ({wheels[0].name}, "
-                  "from the cache)", file=sys.stderr)
-        else:
-            todo.append((requirement, kept))
-    if (jobs := min(len(todo), jobs or os.cpu_count() or 1)) <= 1:  # output as it comes
-        return next((s for r, k in todo if (s := _build(directory, r, k, out, options))), 0)
-
-    def logged(item: tuple[str, Path | None]) -> tuple[int, str]:
-        with tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace") as log:
-            status = _build(directory, *item, out, options, log)
-            log.seek(0)
-            return status, log.read()
-
-    with ThreadPoolExecutor(jobs) as pool:
-        results = list(pool.map(logged, todo))
-    sys.stderr.write("".join(text for _, text in results))
-    return next((s for s, _ in results if s != 0), 0)
-
-
-def _build(directory: Path, requirement: str, kept: Path | None, out: Path,
-           options: list[str], log: IO[str] | None = None) -> int:
-    """One listed distribution, built in a directory of its own, its wheel moved into `out`
-    and kept in the cache: by its backend when prepared, else (or when it cannot be imported
-    from what was prepared) by pip with its build isolation."""
-    work, env = out / f".{_key(requirement)}.build", directory / BUILDENV / _key(requirement)
-    tops = sorted(p for p in (directory / SOURCES / _key(requirement)).glob("*") if p.is_dir())
-    src = Path(requirement) if requirement[0] == "/" else tops[0] if len(tops) == 1 else None
-    shutil.rmtree(work, ignore_errors=True)
-    work.mkdir()
-    status, say = NO_BACKEND, log or sys.stderr
-    try:
-        if env.is_dir() and src is not None:
-            print(f"bslim: compiling {requirement} for {TARGET}", file=say, flush=True)
-            status = hook("wheel", src, work, [env], log=log)
-        if status == NO_BACKEND:
-            print(f"bslim: {requirement}: building with pip's build isolation", file=say,
-                  flush=True)
-            pinned = (directory / SDISTS / _key(requirement)).with_suffix(".lock.txt")
-            what = ["--require-hashes", "--requirement", str(pinned)] if pinned.is_file() \
-                else [requirement]  # the lock's hash, as the fetch downloaded it
-            status = _pip(["wheel", "--no-deps", "--wheel-dir", str(work), *options,
-                           "--find-links", str(directory / SDISTS / _key(requirement)),
-                           *what], log=log)
-        built = sorted(work.glob("*.whl"))
-        for wheel in built:
-            if REPRODUCIBLE:
-                pinning.normalize_wheel(wheel)
-            shutil.move(wheel, out / wheel.name)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-    if status == 0 and kept is not None and len(built) == 1:
-        kept.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(out / built[0].name, kept / built[0].name)
-    return status
 
 
 def capture(roots: list[Path], out: Path, removed: Path, action: Callable[[], int]) -> int:
@@ -717,8 +497,6 @@ def install(ns: argparse.Namespace, pip_args: list[str]) -> int:
 
 def main(args: list[str]) -> int:
     ns, rest = parse(args)
-    if ns.command == "hook":  # the hook's own interpreter: no pip here
-        return run_hook(ns, rest)
     import pip
 
     if LIB.is_dir() and pip.__version__ != PIP_VERSION:
@@ -728,9 +506,9 @@ def main(args: list[str]) -> int:
         pretend(TARGET, tags=ns.command != "pip")
     commands: dict[str, Callable[[argparse.Namespace, list[str]], int]] = {
         "fetch": fetch, "pass": one_pass, "install": install,
-        "compile": lambda ns, rest: compile_listed(Path(ns.dir), Path(ns.out), rest,
-                                                   ns.cache and Path(ns.cache),
-                                                   locked=locked_entries(ns.locked)),
+        "compile": lambda ns, rest: build.compile_listed(
+            Path(ns.dir), Path(ns.out), rest, ns.cache and Path(ns.cache),
+            pip=lambda args, log: _pip(args, log=log), locked=locked_entries(ns.locked)),
         "pin": pin,
         "check": lambda ns, rest: check(Path(ns.inherited)),
         "pip": lambda ns, rest: run_pip(rest)}

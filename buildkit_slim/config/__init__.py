@@ -33,10 +33,10 @@ from buildkit_slim.config.project import (
     CREDENTIALS_HINT,
     ProjectMeta,
     ProjectSource,
-    has_credentials,
     parse_project,
 )
 from buildkit_slim.config.read import GENERATED_NAMES, SHIM_DIR, SHIM_FILE, read_project
+from buildkit_slim.credentials import has_credentials
 from buildkit_slim.platforms import PLATFORMS
 from buildkit_slim.tag_grammar import TAG_RE
 

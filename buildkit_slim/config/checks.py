@@ -11,18 +11,14 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from fnmatch import fnmatchcase
 from pathlib import PurePosixPath
 from typing import Any
 
 from packaging.utils import canonicalize_name
 
 from buildkit_slim.config.problems import CONTROL_RE, Problems, describe, dotted, suggest
-from buildkit_slim.config.project import (
-    CREDENTIALS_HINT,
-    ProjectMeta,
-    ProjectSource,
-    has_credentials,
-)
+from buildkit_slim.config.project import ProjectMeta, ProjectSource
 from buildkit_slim.keys import REFUSED, Refused
 from buildkit_slim.platforms import PLATFORMS
 from buildkit_slim.platforms import alias as platform_alias
@@ -56,6 +52,15 @@ _URL_RE = re.compile(r"https?://[^\s'\"\\`$]+")
 _PATH_PART_RE = re.compile(r"[A-Za-z0-9_.+~%@{}][A-Za-z0-9_.+~%@{}-]*")
 _PATH_MAX = 1024  # far below PATH_MAX, and no component above NAME_MAX (255 bytes)
 PATH_RULE = "no '..', spaces, quotes, '$', ',', '=', glob characters or leading '-'"
+# What the generated .dockerignore leaves out of the build context that no key may bring back
+# (`!path` in it, a COPY, a named context): secrets, version control, virtualenvs, tool caches.
+# Its other entries, build/ and dist/, may hold a wheelhouse or lock file: those stay allowed.
+# Patterns as .dockerignore reads them: a bare name at the project's top, `**/` at any depth.
+NEVER_IN_CONTEXT = (
+    ".git", ".hg", ".svn", ".venv", "venv", ".env", ".tox", ".nox", ".mypy_cache",
+    ".pytest_cache", ".ruff_cache", "**/__pycache__", "**/*.py[cod]", "**/*.egg-info",
+    "htmlcov", ".coverage", ".DS_Store",
+)
 _WORKDIR_RE = re.compile(r"(?:/[A-Za-z0-9_.+~-]+)+")  # it reaches a RUN line (and is quoted)
 # chown'ing these (or running from them) breaks the image; a directory below some is fine
 # (/usr/src/app, /home/app), below others never (/etc/app). /srv, /opt: empty, fine.
@@ -95,6 +100,18 @@ def safe_path(path: str) -> bool:
     return (inside and len(path) <= _PATH_MAX
             and all(_PATH_PART_RE.fullmatch(part) and len(part.encode()) <= 255
                     for part in p.parts))
+
+
+def excluded_by_default(path: str) -> str | None:
+    """The NEVER_IN_CONTEXT pattern that leaves `path` (or a directory above it) out of the
+    build context, if any."""
+    parts = PurePosixPath(path).parts
+    for pattern in NEVER_IN_CONTEXT:
+        glob = pattern.removeprefix("**/")
+        candidates = parts if glob != pattern else parts[:1]
+        if any(fnmatchcase(part, glob) for part in candidates):
+            return pattern
+    return None
 
 
 def suggest_platform(value: str, choices: tuple[str, ...] | list[str]) -> str:
@@ -244,18 +261,50 @@ def extras(raw: list[Any], key: str, ctx: Context) -> tuple[str, ...]:
     return tuple(sorted(out))
 
 
-def _in_project(raw: str, key: str, ctx: Context, kind: str) -> str:
-    if not safe_path(raw):
-        ctx.add(key, f"{raw!r} must be a relative path inside the project ({PATH_RULE})")
-    elif PurePosixPath(raw).as_posix() in ctx.source.outside:
-        ctx.add(key, f"{raw!r} leads outside the project through a symlink; the build context "
-                "holds only the project")
-    elif PurePosixPath(raw).as_posix() not in ctx.source.existing:
-        ctx.add(key, f"{kind} {raw!r} does not exist in the project")
+def _in_project(raw: str, key: str, ctx: Context, kind: str, *, context: bool = True) -> str:
+    problem = _path_problem(raw, ctx, kind, context=context)
+    if problem is not None:
+        ctx.add(key, problem)
     return PurePosixPath(raw).as_posix()
 
 
+def _path_problem(raw: str, ctx: Context, kind: str, *, context: bool) -> str | None:
+    """What is wrong with a path in the project of `kind` ("file": a regular one, or
+    "directory"); `context`: the build gets it from the build context, so it may not be one
+    the context leaves out."""
+    path = PurePosixPath(raw).as_posix()
+    source = ctx.source
+    excluded = excluded_by_default(path) if context and safe_path(raw) else None
+    if not safe_path(raw):
+        return f"{raw!r} must be a relative path inside the project ({PATH_RULE})"
+    if kind == "directory" and context and not PurePosixPath(path).parts:
+        # `!.` in .dockerignore would bring back everything it leaves out.
+        return f"{raw!r} is the project itself; name a {kind} in it"
+    if excluded is not None:
+        return (f"{raw!r} is left out of the build context (.dockerignore: {excluded}), as "
+                "secrets, version control, virtualenvs and tool caches always are; name a "
+                f"{kind} elsewhere (dist/ and build/ may hold one)")
+    if path in source.outside:
+        return (f"{raw!r} leads outside the project through a symlink; the build context "
+                "holds only the project")
+    if path not in source.existing:
+        return f"{kind} {raw!r} does not exist in the project"
+    if kind == "file" and path in source.not_files:
+        what = "a directory" if path not in source.not_dirs else "a FIFO, socket or device"
+        return f"{raw!r} is {what}, not a regular file"
+    if kind == "directory" and path in source.not_dirs:
+        what = "a file" if path not in source.not_files else "a FIFO, socket or device"
+        return f"{raw!r} is {what}, not a directory"
+    return None
+
+
 def project_file(raw: str, key: str, ctx: Context) -> str:
+    """A file bslim reads itself (a Dockerfile), not through the build context."""
+    return _in_project(raw, key, ctx, "file", context=False)
+
+
+def context_file(raw: str, key: str, ctx: Context) -> str:
+    """A file the build copies from the context (requirements)."""
     return _in_project(raw, key, ctx, "file")
 
 
@@ -281,11 +330,9 @@ def apt_packages(raw: list[Any], key: str, ctx: Context) -> tuple[str, ...]:
 
 
 def url(raw: str, key: str, ctx: Context) -> str:
+    # Credentials never get here: parsing refuses them in every value (problems.credentials).
     if not _URL_RE.fullmatch(raw):
         ctx.add(key, f"{raw!r} must be an http(s) URL without spaces or quotes")
-    elif has_credentials(raw):
-        ctx.add(key, "must not contain credentials; they would end up in the image history: "
-                f"{CREDENTIALS_HINT}")
     return raw
 
 
@@ -312,11 +359,13 @@ def wheel_sources(raw: list[Any], key: str, ctx: Context) -> tuple[tuple[str, st
     out: list[tuple[str, str]] = []
     for item_key, item in _strings(raw, key, ctx):
         path = PurePosixPath(item).as_posix()
-        if safe_path(item) and path in ctx.source.outside:
-            ctx.add(item_key, f"{item!r} leads outside the project through a symlink; the "
-                    "build context holds only the project")
-        elif safe_path(item) and path in ctx.source.existing:
-            out.append(("dir", path))
+        if safe_path(item) and (path in ctx.source.existing or path in ctx.source.outside):
+            # A directory handed to the build as a named context, whole.
+            problem = _path_problem(item, ctx, "directory", context=True)
+            if problem is None:
+                out.append(("dir", path))
+            else:
+                ctx.add(item_key, problem)
         elif IMAGE_REF_RE.fullmatch(item) and ":" in item.rsplit("/", 1)[-1]:
             out.append(("image", item))
         else:

@@ -189,7 +189,8 @@ class TargetConfig:
         check=checks.extras)
     requirements: str | None = key(
         None, "Constraints or lock file (relative to the project) whose pins the wheel stage "
-        "honours (`pip --constraint`).", kind="str", check=checks.project_file, path=True)
+        "honours (`pip --constraint`): a regular file, not in a directory the build context "
+        "leaves out.", kind="str", check=checks.context_file, path=True)
     lock: str | None = key(
         None, "The lock the dependencies are installed from, exactly and checked by hash: "
         "`uv.lock`, a `pylock.toml` (PEP 751) or a requirements file with `--hash`es; `false` "

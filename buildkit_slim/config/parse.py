@@ -17,10 +17,11 @@ from packaging.utils import canonicalize_name
 from buildkit_slim.config.checks import DEBIAN_RELEASES, IMAGE_REF_RE, REPOSITORY_RE, Context
 from buildkit_slim.config.model import KEY_TABLE, Config, KeyTable, TargetConfig
 from buildkit_slim.config.problems import (
-    BARE_KEY_RE,
     NO_CONTROL,
+    NO_CREDENTIALS,
     Problems,
     control_characters,
+    credentials,
     describe,
     dotted,
     suggest,
@@ -29,7 +30,22 @@ from buildkit_slim.config.project import ProjectMeta, ProjectSource, parse_proje
 from buildkit_slim.errors import ConfigError
 from buildkit_slim.keys import KINDS, REFUSED, Key, keys_of
 
-TARGET_NAME_RE = BARE_KEY_RE
+# A target name begins its Dockerfile stage names (`<name>-fetch`), which BuildKit lowercases and
+# then requires to match ^[a-z][a-z0-9-_.]*$ (moby/buildkit frontend/dockerfile/instructions/
+# parse.go) and, looking each up as a named context, to be an image name (distribution/
+# reference: letters and digits separated by one '_', two '_' or a run of '-'); it also names
+# a bake target, which buildx allows [a-zA-Z0-9_-] in. Long enough for any name, short enough
+# for the 255 characters of a reference with bslim's suffixes and docker.io/library/.
+TARGET_NAME_RE = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:(?:__?|-+)[A-Za-z0-9]+)*-*")
+TARGET_NAME_MAX = 128
+TARGET_NAME_RULE = (
+    "a target name is a letter, then letters and digits, which one '_', two '_' or a run of "
+    f"'-' may separate, at most {TARGET_NAME_MAX} characters (it begins Dockerfile stage "
+    "names, which BuildKit requires to start with a letter and reads as image names)")
+# Bake targets bslim adds beside a target: its wheel image (publish-wheels; plan.WHEELS_SUFFIX)
+# and, per run, `bake --export-wheels` and `bslim plan` (apply.EXPORT_SUFFIX, PLAN_SUFFIX).
+DERIVED_TARGETS = (("-wheels", "its wheel image, publish-wheels"),
+                   ("-export-wheels", "bake --export-wheels"), ("-plan", "bslim plan"))
 _PLACEHOLDER_RE = re.compile(r"\{([^{}]*)\}")
 _TYPES: dict[str, type | tuple[type, ...]] = {
     "str": str, "bool": bool, "int": int, "list": (list, tuple), "table": dict,
@@ -64,6 +80,8 @@ def parse(source: ProjectSource, table: KeyTable = KEY_TABLE) -> Config:
                          f"'{seen[target.image]}'; give each target its own image")
         seen.setdefault(target.image, target.name)
     config = table.config(project=project, targets=tuple(targets), **top_only)
+    _check_target_names(config.targets, problems)
+    _check_output_dir(config, table, problems)
     _check_cache_dirs(config, source, problems)
     if problems.items:
         raise ConfigError(problems.items)
@@ -75,12 +93,15 @@ def check_value(decl: Key, raw: Any, key: str, ctx: Context) -> Any:
     if raw is None:  # a default that means "unset" or "derived"
         return None
     # A sub-table's own keys are checked one by one, so that each problem in it is reported.
-    bad = [] if decl.table is not None and isinstance(raw, dict) else control_characters(raw, key)
+    whole = decl.table is None or not isinstance(raw, dict)
+    # The fences every [tool.slim] string passes, keys of tables included: a newline would
+    # start a new Dockerfile instruction; every value reaches a generated file or the image,
+    # where a URL's credentials must not. The checks are the second.
+    bad = [(k, NO_CONTROL) for k in control_characters(raw, key)] if whole else []
+    bad = bad or ([(k, NO_CREDENTIALS) for k in credentials(raw, key)] if whole else [])
     if bad:
-        # The one fence every [tool.slim] string passes, keys of tables included: a newline
-        # would start a new Dockerfile instruction. The checks are the second.
-        for item_key in bad:
-            ctx.add(item_key, NO_CONTROL)
+        for item_key, message in bad:
+            ctx.add(item_key, message)
         return _fallback(decl, ctx)
     # `type(...) is bool`: a boolean is an int to isinstance (sha-length = true).
     if not isinstance(raw, _TYPES[decl.kind]) or (
@@ -162,8 +183,8 @@ def _target_tables(slim: Mapping[str, Any], project: ProjectMeta, table: KeyTabl
     out: list[tuple[str, dict[str, Any]]] = []
     for name, own in raw_targets.items():
         prefix = f"tool.slim.targets.{dotted(name)}"
-        if not TARGET_NAME_RE.fullmatch(name):
-            problems.add(prefix, "target names may use only letters, digits, '_' and '-'")
+        if not TARGET_NAME_RE.fullmatch(name) or len(name) > TARGET_NAME_MAX:
+            problems.add(prefix, TARGET_NAME_RULE)
             continue
         if not isinstance(own, dict):
             problems.add(prefix, f"must be a table, got {describe(own)}")
@@ -303,6 +324,61 @@ def _check_bases_match(builder: str, runtime: str, key: str, problems: Problems)
     if b_py and r_py and b_py != r_py:
         problems.add(key, f"{runtime!r} is Python {r_py} but builder-base {builder!r} is "
                      f"Python {b_py}; both stages need the same Python")
+
+
+def _check_target_names(targets: tuple[TargetConfig, ...], problems: Problems) -> None:
+    """Names BuildKit and buildx would see as one: the same once lowercased (stage names), or
+    a bake target bslim derives from another target's name."""
+    seen: dict[str, str] = {}
+    for target in targets:
+        folded = target.name.lower()
+        if folded in seen:
+            problems.add(f"tool.slim.targets.{target.name}",
+                         f"is target '{seen[folded]}' but for case: BuildKit lowercases stage "
+                         "names, so both would be one; give it a name of its own")
+        seen.setdefault(folded, target.name)
+    for target in targets:
+        for other in targets:
+            for suffix, what in DERIVED_TARGETS:
+                if target.name.lower() == other.name.lower() + suffix:
+                    problems.add(f"tool.slim.targets.{target.name}",
+                                 f"'{other.name}{suffix}' is the bake target bslim adds for "
+                                 f"target '{other.name}' ({what}); give this target another "
+                                 "name")
+
+
+def _project_paths(target: TargetConfig, table: KeyTable) -> list[tuple[str, str]]:
+    """(dotted key, path) of every path in the project a target's keys name (`path=True`), but
+    those of sub-tables (cache.local has rules of its own)."""
+    sources = dict(target.sources)
+    out: list[tuple[str, str]] = []
+    for decl in table.per_target:
+        value = getattr(target, decl.attr)
+        if not decl.path or decl.table is not None or not value:
+            continue
+        key = f"{sources.get(decl.name, 'tool.slim')}.{decl.name}"
+        if isinstance(value, str):
+            out.append((key, value))
+            continue
+        for index, item in enumerate(value):
+            # wheels-from: (kind, value), of which only directories are paths
+            path = item if isinstance(item, str) else item[1] if item[0] == "dir" else None
+            if path is not None:
+                out.append((f"{key}[{index}]", path))
+    return out
+
+
+def _check_output_dir(config: Config, table: KeyTable, problems: Problems) -> None:
+    """bslim writes (and replaces) what is in the output directory: no key may name a path
+    there, or the user's file would be overwritten (or a generated one used as theirs)."""
+    output = PurePosixPath(config.output_dir).parts
+    for target in config.targets:
+        for key, path in _project_paths(target, table):
+            if PurePosixPath(path).parts[:len(output)] == output:
+                problems.add(key, f"{path!r} is inside tool.slim.output-dir "
+                             f"{config.output_dir!r}, where bslim writes (and replaces) the "
+                             "generated files; keep it elsewhere, or give output-dir a "
+                             "directory of its own")
 
 
 def _check_cache_dirs(config: Config, source: ProjectSource, problems: Problems) -> None:

@@ -16,14 +16,25 @@ from buildkit_slim.config.problems import (
     CONTROL_RE,
     Problems,
     control_characters,
+    credentials,
     describe,
     dotted,
 )
+from buildkit_slim.credentials import has_credentials
 
 # PEP 508 names: the project name reaches a RUN line, so nothing else may get through.
 _PROJECT_NAME_RE = re.compile(r"[A-Z0-9]|[A-Z0-9][A-Z0-9._-]*[A-Z0-9]", re.IGNORECASE)
 LEGACY_BUILD_REQUIRES: tuple[str, ...] = ("setuptools>=40.8.0",)
 CREDENTIALS_HINT = "pass them at build time as a secret: bslim bake --netrc FILE"
+# The [project.urls] entries that become OCI labels: for each label, the first of these keys
+# (case-insensitive) the table has.
+URL_LABELS = (
+    ("org.opencontainers.image.source",
+     ("source", "repository", "source code", "sourcecode", "code", "github")),
+    ("org.opencontainers.image.url", ("homepage", "home", "documentation")),
+)
+# [project] values the requirement checks report credentials in themselves.
+_REQUIREMENT_KEYS = ("dependencies", "optional-dependencies")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -46,6 +57,27 @@ class ProjectMeta:
     def distribution(self) -> str:
         return str(canonicalize_name(self.name))
 
+    @property
+    def url_labels(self) -> tuple[tuple[str, str], ...]:
+        """(OCI label, value) of the [project.urls] entries that become labels."""
+        return tuple((label, url) for label, (_, url) in url_labels(self.urls).items())
+
+
+def url_labels(urls: Mapping[str, object] | tuple[tuple[str, str], ...]) -> dict[
+        str, tuple[str, str]]:
+    """OCI label -> ([project.urls] key, value) for the entries that become labels."""
+    items = urls.items() if isinstance(urls, Mapping) else urls
+    by_key = {}
+    for name, value in items:
+        if isinstance(value, str):
+            by_key[str(name).lower()] = (str(name), value)  # the last of equal keys, as dicts
+    out = {}
+    for label, keys in URL_LABELS:
+        found = next((by_key[k] for k in keys if k in by_key), None)
+        if found is not None:
+            out[label] = found
+    return out
+
 
 @dataclass(frozen=True, kw_only=True)
 class ProjectSource:
@@ -55,10 +87,12 @@ class ProjectSource:
     pyproject: Mapping[str, Any]
     main_packages: tuple[str, ...]  # import packages with a __main__.py
     existing: frozenset[str]  # project-relative posix paths that exist (files and dirs)
-    # Of the paths looked up: those a symlink takes out of the project, and those that are not
-    # directories (a file where output-dir or a cache directory should be).
+    # Of the paths looked up: those a symlink takes out of the project, those that are not
+    # directories (a file where output-dir or a cache directory should be), and those that are
+    # not regular files (a directory or a FIFO where a requirements file should be).
     outside: frozenset[str] = frozenset()
     not_dirs: frozenset[str] = frozenset()
+    not_files: frozenset[str] = frozenset()
     # What is in the output directory that bslim does not write (it goes into .dockerignore).
     foreign_output: tuple[str, ...] = ()
     # Directories under a cache.local directory that are neither bslim's nor BuildKit's cache.
@@ -99,6 +133,16 @@ def parse_project(data: Mapping[str, Any], problems: Problems) -> ProjectMeta:
              if k in project and not (k == "license" and isinstance(project[k], dict))},
             "project"):
         problems.add(item_key, "must not contain newlines or control characters")
+    raw_urls = project.get("urls")
+    labelled = {f"project.urls.{dotted(key)}": label for label, (key, _) in
+                url_labels(raw_urls if isinstance(raw_urls, dict) else {}).items()}
+    for item_key in credentials(
+            {k: v for k, v in project.items() if k not in _REQUIREMENT_KEYS}, "project"):
+        # Not echoed: the value is a secret. [project] is the installed wheel's metadata.
+        where = (f"the {labelled[item_key]} label of the bake file and the image"
+                 if item_key in labelled else "the image (the installed package's metadata)")
+        problems.add(item_key, "holds a URL with credentials (a password or token before its "
+                     f"host), which would be written into {where}; give it without them")
     version = project.get("version")
     description = project.get("description")
     license_value = project.get("license")
@@ -149,11 +193,3 @@ def _requirements(value: object, key: str, problems: Problems) -> tuple[str, ...
             continue
         out.append(str(req))
     return tuple(out)
-
-
-def has_credentials(url: str) -> bool:
-    """user:token@ (or token@) in a URL's authority; `git+ssh://git@host` is no secret."""
-    scheme, _, rest = url.partition("://")
-    authority = rest.split("/", 1)[0].split("?", 1)[0].split("#", 1)[0]
-    return "@" in authority and not (scheme.endswith("ssh") and ":" not in
-                                     authority.split("@", 1)[0])

@@ -23,9 +23,10 @@ BASES_LOCK = "bases.lock.json"
 # What `lock` defaults to when it sits beside pyproject.toml (buildkit_slim.locks reads them).
 LOCK_NAMES = ("uv.lock", "pylock.toml")
 # fast-wheels' helper: <output-dir>/shim/pip_for_target.py (the build's named context), with
-# platforms.py, what it pins and each target's lists (render/dockerfile.py's shim_files).
+# the modules it imports, what it pins and each target's lists (render/dockerfile.py's shim_files).
 SHIM_DIR, SHIM_FILE = "shim", "pip_for_target.py"
-SHIM_NAMES = re.compile(r"pip_for_target\.py|platforms\.py|pinning\.py|pins\.txt"
+SHIM_NAMES = re.compile(r"pip_for_target\.py|platforms\.py|wheel_build\.py|pinning\.py"
+                        r"|pins\.txt"
                         r"|[A-Za-z0-9_-]+\.(requirements|build-requires)\.txt"
                         r"|[A-Za-z0-9_-]+\.[a-z0-9]+-[a-z0-9]+\.lock\.txt")
 
@@ -42,6 +43,7 @@ def read_project(root: Path, table: KeyTable = KEY_TABLE) -> ProjectSource:
     existing: set[str] = set()
     outside: set[str] = set()
     not_dirs: set[str] = set()
+    not_files: set[str] = set()
     not_caches: set[str] = set()
     foreign: list[str] = []
     resolved_root = root.resolve()
@@ -62,8 +64,10 @@ def read_project(root: Path, table: KeyTable = KEY_TABLE) -> ProjectSource:
             outside.add(posix)
         elif kind != "missing":
             existing.add(posix)
-            if kind == "file":
+            if kind != "dir":
                 not_dirs.add(posix)
+            if kind != "file":
+                not_files.add(posix)
         return kind
 
     paths = [*_paths(table.keys, slim, top=True),
@@ -82,7 +86,8 @@ def read_project(root: Path, table: KeyTable = KEY_TABLE) -> ProjectSource:
             foreign = [n for n in _names(root / value) if not _generated(root / value, n)]
     return ProjectSource(
         root=root, pyproject=data, main_packages=tuple(mains), existing=frozenset(existing),
-        outside=frozenset(outside), not_dirs=frozenset(not_dirs), foreign_output=tuple(foreign),
+        outside=frozenset(outside), not_dirs=frozenset(not_dirs),
+        not_files=frozenset(not_files), foreign_output=tuple(foreign),
         not_caches=frozenset(not_caches),
         found_locks=tuple(name for name in LOCK_NAMES if (root / name).is_file()),
     )
@@ -131,7 +136,8 @@ def _read_pyproject(path: Path) -> dict[str, Any]:
 
 
 def _kind(root: Path, resolved_root: Path, item: str) -> str:
-    """"missing", "file", "dir" or "outside" (a symlink leaving the project) for a path."""
+    """"missing", "file" (a regular one), "dir", "special" (a FIFO, socket or device) or
+    "outside" (a symlink leaving the project) for a path."""
     candidate = root / item
     try:
         if not candidate.exists() and not candidate.is_symlink():
@@ -139,7 +145,7 @@ def _kind(root: Path, resolved_root: Path, item: str) -> str:
         resolved = candidate.resolve()
         if not resolved.is_relative_to(resolved_root):
             return "outside"
-        return "dir" if candidate.is_dir() else "file"
+        return "dir" if candidate.is_dir() else "file" if candidate.is_file() else "special"
     except (OSError, RuntimeError):  # ENAMETOOLONG, ELOOP, EACCES: not usable either way
         return "missing"
 

@@ -12,8 +12,9 @@ from buildkit_slim.resources.pip_for_target import PINS
 
 PINS_FILE = "pins.txt"  # beside the shim: PINS with their hashes
 PLATFORMS_FILE = "platforms.py"  # beside the shim: buildkit_slim/platforms.py, which it imports
+BUILD_FILE = "wheel_build.py"  # beside the shim: its compile side (PEP 517), which it imports
 PINNING_FILE = "pinning.py"  # beside the shim: locked installs, reproducible wheels
-SHIM_MODULES = (SHIM_FILE, PLATFORMS_FILE, PINNING_FILE)  # what running the shim needs
+SHIM_MODULES = (SHIM_FILE, PLATFORMS_FILE, BUILD_FILE, PINNING_FILE)  # what the shim needs
 # `bslim bake --reproducible` sets it (a build arg, so the committed files stay as they are):
 # the shim then compiles in fixed directories and normalizes the wheels it builds.
 REPRODUCIBLE_ARG = "ARG BSLIM_REPRODUCIBLE"
@@ -26,6 +27,7 @@ def shim_files(target: TargetPlan) -> dict[str, str]:
     package = resources.files("buildkit_slim")
     files = {SHIM_FILE: (package / "resources" / SHIM_FILE).read_text(encoding="utf-8"),
              PLATFORMS_FILE: (package / PLATFORMS_FILE).read_text(encoding="utf-8"),
+             BUILD_FILE: (package / "resources" / BUILD_FILE).read_text(encoding="utf-8"),
              PINNING_FILE: (package / "resources" / PINNING_FILE).read_text(encoding="utf-8"),
              PINS_FILE: "".join(f"{n}=={v} --hash=sha256:{h}\n" for n, v, h in PINS)}
     for platform, locked in target.locked:

@@ -22,6 +22,7 @@ REGENERATE = "python tests/unit/regen_golden.py"
 SHIM_STANDIN = "# buildkit_slim/resources/pip_for_target.py, byte for byte\n"
 PLATFORMS_STANDIN = "# buildkit_slim/platforms.py, byte for byte\n"
 PINNING_STANDIN = "# buildkit_slim/resources/pinning.py, byte for byte\n"
+BUILD_STANDIN = "# buildkit_slim/resources/wheel_build.py, byte for byte\n"
 
 
 def cases() -> list[Path]:
@@ -30,11 +31,11 @@ def cases() -> list[Path]:
 
 def render_case(case: Path) -> dict[str, str]:
     """What bslim renders for this case: project-relative path -> text. The shim and the
-    modules beside it, when byte for byte bslim's own, stand as one line each (not hundreds
+    modules it imports, when byte for byte bslim's own, stand as one line each (not hundreds
     of lines again in every case)."""
     own = shim_files(load(case)[1].targets[0])
     standins = {own[SHIM_FILE]: SHIM_STANDIN, own["platforms.py"]: PLATFORMS_STANDIN,
-                own["pinning.py"]: PINNING_STANDIN}
+                own["wheel_build.py"]: BUILD_STANDIN, own["pinning.py"]: PINNING_STANDIN}
     return {f.path: standins.get(f.text, f.text)
             for f in render_all(load(case)[1])}
 

@@ -8,6 +8,8 @@ import pytest
 
 from buildkit_slim import config
 from buildkit_slim.config import KEY_SPECS, KEYS, TargetConfig, load
+from buildkit_slim.config.parse import TARGET_NAME_RULE
+from buildkit_slim.config.problems import NO_CREDENTIALS
 from buildkit_slim.errors import ConfigError, UsageError
 from tests.unit.conftest import WriteProject
 
@@ -51,8 +53,6 @@ DEFAULTS: dict[str, object] = {
 ARM = "linux/arm/v7"
 APT_HINT = "is not a Debian package name (e.g. libffi-dev or libffi-dev=3.4.4-1)"
 NO_CONTROL = "must not contain newlines or control characters"
-NO_CREDENTIALS = ("must not contain credentials; they would end up in the image history: "
-                  "pass them at build time as a secret: bslim bake --netrc FILE")
 PATH_RULE = "no '..', spaces, quotes, '$', ',', '=', glob characters or leading '-'"
 RELATIVE = f"must be a relative path inside the project ({PATH_RULE})"
 OUTPUT_DIR = f"must be a relative path to a directory inside the project (not '.'; {PATH_RULE})"
@@ -299,11 +299,9 @@ BAD = [
                  ["tool.slim.targets.worker.image: 'spark' is already the image of target "
                   "'api'; give each target its own image"], id="duplicate-image"),
     pytest.param('[tool.slim.targets."bad name"]\n', None,
-                 ["tool.slim.targets.\"bad name\": target names may use only letters, digits, "
-                  "'_' and '-'"], id="bad-target-name"),
+                 [f"tool.slim.targets.\"bad name\": {TARGET_NAME_RULE}"], id="bad-target-name"),
     pytest.param('[tool.slim.targets."a.b"]\n', None,
-                 ["tool.slim.targets.\"a.b\": target names may use only letters, digits, "
-                  "'_' and '-'"], id="dotted-target-name"),
+                 [f"tool.slim.targets.\"a.b\": {TARGET_NAME_RULE}"], id="dotted-target-name"),
 ]
 
 

@@ -78,3 +78,13 @@ def test_it_loads_on_its_own_and_on_older_pythons() -> None:
     alone = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(alone)
     assert alone.arg_pair("linux/arm/v7") == "linux-armv7"
+
+
+@pytest.mark.parametrize(("uname", "bits", "expected"), [
+    ("armv8l", 32, "armv7l"), ("aarch64", 32, "armv7l"), ("armv7l", 32, "armv7l"),
+    ("aarch64", 64, "aarch64"), ("x86_64", 64, "x86_64"), ("x86_64", 32, "i686"),
+    ("AARCH64", 32, "armv7l"),
+])
+def test_running_as_what_a_64_bit_kernel_tells_a_32_bit_process(uname: str, bits: int,
+                                                                 expected: str) -> None:
+    assert platforms.running_as(uname, bits) == expected
