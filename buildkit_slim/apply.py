@@ -8,7 +8,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from buildkit_slim import __version__, files, render
+from buildkit_slim import files, render
 from buildkit_slim import reproducible as repro
 from buildkit_slim.cache import cache_refs, gha_warning, local_dirs
 from buildkit_slim.config import CACHE_MARKER, is_cache_dir
@@ -20,10 +20,6 @@ from buildkit_slim.render.bake import escape_hcl
 
 EXPORT_SUFFIX = "-export-wheels"
 PLAN_SUFFIX = "-plan"
-# The SBOM generator of `bake --sbom`: bslim's own image (built by this repository with
-# itself), of the version that renders the Dockerfile it reads the stages of.
-DEFAULT_GENERATOR = f"ghcr.io/bslim-dev/bslim:{__version__}"
-SBOM_SCAN_ARG = "BUILDKIT_SBOM_SCAN_STAGE"
 
 
 def parse_overrides(items: Sequence[str]) -> dict[str, str]:
@@ -59,7 +55,6 @@ class BakeOptions:
     reproducible: bool = False
     epoch: str | None = None  # SOURCE_DATE_EPOCH of a reproducible build
     oci: Path | None = None  # images as OCI tarballs: DIR/<target>.oci.tar
-    sbom_generator: str | None = None  # --sbom: the image that makes the SBOM attestation
 
 
 def bake_request(
@@ -94,7 +89,7 @@ def bake_request(
             # The wheel image builds the same stages: same platforms and secret, but it never
             # writes the cache (the image target does; two writers of one ref race).
             override[target.name + WHEELS_SUFFIX] = {k: v for k, v in body.items()
-                                                     if k not in ("output", "attest")}
+                                                     if k != "output"}
         body.update(_cache_override(target, options, subset, exists))
         if body:
             override[target.name] = body
@@ -161,8 +156,7 @@ def _escape_all(value: Any) -> Any:
 
 def _build_override(target: TargetPlan, options: BakeOptions,
                     outside: list[Path]) -> dict[str, Any]:
-    """--reproducible, --oci and --sbom for one target: build args, its image output, the
-    SBOM attestation (with the wheel stage as the generator's extra input)."""
+    """--reproducible and --oci for one target: its build args and its image output."""
     body: dict[str, Any] = {}
     args: dict[str, str] = {}
     if options.reproducible:
@@ -173,9 +167,6 @@ def _build_override(target: TargetPlan, options: BakeOptions,
         body["output"] = [output]
         if options.oci is not None:
             outside.append(options.oci.resolve())
-    if options.sbom_generator is not None and target.wheels_stage is not None:
-        body["attest"] = [repro.sbom_attest(options.sbom_generator, options.epoch)]
-        args[SBOM_SCAN_ARG] = target.wheels_stage  # its wheels and what bslim knows of them
     if args:
         body["args"] = args
     return body

@@ -163,12 +163,6 @@ def bake(
         file_okay=False, help="Write each target's images as one OCI tarball, "
                               "DIR/<target>.oci.tar, instead of keeping or pushing them.")] =
     None,
-    sbom: Annotated[bool, typer.Option("--sbom", help="Attach an SBOM attestation (SPDX) of the "
-                                       "installed distributions, made by bslim's image.")] =
-    False,
-    sbom_generator: Annotated[str | None, typer.Option(
-        envvar="BSLIM_SBOM_GENERATOR", help="The image that makes it (default: bslim's own "
-                                            "image of this version).")] = None,
 ) -> None:
     """Render, then build with `docker buildx bake`."""
     import os
@@ -207,7 +201,6 @@ def bake(
         netrc=netrc, cache=not no_cache, export_cache=not no_cache_export,
         export_wheels=export_wheels, reproducible=epoch is not None,
         epoch=epoch.seconds if epoch else None, oci=oci,
-        sbom_generator=(sbom_generator or apply.DEFAULT_GENERATOR) if sbom else None,
     )
     if epoch is not None and push and not print_:
         apply.check_rewrite_push(builder, staged is not None)

@@ -5,8 +5,7 @@ What one switch sets (pure, but for `source_date_epoch`, which asks git):
   its history's times, the `created` label, hash-based byte code in the install step;
 - every image output with `rewrite-timestamp=true` (each file's time in the layers becomes
   SOURCE_DATE_EPOCH), pushed with `store=false` on the docker driver, or an OCI tarball;
-- no default provenance attestation (it records when the build ran), and an SBOM attestation
-  whose document carries SOURCE_DATE_EPOCH, not the build's time;
+- no default provenance attestation (it records when the build ran);
 - the build arg BSLIM_REPRODUCIBLE=1: the shim compiles every sdist (for the build platform
   too) in the compile stage's fixed directory, maps it to `.` in debug information
   (-ffile-prefix-map), and normalizes every wheel it builds (order, times, modes).
@@ -118,9 +117,3 @@ PUSH_HINT = ("write an OCI tarball instead, `bslim bake --reproducible --oci DIR
 def stage_output(output: str) -> str:
     """`bake --stage`'s push-by-digest output, with rewrite-timestamp."""
     return output if REWRITE in output else f"{output},{REWRITE}"
-
-
-def sbom_attest(generator: str, epoch: str | None) -> str:
-    """BuildKit's SBOM attestation with bslim's image as the generator; `epoch` reaches it as
-    BUILDKIT_SCAN_epoch where BuildKit passes generator parameters (BuildKit 0.14 and newer)."""
-    return f"type=sbom,generator={generator}" + (f",epoch={epoch}" if epoch else "")
