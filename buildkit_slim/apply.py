@@ -296,6 +296,13 @@ def rotate_local_caches(chosen: Plan, options: BakeOptions) -> None:
             new.rename(current)
 
 
+def make_output_dirs(options: BakeOptions) -> None:
+    """--oci DIR: created when missing (buildx 0.13 does not create an OCI tarball's
+    directory: `failed to open ... no such file or directory`)."""
+    if options.oci is not None:
+        options.oci.mkdir(parents=True, exist_ok=True)
+
+
 def run_bake(request: BakeRequest, *, quiet: bool = False) -> None:
     """quiet: keep buildx's progress to show it only when the build fails."""
     from buildkit_slim import docker

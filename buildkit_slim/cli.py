@@ -228,6 +228,7 @@ def bake(
         print(f"staged {record.target} {record.platform} {record.digest} ({how}) in {path}")
         return
     apply.clear_stale_local_caches(chosen, options)
+    apply.make_output_dirs(options)
     apply.run_bake(request)
     apply.rotate_local_caches(chosen, options)
     if export_wheels is not None:

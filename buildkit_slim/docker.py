@@ -389,8 +389,9 @@ def registry_mirrors() -> list[str]:
     except DockerException as exc:
         raise _env_problem(exc) or EnvironmentProblem(
             f"`docker info` failed (exit {exc.return_code})") from None
-    config = getattr(info, "registry_config", None)
-    mirrors = [str(m) for m in (getattr(config, "mirrors", None) or [])]
+    config = getattr(info, "registry_config", None)  # docker info's RegistryConfig, as is
+    found = config.get("Mirrors") if isinstance(config, dict) else getattr(config, "mirrors", None)
+    mirrors = [str(m) for m in found or []]
     return [re.sub(r"^https?://", "", m).rstrip("/") for m in mirrors]
 
 
