@@ -6,16 +6,18 @@ import contextlib
 import re
 import shutil
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from buildkit_slim import files, render
+from buildkit_slim import reproducible as repro
 from buildkit_slim.cache import cache_refs, gha_warning, local_dirs
 from buildkit_slim.config import CACHE_MARKER
 from buildkit_slim.docker import BakeRequest
 from buildkit_slim.errors import UsageError
 from buildkit_slim.plan import SHIM_CONTEXT, WHEELS_SUFFIX, Plan, TargetPlan
+from buildkit_slim.release import StagePlan
 from buildkit_slim.render.bake import escape_hcl
 
 EXPORT_SUFFIX = "-export-wheels"
@@ -56,6 +58,9 @@ class BakeOptions:
     # Dockerfile and shim from there, so a render of the project while it builds cannot hand
     # it half of another generation.
     inputs: Path | None = None
+    reproducible: bool = False
+    epoch: str | None = None  # SOURCE_DATE_EPOCH of a reproducible build
+    oci: Path | None = None  # images as OCI tarballs: DIR/<target>.oci.tar
 
 
 def bake_request(
@@ -87,10 +92,12 @@ def bake_request(
             if source is not None:
                 body.setdefault("secret", []).append(f"id={secret_id},src={source.resolve()}")
                 outside.append(source.resolve())
+        body.update(_build_override(target, options, outside))
         if target.config.publish_wheels and body:
             # The wheel image builds the same stages: same platforms and secret, but it never
             # writes the cache (the image target does; two writers of one ref race).
-            override[target.name + WHEELS_SUFFIX] = dict(body)
+            override[target.name + WHEELS_SUFFIX] = {k: v for k, v in body.items()
+                                                     if k != "output"}
         body.update(_cache_override(target, options, subset,
                                     exists or (lambda path: readable_cache(path, root))))
         if body:
@@ -125,6 +132,10 @@ def bake_request(
         bake_files = _read_inputs(full, options.inputs.resolve(), override)
         outside.append(options.inputs.resolve())
     env = {"TAG": options.tag} if options.tag is not None else {}
+    if options.reproducible:
+        env[repro.NO_DEFAULT_ATTESTATIONS] = "1"  # provenance records when the build ran
+    if options.epoch is not None:
+        env["SOURCE_DATE_EPOCH"] = options.epoch
     if any(not p.is_relative_to(root.resolve()) for p in outside):
         # buildx >= 0.20 refuses secrets and outputs outside the working directory without
         # `--allow fs...`, which python-on-whales cannot pass; the paths are the user's choice.
@@ -174,6 +185,60 @@ def _escape_all(value: Any) -> Any:
     if isinstance(value, list):
         return [_escape_all(v) for v in value]
     return value
+
+
+def _build_override(target: TargetPlan, options: BakeOptions,
+                    outside: list[Path]) -> dict[str, Any]:
+    """--reproducible and --oci for one target: its build args and its image output."""
+    body: dict[str, Any] = {}
+    args: dict[str, str] = {}
+    if options.reproducible:
+        args[repro.BUILD_ARG] = "1"
+    output = repro.image_output(push=options.push, oci=options.oci and options.oci.resolve(),
+                                target=target.name, reproducible=options.reproducible)
+    if output is not None:
+        body["output"] = [output]
+        if options.oci is not None:
+            outside.append(options.oci.resolve())
+    if args:
+        body["args"] = args
+    return body
+
+
+def reproducible_epoch(root: Path, reproducible: bool, env: Mapping[str, str], *, push: bool,
+                       load: bool, oci: Path | None, export_wheels: bool,
+                       warn: Callable[[str], None]) -> repro.Epoch | None:
+    """--reproducible (or the key): what it may be combined with, and its SOURCE_DATE_EPOCH
+    (the environment's, else the last commit's); None: not reproducible."""
+    repro.check_outputs(reproducible=reproducible, push=push, load=load, oci=oci,
+                        export_wheels=export_wheels)
+    if not reproducible:
+        return None
+    epoch = repro.source_date_epoch(root, env)
+    if epoch.dirty:
+        warn(f"warning: --reproducible: the working tree differs from {epoch.source}: the "
+             "image is this tree's, not that commit's")
+    return epoch
+
+
+def check_rewrite_push(builder: str | None, staged: bool) -> None:
+    """--reproducible --push on a builder that cannot push with rewrite-timestamp: refused
+    before anything is built, with the way around (exit 2)."""
+    from buildkit_slim import docker
+
+    facts = docker.builder_facts(builder)
+    if staged and facts.driver != "docker":
+        return  # pushed by digest: no image store in the way
+    problem = repro.push_problem(facts.driver, docker.engine_facts().server_version)
+    if problem is not None:
+        raise UsageError(problem, hint=repro.PUSH_HINT)
+
+
+def reproducible_stage(stage: StagePlan) -> StagePlan:
+    """`bake --stage` with --reproducible: its push-by-digest output rewrites timestamps."""
+    return replace(stage, overrides=tuple(
+        (key, repro.stage_output(value) if key.endswith(".output") else value)
+        for key, value in stage.overrides))
 
 
 def export_dir(dest: Path, target: str) -> Path:
@@ -351,6 +416,13 @@ def local_cache_rotation(chosen: Plan, options: BakeOptions) -> Iterator[None]:
             clear_stale_local_caches(chosen, options)
         raise
     rotate_local_caches(chosen, options)
+
+
+def make_output_dirs(options: BakeOptions) -> None:
+    """--oci DIR: created when missing (buildx 0.13 does not create an OCI tarball's
+    directory: `failed to open ... no such file or directory`)."""
+    if options.oci is not None:
+        options.oci.mkdir(parents=True, exist_ok=True)
 
 
 def run_bake(request: BakeRequest, *, quiet: bool = False) -> None:

@@ -19,9 +19,10 @@ import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from buildkit_slim.errors import UsageError
+from buildkit_slim.errors import ConfigError, UsageError
 
 PINS_FILE = "bases.lock.json"
 FORMAT_VERSION = 1
@@ -46,11 +47,27 @@ class BasePins:
         return next((p for p in self.pins if p.ref == ref), None)
 
 
-class PinError(UsageError):
+class PinError(ConfigError):
+    """One `error:` line per base image without a digest (exit 2)."""
+
     def __init__(self, problems: Sequence[str]) -> None:
         self.problems = tuple(problems)
-        super().__init__("\n".join(self.problems),
-                         hint=f"run `{REFRESH}` (it asks the registry) and commit the result")
+        UsageError.__init__(self, "\n".join(self.problems),
+                            hint=f"run `{REFRESH}` (it asks the registry) and commit the "
+                                 "result")
+
+
+def read_pins(root: Path, output_dir: str) -> BasePins | None:
+    """<output-dir>/bases.lock.json of the project, or None when there is none (the only I/O
+    here: a local file, never the registry)."""
+    path = f"{output_dir}/{PINS_FILE}"
+    try:
+        text = (root / path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise PinError([f"{path}: cannot read it: {exc}"]) from None
+    return parse_pins(text, path)
 
 
 def parse_pins(text: str, path: str) -> BasePins:
@@ -156,6 +173,42 @@ def pin_from_manifest(ref: str, raw: bytes, *, platform: str | None = None) -> B
         return BasePin(ref=ref, digest=digest, platforms=tuple(sorted(platforms.items())))
     return BasePin(ref=ref, digest=digest,
                    platforms=((platform, digest),) if platform else ())
+
+
+def pin_from_descriptor(ref: str, manifest: Mapping[str, Any],
+                        platform: str | None = None) -> BasePin:
+    """A pin from what `docker buildx imagetools inspect --format '{{json .Manifest}}'` says
+    of `ref`: its digest, and for an index each platform's manifest digest (a single manifest
+    stands for `platform`, which the caller read from its config)."""
+    digest = manifest.get("digest")
+    if not isinstance(digest, str) or not DIGEST_RE.fullmatch(digest):
+        raise PinError([f"{ref}: the registry gave no sha256 digest for it"])
+    if manifest.get("mediaType") in INDEX_TYPES or "manifests" in manifest:
+        platforms: dict[str, str] = {}
+        for entry in manifest.get("manifests") or []:
+            name = platform_of(entry) if isinstance(entry, dict) else None
+            if name is not None and isinstance(entry.get("digest"), str):
+                platforms.setdefault(name, entry["digest"])
+        return BasePin(ref=ref, digest=digest, platforms=tuple(sorted(platforms.items())))
+    return BasePin(ref=ref, digest=digest, platforms=((platform, digest),) if platform else ())
+
+
+def docker_hub_path(ref: str) -> str | None:
+    """`library/python:3.13-slim` for a Docker Hub image named without its registry
+    (`python:3.13-slim`, `docker.io/library/python:3.13-slim`); None for another registry's."""
+    first, _, rest = ref.partition("/")
+    if rest and first in ("docker.io", "index.docker.io", "registry-1.docker.io"):
+        ref, first, rest = rest, *rest.partition("/")[::2]
+    elif rest and ("." in first or ":" in first or first == "localhost"):
+        return None
+    return ref if rest else f"library/{ref}"
+
+
+def where_to_ask(ref: str, mirror: str | None) -> str:
+    """The reference `lock-bases` inspects for `ref`: a Docker Hub image at the mirror the
+    engine pulls it from (the same content, so the same digest), any other as it is."""
+    path = docker_hub_path(ref)
+    return f"{mirror}/{path}" if mirror and path is not None else ref
 
 
 def updated(pins: BasePins, new: Iterable[BasePin], *, keep: Iterable[str]) -> BasePins:

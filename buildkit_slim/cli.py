@@ -38,8 +38,9 @@ def _err(line: str) -> None:
 
 
 def _load(project: Path) -> tuple[config.Config, plan.Plan]:
-    cfg = config.load(project)
-    return cfg, plan.make_plan(cfg)
+    from buildkit_slim.load import load
+
+    return load(project)
 
 
 def _version_callback(value: bool) -> None:
@@ -130,7 +131,7 @@ def init(
 
 
 @app.command()
-def bake(
+def bake(  # noqa: PLR0915 (thinned by the #15 CLI work)
     ctx: typer.Context,
     targets: Annotated[list[str] | None, typer.Argument(help="Targets to build (default: all).")]
     = None,
@@ -175,12 +176,22 @@ def bake(
     revision: Annotated[str | None, typer.Option(
         help="Commit sha for the org.opencontainers.image.revision label (default: "
              "$GITHUB_SHA). The created label comes from $SOURCE_DATE_EPOCH.")] = None,
+    reproducible: Annotated[bool | None, typer.Option(
+        "--reproducible/--no-reproducible", help="One commit, one image digest: "
+        "SOURCE_DATE_EPOCH from the last commit, rewrite-timestamp, no time-stamped "
+        "attestation, compiles in fixed directories (default: [tool.slim] reproducible).",
+        show_default=False)] = None,
+    oci: Annotated[Path | None, typer.Option(
+        file_okay=False, help="Write each target's images as one OCI tarball, "
+                              "DIR/<target>.oci.tar, instead of keeping or pushing them.")] =
+    None,
 ) -> None:
     """Render, then build with `docker buildx bake`."""
     import os
     import tempfile
 
     from buildkit_slim import apply, wheels
+    from buildkit_slim import reproducible as repro
 
     if load and push:
         raise UsageError("--load and --push: choose one")
@@ -200,14 +211,20 @@ def bake(
         from buildkit_slim.render.bake import DEFAULT_TAG
 
         tag = DEFAULT_TAG
-    _, the_plan = _load(project)
+    if oci is not None:
+        _check_paths(None, None, oci)  # an output path reaches buildx's spec too
+    cfg, the_plan = _load(project)
+    epoch = apply.reproducible_epoch(
+        project, cfg.reproducible if reproducible is None else reproducible, os.environ,
+        push=push, load=load, oci=oci, export_wheels=export_wheels is not None, warn=_err)
     chosen = plan.select(the_plan, targets or [], platform or [])
     staged = release.stage_choice(chosen, push=push, export_wheels=export_wheels is not None,
                                   print_=print_) if stage is not None else None
     overrides = apply.parse_overrides(set_ or [])
     # Per-build labels go in as --set, never into the committed bake file; --set wins.
     rev = release.check_revision(revision or os.environ.get("GITHUB_SHA"))
-    created = release.created_from_epoch(os.environ.get("SOURCE_DATE_EPOCH"))
+    created = release.created_from_epoch(epoch.seconds if epoch else
+                                         os.environ.get("SOURCE_DATE_EPOCH"))
     for target in chosen.targets:
         for key, value in release.build_labels(target.name, revision=rev,
                                                created=created).items():
@@ -220,8 +237,11 @@ def bake(
         overrides=overrides, tag=tag, push=push, load=load,
         builder=builder, progress=progress, metadata_file=metadata_file, ca_bundle=ca_bundle,
         netrc=netrc, cache=not no_cache, export_cache=not no_cache_export,
-        export_wheels=export_wheels, inputs=inputs,
+        export_wheels=export_wheels, inputs=inputs, reproducible=epoch is not None,
+        epoch=epoch.seconds if epoch else None, oci=oci,
     )
+    if epoch is not None and push and not print_:
+        apply.check_rewrite_push(builder, staged is not None)
     request = apply.bake_request(the_plan, chosen, options)
     for warning in apply.warnings(chosen, os.environ):
         _err(f"warning: {warning}")
@@ -237,11 +257,14 @@ def bake(
         stage_plan = release.plan_stage(
             staged[0], staged[1], tag=tag or os.environ.get("TAG") or "dev",
             by_digest=publish.push_by_digest(builder))
+        if epoch is not None:
+            stage_plan = apply.reproducible_stage(stage_plan)
         with apply.local_cache_rotation(chosen, options):
             record, path = publish.run_stage(request, stage_plan, stage)
         how = "by digest" if record.mode == "digest" else f"as {record.ref}"
         print(f"staged {record.target} {record.platform} {record.digest} ({how}) in {path}")
         return
+    apply.make_output_dirs(options)
     with apply.local_cache_rotation(chosen, options):
         apply.run_bake(request)
     if export_wheels is not None:
@@ -253,47 +276,10 @@ def bake(
             print(f"wrote {manifest}")
         return
     names = ", ".join(f"{t.name} ({', '.join(t.platforms)})" for t in chosen.targets)
-    print(f"built {names}" + (" and pushed" if push else ""))
-
-
-@app.command("plan")
-def plan_cmd(
-    targets: Annotated[list[str] | None, typer.Argument(help="Targets (default: all).")] = None,
-    project: ProjectOpt = Path(),
-    platform: Annotated[list[str] | None, typer.Option(
-        "--platform", help="Only these platforms (repeatable).")] = None,
-    builder: Annotated[str | None, typer.Option(help="buildx builder to use.")] = None,
-    ca_bundle: Annotated[Path | None, typer.Option(
-        envvar="BSLIM_CA_BUNDLE", dir_okay=False,
-        help="CA certificates for pip inside build steps (see bake).")] = None,
-    netrc: Annotated[Path | None, typer.Option(
-        envvar="BSLIM_NETRC", dir_okay=False,
-        help="Credentials for private package indexes (see bake).")] = None,
-) -> None:
-    """Before building: per platform, which distributions come as wheels, which are pure, and
-    which will be compiled (under emulation or not). Runs only the native fetch stage."""
-    import platform as host
-    import tempfile
-
-    from buildkit_slim import apply, wheels
-    from buildkit_slim.platforms import native as native_platform
-
-    _check_paths(ca_bundle, netrc)
-    _, the_plan = _load(project)
-    chosen = plan.select(the_plan, targets or [], platform or [])
-    with tempfile.TemporaryDirectory(prefix="bslim-plan-") as tmp:
-        options = apply.BakeOptions(project_root=project, platforms=tuple(platform or ()),
-                                    builder=builder, ca_bundle=ca_bundle, netrc=netrc,
-                                    report_dir=Path(tmp), inputs=Path(tmp) / "inputs",
-                                    progress="plain")
-        request = apply.bake_request(the_plan, chosen, options)
-        apply.render_files(project, the_plan, options.inputs)
-        apply.run_bake(request, quiet=True)
-        native = native_platform(host.machine()) or ""
-        for target in chosen.targets:
-            exported = apply.export_dir(Path(tmp).resolve(), target.name)
-            for line in wheels.plan_lines(exported, target.platforms, native, target.name):
-                print(line)
+    print(f"built {names}" + (" and pushed" if push else "") + (
+        f" into {oci}/<target>{repro.OCI_SUFFIX}" if oci is not None else "")
+        + (f", reproducibly (SOURCE_DATE_EPOCH {epoch.seconds}, {epoch.source})"
+           if epoch else ""))
 
 
 @app.command()
@@ -481,3 +467,5 @@ def release_cmd(
 
 # Typer derives command names from function names; `render` is clearer than render-cmd.
 app.registered_commands[0].name = "render"
+# `plan` and `lock-bases`: what a build will take, looked at before building.
+from buildkit_slim import cli_inputs  # noqa: E402, F401

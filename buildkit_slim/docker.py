@@ -423,6 +423,43 @@ def inspect_manifest(ref: str) -> dict[str, Any] | None:
     return data
 
 
+def registry_mirrors() -> list[str]:
+    """The engine's mirrors of Docker Hub (`registry-mirrors` in daemon.json), as hosts: where
+    its builds (the docker driver's) pull docker.io images from."""
+    from python_on_whales import docker
+    from python_on_whales.exceptions import DockerException
+
+    try:
+        info = docker.system.info()
+    except FileNotFoundError as exc:
+        raise _client_missing(exc) from None
+    except DockerException as exc:
+        raise _env_problem(exc) or EnvironmentProblem(
+            f"`docker info` failed (exit {exc.return_code})") from None
+    config = getattr(info, "registry_config", None)  # docker info's RegistryConfig, as is
+    found = config.get("Mirrors") if isinstance(config, dict) else getattr(config, "mirrors", None)
+    mirrors = [str(m) for m in found or []]
+    return [re.sub(r"^https?://", "", m).rstrip("/") for m in mirrors]
+
+
+def image_platform(ref: str) -> str | None:
+    """The platform of a single-platform image (its config's os/architecture/variant)."""
+    from python_on_whales import docker
+    from python_on_whales.exceptions import DockerException
+    from python_on_whales.utils import run
+
+    cmd = [*docker.buildx.imagetools.docker_cmd, "buildx", "imagetools", "inspect",
+           "--format", "{{json .Image}}", ref]
+    try:
+        data = json.loads(run(cmd))
+    except (DockerException, ValueError):
+        return None
+    if not isinstance(data, dict) or not data.get("os"):
+        return None
+    return "/".join(str(p) for p in (data["os"], data.get("architecture"), data.get("variant"))
+                    if p)
+
+
 def imagetools_create(
     sources: Sequence[str], tags: Sequence[str], annotations: Mapping[str, str] | None = None
 ) -> None:

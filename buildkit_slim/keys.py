@@ -21,7 +21,7 @@ from typing import Any
 
 # TOML types a key may have, as error messages name them.
 KINDS = {"str": "a string", "bool": "a boolean", "int": "an integer", "list": "an array",
-         "table": "a table"}
+         "table": "a table", "str-or-false": "a string or false"}
 _KIND_OF_DEFAULT = {str: "str", bool: "bool", int: "int", tuple: "list", dict: "table"}
 _METADATA = "bslim.key"
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
+from buildkit_slim.bases import PINS_FILE, BasePins, PinError, check_pins, pinned
 from buildkit_slim.config import (
     PLATFORMS,
     SHIM_DIR,
@@ -20,7 +21,8 @@ from buildkit_slim.config import (
     suggest_platform,
 )
 from buildkit_slim.errors import UsageError
-from buildkit_slim.platforms import pair
+from buildkit_slim.locks import Lock, LockError, PlatformLock, TargetEnvironment, check_lock
+from buildkit_slim.platforms import arg_pair, pair
 
 WHEELS_SUFFIX = "-wheels"  # bake target of a target's wheel image (publish-wheels)
 # fast-wheels' helper, written beside the generated files and handed to the fetch stage as a
@@ -119,11 +121,25 @@ class TargetPlan:
     contexts: tuple[tuple[str, str], ...] = ()
     # The project-relative directory holding SHIM_FILE and the lists (context SHIM_CONTEXT).
     shim_dir: str | None = None
+    # With a lock: what each platform installs, by platform (dependencies only from there).
+    locked: tuple[tuple[str, PlatformLock], ...] = ()
+    # The base images as FROM names them: the configured tags, `@sha256:...` when pinned.
+    builder_image: str = ""
+    runtime_image: str = ""
+
+    @property
+    def lock_template(self) -> str | None:
+        """In shim_dir: each platform's locked requirements, `{pair}` for its arg_pair()."""
+        return f"{self.name}.{{pair}}.lock.txt" if self.locked else None
+
+    def lock_file(self, platform: str) -> str:
+        return f"{self.name}.{arg_pair(platform)}.lock.txt"
 
     @property
     def requirements_file(self) -> str | None:
         """In shim_dir: the dependencies, resolved before the project's code is copied."""
-        return f"{self.name}.requirements.txt" if self.dependencies else None
+        return f"{self.name}.requirements.txt" if self.dependencies and not self.locked \
+            else None
 
     @property
     def build_requires_file(self) -> str | None:
@@ -200,11 +216,37 @@ class Plan:
         return tuple(t for t in self.targets if t.wheels_stage is not None)
 
 
-def make_plan(config: Config) -> Plan:
+def make_plan(config: Config, locks: Mapping[str, Lock] | None = None,
+              pins: BasePins | None = None) -> Plan:
+    """`locks`: the configured locks, read (by path); `pins`: <output-dir>/bases.lock.json,
+    read, when there (every base image is then named by digest). Every lock problem and every
+    missing pin of every target at once (exit 2), before anything is built."""
     single = len(config.targets) == 1
     dockerfile = f"{config.output_dir}/Dockerfile"
     targets = []
+    lock_problems: list[str] = []
+    hints: list[str] = []
+    pin_problems: list[str] = []
+    pins_path = f"{config.output_dir}/{PINS_FILE}"
     for target in config.targets:
+        locked: dict[str, PlatformLock] = {}
+        if target.lock is not None and target.dockerfile is None:
+            try:
+                if target.lock not in (locks or {}):
+                    raise LockError([f"{target.lock}: the lock was not read (load.load reads "
+                                     "the locks a configuration names)"])
+                locked = lock_target(config.project, target, (locks or {})[target.lock])
+            except LockError as exc:
+                lock_problems += [p for p in exc.problems if p not in lock_problems]
+                hints += [exc.hint] if exc.hint and exc.hint not in hints else []
+        images = {"builder": target.builder_base, "runtime": target.runtime_base}
+        if pins is not None and target.dockerfile is None:
+            found = check_pins(images.values(), pins, platforms=target.platforms,
+                               path=pins_path)
+            pin_problems += [p for p in found if p not in pin_problems]
+            if not found:
+                images = {k: pinned(v, pins, platforms=target.platforms, path=pins_path)
+                          for k, v in images.items()}
         own = target.dockerfile is not None
         # Lowercase: BuildKit lowercases stage names, but not the named contexts that share
         # the prefix (FROM <context> reads an uppercase one as an image reference).
@@ -223,8 +265,27 @@ def make_plan(config: Config) -> Plan:
             build_requires=config.project.build_requires,
             contexts=contexts,
             shim_dir=None if own else f"{config.output_dir}/{SHIM_DIR}",
+            locked=tuple(sorted(locked.items())),
+            builder_image=images["builder"],
+            runtime_image=images["runtime"],
         ))
+    if lock_problems:
+        raise LockError(lock_problems, hint="; ".join(hints) or None)
+    if pin_problems:
+        raise PinError(pin_problems)
     return Plan(project=config.project, output_dir=config.output_dir, targets=tuple(targets))
+
+
+def lock_target(project: ProjectMeta, target: TargetConfig, lock: Lock
+                ) -> dict[str, PlatformLock]:
+    """What each platform of `target` installs from `lock`, checked against pyproject.toml
+    (stale) and against every platform (incomplete): a LockError naming all of it."""
+    environments = [TargetEnvironment(platform=p, python=target.python, debian=target.debian)
+                    for p in target.platforms]
+    return check_lock(lock, environments, project=project.distribution,
+                      dependencies=project.dependencies,
+                      optional=project.optional_dependencies, extras=target.extras,
+                      wanted=dependencies(project, target.extras) or ())
 
 
 def wheel_contexts(

@@ -18,6 +18,7 @@ _KINDS: dict[str, dict[str, Any]] = {
     "str": {"type": "string"}, "bool": {"type": "boolean"}, "int": {"type": "integer"},
     "list": {"type": "array", "items": {"type": "string"}},
     "table": {"type": "object", "additionalProperties": {"type": ["string", "number"]}},
+    "str-or-false": {"anyOf": [{"type": "string"}, {"const": False}]},
 }
 _LINK_RE = re.compile(r"\[([^\]]+)\]\(#[^)]*\)")  # the README's own links mean nothing here
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from packaging.utils import parse_wheel_filename
 
+from buildkit_slim.plan import TargetPlan
 from buildkit_slim.platforms import export_dir, pair
 
 MANIFEST = "manifest.json"
@@ -86,4 +87,37 @@ def plan_lines(exported: Path, platforms: Sequence[str], native: str,
         noun = "distribution" if len(entries) == 1 else "distributions"
         lines.append(f"  {len(entries)} {noun}, {compiled} compiled"
                      + (" under emulation" if emulated and compiled else ""))
+    return lines
+
+
+def lock_tells(target: TargetPlan) -> bool:
+    """Whether the lock alone says what each platform installs and how (uv.lock and
+    pylock.toml name their files; a requirements file only hashes, which pip matches at
+    build time)."""
+    return all(p.how != "pip" for _, locked in target.locked for p in locked.packages)
+
+
+def locked_plan_lines(target: TargetPlan, native: str, version: str | None) -> list[str]:
+    """`bslim plan` for a locked target, from the lock alone: each platform's locked
+    versions, which come as wheels and which compile from their sdists (the project itself is
+    built from its source)."""
+    lines = []
+    locks = dict(target.locked)
+    for platform in target.platforms:
+        locked = locks[platform]
+        emulated = platform != native
+        lines.append(f"{target.name} {platform} ({'emulated' if emulated else 'native'}), "
+                     f"from {locked.lock_path}:")
+        for package in locked.packages:
+            kind = {"sdist": "compile" if emulated else "native"}.get(package.how, package.how)
+            lines.append(f"  {package.name:<24} {package.version or '(url)':<12} "
+                         f"{KIND_TEXT[kind]}")
+        project = target.install.split("[", 1)[0]
+        lines.append(f"  {project:<24} {version or '(dynamic)':<12} the project, built from "
+                     "its source")
+        compiled = sum(1 for p in locked.packages if p.how == "sdist")
+        count = len(locked.packages) + 1
+        lines.append(f"  {count} distributions, {compiled} compiled"
+                     + (" under emulation" if emulated and compiled else "")
+                     + ", every file checked against the lock's sha256")
     return lines

@@ -18,8 +18,7 @@ from typing import Any
 import pytest
 
 from buildkit_slim.apply import render_files
-from buildkit_slim.config import load
-from buildkit_slim.plan import make_plan
+from buildkit_slim.load import load as load_plan
 from buildkit_slim.render.bake import escape_hcl
 from tests.unit.regen_golden import EXPECTED, cases
 
@@ -82,7 +81,7 @@ def printed_escaped(buildx: None, tmp_path_factory: pytest.TempPathFactory) -> b
 def test_buildx_accepts_the_golden_bake_file(case: Path, tag: str | None, tmp_path: Path,
                                             printed_escaped: bool) -> None:
     root = materialize(case, tmp_path / case.name)
-    plan = make_plan(load(root))
+    plan = load_plan(root)[1]
     resolved = bake_print(root, plan.bake_file, tag)
 
     # publish-wheels adds `<target>-wheels` (the wheel image) beside its target (newer buildx
@@ -109,7 +108,7 @@ def test_buildx_accepts_the_golden_bake_file(case: Path, tag: str | None, tmp_pa
 def test_buildx_accepts_the_committed_bake_files(project: Path) -> None:
     # The repo's own bake/ and the example's are kept current by their own tests; here buildx
     # reads them where they are, as `bslim bake` would.
-    plan = make_plan(load(project))
+    plan = load_plan(project)[1]
     resolved = bake_print(project, plan.bake_file, None)
     assert sorted(resolved["target"]) == sorted(t.name for t in plan.targets)
 
@@ -134,14 +133,14 @@ def edge_name_project(root: Path) -> Path:
         'platforms = ["linux/amd64"]\n' + tables, encoding="utf-8")
     (root / "hello").mkdir(exist_ok=True)
     (root / "hello" / "__init__.py").write_text("def main() -> None: ...\n", encoding="utf-8")
-    render_files(root, make_plan(load(root)))
+    render_files(root, load_plan(root)[1])
     return root
 
 
 @pytest.mark.usefixtures("buildx")
 def test_buildx_accepts_the_edge_target_names(tmp_path: Path) -> None:
     root = edge_name_project(tmp_path / "names")
-    plan = make_plan(load(root))
+    plan = load_plan(root)[1]
     resolved = bake_print(root, plan.bake_file, None)
     expected = [*EDGE_NAMES, "default-wheels"]
     assert sorted(resolved["group"]["default"]["targets"]) == sorted(expected)

@@ -109,6 +109,46 @@ def test_setuptools_builds_a_c_extension_in_a_hook(tmp_path: Path) -> None:
                for n in zipfile.ZipFile(wheel).namelist())
 
 
+def _cext(src: Path) -> Path:
+    (src / "cext").mkdir(parents=True)
+    (src / "cext" / "__init__.py").write_text("")
+    (src / "cext" / "_c.c").write_text(
+        "#include <Python.h>\n"
+        "static const char *where = __FILE__;\n"
+        "static struct PyModuleDef m = {PyModuleDef_HEAD_INIT, \"cext._c\", NULL, -1, NULL};\n"
+        "PyMODINIT_FUNC PyInit__c(void) { (void)where; return PyModule_Create(&m); }\n")
+    (src / "pyproject.toml").write_text(
+        '[build-system]\nrequires = ["setuptools"]\nbuild-backend = "setuptools.build_meta"\n'
+        '[project]\nname = "cext"\nversion = "1.0"\n')
+    (src / "setup.py").write_text(
+        'from setuptools import Extension, setup\n'
+        'setup(packages=["cext"], ext_modules=[Extension("cext._c", ["cext/_c.c"])])\n')
+    return src
+
+
+@pytest.mark.parametrize("reproducible", [True, False])
+def test_a_reproducible_build_of_a_c_extension_does_not_depend_on_where_or_when(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, reproducible: bool) -> None:
+    """--reproducible's build arg: the same sdist built in two directories, a second apart,
+    with debug information and __FILE__ in the object: one wheel, byte for byte. Without it
+    the wheels differ (the source directory is in the .so), so the test can tell."""
+    import time
+
+    env = _setuptools_env(tmp_path / "env")
+    monkeypatch.setattr(wheel_build, "REPRODUCIBLE", reproducible)
+    monkeypatch.setenv("CFLAGS", "-g")
+    monkeypatch.delenv("SOURCE_DATE_EPOCH", raising=False)
+    wheels = []
+    for name in ("one", "two"):
+        src = _cext(tmp_path / name / "cext-1.0")
+        out = tmp_path / name / "out"
+        assert wheel_build.hook("wheel", src, out, [env]) == 0
+        (wheel,) = out.glob("*.whl")
+        wheels.append(wheel.read_bytes())
+        time.sleep(2)  # zip times have a two-second resolution
+    assert (wheels[0] == wheels[1]) is reproducible
+
+
 # --- PEP 517 through pyproject_hooks: the backend path, config_settings ---------------------
 
 IN_TREE = """\

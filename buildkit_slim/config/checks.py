@@ -308,6 +308,11 @@ def context_file(raw: str, key: str, ctx: Context) -> str:
     return _in_project(raw, key, ctx, "file")
 
 
+def lock_file(raw: str | bool, key: str, ctx: Context) -> str | None:
+    """`false`: no lock; a path: the lock (its format from its name, its content read later)."""
+    return None if raw is False else project_file(str(raw), key, ctx)
+
+
 def project_dirs(raw: list[Any], key: str, ctx: Context) -> tuple[str, ...]:
     return tuple(_in_project(item, item_key, ctx, "directory")
                  for item_key, item in _strings(raw, key, ctx))

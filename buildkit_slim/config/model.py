@@ -191,6 +191,12 @@ class TargetConfig:
         None, "Constraints or lock file (relative to the project) whose pins the wheel stage "
         "honours (`pip --constraint`): a regular file, not in a directory the build context "
         "leaves out.", kind="str", check=checks.context_file, path=True)
+    lock: str | None = key(
+        None, "The lock the dependencies are installed from, exactly and checked by hash: "
+        "`uv.lock`, a `pylock.toml` (PEP 751) or a requirements file with `--hash`es; `false` "
+        "for none (see [Locked dependencies](#locked-dependencies)).", kind="str-or-false",
+        check=checks.lock_file, path=True,
+        shown="`uv.lock` or `pylock.toml` when one of them is beside `pyproject.toml`")
     apt_build: tuple[str, ...] = key(
         (), "Debian packages for the wheel stage (e.g. `libffi-dev`; "
         "`--no-install-recommends`, lists removed).", check=checks.apt_packages)
@@ -243,6 +249,9 @@ class Config:
         check=checks.output_dir, path=True, top_only=True)
     tags: TagRules = key(DEFAULT_RULES, "Rules of `bslim tags` and `bslim release` (see "
                          "[Releasing](#releasing)).", top_only=True)
+    reproducible: bool = key(
+        False, "Build every image reproducibly, as `bslim bake --reproducible` does (see "
+        "[Reproducible images](#reproducible-images)).", top_only=True)
 
 
 @dataclass(frozen=True)

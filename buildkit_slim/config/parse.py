@@ -48,7 +48,8 @@ DERIVED_TARGETS = (("-wheels", "its wheel image, publish-wheels"),
                    ("-export-wheels", "bake --export-wheels"), ("-plan", "bslim plan"))
 _PLACEHOLDER_RE = re.compile(r"\{([^{}]*)\}")
 _TYPES: dict[str, type | tuple[type, ...]] = {
-    "str": str, "bool": bool, "int": int, "list": (list, tuple), "table": dict}
+    "str": str, "bool": bool, "int": int, "list": (list, tuple), "table": dict,
+    "str-or-false": (str, bool)}
 
 
 def parse(source: ProjectSource, table: KeyTable = KEY_TABLE) -> Config:
@@ -103,7 +104,9 @@ def check_value(decl: Key, raw: Any, key: str, ctx: Context) -> Any:
             ctx.add(item_key, message)
         return _fallback(decl, ctx)
     # `type(...) is bool`: a boolean is an int to isinstance (sha-length = true).
-    if not isinstance(raw, _TYPES[decl.kind]) or (decl.kind != "bool" and type(raw) is bool):
+    if not isinstance(raw, _TYPES[decl.kind]) or (
+            decl.kind not in ("bool", "str-or-false") and type(raw) is bool) or (raw is True and \
+            decl.kind == "str-or-false"):
         ctx.add(key, f"must be {KINDS[decl.kind]}, got {describe(raw)}")
         # Carry on with the (valid) default so that later checks see a well-typed value.
         return _fallback(decl, ctx)
@@ -228,11 +231,42 @@ def _derive(values: dict[str, Any], sources: dict[str, str], keys: dict[str, str
         if not REPOSITORY_RE.fullmatch(image):
             ctx.add(keys["image"], f"project name {ctx.project.name!r} is not a valid image "
                     "repository; set image = \"registry/owner/name\"")
+    _derive_lock(values, sources, keys, ctx)
     if values["entrypoint"] is None and values["dockerfile"] is None:
         values["entrypoint"] = default_entrypoint(ctx.project, ctx.source, keys["entrypoint"],
                                                   ctx.problems)
         sources["entrypoint"] = "derived"
     values["entrypoint"] = tuple(values["entrypoint"] or ())
+
+
+def _derive_lock(values: dict[str, Any], sources: dict[str, str], keys: dict[str, str],
+                 ctx: Context) -> None:
+    """`lock` unset: uv.lock or pylock.toml beside pyproject.toml (never a guess between
+    both). A lock pins every dependency by hash, so what would change them is refused."""
+    found = ctx.source.found_locks
+    if sources["lock"] == "default" and values["dockerfile"] is None:
+        if len(found) > 1:
+            ctx.add(keys["lock"], f"not set, and both {' and '.join(found)} are beside "
+                    "pyproject.toml: bslim does not guess which one the image is built from; "
+                    f"set lock = \"{found[0]}\" (or false)")
+        elif found:
+            values["lock"], sources["lock"] = found[0], "derived"
+    lock = values["lock"]
+    if lock is None:
+        return
+    said = f"the lock {lock!r}" + (" (found beside pyproject.toml)"
+                                   if sources["lock"] == "derived" else "")
+    if values["dockerfile"] is not None:
+        ctx.add(keys["lock"], f"{lock!r}: with dockerfile set, your Dockerfile installs the "
+                "dependencies, not bslim; remove one of them")
+    if values["requirements"] is not None:
+        ctx.add(keys["requirements"], f"{values['requirements']!r}: {said} pins every "
+                "dependency by hash, constraints would change nothing; remove requirements, "
+                "or set lock = false")
+    if values["wheels_from"]:
+        ctx.add(keys["wheels_from"], f"{said} installs only files whose sha256 it records, "
+                "and wheels compiled elsewhere have other hashes; remove wheels-from, or set "
+                "lock = false")
 
 
 def default_entrypoint(

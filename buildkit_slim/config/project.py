@@ -97,6 +97,8 @@ class ProjectSource:
     foreign_output: tuple[str, ...] = ()
     # Directories under a cache.local directory that are neither bslim's nor BuildKit's cache.
     not_caches: frozenset[str] = frozenset()
+    # Locks beside pyproject.toml that `lock` defaults to (uv.lock, pylock.toml).
+    found_locks: tuple[str, ...] = ()
 
 
 def parse_project(data: Mapping[str, Any], problems: Problems) -> ProjectMeta:

@@ -20,11 +20,17 @@ from buildkit_slim.keys import Key, keys_of
 # What bslim writes into the output directory; anything else there is the user's, and the
 # directory goes into .dockerignore.
 GENERATED_NAMES = ("Dockerfile", "Dockerfile.dockerignore", "docker-bake.json")
+# Written by `bslim lock-bases`, read by render: bslim's too, though render does not write it.
+BASES_LOCK = "bases.lock.json"
+# What `lock` defaults to when it sits beside pyproject.toml (buildkit_slim.locks reads them).
+LOCK_NAMES = ("uv.lock", "pylock.toml")
 # fast-wheels' helper: <output-dir>/shim/pip_for_target.py (the build's named context), with
 # the modules it imports, what it pins and each target's lists (render/dockerfile.py's shim_files).
 SHIM_DIR, SHIM_FILE = "shim", "pip_for_target.py"
-SHIM_NAMES = re.compile(r"pip_for_target\.py|platforms\.py|wheel_build\.py|pins\.txt"
-                        r"|[A-Za-z0-9_-]+\.(requirements|build-requires)\.txt")
+SHIM_NAMES = re.compile(r"pip_for_target\.py|platforms\.py|wheel_build\.py|pinning\.py"
+                        r"|pins\.txt"
+                        r"|[A-Za-z0-9_-]+\.(requirements|build-requires)\.txt"
+                        r"|[A-Za-z0-9_-]+\.[a-z0-9]+-[a-z0-9]+\.lock\.txt")
 
 
 def read_project(root: Path, table: KeyTable = KEY_TABLE) -> ProjectSource:
@@ -85,6 +91,7 @@ def read_project(root: Path, table: KeyTable = KEY_TABLE) -> ProjectSource:
         outside=frozenset(outside), not_dirs=frozenset(not_dirs),
         not_files=frozenset(not_files), foreign_output=tuple(foreign),
         not_caches=frozenset(not_caches),
+        found_locks=tuple(name for name in LOCK_NAMES if (root / name).is_file()),
     )
 
 
@@ -170,7 +177,8 @@ def _generated(directory: Path, name: str) -> bool:
         return all(SHIM_NAMES.fullmatch(n) or (n.startswith(".") and n.endswith(".tmp") and
                                                 SHIM_NAMES.fullmatch(n[1:].rsplit(".", 2)[0]))
                    for n in _names(directory / name))
-    return name in GENERATED_NAMES or _is_leftover_temp(name)
+    return name in (*GENERATED_NAMES, BASES_LOCK) or _is_leftover_temp(
+        name, (*GENERATED_NAMES, BASES_LOCK))
 
 
 def _is_leftover_temp(name: str, generated: tuple[str, ...] = GENERATED_NAMES) -> bool:

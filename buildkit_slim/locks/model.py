@@ -13,7 +13,7 @@ from urllib.parse import unquote, urlsplit
 
 from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 
-from buildkit_slim.errors import UsageError
+from buildkit_slim.errors import ConfigError, UsageError
 
 # Hash algorithms pip's --hash accepts; a lock may record others (PEP 751 allows any).
 PIP_HASHES = ("sha256", "sha384", "sha512")
@@ -111,15 +111,16 @@ class Lock:
         return tuple(p for p in self.packages if p.name == name)
 
 
-class LockError(UsageError):
+class LockError(ConfigError):
     """Everything wrong with a lock, at once: each line names the lock and the package (and
-    the platform where it matters)."""
+    the platform where it matters); one `error:` line each, exit 2, before any build."""
 
     def __init__(self, problems: list[str] | tuple[str, ...], *, hint: str | None = None) -> None:
         self.problems = tuple(problems)
         count = len(self.problems)
         noun = "problem" if count == 1 else "problems"
-        super().__init__(f"{count} lock {noun}:\n" + "\n".join(self.problems), hint=hint)
+        UsageError.__init__(self, f"{count} lock {noun}:\n" + "\n".join(self.problems),
+                            hint=hint)
 
 
 def filename_of(url_or_path: str) -> str:

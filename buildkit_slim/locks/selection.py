@@ -44,6 +44,25 @@ class Selected:
         return "sdist" if self.sdist is not None else "pip"
 
     @property
+    def chosen(self) -> tuple[Artefact, ...]:
+        """The file this platform installs: the best wheel, else the sdist. A requirements
+        file names no files: all its hashes (pip picks the file at build time)."""
+        if self.artefacts and self.artefacts[0].kind != "hashes":
+            return self.artefacts[:1]
+        return self.artefacts
+
+    @property
+    def pinned(self) -> str:
+        """This package's one line for the build: only the chosen file's hash, so that pip
+        cannot silently take another file of the package (the sdist) when a hash is wrong;
+        the file's name after `#`, for people and the SBOM."""
+        head = f"{self.name} @ {self.url}" if self.url else f"{self.name}=={self.version}"
+        hashes = sorted({h for a in self.chosen for h in a.pip_hashes})
+        what = self.chosen[0].filename if self.chosen and self.chosen[0].filename else \
+            "any file with these hashes"
+        return " ".join([head, *(f"--hash={h}" for h in hashes)]) + f"  # {self.how}: {what}"
+
+    @property
     def requirement(self) -> str:
         """This package's line for `pip install --require-hashes --no-deps -r`."""
         head = f"{self.name} @ {self.url}" if self.url else f"{self.name}=={self.version}"
@@ -64,6 +83,13 @@ class PlatformLock:
     def requirements_text(self) -> str:
         """Every package of this platform, pinned and hashed: pip's input in the build."""
         return "".join(f"{p.requirement}\n" for p in self.packages)
+
+    def pinned_text(self) -> str:
+        """The file the build steps install this platform from (pip --require-hashes
+        --no-deps): one line per package, the chosen file's hash only."""
+        head = (f"# {self.lock_path} for {self.environment.label}, selected by bslim: "
+                "one line per package, the hash of the one file it installs here.\n")
+        return head + "".join(f"{p.pinned}\n" for p in self.packages)
 
     def version(self, name: str) -> str | None:
         return next((p.version for p in self.packages if p.name == name), None)

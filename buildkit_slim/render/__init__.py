@@ -6,8 +6,9 @@ from dataclasses import dataclass
 
 from buildkit_slim.plan import Plan
 from buildkit_slim.render.bake import render_bake
-from buildkit_slim.render.dockerfile import render_dockerfile, shim_files
+from buildkit_slim.render.dockerfile import render_dockerfile
 from buildkit_slim.render.dockerignore import render_dockerignore
+from buildkit_slim.render.shim import shim_files
 
 
 @dataclass(frozen=True, kw_only=True)

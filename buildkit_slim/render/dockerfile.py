@@ -15,16 +15,15 @@ import json
 import shlex
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from importlib import resources
 
 from buildkit_slim.config import SHIM_FILE
 from buildkit_slim.plan import CONTEXT, SHIM_CONTEXT, BuildStage, Plan, TargetPlan, inherited_role
 from buildkit_slim.platforms import ARG_PAIR as PAIR  # the shim's arg_pair(): linux-armv7
 from buildkit_slim.platforms import pair
-from buildkit_slim.resources.pip_for_target import (  # its files, its arguments, what it pins
+from buildkit_slim.render.shim import PINS_FILE, REPRODUCIBLE_ARG, SHIM_MODULES, shim_files
+from buildkit_slim.resources.pip_for_target import (  # its files, its arguments
     COMPILE_LIST,
     LIB,
-    PINS,
     REPORT,
     argv,
 )
@@ -33,6 +32,7 @@ UID = 10001
 WHEELS_DIR = "/wheels"
 SRC_DIR = "/src"
 REQUIREMENTS_FILE = "/bslim/requirements.txt"  # the plain strategy's copy of the list
+PINNED_FILE = "/bslim/install.txt"  # the plain strategy, locked: what the runtime installs
 PROJECT_ENV = "/fetched/project-env"
 INHERITED_DIR = "/bslim/wheels-from"
 FETCHED = "/fetched"
@@ -46,9 +46,6 @@ INSTALL_OPTIONS = ("--no-index", "--no-cache-dir", "--only-binary=:all:",
                    "--find-links", WHEELS_DIR)
 SHIM_HOME = "/bslim/shim"  # the shim, its lists and what it pins; other stages bind-mount it
 SHIM = f"{SHIM_HOME}/{SHIM_FILE}"
-PINS_FILE = "pins.txt"  # beside the shim: PINS with their hashes
-PLATFORMS_FILE = "platforms.py"  # beside the shim: buildkit_slim/platforms.py, which it imports
-BUILD_FILE = "wheel_build.py"  # beside the shim: its compile side (PEP 517), which it imports
 # What pip needs to reach a private index or one behind a TLS-intercepting proxy: the CA
 # bundle and a netrc with the index's credentials (`bslim bake --ca-bundle/--netrc`). Secret
 # mounts, so neither lands in a layer, and only on the steps that reach an index; either may
@@ -113,30 +110,15 @@ def render_stage(stage: Stage) -> list[str]:
             f"# hadolint ignore=DL3006{',DL3029' if planned.platform else ''}"]
     else:
         comment, body = STAGES[planned.role](stage)
-    base = {"builder": config.builder_base, "runtime": config.runtime_base,
+    target = stage.target
+    base = {"builder": target.builder_image or config.builder_base,
+            "runtime": target.runtime_image or config.runtime_base,
             "scratch": "scratch"}.get(planned.base) or (
         planned.base.removeprefix(CONTEXT) if planned.base.startswith(CONTEXT)
         else stage.target.stage(planned.base))
     platform = "--platform=$BUILDPLATFORM " if planned.native else (
         f"--platform={planned.platform} " if planned.platform else "")
     return [*comment, f"FROM {platform}{base} AS {planned.name}", *body]
-
-
-def shim_files(target: TargetPlan) -> dict[str, str]:
-    """What the named context bslim-shim holds for `target` (file name -> text): the shim and
-    the modules it imports, what it pins (by hash), and the lists (in files, not in the
-    Dockerfile: a code change leaves the dependency layers alone, and no heredoc keeps hadolint
-    from parsing it)."""
-    package = resources.files("buildkit_slim")
-    files = {SHIM_FILE: (package / "resources" / SHIM_FILE).read_text(encoding="utf-8"),
-             PLATFORMS_FILE: (package / PLATFORMS_FILE).read_text(encoding="utf-8"),
-             BUILD_FILE: (package / "resources" / BUILD_FILE).read_text(encoding="utf-8"),
-             PINS_FILE: "".join(f"{n}=={v} --hash=sha256:{h}\n" for n, v, h in PINS)}
-    if target.requirements_file:
-        files[target.requirements_file] = "".join(f"{r}\n" for r in target.dependencies or ())
-    if target.build_requires_file:
-        files[target.build_requires_file] = "".join(f"{r}\n" for r in target.build_requires)
-    return files
 
 
 def _run(mounts: Iterable[str], commands: list[str]) -> list[str]:
@@ -232,6 +214,7 @@ def _head(stage: Stage, *, per_target: bool = True) -> list[str]:
     then the same in every platform's build, and BuildKit runs them once)."""
     return [
         *(["ARG TARGETPLATFORM TARGETOS TARGETARCH TARGETVARIANT"] if per_target else []),
+        REPRODUCIBLE_ARG,
         *_args(stage.target),
         "ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_ROOT_USER_ACTION=ignore",
         *_apt(stage.target.config.apt_build),
@@ -280,25 +263,33 @@ def plain_wheels(stage: Stage) -> tuple[list[str], list[str]]:
     target = stage.target
     config, lines = target.config, [*_head(stage), *_inherit(stage)]
     if target.contexts:  # say which inherited wheels do not fit (pip would skip them)
-        lines += _run(_shim(stage, only=(SHIM_FILE, PLATFORMS_FILE, BUILD_FILE)), [shlex.join(
+        lines += _run(_shim(stage, only=SHIM_MODULES), [shlex.join(
             ["python3", SHIM, *argv("check", INHERITED_DIR)])])
     pip = ["pip", "wheel", "--wheel-dir", WHEELS_DIR, *_pip_options(target)]
     if config.requirements:
         pip += ["--constraint", f"{SRC_DIR}/{config.requirements}"]
-    if target.requirements_file:
-        # Dependencies first, from their list: changing the project's own code does not
-        # invalidate this (slow, under QEMU) layer.
-        lines += [*NAMED_CONTEXT, f"COPY --from={stage.context(SHIM_CONTEXT)} "
-                  f"{target.requirements_file} {REQUIREMENTS_FILE}", *_copy_inputs(target)]
-        lines += _run([_pip_cache(target), CA_SECRET], [
-            USE_CA, *_index_case(target), _pip(target, [*pip, "--requirement",
-                                                          REQUIREMENTS_FILE])])
-    project = [*pip, SRC_DIR] if target.dependencies is None else [*pip, "--no-deps", SRC_DIR]
+    # Dependencies first, from their list: changing the project's own code does not
+    # invalidate this (slow, under QEMU) layer. With a lock: this platform's files, by hash.
+    listed, flags = (target.lock_template.replace("{pair}", PAIR), [
+        "--no-deps", "--require-hashes"]) if target.lock_template else (
+        target.requirements_file, [])
+    if listed:
+        lines += [*NAMED_CONTEXT, f"COPY --from={stage.context(SHIM_CONTEXT)} {listed} "
+                  f"{REQUIREMENTS_FILE}", *_copy_inputs(target)]
+        lines += _run([_pip_cache(target), CA_SECRET], [USE_CA, *_index_case(target), _pip(
+            target, [*pip, *flags, "--requirement", REQUIREMENTS_FILE])])
+    project = [*pip, SRC_DIR] if target.dependencies is None and not target.locked \
+        else [*pip, "--no-deps", SRC_DIR]
     lines += [
         f"COPY . {SRC_DIR}",
         *_run([_pip_cache(target), CA_SECRET],
               [USE_CA, *_index_case(target), _pip(target, project)]),
     ]
+    if target.locked:  # what the runtime stage installs, each wheel by its sha256
+        lines += _run(_shim(stage, only=SHIM_MODULES), [
+            shlex.join(["python3", SHIM, *argv("pin", WHEELS_DIR, REQUIREMENTS_FILE,
+                                               PINNED_FILE, project=target.install.split(
+                                                   "[", 1)[0])])])
     return [f"# Wheels for {config.name}: compilers live here and never reach the image."], lines
 
 
@@ -318,6 +309,8 @@ def fetch(stage: Stage) -> tuple[list[str], list[str]]:
     what: dict[str, object] = {}
     if target.requirements_file:
         what["requirement"] = f"{SHIM_HOME}/{target.requirements_file}"
+    if target.lock_template:  # exactly the lock's files, by hash
+        what["locked"] = f"{SHIM_HOME}/{target.lock_template}"
     if target.build_requires_file:
         # The project's build requirements, prepared here: its own wheel then needs no index.
         what.update(project_requires=f"{SHIM_HOME}/{target.build_requires_file}",
@@ -353,7 +346,7 @@ def fetch_project(stage: Stage) -> tuple[list[str], list[str]]:
         what.update(project_env=PROJECT_ENV, no_deps=True)
     run = _run([_fetch_cache(target), CA_SECRET], [USE_CA, _fetch(target, "project", what)])
     return [f"# {target.config.name}'s own wheel, natively, once for every platform."], [
-        f"COPY . {SRC_DIR}", *run]
+        REPRODUCIBLE_ARG, f"COPY . {SRC_DIR}", *run]
 
 
 def fetch_report(stage: Stage) -> tuple[list[str], list[str]]:
@@ -378,8 +371,10 @@ def _compile(stage: Stage, source: str, part: str) -> list[str]:
     if part == "project":
         mounts.append(f"--mount=type=bind,from={fetched},source={SRC_DIR},target={SRC_DIR},rw")
     folder = f'"{FETCHED}/$TARGETOS-$TARGETARCH$TARGETVARIANT/{part}"'
+    locked = f"{SHIM_HOME}/{target.lock_template}" if target.lock_template else None
     build = _shell(["python3", SHIM, *argv("compile", Shell(folder), COMPILED,
-                                           cache=COMPILE_CACHE), "--", *_pip_options(target)])
+                                           cache=COMPILE_CACHE, locked=locked), "--",
+                    *_pip_options(target)])
     build += ' "$@"' if target.config.platform_index_urls else ""
     return _run([*mounts, _pip_cache(target), CA_SECRET], [
         f"mkdir -p {COMPILED}", *_index_case(target),
@@ -395,7 +390,7 @@ def compile_deps(stage: Stage) -> tuple[list[str], list[str]]:
 
 
 def compile_project(stage: Stage) -> tuple[list[str], list[str]]:
-    return [], _compile(stage, "fetch-project", "project")
+    return [], [REPRODUCIBLE_ARG, *_compile(stage, "fetch-project", "project")]
 
 
 def fast_wheels(stage: Stage) -> tuple[list[str], list[str]]:
@@ -413,9 +408,12 @@ def fast_wheels(stage: Stage) -> tuple[list[str], list[str]]:
 def install(stage: Stage) -> tuple[list[str], list[str]]:
     """fast-wheels, part 3: pip installs the wheels natively, into the build platform's copy
     of the runtime image (same Python, same paths); the runtime stage copies the result."""
-    target = stage.target
-    command = ["python3", SHIM, *argv("install", INSTALLED, REMOVED), "--", *INSTALL_OPTIONS,
-               target.install]
+    target, lock = stage.target, stage.target.lock_template
+    # With a lock: the locked wheels and the project's, each by its sha256, nothing resolved.
+    locked = {"locked": f"{SHIM_HOME}/{lock}", "wheels": WHEELS_DIR,
+              "project": target.install.split("[", 1)[0]} if lock else {}
+    command = ["python3", SHIM, *argv("install", INSTALLED, REMOVED, **locked), "--",
+               *INSTALL_OPTIONS, *([] if lock else [target.install])]
     return [f"# {target.config.name} installed natively for the target: pip never runs under "
             "emulation."], [
         "ARG TARGETPLATFORM TARGETOS TARGETARCH TARGETVARIANT",
@@ -457,10 +455,17 @@ def runtime(stage: Stage) -> tuple[list[str], list[str]]:
         ]
     else:
         install = ["pip", "install", *INSTALL_OPTIONS, target.install]
-        lines += ["# Only this build's wheels (--no-index): pinned when they were resolved.",
-                  "# hadolint ignore=DL3013",
-                  *_run([f"--mount=type=bind,from={stage.read('wheels')},source={WHEELS_DIR},"
-                         f"target={WHEELS_DIR}"], [shlex.join(install)])]
+        mounts = [f"--mount=type=bind,from={stage.read('wheels')},source={WHEELS_DIR},"
+                  f"target={WHEELS_DIR}"]
+        if target.locked:  # exactly what the wheel stage pinned
+            install = ["pip", "install", *INSTALL_OPTIONS, "--no-deps", "--require-hashes",
+                       "--requirement", PINNED_FILE]
+            mounts.append(f"--mount=type=bind,from={stage.read('wheels')},source={PINNED_FILE},"
+                          f"target={PINNED_FILE}")
+        lines += [  # SOURCE_DATE_EPOCH, set only when the build has one: byte code by hash
+                  "ARG SOURCE_DATE_EPOCH",
+                  "# Only this build's wheels (--no-index): pinned when they were resolved.",
+                  "# hadolint ignore=DL3013", *_run(mounts, [shlex.join(install)])]
     env = {"PYTHONUNBUFFERED": "1", **dict(config.env)}
     lines.append("ENV " + " ".join(f"{k}={_env_value(v)}" for k, v in sorted(env.items())))
     lines.append(f"WORKDIR {config.workdir}")

@@ -39,9 +39,11 @@ from typing import IO, Any
 
 try:  # bslim's own modules; in a build, their copies beside this file
     from buildkit_slim.platforms import MACHINES, MANYLINUX_MACHINES, arg_pair, pair
+    from buildkit_slim.resources import pinning
     from buildkit_slim.resources import wheel_build as build
 except ImportError:  # (in bslim's tree, one up)
     sys.path[:0] = [str(Path(__file__).parent), str(Path(__file__).parents[1])]
+    import pinning  # type: ignore[import-not-found,no-redef]
     import wheel_build as build  # type: ignore[import-not-found,no-redef]
     from platforms import (  # type: ignore[import-not-found,no-redef]
         MACHINES,
@@ -61,18 +63,22 @@ if LIB.is_dir() and str(LIB) not in sys.path:
 # too, though PyPI has none): what target_platforms spells, to match pip's tags.
 MANYLINUX = ("x86_64", "i686", "aarch64", "armv7l", "ppc64le", "s390x", "riscv64")
 COMPILE_LIST, REPORT, WHEELS = build.COMPILE_LIST, "report.json", "wheels"  # in a pass's DIR
+REPRODUCIBLE = build.REPRODUCIBLE  # `bslim bake --reproducible` (wheel_build.py says what)
 
 Declared = tuple[tuple[str, dict[str, Any]], ...]  # (name, argparse's add_argument keywords)
 LIST: dict[str, Any] = {"action": "append", "default": []}
 _PASS: Declared = (("--project", {}), ("--source", {}), ("--requirement", {}),
-                   ("--no-deps", {"action": "store_true"}), ("--inherited", LIST))
+                   ("--no-deps", {"action": "store_true"}), ("--inherited", LIST),
+                   ("--locked", {}))
 ARGS: dict[str, Declared] = {  # dir: a pass's output; template: the same with {pair}
     "fetch": (("template", {}), ("--platforms", {"required": True}),
               ("--index-for", {**LIST, "nargs": 2, "metavar": ("PLATFORM", "URL")}),
               ("--project-requires", {}), ("--project-env", {}), *_PASS),
     "pass": (("dir", {}), ("--wheel", {}), *_PASS),
-    "compile": (("dir", {}), ("out", {}), ("--cache", {})),
-    "install": (("out", {}), ("removed", {})),
+    "compile": (("dir", {}), ("out", {}), ("--cache", {}), ("--locked", {})),
+    "install": (("out", {}), ("removed", {}), ("--locked", {}), ("--wheels", {}),
+                ("--project", {})),
+    "pin": (("wheels", {}), ("locked", {}), ("out", {}), ("--project", {})),
     "check": (("inherited", {}),),
     "pip": (),
 }
@@ -180,16 +186,25 @@ def check(directory: Path) -> int:
     return 0  # not an error: what does not fit is built
 
 
-def sort(directory: Path, project: str | None, source: str) -> None:
-    """Keep in DIR/wheels what fits the target; list the rest in DIR/COMPILE_LIST."""
+def sort(directory: Path, project: str | None, source: str, hooked: str | None = None) -> None:
+    """Keep in DIR/wheels what fits the target; list the rest in DIR/COMPILE_LIST. `hooked`:
+    the project's wheel, built by its backend here (in a fixed directory). Each entry of the
+    report says whether the wheel was built from source (else downloaded as it is)."""
     from pip._vendor.packaging.utils import canonicalize_name, parse_wheel_filename
 
     supported, report, listed = target_tags(), [], []
     (directory / WHEELS).mkdir(parents=True, exist_ok=True)
+    built_by_pip = _pip_built()
     for wheel in sorted((directory / WHEELS).glob("*.whl")):
         name, version, _, _ = parse_wheel_filename(wheel.name)
         kind = classify(wheel.name, supported)
-        report.append({"name": name, "version": str(version), "kind": kind, "file": wheel.name})
+        built = wheel.name in built_by_pip or wheel.name == hooked or kind in ("native", "compile")
+        if REPRODUCIBLE and kind == "native" and wheel.name != hooked:
+            kind = "compile"  # pip built it in a random directory: again, in a fixed one
+        elif REPRODUCIBLE and built and kind != "compile":
+            pinning.normalize_wheel(wheel)
+        report.append({"name": name, "version": str(version), "kind": kind, "file": wheel.name,
+                       "built": built})
         print(f"bslim: {name} {version}: {kind}")
         if kind == "compile":
             wheel.unlink()
@@ -197,6 +212,25 @@ def sort(directory: Path, project: str | None, source: str) -> None:
             listed.append(source if mine else f"{name}=={version}")
     (directory / COMPILE_LIST).write_text("".join(f"{line}\n" for line in listed))
     (directory / REPORT).write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
+
+
+def _pip_built() -> set[str]:
+    """File names of the wheels in pip's wheel cache: what pip built from an sdist (what it
+    downloads as a wheel never goes there)."""
+    cache = Path(os.environ.get("PIP_CACHE_DIR") or Path.home() / ".cache" / "pip") / "wheels"
+    return {p.name for p in cache.rglob("*.whl")} if cache.is_dir() else set()
+
+
+def locked_file(template: str | None) -> Path | None:
+    """A platform's locked requirements: the template's `{pair}` for TARGETPLATFORM's."""
+    return Path(template.replace("{pair}", arg_pair(str(TARGET)))) if template else None
+
+
+def locked_entries(template: str | None) -> dict[str, Any]:  # name -> pinning.Locked
+    from pip._vendor.packaging.utils import canonicalize_name
+
+    path = locked_file(template)
+    return pinning.read_locked(path, lambda n: str(canonicalize_name(n))) if path else {}
 
 
 def _self(args: list[str], env: Mapping[str, str] | None = None,
@@ -230,18 +264,26 @@ def _install(into: Path, requirements: list[str], options: list[str]) -> bool:  
                                      *options, *requirements]) == 0
 
 
-def prepare(directory: Path, requirement: str, options: list[str]) -> bool:
+def prepare(directory: Path, requirement: str, options: list[str],
+            locked: Mapping[str, Any] | None = None) -> bool:
     """Natively, for one listed distribution: its source (the project, or its sdist from pip
     download, unpacked; its sha256 keys the compile cache) and its build requirements (static,
     then what the backend asks for) installed for the target into DIR/buildenv/<key>, so that
-    the emulated compile runs neither pip nor its build isolation."""
+    the emulated compile runs neither pip nor its build isolation. `locked`: the sdist is
+    downloaded by the lock's hash (pip --require-hashes)."""
     import hashlib
 
     key, src = build.dist_key(requirement), Path(requirement)
     env, sdists = directory / build.BUILDENV / key, directory / build.SDISTS / key
     if requirement[0] != "/":
+        what = [requirement]
+        if key in (locked or {}):
+            pinned = sdists.with_suffix(".lock.txt")
+            pinned.parent.mkdir(parents=True, exist_ok=True)
+            pinned.write_text(f"{(locked or {})[key].line}\n")
+            what = ["--require-hashes", "--requirement", str(pinned)]
         if _pip(["download", "--quiet", "--no-deps", "--no-binary", key, "--dest", str(sdists),
-                 *options, requirement]) != 0 or len(found := list(sdists.iterdir())) != 1:
+                 *options, *what]) != 0 or len(found := list(sdists.iterdir())) != 1:
             return False
         sdists.with_suffix(".sha256").write_text(hashlib.sha256(found[0].read_bytes()).hexdigest())
         if (unpacked := build.unpack(found[0], directory / build.SOURCES / key)) is None:
@@ -264,15 +306,19 @@ def one_pass(ns: argparse.Namespace, options: list[str]) -> int:
         check(Path(folder))
     what = [*(["--requirement", ns.requirement] if ns.requirement else []),
             *(["--no-deps"] if ns.no_deps else []), *([source] if source else [])]
+    locked = locked_entries(ns.locked)
+    if ns.locked:  # exactly the lock's files, each checked by its hash; nothing resolved
+        what = ["--no-deps", "--require-hashes", "--requirement",
+                str(locked_file(ns.locked))] if locked else []
     if ns.wheel:
         (directory / WHEELS).mkdir(parents=True, exist_ok=True)
         shutil.copy2(ns.wheel, directory / WHEELS / Path(ns.wheel).name)
     elif what and (status := run_pip(["wheel", "--wheel-dir", str(directory / WHEELS),
                                       *options, *what])) != 0:
         return status
-    sort(directory, ns.project, source or "/src")
+    sort(directory, ns.project, source or "/src", hooked=ns.wheel and Path(ns.wheel).name)
     for listed in (directory / COMPILE_LIST).read_text().split():
-        if not prepare(directory, listed, options):
+        if not prepare(directory, listed, options, locked):
             shutil.rmtree(directory / build.BUILDENV / build.dist_key(listed), ignore_errors=True)
             print(f"bslim: {listed}: build requirements not prepared natively; pip's build "
                   "isolation will install them under emulation", file=sys.stderr)
@@ -353,7 +399,7 @@ def fetch(ns: argparse.Namespace, options: list[str]) -> int:
                 extra = ["--no-index", "--find-links", str(Path(env) / arg_pair(target))]
             args = argv("pass", str(directory), wheel=wheel and str(wheel), project=ns.project,
                         source=ns.source, requirement=ns.requirement, no_deps=ns.no_deps,
-                        inherited=ns.inherited)
+                        inherited=ns.inherited, locked=ns.locked)
             if status := _self([*args, "--", *options, *extra], {"TARGETPLATFORM": target}):
                 break
             if ns.project and ns.no_deps and wheel is None:  # pure: one wheel for every pass
@@ -400,10 +446,49 @@ def capture(roots: list[Path], out: Path, removed: Path, action: Callable[[], in
     return 0
 
 
+def pinned(wheels: Path, template: str, project: str | None) -> tuple[str, list[str]]:
+    """The locked packages' wheels and the project's, each pinned by its sha256 (pinning.pin)."""
+    from pip._vendor.packaging.utils import canonicalize_name, parse_wheel_filename
+    from pip._vendor.packaging.version import Version
+
+    def parse_wheel(filename: str) -> tuple[str, str]:
+        name, version, _, _ = parse_wheel_filename(filename)
+        return str(name), str(version)
+
+    return pinning.pin(wheels, locked_entries(template),
+                       project and str(canonicalize_name(project)), parse_wheel,
+                       lambda a, b: Version(a) == Version(b))
+
+
+def pin(ns: argparse.Namespace, _: list[str]) -> int:
+    """The plain strategy's wheel stage: what its runtime stage installs, pinned (`pinned`)."""
+    text, problems = pinned(Path(ns.wheels), ns.locked, ns.project)
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    Path(ns.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(ns.out).write_text(text)
+    return int(bool(problems))
+
+
 def install(ns: argparse.Namespace, pip_args: list[str]) -> int:
     """Natively, for the target: pip install into this (the build platform's runtime) image,
-    then copy what it wrote into `out`; what it deleted (an upgraded package) into `removed`."""
+    then copy what it wrote into `out`; what it deleted (an upgraded package) into `removed`.
+    `--locked`: exactly the locked packages' wheels and the project's, each by its sha256,
+    nothing resolved (pip --no-deps --require-hashes)."""
+    import tempfile
+
     sys.dont_write_bytecode = True  # no byte code of pip's own modules in `out`
+    if ns.locked:
+        text, problems = pinned(Path(ns.wheels), ns.locked, ns.project)
+        for problem in problems:
+            print(problem, file=sys.stderr)
+        if problems:
+            return 1
+        requirements = Path(tempfile.mkdtemp(prefix="bslim-")) / "pinned.txt"
+        requirements.write_text(text)
+        print(f"bslim: installing for {TARGET}, pinned:\n{text}", end="", file=sys.stderr)
+        pip_args = [*pip_args, "--no-deps", "--require-hashes", "--requirement",
+                    str(requirements)]
     # Under the data path of this interpreter's preferred scheme (sysconfig's, which pip
     # follows on Python 3.10+): /usr/local on the python images, Debian's included.
     root = Path(sysconfig.get_paths(sysconfig.get_preferred_scheme("prefix"))["data"])
@@ -423,7 +508,8 @@ def main(args: list[str]) -> int:
         "fetch": fetch, "pass": one_pass, "install": install,
         "compile": lambda ns, rest: build.compile_listed(
             Path(ns.dir), Path(ns.out), rest, ns.cache and Path(ns.cache),
-            pip=lambda args, log: _pip(args, log=log)),
+            pip=lambda args, log: _pip(args, log=log), locked=locked_entries(ns.locked)),
+        "pin": pin,
         "check": lambda ns, rest: check(Path(ns.inherited)),
         "pip": lambda ns, rest: run_pip(rest)}
     return commands[ns.command](ns, rest)

@@ -104,3 +104,50 @@ def test_two_builds_of_one_commit_from_an_emptied_cache_give_one_digest(
     created = {config.get("created") for config in configs_second.values()}
     assert created == {"2026-01-01T00:00:00Z"}, created
     assert len(configs_second) == 2  # both platforms
+
+
+def oci_index_digest(tarball: Path) -> tuple[str, int]:
+    """The OCI tarball's index digest and how many platform manifests it holds."""
+    with tarfile.open(tarball) as oci:
+        handle = oci.extractfile("index.json")
+        assert handle is not None
+        (top,) = json.loads(handle.read())["manifests"]
+        inner = oci.extractfile(f"blobs/sha256/{top['digest'].split(':')[1]}")
+        assert inner is not None
+        return str(top["digest"]), len(json.loads(inner.read())["manifests"])
+
+
+def test_bake_reproducible_gives_one_digest_with_compiled_extensions(
+    engine: None, tmp_path: Path, ca_bundle: tuple[Path, str]
+) -> None:
+    """`bslim bake --reproducible --oci DIR` on tests/lockapp under its uv.lock: msgpack is
+    compiled from its sdist on both platforms (natively on amd64, under emulation on arm/v7),
+    markupsafe on arm/v7; SOURCE_DATE_EPOCH comes from the last commit. Two builds from an
+    emptied build cache give one index digest."""
+    from tests.e2e.test_locked import locked_project
+
+    if not engines.engine_is_ours():
+        pytest.skip(f"needs an engine started by tests/engine/up.sh (BSLIM_ENGINE="
+                    f"{engines.chosen()}): the test empties its build cache")
+    with tempfile.TemporaryDirectory(prefix="bslim-probe-") as probe:
+        if not rewrites_timestamps(Path(probe)):
+            pytest.skip("this engine's BuildKit ignores rewrite-timestamp")
+    project = locked_project(tmp_path / "lockapp")
+    (project / ".gitignore").write_text("dist/\n")
+    git = {"GIT_AUTHOR_DATE": "2026-01-01T00:00:00Z", "GIT_COMMITTER_DATE": "2026-01-01T00:00:00Z",
+           "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com",
+           "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.com"}
+    for args in (["init", "-q"], ["add", "-A"], ["commit", "-q", "-m", "lockapp"]):
+        subprocess.run(["git", "-C", str(project), *args], check=True, env={**os.environ, **git})
+    digests = []
+    for name in ("first", "second"):
+        prune_build_cache()
+        out = project / "dist" / name
+        result = bslim("bake", "--project", str(project), "--reproducible", "--oci", str(out),
+                       "--ca-bundle", str(ca_bundle[0]),
+                       env={"SOURCE_DATE_EPOCH": "", "GITHUB_SHA": "", "GITHUB_REF": ""})
+        assert result.returncode == 0, result.stderr[-3000:]
+        assert f"reproducibly (SOURCE_DATE_EPOCH {EPOCH}, git commit" in result.stdout
+        digests.append(oci_index_digest(out / "lockapp.oci.tar"))
+    assert digests[0] == digests[1], digests
+    assert digests[0][1] == 2  # both platforms

@@ -11,16 +11,17 @@ import shutil
 import sys
 from pathlib import Path
 
-from buildkit_slim.config import SHIM_FILE, load
-from buildkit_slim.plan import make_plan
+from buildkit_slim.config import SHIM_FILE
+from buildkit_slim.load import load
 from buildkit_slim.render import render_all
-from buildkit_slim.render.dockerfile import shim_files
+from buildkit_slim.render.shim import shim_files
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
 EXPECTED = "expected"
 REGENERATE = "python tests/unit/regen_golden.py"
 SHIM_STANDIN = "# buildkit_slim/resources/pip_for_target.py, byte for byte\n"
 PLATFORMS_STANDIN = "# buildkit_slim/platforms.py, byte for byte\n"
+PINNING_STANDIN = "# buildkit_slim/resources/pinning.py, byte for byte\n"
 BUILD_STANDIN = "# buildkit_slim/resources/wheel_build.py, byte for byte\n"
 
 
@@ -32,11 +33,11 @@ def render_case(case: Path) -> dict[str, str]:
     """What bslim renders for this case: project-relative path -> text. The shim and the
     modules it imports, when byte for byte bslim's own, stand as one line each (not hundreds
     of lines again in every case)."""
-    own = shim_files(make_plan(load(case)).targets[0])
+    own = shim_files(load(case)[1].targets[0])
     standins = {own[SHIM_FILE]: SHIM_STANDIN, own["platforms.py"]: PLATFORMS_STANDIN,
-                own["wheel_build.py"]: BUILD_STANDIN}
+                own["wheel_build.py"]: BUILD_STANDIN, own["pinning.py"]: PINNING_STANDIN}
     return {f.path: standins.get(f.text, f.text)
-            for f in render_all(make_plan(load(case)))}
+            for f in render_all(load(case)[1])}
 
 
 def expected_files(case: Path) -> dict[str, str]:

@@ -449,7 +449,8 @@ def test_defaults(write_project: WriteProject) -> None:
 def test_the_defaults_table_is_the_list_of_keys() -> None:
     fields = {f.name for f in dataclasses.fields(TargetConfig)} - {"name", "sources"}
     assert {spec.attr for spec in KEYS if not spec.top_only} == fields
-    assert [spec.name for spec in KEYS if spec.top_only] == ["output-dir", "tags"]
+    assert [spec.name for spec in KEYS if spec.top_only] == ["output-dir", "tags",
+                                                             "reproducible"]
     assert KEY_SPECS["platforms"].default == ("linux/amd64", "linux/arm/v7")
 
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from buildkit_slim.config import load
-from buildkit_slim.plan import CONTEXT, BuildStage, Plan, TargetPlan, make_plan
+from buildkit_slim.load import load
+from buildkit_slim.plan import CONTEXT, BuildStage, Plan, TargetPlan
 from buildkit_slim.render import dockerfile as renderer
 from buildkit_slim.render.dockerfile import render_dockerfile
 from tests.unit.regen_golden import GOLDEN, cases
@@ -56,7 +56,7 @@ def stages(dockerfile: str) -> dict[str, Stage]:
 def fast_cases() -> list[tuple[Path, str, dict[str, Stage]]]:
     out = []
     for case in cases():
-        plan = make_plan(load(case))
+        plan = load(case)[1]
         if not plan.generated_targets:
             continue
         text = render_dockerfile(plan)
@@ -136,10 +136,10 @@ def test_dependencies_compile_while_the_project_is_fetched(
 def test_the_plain_strategy_installs_with_pip_on_the_target() -> None:
     plain = [case for case in cases()
              if any(t.fetch_stage is None and t.wheels_stage is not None
-                    for t in make_plan(load(case)).targets)]
+                    for t in load(case)[1].targets)]
     assert plain, "a golden case has fast-wheels = false"
     for case in plain:
-        plan = make_plan(load(case))
+        plan = load(case)[1]
         found = stages(render_dockerfile(plan))
         for target in plan.generated_targets:
             if target.fetch_stage is None:
@@ -151,7 +151,7 @@ def test_the_plain_strategy_installs_with_pip_on_the_target() -> None:
 def _graph_cases() -> list[tuple[str, TargetPlan, dict[str, Stage]]]:
     out = []
     for case in cases():
-        plan = make_plan(load(case))
+        plan = load(case)[1]
         if plan.generated_targets:
             found = stages(render_dockerfile(plan))
             out += [(case.name, target, found) for target in plan.generated_targets]
@@ -195,7 +195,7 @@ def _with_stages(plan: Plan, change: dict[str, dict[str, object]]) -> Plan:
 
 @pytest.fixture
 def plan() -> Plan:
-    return make_plan(load(GOLDEN / "derived-cache"))  # both strategies, inherited wheels
+    return load(GOLDEN / "derived-cache")[1]  # both strategies, inherited wheels
 
 
 def test_renamed_stages_are_renamed_everywhere(plan: Plan) -> None:

@@ -10,8 +10,7 @@ from pathlib import Path
 import pytest
 
 from buildkit_slim import __version__
-from buildkit_slim.config import load
-from buildkit_slim.plan import make_plan
+from buildkit_slim.load import load
 from buildkit_slim.render import render_all
 from buildkit_slim.render.bake import escape_hcl
 from buildkit_slim.resources.pip_for_target import PINS
@@ -51,8 +50,8 @@ def test_golden(case: Path) -> None:
 
 @pytest.mark.parametrize("case", CASES)
 def test_render_is_deterministic(case: Path) -> None:
-    first = render_all(make_plan(load(case)))
-    second = render_all(make_plan(load(case)))
+    first = render_all(load(case)[1])
+    second = render_all(load(case)[1])
     assert first == second
     assert [f.path for f in first] == sorted(f.path for f in first)
     for f in first:
@@ -63,7 +62,7 @@ def test_render_is_deterministic(case: Path) -> None:
 
 @pytest.mark.parametrize("case", CASES)
 def test_bake_json_has_sorted_keys_and_one_target_per_config_target(case: Path) -> None:
-    cfg = load(case)
+    cfg = load(case)[0]
     text = render_case(case)[f"{cfg.output_dir}/docker-bake.json"]
     data = json.loads(text)
     assert text == json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
@@ -134,7 +133,7 @@ def test_a_dockerfile_path_with_a_template_is_escaped(write_project: WriteProjec
     root = write_project(
         '[project]\nname = "p"\n[tool.slim]\nimage = "x/p"\ndockerfile = "ops/%{odd}.Dockerfile"\n',
         files={"ops/%{odd}.Dockerfile": "FROM scratch\n"})
-    (bake,) = render_all(make_plan(load(root)))
+    (bake,) = render_all(load(root)[1])
     assert json.loads(bake.text)["target"]["p"]["dockerfile"] == "ops/%%{odd}.Dockerfile"
 
 
@@ -156,7 +155,7 @@ def test_the_lists_are_files_in_the_shim_context_not_in_the_dockerfile(
         scripts = { p = "p:main" }
         [tool.slim]
     """)
-    files = {f.path: f.text for f in render_all(make_plan(load(root)))}
+    files = {f.path: f.text for f in render_all(load(root)[1])}
     assert files["bake/shim/p.requirements.txt"] == (
         "BSLIM_REQUIREMENTS\nRUN @ https://example.com/x.whl\n")
     assert files["bake/shim/p.build-requires.txt"] == "setuptools>=40.8.0\n"
@@ -164,7 +163,8 @@ def test_the_lists_are_files_in_the_shim_context_not_in_the_dockerfile(
         f"{name}=={version} --hash=sha256:{digest}" for name, version, digest in PINS]
     dockerfile = files["bake/Dockerfile"]
     assert "<<" not in dockerfile and "BSLIM_REQUIREMENTS" not in dockerfile
-    assert ("COPY --from=bslim-shim pip_for_target.py platforms.py wheel_build.py pins.txt "
+    assert ("COPY --from=bslim-shim pip_for_target.py platforms.py wheel_build.py pinning.py "
+            "pins.txt "
             "p.requirements.txt p.build-requires.txt /bslim/shim/\n") in dockerfile
     assert json.loads(files["bake/docker-bake.json"])["target"]["p"]["contexts"] == {
         "bslim-shim": "bake/shim"}
@@ -183,7 +183,7 @@ def test_output_does_not_depend_on_the_order_keys_are_written_in(
     def rendered(slim: str) -> dict[str, str]:
         root = write_project('[project]\nname = "p"\nscripts = { p = "p:main" }\n'
                              '[project.optional-dependencies]\na = ["x"]\nb = ["y"]\n' + slim)
-        return {f.path: f.text for f in render_all(make_plan(load(root)))}
+        return {f.path: f.text for f in render_all(load(root)[1])}
 
     one = rendered("""
         [tool.slim]

@@ -185,7 +185,7 @@ def test_every_declaration_is_complete() -> None:
         for decl in keys_of(model):
             assert decl.kind in KINDS and decl.doc.endswith((".", ")")), decl
             assert decl.name == decl.attr.replace("_", "-")
-    assert [k.name for k in KEY_TABLE.top_only] == ["output-dir", "tags"]
+    assert [k.name for k in KEY_TABLE.top_only] == ["output-dir", "tags", "reproducible"]
 
 
 def test_a_declaration_without_a_kind_is_refused() -> None:

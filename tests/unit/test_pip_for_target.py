@@ -133,7 +133,11 @@ def fetched(directory: Path, names: list[str]) -> None:
 
 
 @pytest.mark.usefixtures("arm_target")
-def test_sort(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_sort(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+              monkeypatch: pytest.MonkeyPatch) -> None:
+    cache = tmp_path.parent / f"{tmp_path.name}-pip-cache"
+    monkeypatch.setenv("PIP_CACHE_DIR", str(cache))
+    fetched(cache / "wheels" / "ab" / "cd", [FETCHED[3]])  # pip built it
     fetched(tmp_path / WHEELS, FETCHED)
     (tmp_path / WHEELS / "notes.txt").write_text("left alone", encoding="utf-8")
     sort(tmp_path, "spark", "/src")
@@ -145,13 +149,19 @@ def test_sort(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert (tmp_path / COMPILE_LIST).read_text(encoding="utf-8") == "/src\ntinyext==0.1.0\n"
     report = (tmp_path / REPORT).read_text(encoding="utf-8")
     assert json.loads(report) == [
-        {"file": FETCHED[0], "kind": "compile", "name": "spark", "version": "1.0"},
-        {"file": FETCHED[1], "kind": "wheel", "name": "numpy", "version": "2.1.0"},
-        {"file": FETCHED[2], "kind": "compile", "name": "tinyext", "version": "0.1.0"},
-        {"file": FETCHED[3], "kind": "pure", "name": "tinypure", "version": "1.0"},
-        {"file": FETCHED[4], "kind": "wheel", "name": "wrapt", "version": "1.17.0"},
+        {"file": FETCHED[0], "kind": "compile", "name": "spark", "version": "1.0",
+         "built": True},
+        {"file": FETCHED[1], "kind": "wheel", "name": "numpy", "version": "2.1.0",
+         "built": False},
+        {"file": FETCHED[2], "kind": "compile", "name": "tinyext", "version": "0.1.0",
+         "built": True},
+        # pip's wheel cache holds what pip built from an sdist: tinypure, not numpy
+        {"file": FETCHED[3], "kind": "pure", "name": "tinypure", "version": "1.0",
+         "built": True},
+        {"file": FETCHED[4], "kind": "wheel", "name": "wrapt", "version": "1.17.0",
+         "built": False},
     ]
-    assert report.startswith('[\n  {\n    "file": ')
+    assert report.startswith('[\n  {\n    "built": ')
     assert report.endswith("]\n")
     assert capsys.readouterr().out.splitlines() == [
         "bslim: spark 1.0: compile",

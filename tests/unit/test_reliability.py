@@ -176,7 +176,7 @@ def test_write_one_writer_for_generated_files_init_and_stage_records(
     assert written == ["pyproject.toml"]
     assert run(capsys, "render", "--project", str(root)).code == 0
     assert sorted(written[1:]) == ["Dockerfile", "Dockerfile.dockerignore", "docker-bake.json",
-                                   "hello.build-requires.txt", "pins.txt",
+                                   "hello.build-requires.txt", "pinning.py", "pins.txt",
                                    "pip_for_target.py", "platforms.py", "wheel_build.py"]
     stage = tmp_path_factory.mktemp("stage")
     record = release.StageRecord(image="ghcr.io/acme/hello", target="hello",
@@ -549,7 +549,7 @@ def test_write_bake_reads_a_private_copy_of_its_generation(
               for p in inputs.rglob("*") if p.is_file()}
     assert copied == on_disk
     assert sorted(copied) == ["Dockerfile", "Dockerfile.dockerignore", "docker-bake.json",
-                              "shim/hello.build-requires.txt", "shim/pins.txt",
+                              "shim/hello.build-requires.txt", "shim/pinning.py", "shim/pins.txt",
                               "shim/pip_for_target.py", "shim/platforms.py",
                               "shim/wheel_build.py"]
 

@@ -24,10 +24,12 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
 
-try:  # bslim's own module; in a build, its copy beside this file
+try:  # bslim's own modules; in a build, their copies beside this file
     from buildkit_slim.platforms import MACHINES, native, running_as
+    from buildkit_slim.resources import pinning
 except ImportError:  # (off the path in a hook's `python -I -S`; in bslim's tree, one up)
     sys.path[:0] = [str(Path(__file__).parent), str(Path(__file__).parents[1])]
+    import pinning  # type: ignore[import-not-found,no-redef]
     from platforms import MACHINES, native, running_as  # type: ignore[import-not-found,no-redef]
     del sys.path[:2]
 # Read before pretending: the machine this runs as (an arm/v7 container on an arm64 kernel is
@@ -42,6 +44,10 @@ LEGACY = {"build-backend": "setuptools.build_meta:__legacy__", "backend-path": [
           "requires": ["setuptools>=40.8.0"]}  # PEP 517/518 without a [build-system]
 NO_BACKEND = 3  # `hook`: the backend cannot be imported from the prepared requirements
 HOOK_PATH = "--path"  # the hook interpreter's one flag (repeated): a build environment
+# A reproducible build (`bslim bake --reproducible` sets the build arg): everything compiled
+# from an sdist for the build platform too is built in the compile stage's fixed directory,
+# with the source mapped to `.` (-ffile-prefix-map), and every wheel built is normalized.
+REPRODUCIBLE = os.environ.get("BSLIM_REPRODUCIBLE") == "1"
 Pip = Callable[[list[str], "IO[str] | None"], int]  # `pip <args>` for the target, logged
 
 
@@ -87,6 +93,8 @@ def hook(action: str, src: Path, out: Path, paths: list[Path],
     from pyproject_hooks import BackendUnavailable, BuildBackendHookCaller
 
     system, say = build_system(src), log or sys.stderr
+    if REPRODUCIBLE:
+        env = {**(env or {}), **pinning.reproducible_env(src)}
     settings: dict[str, str | list[str]] = {}
     backend_path = [str(p) for p in system["backend-path"]] \
         if isinstance(system["backend-path"], list) else ["/"]
@@ -115,6 +123,8 @@ def hook(action: str, src: Path, out: Path, paths: list[Path],
         else:
             out.mkdir(parents=True, exist_ok=True)
             name = caller.build_wheel(str(out), settings or None)
+            if REPRODUCIBLE:
+                pinning.normalize_wheel(out / name)
             print(f"bslim: built {name}", file=log or sys.stdout, flush=True)
     except BackendUnavailable as error:
         print(f"bslim: build backend {system['build-backend']} not importable: "
@@ -137,7 +147,8 @@ def run_hook(args: list[str]) -> int:
     at = args.index("--") if "--" in args else len(args)
     paths, script = parser.parse_args(args[:at]).path, args[at + 1:]
     sys.path[:] = [p for p in sys.path if p not in (str(LIB), str(Path(__file__).parent))]
-    sys.modules.pop("platforms", None)  # this file's; a backend's own `platforms` is its own
+    for mine in ("platforms", "pinning"):  # this file's; a backend's own are its own
+        sys.modules.pop(mine, None)
     for path in paths:
         site.addsitedir(path)
     pretend_machine(MACHINES.get(TARGET or "", BUILD_MACHINE), BUILD_MACHINE)
@@ -187,12 +198,15 @@ def unpack(archive: Path, dest: Path) -> Path | None:
 
 
 def compile_listed(directory: Path, out: Path, options: list[str], cache: Path | None = None,
-                   jobs: int | None = None, *, pip: Pip) -> int:
+                   jobs: int | None = None, *, pip: Pip,
+                   locked: Mapping[str, Any] | None = None) -> int:
     """On the target: build what the fetch listed, by its backend with the build requirements
     prepared (no pip: seconds to start under emulation), else with pip's isolation; a wheel
     compiled earlier from the same sdist (sha256) for this Python comes from `cache`. Builds
     run side by side, one per core (each compiler is one slow process under emulation), each
-    log shown whole, in the listed order; the first failure is the status."""
+    log shown whole, in the listed order; the first failure is the status. `locked` (name ->
+    pinning.Locked): every sdist is checked against the lock's sha256 first (the fetch
+    downloaded it by that hash)."""
     import tempfile
     from concurrent.futures import ThreadPoolExecutor
 
@@ -200,7 +214,15 @@ def compile_listed(directory: Path, out: Path, options: list[str], cache: Path |
     out.mkdir(parents=True, exist_ok=True)
     for requirement in listing.read_text().split() if listing.exists() else []:
         digest = (directory / SDISTS / dist_key(requirement)).with_suffix(".sha256")
+        entry = (locked or {}).get(dist_key(requirement)) if requirement[0] != "/" else None
+        want = [h for h in entry.hashes if h.startswith("sha256:")] if entry else []
+        have = f"sha256:{digest.read_text().strip()}" if digest.is_file() else "none"
+        if want and have not in want:
+            print(f"bslim: {requirement}: the sdist to compile has {have}, the lock says "
+                  f"{' or '.join(want)}", file=sys.stderr)
+            return 1
         kept = cache / f"{digest.read_text().strip()}-{sys.implementation.cache_tag}" \
+            f"{'-reproducible' if REPRODUCIBLE else ''}" \
             if cache and requirement[0] != "/" and digest.is_file() else None
         if kept is not None and len(wheels := sorted(kept.glob("*.whl"))) == 1:
             shutil.copy2(wheels[0], out / wheels[0].name)
@@ -242,10 +264,15 @@ def _build(directory: Path, requirement: str, kept: Path | None, out: Path,
         if status == NO_BACKEND:
             print(f"bslim: {requirement}: building with pip's build isolation", file=say,
                   flush=True)
+            pinned = (directory / SDISTS / key).with_suffix(".lock.txt")
+            what = ["--require-hashes", "--requirement", str(pinned)] if pinned.is_file() \
+                else [requirement]  # the lock's hash, as the fetch downloaded it
             status = pip(["wheel", "--no-deps", "--wheel-dir", str(work), *options,
-                          "--find-links", str(directory / SDISTS / key), requirement], log)
+                          "--find-links", str(directory / SDISTS / key), *what], log)
         built = sorted(work.glob("*.whl"))
         for wheel in built:
+            if REPRODUCIBLE:
+                pinning.normalize_wheel(wheel)
             shutil.move(wheel, out / wheel.name)
     finally:
         shutil.rmtree(work, ignore_errors=True)

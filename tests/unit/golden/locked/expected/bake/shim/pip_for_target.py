@@ -1,0 +1,1 @@
+# buildkit_slim/resources/pip_for_target.py, byte for byte

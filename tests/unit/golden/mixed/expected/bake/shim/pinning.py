@@ -1,0 +1,1 @@
+# buildkit_slim/resources/pinning.py, byte for byte
