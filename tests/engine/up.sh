@@ -274,6 +274,18 @@ ensure_network_28() {
 }
 [ "$BSLIM_ENGINE" != 28 ] || ensure_network_28
 
+# daemon CMD...: CMD in a session of its own, holding no file descriptor of ours but 0-2. A daemon
+# inherits every open descriptor: up.sh's own lock (fd 9) and, under `flock LOCK up.sh`, the
+# descriptor flock(1) locked, which would keep that lock held for as long as the daemon lives.
+daemon() {
+    local fd
+    for fd in /proc/$BASHPID/fd/*; do
+        fd=${fd##*/}
+        if [ "$fd" -gt 2 ] 2>/dev/null; then eval "exec $fd>&-" 2>/dev/null || true; fi
+    done
+    exec setsid "$@"
+}
+
 # stop_pid PID SECONDS: TERM, wait, then KILL. Only ever called on processes we recognised as ours.
 stop_pid() {
     local pid=$1 n=0
@@ -323,7 +335,7 @@ start_dockerd() {
         # engine 28 finds its containerd 2.1 and containerd-shim-runc-v2 first on its PATH
         [ -z "$ENGINE_PREFIX" ] || path="$ENGINE_PREFIX/usr/bin:$ENGINE_PREFIX/usr/sbin:$PATH"
         say "starting dockerd (log: $log)"
-        PATH=$path setsid "$DOCKERD_COMM" --config-file "$ENGINE_STATE/daemon.json" >"$log" 2>&1 </dev/null 9>&- &
+        daemon env PATH="$path" "$DOCKERD_COMM" --config-file "$ENGINE_STATE/daemon.json" >"$log" 2>&1 </dev/null &
         pid=$!
         started=started
         disown "$pid" # it must outlive this script (and not count as one of the build jobs below)
@@ -377,7 +389,7 @@ http:
     if registry_ours; then stop_pid "$(head -n1 "$STATE/registry.pid")" 10; fi
     rm -f "$STATE/registry.pid"
     [ -f "$log" ] && mv -f "$log" "$log.1"
-    setsid docker-registry serve "$STATE/registry.yml" >"$log" 2>&1 </dev/null 9>&- &
+    daemon docker-registry serve "$STATE/registry.yml" >"$log" 2>&1 </dev/null &
     pid=$!
     disown "$pid"
     printf '%s\n' "$pid" >"$STATE/registry.pid"
