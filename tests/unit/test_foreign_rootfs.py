@@ -136,3 +136,12 @@ def test_symlinks_resolve_inside_the_tree(tmp_path: Path) -> None:
     assert fr.is_dir_in(tmp_path, "/var/lock")
     assert not fr.is_dir_in(tmp_path, "/var/gone")
     assert not fr.is_dir_in(tmp_path, "/var/file")
+
+
+def test_dpkg_verify_lines_keep_blanks_in_paths() -> None:
+    assert fr.parse_verify_line("missing     /usr/share/doc/python3-setuptools/python 2 "
+                                "sunset.rst") == (
+        "missing", False, "/usr/share/doc/python3-setuptools/python 2 sunset.rst")
+    assert fr.parse_verify_line("??5?????? c /etc/pam.d/login") == (
+        "??5??????", True, "/etc/pam.d/login")
+    assert fr.parse_verify_line("??5??????   /usr/bin/x") == ("??5??????", False, "/usr/bin/x")
