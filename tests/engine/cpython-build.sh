@@ -54,9 +54,9 @@ flags() { # ARCH -> sets EXTRA_CFLAGS and LDFLAGS
 
 # configure + make + relink + make install, in /usr/src/python as the recipe does (its path
 # ends up in -ffile-prefix-map in sysconfig's CFLAGS)
-build() { # ARCH DESTDIR CONFIGURE-ARGS...
-    arch=$1 destdir=$2
-    shift 2
+build() { # ARCH DESTDIR INSTALL-ARG CONFIGURE-ARGS...
+    arch=$1 destdir=$2 install_arg=$3
+    shift 3
     rm -rf /usr/src/python
     mkdir -p /usr/src/python
     cd /usr/src/python
@@ -71,7 +71,7 @@ build() { # ARCH DESTDIR CONFIGURE-ARGS...
         --enable-shared \
         --with-ensurepip \
         "$@" >"/build/configure-$arch.log" 2>&1 || { tail -n 60 "/build/configure-$arch.log"; exit 1; }
-    log "$arch: configured in $(($(date +%s) - t)) s; compiling with $JOBS jobs (about $((300 / JOBS)) s)"
+    log "$arch: configured in $(($(date +%s) - t)) s; compiling with $JOBS jobs (about $((240 / JOBS))-$((360 / JOBS)) s when the cores are idle)"
     t=$(date +%s)
     make -j "$JOBS" "EXTRA_CFLAGS=$EXTRA_CFLAGS" "LDFLAGS=$LDFLAGS" "CFLAGS_NODIST=$NODIST" \
         >"/build/make-$arch.log" 2>&1 || { tail -n 60 "/build/make-$arch.log"; exit 1; }
@@ -84,7 +84,7 @@ build() { # ARCH DESTDIR CONFIGURE-ARGS...
     # The recipe deletes every .pyc right after `make install`: compile only the top level
     # (-r 0) instead of the whole library three times over; the result after the cleanup is
     # the same.
-    make install DESTDIR="$destdir" "COMPILEALL_OPTS=-j0 -r 0" >"/build/install-$arch.log" 2>&1 ||
+    make install DESTDIR="$destdir" "COMPILEALL_OPTS=-j0 -r 0" $install_arg >"/build/install-$arch.log" 2>&1 ||
         { tail -n 60 "/build/install-$arch.log"; exit 1; }
     # enable GDB to load debugging data (the full recipe; standins.sh puts it in full images only)
     bin=$(readlink -ve "$destdir/usr/local/bin/python3")
@@ -114,7 +114,7 @@ links() { # ROOT: "make some useful symlinks that are expected to exist"
 
 # 1. natively: the build root's own /usr/local is the amd64 tree
 native() {
-    build amd64 /
+    build amd64 / ""
     cleanup ""
     ldconfig
     if [ "$XY" = 3.11 ]; then
@@ -146,7 +146,8 @@ cross() {
     export PKG_CONFIG=pkg-config
     export PKG_CONFIG_LIBDIR=/usr/lib/$HOST/pkgconfig:/usr/share/pkgconfig
     export CONFIG_SITE=/build/config.site.$HOST
-    build armhf /build/out/armhf --host="$HOST" --with-build-python="/usr/local/bin/python$XY"
+    # no ensurepip here: pip comes from step 1 below
+    build armhf /build/out/armhf ENSUREPIP=no --host="$HOST" --with-build-python="/usr/local/bin/python$XY"
     cleanup /build/out/armhf
     # pip (ensurepip) and, on 3.11, setuptools and wheel are pure Python: the target gets
     # exactly what step 1 installed, not a second pip run

@@ -149,7 +149,7 @@ build_cpython() {
     fi
     cp "$src" "$out.tmp/"
     cp "$ENGINE_DIR/cpython-build.sh" "$ENGINE_DIR/config.site.arm-linux-gnueabihf" "$out.tmp/"
-    say "CPython $version ($rel): build root, then amd64 natively, then armhf cross; usually 5-7 min on 2 idle cores (log: $log)"
+    say "CPython $version ($rel): build root, then amd64 natively, then armhf cross; usually 4-6 min on 2 idle cores (log: $log)"
     local inc plog="$LOGS/cpython-$rel.steps.log" mm rc=0
     inc=$(cpython_build_packages | tr ' ' ,)
     : >"$plog"
@@ -335,7 +335,7 @@ build_all_rootfs() {
         fi
     done; done; done
     [ ${#todo[@]} -gt 0 ] || return 0
-    say "building ${#todo[@]} x 2 root filesystems (amd64 with mmdebstrap, armhf unpacked beside it; ~1 min each pair) (logs: $LOGS/rootfs-*.log)"
+    say "building ${#todo[@]} x 2 root filesystems (amd64 with mmdebstrap, armhf unpacked beside it; 1-2 min each pair) (logs: $LOGS/rootfs-*.log)"
     # CPython builds run one at a time (each uses every core); the trees beside them
     local rels
     rels=$(tr ' ' '\n' <<<"$need_cpython" | awk 'NF && !s[$0]++' | tr '\n' ' ')
@@ -443,6 +443,7 @@ CMD [\"python3\"]"
 
     mkdir -p "$STATE/build" "$STATE/pushed/$lay"
     write_file "$STATE/build/python-$lay-$rel-$var.Dockerfile" "$df" || true
+    say "pushing $repo:$(tags "$rel" "$var" | tr ' ' /) ($(du -cm "$CACHE/rootfs/$amd" "$CACHE/rootfs/$arm" | tail -n1 | cut -f1) MB to compress; about $([ "$var" = full ] && echo 1 min || echo 15 s) on 2 idle cores)"
     for tag in $(tags "$rel" "$var"); do args+=(-t "$REGISTRY/$repo:$tag"); done
     meta="$STATE/build/python-$lay-$rel-$var.metadata.json"
     : >"$log"
