@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from buildkit_slim import files, render
-from buildkit_slim.cache import CACHE_MARKER, cache_refs, gha_warning, is_cache_dir, local_dirs
+from buildkit_slim.cache import cache_refs, gha_warning, local_dirs
+from buildkit_slim.config import CACHE_MARKER, is_cache_dir
 from buildkit_slim.docker import BakeRequest
 from buildkit_slim.errors import UsageError
 from buildkit_slim.plan import WHEELS_SUFFIX, Plan, TargetPlan

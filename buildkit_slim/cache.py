@@ -10,30 +10,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-CACHE_KEYS = ("registry", "local", "gha")
-# bslim writes this file into every local cache directory it creates; it deletes no directory
-# without it (or without the look of BuildKit's own local cache layout, from older versions).
-CACHE_MARKER = ".bslim-cache"
-_BUILDKIT_CACHE_NAMES = frozenset(("index.json", "ingest", "blobs", "oci-layout"))
+from buildkit_slim.config.model import CacheConfig
+from buildkit_slim.platforms import pair
 
-
-@dataclass(frozen=True, kw_only=True)
-class CacheConfig:
-    registry: str | None = None  # repository for cache images, e.g. ghcr.io/acme/spark-cache
-    local: str | None = None  # project-relative directory
-    gha: bool = False
-
-    @property
-    def enabled(self) -> bool:
-        return bool(self.registry or self.local or self.gha)
-
-
-NO_CACHE = CacheConfig()
-
-
-def platform_pair(platform: str) -> str:
-    """linux/arm/v7 -> linux-arm-v7: safe for tags, artifact names and bake target names."""
-    return platform.replace("/", "-")
+platform_pair = pair  # the name render/ imports; buildkit_slim.platforms defines it
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -100,12 +80,6 @@ def local_dirs(cache: CacheConfig, *, target: str, all_platforms: Sequence[str],
     scope = "" if whole else "-" + "-".join(platform_pair(p) for p in platforms)
     base = f"{cache.local}/{target}{scope}"
     return base, base + LOCAL_NEW_SUFFIX
-
-
-def is_cache_dir(names: Sequence[str]) -> bool:
-    """Whether a directory holding these entries is a local cache bslim may replace: one it
-    marked, or one holding nothing but BuildKit's cache layout (nothing else is lost)."""
-    return CACHE_MARKER in names or set(names) <= _BUILDKIT_CACHE_NAMES
 
 
 def gha_warning(env: Mapping[str, str], caches: Sequence[CacheConfig]) -> str | None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -88,26 +87,10 @@ def render_cmd(
 @app.command("config")
 def config_cmd(project: ProjectOpt = Path()) -> None:
     """Show the resolved configuration per target and where each value came from."""
+    from buildkit_slim.config.reference import listing
+
     cfg, _ = _load(project)
-    print(f"# project {cfg.project.name} {cfg.project.version or ''}".rstrip())
-    print(f"output-dir = {json.dumps(cfg.output_dir)}")
-    for target in cfg.targets:
-        print(f"\n[target {target.name}]")
-        sources = dict(target.sources)
-        for spec in config.KEYS:
-            if spec.top_only:
-                continue
-            value = getattr(target, spec.key.replace("-", "_"))
-            if dataclasses.is_dataclass(value) and not isinstance(value, type):
-                # A parsed table (cache): show what is set, as the user would write it.
-                value = {k: v for k, v in dataclasses.asdict(value).items()
-                         if v is not None and v is not False}
-            elif spec.kind == "table":
-                value = dict(value)
-            elif isinstance(value, tuple):
-                value = list(value)
-            shown = json.dumps(value, ensure_ascii=False)
-            print(f"{spec.key:<17}= {shown}  # {sources.get(spec.key, 'default')}")
+    print("\n".join(listing(cfg)))
 
 
 @app.command()
@@ -259,7 +242,7 @@ def plan_cmd(
     import tempfile
 
     from buildkit_slim import apply, wheels
-    from buildkit_slim.doctor import NATIVE
+    from buildkit_slim.platforms import native as native_platform
 
     _check_secret_files(ca_bundle, netrc)
     _, the_plan = _load(project)
@@ -272,7 +255,7 @@ def plan_cmd(
         request = apply.bake_request(the_plan, chosen, options)
         apply.render_files(project, the_plan)
         apply.run_bake(request, quiet=True)
-        native = NATIVE.get(host.machine().lower(), "")
+        native = native_platform(host.machine()) or ""
         for target in chosen.targets:
             exported = apply.export_dir(Path(tmp).resolve(), target.name)
             for line in wheels.plan_lines(exported, target.platforms, native, target.name):
@@ -346,8 +329,8 @@ def matrix(
 def tags(
     target: TargetArg = None,
     version: Annotated[str | None, typer.Option(
-        "--version", help="PEP 440 version (default: [project].version when no --ref is "
-                          "known; a refs/tags/ ref gives its own).")] = None,
+        "--version", help="PEP 440 version or its git tag (default: [project].version when "
+                          "no --ref is known; a refs/tags/ ref gives its own).")] = None,
     ref: Annotated[str | None, typer.Option(
         help="Git ref, e.g. refs/heads/main or refs/tags/v1.4.2 (default: $GITHUB_REF).")] =
     None,
@@ -361,11 +344,11 @@ def tags(
     project: ProjectOpt = Path(),
 ) -> None:
     """Print the image tags for a version, git ref and commit, one per line."""
-    from buildkit_slim.tags import TagError
+    from buildkit_slim.tags import TagError, build_tags
 
     cfg, the_plan = _load(project)
     try:
-        result, warnings = release.build_tags(
+        result, warnings = build_tags(
             project_version=cfg.project.version, version=version,
             ref=ref if ref is not None else _env("GITHUB_REF"),
             sha=sha if sha is not None else _env("GITHUB_SHA"),
@@ -424,8 +407,8 @@ def merge(
 
 @app.command("release")
 def release_cmd(
-    version: Annotated[str, typer.Argument(help="The version to release, e.g. 1.4.2.",
-                                           show_default=False)],
+    version: Annotated[str, typer.Argument(help="The version to release (1.4.2) or its git "
+                                           "tag (v1.4.2, p1/v1.4.2).", show_default=False)],
     target: TargetArg = None,
     from_: Annotated[str | None, typer.Option(
         "--from", help="The pushed multi-platform image to release: a tag or digest of the "
@@ -442,11 +425,12 @@ def release_cmd(
     import re
 
     from buildkit_slim import publish
-    from buildkit_slim.tags import TagError
+    from buildkit_slim.tags import TagError, release_tags
 
     cfg, the_plan = _load(project)
     chosen = _one_target(the_plan, target)
     try:
+        released = release_tags(version, cfg.tags).version  # p1/v2.0.0 is 2.0.0
         done = publish.run_release(chosen, version=version, rules=cfg.tags, from_=from_,
                                    force=force)
     except TagError as exc:
@@ -457,7 +441,8 @@ def release_cmd(
     for tag in done.tags:
         state = "tagged" if tag in done.to_write else "already"
         print(f"{state} {tag}@{done.digest}")
-    print(f"released {version} of {chosen.name}" + (" (forced)" if done.forced else ""))
+    given = f" (given as {version})" if version != released else ""
+    print(f"released {released} of {chosen.name}{given}" + (" (forced)" if done.forced else ""))
 
 
 # Typer derives command names from function names; `render` is clearer than render-cmd.

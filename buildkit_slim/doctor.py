@@ -10,17 +10,14 @@ from pathlib import Path
 
 from buildkit_slim.errors import BslimError, EnvironmentProblem
 from buildkit_slim.plan import Plan
+from buildkit_slim.platforms import machine as machine_of
+from buildkit_slim.platforms import native as native_of
 
 BINFMT_IMAGE = "tonistiigi/binfmt:qemu-v8.1.5"
 BINFMT_FIX = (f"docker run --privileged --rm {BINFMT_IMAGE} --install arm "
               "(then recreate docker-container builders)")
 BINFMT_QEMU_ARM = Path("/proc/sys/fs/binfmt_misc/qemu-arm")
 MIN_BUILDX = (0, 10)
-NATIVE = {"x86_64": "linux/amd64", "amd64": "linux/amd64", "aarch64": "linux/arm64",
-          "arm64": "linux/arm64", "armv7l": "linux/arm/v7"}
-EXPECTED_MACHINE = {"linux/amd64": "x86_64", "linux/arm/v7": "armv7l", "linux/arm64": "aarch64",
-                    "linux/arm/v6": "armv6l", "linux/386": "i686", "linux/ppc64le": "ppc64le",
-                    "linux/s390x": "s390x", "linux/riscv64": "riscv64"}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -128,7 +125,7 @@ def run_checks(
                 "{\"features\": {\"containerd-snapshotter\": true}}) or "
                 "`docker buildx create --use --driver docker-container`"))
     platforms = sorted({p for t in (plan.targets if plan else ()) for p in t.platforms})
-    native = NATIVE.get(host_platform.machine().lower(), "")
+    native = native_of(host_platform.machine()) or ""
     foreign = [p for p in platforms if p not in (native, "linux/386")]
     if any(p.startswith("linux/arm/") for p in foreign):
         checks.append(arm_emulation(foreign, facts.platforms, binfmt))
@@ -158,7 +155,7 @@ def _probe_bases(plan: Plan, builder: str | None) -> list[Check]:
                                         fix="check the image name, your registry login, and "
                                             "emulation for this platform"))
                     continue
-                expected = EXPECTED_MACHINE.get(platform)
+                expected = machine_of(platform)
                 good = expected is None or machine == expected
                 checks.append(Check(
                     name=name, status="ok" if good else "fail",

@@ -20,30 +20,37 @@ from buildkit_slim.config import (
     suggest_platform,
 )
 from buildkit_slim.errors import UsageError
+from buildkit_slim.platforms import pair
 
 WHEELS_SUFFIX = "-wheels"  # bake target of a target's wheel image (publish-wheels)
 # fast-wheels' helper, written beside the generated files and handed to the fetch stage as a
 # named build context (a file of its own, not a heredoc in every Dockerfile).
 SHIM_CONTEXT = "bslim-shim"
-SOURCE_KEYS = ("source", "repository", "source code", "sourcecode", "code", "github")
-HOMEPAGE_KEYS = ("homepage", "home", "documentation")
+
+
+CONTEXT = "context:"  # a BuildStage base that is a named build context, not a stage
 
 
 @dataclass(frozen=True, kw_only=True)
 class BuildStage:
-    """One stage of a generated Dockerfile: its name, what it starts from, the stages it
-    copies or mounts from, and where it runs (the build platform, natively, or the target)."""
+    """One stage of a generated Dockerfile: its name, what it starts from, the stages and
+    named contexts it copies or mounts from, and the platform it runs for. The renderer
+    spells every FROM and every cross-stage reference from these, nothing else."""
 
     role: str  # fetch, fetch-project, fetch-report, compile, compile-project, wheels, ...
     name: str
-    base: str  # another stage's role, or "builder", "runtime" (the base images), "scratch"
+    base: str  # a stage's role, "builder"/"runtime" (the base images), "scratch", or CONTEXT+name
     reads: tuple[str, ...] = ()  # roles of the stages it copies or mounts from
+    contexts: tuple[str, ...] = ()  # named build contexts it copies or mounts from
     native: bool = False  # FROM --platform=$BUILDPLATFORM: never emulated
+    platform: str | None = None  # FROM --platform=<this>: one platform's, whatever the target
 
 
 # fast-wheels: fetch and install natively, compile on the target only what has no wheel there.
+# `reads` of stages that take inherited wheels (wheels-from) are completed by plan_stages.
 FAST_STAGES = (
-    BuildStage(role="fetch", name="fetch", base="builder", native=True),
+    BuildStage(role="fetch", name="fetch", base="builder", native=True,
+               contexts=(SHIM_CONTEXT,)),
     BuildStage(role="fetch-project", name="fetch-project", base="fetch"),
     BuildStage(role="fetch-report", name="fetch-report", base="scratch",
                reads=("fetch", "fetch-project")),
@@ -59,16 +66,39 @@ FAST_STAGES = (
 )
 # The plain strategy: pip builds and installs on the target.
 PLAIN_STAGES = (
-    BuildStage(role="wheels", name="wheels", base="builder"),
+    BuildStage(role="wheels", name="wheels", base="builder", contexts=(SHIM_CONTEXT,)),
     BuildStage(role="wheelhouse", name="wheelhouse", base="scratch", reads=("wheels",)),
     BuildStage(role="runtime", name="runtime", base="runtime", reads=("wheels",)),
 )
 
 
-def plan_stages(prefix: str, *, fast: bool) -> tuple[BuildStage, ...]:
-    """A target's stages, named `<prefix><role>` (several targets share one Dockerfile)."""
-    return tuple(replace(stage, name=prefix + stage.role)
-                 for stage in (FAST_STAGES if fast else PLAIN_STAGES))
+def inherited_role(index: int, platform: str | None = None) -> str:
+    """The stage holding the index-th wheels-from image: for the target, or for `platform`."""
+    return f"wheels-from-{index}-{pair(platform) if platform else 'target'}"
+
+
+def plan_stages(prefix: str, *, fast: bool, contexts: Sequence[tuple[str, str]] = (),
+                platforms: Sequence[str] = ()) -> tuple[BuildStage, ...]:
+    """A target's stages, named `<prefix><role>` (several targets share one Dockerfile).
+    wheels-from images come through stages of their own (the target's, and with fast-wheels
+    each platform's for the native fetch); directories are read as named contexts."""
+    inherited: list[BuildStage] = []
+    images = [(i, name) for i, (name, value) in enumerate(contexts)
+              if value.startswith("docker-image://")]
+    for index, name in images:
+        inherited.append(BuildStage(role=inherited_role(index), name="",
+                                    base=CONTEXT + name))
+        inherited += [BuildStage(role=inherited_role(index, p), name="", base=CONTEXT + name,
+                                 platform=p) for p in (platforms if fast else ())]
+    dirs = tuple(name for name, value in contexts if not value.startswith("docker-image://"))
+    targets = tuple(inherited_role(i) for i, _ in images)
+    every = tuple(inherited_role(i, p) for i, _ in images for p in platforms)
+    takes = {"fetch": (every, dirs), "compile": (targets, dirs)} if fast \
+        else {"wheels": (targets, dirs)}
+    stages = [replace(s, reads=s.reads + takes[s.role][0], contexts=s.contexts
+                      + takes[s.role][1]) if s.role in takes else s
+              for s in (FAST_STAGES if fast else PLAIN_STAGES)]
+    return tuple(replace(stage, name=prefix + stage.role) for stage in (*inherited, *stages))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -87,8 +117,19 @@ class TargetPlan:
     build_requires: tuple[str, ...] = ()
     # Named build contexts the wheel stage copies inherited wheels from (wheels-from).
     contexts: tuple[tuple[str, str], ...] = ()
-    # fast-wheels: the project-relative directory holding SHIM_FILE (context SHIM_CONTEXT).
+    # The project-relative directory holding SHIM_FILE and the lists (context SHIM_CONTEXT).
     shim_dir: str | None = None
+
+    @property
+    def requirements_file(self) -> str | None:
+        """In shim_dir: the dependencies, resolved before the project's code is copied."""
+        return f"{self.name}.requirements.txt" if self.dependencies else None
+
+    @property
+    def build_requires_file(self) -> str | None:
+        """In shim_dir: [build-system].requires, prepared ahead (static dependencies only)."""
+        return f"{self.name}.build-requires.txt" \
+            if self.dependencies is not None and self.fetch_stage is not None else None
 
     def stage(self, role: str) -> str:
         """The name of the stage playing `role` (StopIteration when this target has none)."""
@@ -146,6 +187,15 @@ class Plan:
         return f"{self.output_dir}/docker-bake.json"
 
     @property
+    def local_caches(self) -> tuple[str, ...]:
+        """.dockerignore patterns of the local caches (cache.local/<target>, -<platforms>,
+        .new): every build rewrites them, which in the context would rerun the project's
+        stages each time. Every target's (they share one context); only those, as
+        cache.local may hold more."""
+        return tuple(sorted({f"{t.config.cache.local}/{t.name}{suffix}" for t in self.targets
+                             if t.config.cache.local for suffix in ("", "-*", ".new")}))
+
+    @property
     def generated_targets(self) -> tuple[TargetPlan, ...]:
         return tuple(t for t in self.targets if t.wheels_stage is not None)
 
@@ -156,20 +206,23 @@ def make_plan(config: Config) -> Plan:
     targets = []
     for target in config.targets:
         own = target.dockerfile is not None
-        prefix = "" if single else f"{target.name}-"
+        # Lowercase: BuildKit lowercases stage names, but not the named contexts that share
+        # the prefix (FROM <context> reads an uppercase one as an image reference).
+        prefix = "" if single else f"{target.name.lower()}-"
         extras = f"[{','.join(target.extras)}]" if target.extras else ""
+        contexts = wheel_contexts(target.wheels_from, prefix)
         targets.append(TargetPlan(
             config=target,
             dockerfile=target.dockerfile if target.dockerfile is not None else dockerfile,
-            stages=() if own else plan_stages(prefix, fast=target.fast_wheels),
+            stages=() if own else plan_stages(prefix, fast=target.fast_wheels,
+                                              contexts=contexts, platforms=target.platforms),
             platforms=target.platforms,
             labels=oci_labels(config.project, target),
             dependencies=dependencies(config.project, target.extras),
             install=f"{config.project.distribution}{extras}",
             build_requires=config.project.build_requires,
-            contexts=wheel_contexts(target.wheels_from, prefix),
-            shim_dir=None if own or not target.fast_wheels
-            else f"{config.output_dir}/{SHIM_DIR}",
+            contexts=contexts,
+            shim_dir=None if own else f"{config.output_dir}/{SHIM_DIR}",
         ))
     return Plan(project=config.project, output_dir=config.output_dir, targets=tuple(targets))
 
@@ -194,15 +247,7 @@ def oci_labels(project: ProjectMeta, target: TargetConfig) -> tuple[tuple[str, s
         labels["org.opencontainers.image.version"] = project.version
     if project.license:
         labels["org.opencontainers.image.licenses"] = project.license
-    urls = {key.lower(): value for key, value in project.urls}
-    for key in SOURCE_KEYS:
-        if key in urls:
-            labels["org.opencontainers.image.source"] = urls[key]
-            break
-    for key in HOMEPAGE_KEYS:
-        if key in urls:
-            labels["org.opencontainers.image.url"] = urls[key]
-            break
+    labels.update(dict(project.url_labels))  # [project.urls]: source, homepage
     labels.update(dict(target.labels))  # the user's labels win
     return tuple(sorted(labels.items()))
 

@@ -101,10 +101,10 @@ def run_release(target: TargetPlan, *, version: str, rules: TagRules, from_: str
                 force: bool) -> release.ReleasePlan:
     """Check every precondition against the registry, copy, then verify the copy."""
     image = target.config.image
-    version_tag, tags = release.release_tags(image, version, rules)
+    immutable, tags = release.release_tags(image, version, rules)
     source_ref = release.resolve_from(image, from_, rules)
     the_plan = release.plan_release(
-        target, version_tag=version_tag, tags=tags, source_ref=source_ref,
+        target, immutable=immutable, tags=tags, source_ref=source_ref,
         source=remote(source_ref), current=current_digests(tags), force=force)
     if the_plan.to_write:
         docker.imagetools_create([the_plan.source], the_plan.to_write)

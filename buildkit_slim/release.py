@@ -23,7 +23,9 @@ Decisions where the issue was silent (unit tests pin them down):
   tag, so a push to ``edge`` between the check and the copy cannot be released unchecked.
 * ``release --from`` must name the target's own repository: copying another repository's image
   under this name is the mistake this tool exists to prevent.
-* Only the full version tag (``1.2.3``) is immutable; ``1.2``, ``1`` and ``latest`` move.
+* Only version tags are immutable: those of patterns naming the whole version (``1.2.3``,
+  ``v1.2.3``) or its patch (see tag_grammar.py), and a non-version git tag published as itself;
+  ``1.2``, ``1``, ``latest`` and ``extra`` tags move.
 * ``created`` comes from ``SOURCE_DATE_EPOCH`` only: without it there is no created label or
   annotation at all, so builds stay reproducible and cache-identical.
 """
@@ -37,11 +39,12 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from buildkit_slim.cache import platform_pair
-from buildkit_slim.config import REPOSITORY_RE, TAG_RE
+from buildkit_slim import tags as tagging
+from buildkit_slim.config import REPOSITORY_RE
 from buildkit_slim.errors import CheckFailed, UsageError
 from buildkit_slim.plan import Plan, TargetPlan
-from buildkit_slim.tags import TagError, TagRules, compute_tags, parse_version
+from buildkit_slim.platforms import pair as platform_pair
+from buildkit_slim.tag_grammar import TAG_RE
 
 RECORD_FORMAT = 1
 DIGEST_RE = re.compile(r"sha256:[a-f0-9]{64}")
@@ -64,45 +67,6 @@ def matrix(plan: Plan) -> dict[str, list[dict[str, str]]]:
         {"target": target.name, "platform": platform, "platform-pair": platform_pair(platform)}
         for target in plan.targets for platform in target.platforms
     ]}
-
-
-# --- tags --------------------------------------------------------------------------------------
-
-def build_tags(
-    *,
-    project_version: str | None,
-    version: str | None,
-    ref: str | None,
-    sha: str | None,
-    rules: TagRules,
-    no_version: bool = False,
-) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """(tags, warnings) for `bslim tags`: compute_tags plus where the version comes from.
-
-    The project version is the default only when no ref is known at all: on a branch it is not
-    released yet, and tagging it would move a version tag on every push.
-    """
-    warnings: list[str] = []
-    ref = None if ref is None else ref.strip()
-    tag_ref = ref is not None and ref.startswith("refs/tags/")
-    if no_version:
-        if version is not None:
-            raise TagError("--no-version and --version: choose one")
-        if tag_ref and ref is not None:
-            parse_version(ref.removeprefix("refs/tags/"), option="--ref")  # still validated
-            ref = None
-        if ref is None and sha is None:
-            raise TagError("--no-version leaves nothing to tag: pass --sha or a branch --ref")
-    elif version is None and ref is None:
-        version = project_version
-    if tag_ref and not no_version and project_version is not None and ref is not None:
-        try:
-            if parse_version(ref.removeprefix("refs/tags/"), option="--ref") != \
-                    parse_version(project_version, option="project.version"):
-                warnings.append(f"{ref} is not [project].version {project_version}")
-        except TagError:
-            pass  # compute_tags reports a bad ref; a dynamic-looking project version is no error
-    return compute_tags(version=version, ref=ref, sha=sha, rules=rules), tuple(warnings)
 
 
 # --- OCI metadata ------------------------------------------------------------------------------
@@ -455,27 +419,27 @@ class ReleasePlan:
     source: str  # <image>@<digest>: what is copied
     digest: str
     tags: tuple[str, ...]  # every tag of the version, full references
-    immutable: str  # the full version tag
+    immutable: tuple[str, ...]  # the version tags, which only --force moves
     to_write: tuple[str, ...]  # tags not already at the digest
     moved: tuple[tuple[str, str], ...]  # (tag, old digest) that will point elsewhere
-    forced: bool  # the version tag is overwritten because of --force
+    forced: bool  # a version tag is overwritten because of --force
 
 
-def release_tags(image: str, version: str, rules: TagRules) -> tuple[str, tuple[str, ...]]:
-    """(full version tag, every tag) as references; TagError for a bad version."""
-    tags = compute_tags(version=version, ref=None, sha=None, rules=rules)
-    refs = tuple(f"{image}:{tag}" for tag in tags)
-    # compute_tags puts the full version first (most specific first).
-    return refs[0], refs
+def release_tags(image: str, version: str,
+                 rules: tagging.TagRules) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(immutable version tags, every tag) as references; TagError for a bad version."""
+    found = tagging.release_tags(version, rules)
+    return (tuple(f"{image}:{tag}" for tag in found.immutable),
+            tuple(f"{image}:{tag}" for tag in found.tags))
 
 
-def resolve_from(image: str, given: str | None, rules: TagRules) -> str:
+def resolve_from(image: str, given: str | None, rules: tagging.TagRules) -> str:
     """The --from reference: a bare tag or digest goes onto the target's image."""
     if given is None:
         if not rules.edge:
             raise UsageError("--from: no default, because tool.slim.tags.edge is disabled",
                              hint="name the pushed image to release, e.g. --from sha-3f9c2a1")
-        return f"{image}:{rules.prefix}{rules.edge}"
+        return f"{image}:{rules.affix(rules.edge)}"
     if DIGEST_RE.fullmatch(given):
         return f"{image}@{given}"
     if "@" not in given:
@@ -492,7 +456,7 @@ def resolve_from(image: str, given: str | None, rules: TagRules) -> str:
 def plan_release(
     target: TargetPlan,
     *,
-    version_tag: str,
+    immutable: Sequence[str],
     tags: Sequence[str],
     source_ref: str,
     source: RemoteImage | None,
@@ -508,16 +472,18 @@ def plan_release(
                                "workflow) first")
     moved = tuple((tag, digest) for tag in tags if (digest := current.get(tag)) is not None
                   and digest != source.digest)
-    old = current.get(version_tag)
-    forced = old is not None and old != source.digest
+    clashes = [(tag, old) for tag in immutable
+               if (old := current.get(tag)) is not None and old != source.digest]
+    forced = bool(clashes)
     if forced and not force:
+        listed = ", ".join(f"{tag} already points at {old}" if i == 0 else f"{tag} at {old}"
+                           for i, (tag, old) in enumerate(clashes))
         raise CheckFailed(
-            f"{version_tag} already points at {old}, not at {source.digest} ({source_ref}); "
-            "version tags are immutable",
+            f"{listed}, not at {source.digest} ({source_ref}); version tags are immutable",
             hint="release a new version, or pass --force to move the tag anyway")
     return ReleasePlan(
         target=target.name, source=f"{target.config.image}@{source.digest}",
-        digest=source.digest, tags=tuple(tags), immutable=version_tag,
+        digest=source.digest, tags=tuple(tags), immutable=tuple(immutable),
         to_write=tuple(t for t in tags if current.get(t) != source.digest),
         moved=moved, forced=forced,
     )

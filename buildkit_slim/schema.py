@@ -1,4 +1,4 @@
-"""A JSON schema for `[tool.slim]`, generated from `config.KEYS` (and the tag rules).
+"""A JSON schema for `[tool.slim]`, generated from the key declarations (config.model, tags).
 
 `python -m buildkit_slim.schema > buildkit_slim/schema.json` regenerates the committed file; a
 test fails when they drift. validate-pyproject finds it through the `validate_pyproject.tool_schema`
@@ -8,47 +8,34 @@ entry point, and editors that read SchemaStore-style schemas can use it directly
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
-from buildkit_slim.config import DEFAULT_PLATFORMS, KEYS, PLATFORMS
-from buildkit_slim.tags import TAG_RULE_KEYS, TagRules
+from buildkit_slim.config.model import DEFAULT_PLATFORMS, KEY_TABLE, KeyTable
+from buildkit_slim.keys import Key, keys_of
 
-_STRING_LIST = {"type": "array", "items": {"type": "string"}}
-_STRING_TABLE = {"type": "object", "additionalProperties": {"type": ["string", "number"]}}
-_SPECIAL: dict[str, dict[str, Any]] = {
-    "platforms": {"type": "array", "items": {"enum": list(PLATFORMS)}, "minItems": 1,
-                  "uniqueItems": True},
-    "expose": {"type": "array", "items": {"type": ["integer", "string"]}},
-    "cache": {"type": "object", "additionalProperties": False, "properties": {
-        "registry": {"type": "string"}, "local": {"type": "string"},
-        "gha": {"type": "boolean"}}},
-    "platform-index-urls": {"type": "object", "propertyNames": {"enum": list(PLATFORMS)},
-                            "additionalProperties": _STRING_LIST},
-}
 _KINDS: dict[str, dict[str, Any]] = {
-    "str": {"type": "string"}, "bool": {"type": "boolean"}, "list": _STRING_LIST,
-    "table": _STRING_TABLE,
+    "str": {"type": "string"}, "bool": {"type": "boolean"}, "int": {"type": "integer"},
+    "list": {"type": "array", "items": {"type": "string"}},
+    "table": {"type": "object", "additionalProperties": {"type": ["string", "number"]}},
 }
+_LINK_RE = re.compile(r"\[([^\]]+)\]\(#[^)]*\)")  # the README's own links mean nothing here
 
 
-def _property(key: str, kind: str, default: Any, doc: str) -> dict[str, Any]:
-    prop = dict(_SPECIAL.get(key, _KINDS[kind]))
-    prop["description"] = doc
+def _property(decl: Key) -> dict[str, Any]:
+    if decl.table is not None:
+        prop: dict[str, Any] = {"type": "object", "additionalProperties": False, "properties": {
+            k.name: _property(k) for k in keys_of(decl.table)}}
+    else:
+        prop = dict(decl.schema or _KINDS[decl.kind])
+    prop["description"] = _LINK_RE.sub(r"\1", decl.doc)
+    default = decl.toml_default()
     if default is not None and default != {}:
-        prop["default"] = list(default) if isinstance(default, tuple) else default
+        prop["default"] = default
     return prop
 
 
-def schema() -> dict[str, Any]:
-    keys = {spec.key: _property(spec.key, spec.kind, spec.default, spec.doc) for spec in KEYS}
-    per_target = {k: v for k, v in keys.items()
-                  if not next(s for s in KEYS if s.key == k).top_only}
-    defaults = TagRules()
-    tag_props = {}
-    for dashed, attr in TAG_RULE_KEYS:
-        value = getattr(defaults, attr)
-        kind = {bool: "boolean", int: "integer", str: "string"}[type(value)]
-        tag_props[dashed] = {"type": kind, "default": value}
+def schema(table: KeyTable = KEY_TABLE) -> dict[str, Any]:
     return {
         "$schema": "http://json-schema.org/draft-07/schema#",
         "$id": "https://github.com/bslim-dev/buildkit-slim/blob/main/buildkit_slim/schema.json",
@@ -58,24 +45,22 @@ def schema() -> dict[str, Any]:
         "type": "object",
         "additionalProperties": False,
         "properties": {
-            **keys,
+            **{k.name: _property(k) for k in table.keys},
             "targets": {
                 "type": "object",
                 "description": "One image per target; each inherits the top level and "
                                "overrides what it names.",
                 "propertyNames": {"pattern": "^[a-zA-Z0-9_-]+$"},
                 "additionalProperties": {"type": "object", "additionalProperties": False,
-                                         "properties": per_target},
+                                         "properties": {k.name: _property(k)
+                                                        for k in table.per_target}},
             },
-            "tags": {"type": "object", "additionalProperties": False,
-                     "description": "Rules of `bslim tags` and `bslim release`.",
-                     "properties": tag_props},
         },
     }
 
 
-def render() -> str:
-    return json.dumps(schema(), indent=2, sort_keys=True) + "\n"
+def render(table: KeyTable = KEY_TABLE) -> str:
+    return json.dumps(schema(table), indent=2, sort_keys=True) + "\n"
 
 
 def tool_schema() -> dict[str, Any]:
@@ -85,4 +70,3 @@ def tool_schema() -> dict[str, Any]:
 
 if __name__ == "__main__":
     print(render(), end="")
-

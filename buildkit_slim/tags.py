@@ -1,150 +1,112 @@
-"""Compute the image tags for one build (the logic behind ``bslim tags``).
+"""Compute the image tags for one build (the logic behind ``bslim tags`` and ``bslim release``).
 
-The release script and GitHub Actions pass what they know about the build --
-a version, a git ref, a commit sha -- and get back the tags to push.
-Everything here is pure: no I/O, no environment reads.
+The release script and GitHub Actions pass what they know about the build -- a version, a git
+ref, a commit sha -- and get back the tags to push. Everything here is pure: no I/O, no
+environment reads. The rules are ``[tool.slim.tags]``, `TagRules` (its keys declared in
+`config/model.py`, checked by `config/tag_checks.py`); what version an input names is
+`tag_versions.py`; patterns and the tag grammar are `tag_grammar.py`.
 
 Tag order (deterministic; duplicates dropped, first occurrence wins):
 
-1. version tags, most specific first: ``1.4.2``, ``1.4``, ``1``, ``latest``;
-2. the ref tag: ``edge`` for the default branch, the sanitized branch name
-   for other branches, ``pr-<n>`` for pull requests (a ``refs/tags/...``
-   ref contributes its version to step 1 instead);
+1. version tags: each pattern in order (default ``1.4.2``, ``1.4``, ``1``), then the ``extra``
+   tags, then ``latest`` -- the order docker/metadata-action uses;
+2. the ref tag: ``edge`` for the default branch, the sanitized branch name for other branches,
+   ``pr-<n>`` for pull requests (a ``refs/tags/...`` ref contributes its version to step 1);
 3. ``sha-<hex>``.
 
-``TagRules.prefix`` is then prepended to every tag, and each result is
-checked against the OCI tag grammar.
+Every tag then gets ``prefix`` and ``suffix`` (``latest`` as ``prefix-on-latest`` /
+``suffix-on-latest`` say) and is checked against the OCI tag grammar.
 
 Decisions where the spec was silent (tests pin each one down):
 
-* ``+`` (PEP 440 local versions) is not allowed in OCI tags, so it maps to
-  ``-``: ``1.4.2+abc`` -> ``1.4.2-abc``. A local version only tags itself.
-* Epochs (``1!2.0``) raise: ``!`` is not allowed in OCI tags, and any
-  replacement (``1-2.0``) would look like an unrelated version. ``0!1.4``
-  is accepted because it normalizes to ``1.4``.
-* Post releases only tag themselves, as pre and dev releases do.
-* A one-part version is padded for the minor tag (``1`` -> ``1``, ``1.0``,
-  ``latest``): PEP 440 says ``1 == 1.0``, so ``1.0`` must follow it.
-* When ``--version`` and a ``refs/tags/`` ref are both given they must be
-  equal as PEP 440 versions (``1.4.0`` agrees with ``v1.4``); the spelling
-  of ``--version`` is used for the full tag.
-* Pull-request tags are governed by ``branch`` (a PR is a non-default
-  branch); the default branch never gets its name as a tag, only ``edge``.
-* A branch whose tag would overwrite a release-style tag (``latest``, a
-  version such as ``1.4``, the edge tag, ``sha-<hex>``, ``pr-<n>``) raises
-  instead: a push to maintenance branch ``1.4`` must not replace the ``1.4``
-  release tag.
-* Sanitized branch names also lose trailing ``-``/``.`` so truncation never
-  leaves a dangling separator.
-* Inputs that produce no tag at all under the rules raise, because a build
-  pushed without tags is never what the caller wants.
-* Inputs are validated even when their rule is off (a malformed ``--sha``
-  is an error with ``sha = false`` too): garbage in CI should be loud.
-* Empty strings are not "absent": ``--version ''`` is an invalid version.
-  The CLI decides whether an empty environment value means "not given".
+* PEP 440 is the version grammar: ``v2.0.8-beta.67`` is ``2.0.8b67``; ``{{raw}}`` renders the
+  version as written. ``+`` (local versions) is not allowed in OCI tags and maps to ``-``.
+* Only a final release gets floating tags (``{{major}}``/``{{minor}}``-only patterns),
+  ``extra`` and ``latest``; for a pre-, dev-, post- or local version such a pattern renders
+  ``{{version}}`` instead (as metadata-action does), so it tags only itself.
+* Epochs (``1!2.0``) raise: ``!`` is not allowed in OCI tags, and any replacement (``1-2.0``)
+  would look like an unrelated version. ``0!1.4`` is accepted: it normalizes to ``1.4``.
+* A one-part version is padded (``1`` -> ``1``, ``1.0``): PEP 440 says ``1 == 1.0``.
+* A git tag that is no version (see `tag_versions.py`), with ``non-version = "publish"``, is
+  published as itself (characters a tag cannot hold become ``-``), an immutable tag, never
+  with ``latest``, ``extra`` or floating tags.
+* When ``--version`` and a ``refs/tags/`` ref are both given they must be equal as PEP 440
+  versions (``1.4.0`` agrees with ``v1.4``); the spelling of ``--version`` is used.
+* Pull-request tags are governed by ``branch``; the default branch only ever gets ``edge``.
+* A branch whose tag would overwrite a tag bslim computes for something else (``latest``, the
+  edge tag, ``sha-<hex>``, ``pr-<n>``, an ``extra`` tag, anything a pattern can render for a
+  final, pre-, post- or dev release, e.g. ``1.4``) raises: a push to maintenance branch ``1.4``
+  must not replace the ``1.4`` release tag. What only a local version renders does not count:
+  ``1.4-fix`` and ``123-fix`` are how teams name issue branches, and the local version
+  ``1.4+fix`` being released from CI as well is far-fetched. A non-version git tag published
+  as itself is held to the same rule.
+* Sanitized branch names also lose trailing ``-``/``.`` so truncation never leaves a dangling
+  separator. Inputs that produce no tag at all raise: a build pushed without tags is never
+  what the caller wants. Inputs are validated even when their rule is off (a malformed
+  ``--sha`` is an error with ``sha = false`` too). Empty strings are not "absent".
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
-from packaging.version import InvalidVersion, Version
+from packaging.version import Version
+
+from buildkit_slim.config.model import DEFAULT_RULES, TagRules
+from buildkit_slim.keys import keys_of
+from buildkit_slim.tag_grammar import (
+    RESERVED_SHAPES,
+    TAG_GRAMMAR,
+    TAG_INVALID_RE,
+    TAG_MAX,
+    TagError,
+    is_tag,
+    parse_pattern,
+)
+from buildkit_slim.tag_versions import (
+    Named,
+    git_tag_version,
+    input_version,
+    parse_version,
+)
 
 __all__ = [
     "DEFAULT_RULES",
     "TAG_RULE_KEYS",
+    "Named",
+    "ReleaseTags",
     "TagError",
     "TagRules",
+    "build_tags",
     "compute_tags",
+    "git_tag_version",
+    "input_version",
     "parse_version",
+    "release_tags",
 ]
 
-# The OCI distribution spec's tag grammar; 128 characters at most.
-_OCI_TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
-_OCI_TAG_MAX = 128
-_VERSION_MAX = 1000  # longer cannot make a tag; refused before packaging parses it
-_OCI_TAG_PREFIX = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
 _SHA = re.compile(r"[0-9a-fA-F]{7,40}")
-_SHA_LENGTH_MIN = 7
-_SHA_LENGTH_MAX = 40
 _PULL = re.compile(r"refs/pull/([0-9]+)(?:/(?:merge|head))?")
 _BRANCH_INVALID = re.compile(r"[^a-z0-9_.-]")
 _DASHES = re.compile(r"-{2,}")
-# Shapes of tags that this module itself produces for other inputs; a branch
-# name must not take them over (see _is_reserved).
-_RESERVED_SHAPES = re.compile(r"latest|sha-[0-9a-f]+|pr-[0-9]+")
-
-_GRAMMAR = "[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}"
 _REF_FORMS = (
     "refs/heads/<branch>, refs/tags/<version>, refs/pull/<number>/merge or a bare branch name"
 )
+_VERSION_PATTERN = parse_pattern("{{version}}")
 
 
-class TagError(ValueError):
-    """Invalid tag input; the message is one line naming the culprit."""
+# (config key, TagRules attribute) pairs, in field order: derived from the declarations.
+TAG_RULE_KEYS: tuple[tuple[str, str], ...] = tuple((k.name, k.attr) for k in keys_of(TagRules))
 
 
-@dataclass(frozen=True, kw_only=True)
-class TagRules:
-    """Which tags to produce; the ``[tool.slim.tags]`` table."""
-
-    default_branch: str = "main"
-    latest: bool = True
-    major: bool = True
-    minor: bool = True
-    edge: str = "edge"
-    branch: bool = True
-    sha: bool = True
-    sha_length: int = 7
-    prefix: str = ""
-
-    def __post_init__(self) -> None:
-        # Checked here so a bad config fails when loaded, naming its key,
-        # rather than later as an odd-looking invalid tag.
-        if not self.default_branch:
-            raise TagError("tool.slim.tags.default-branch: must not be empty")
-        if not _SHA_LENGTH_MIN <= self.sha_length <= _SHA_LENGTH_MAX:
-            raise TagError(
-                f"tool.slim.tags.sha-length: {self.sha_length} is out of range "
-                f"({_SHA_LENGTH_MIN} to {_SHA_LENGTH_MAX})"
-            )
-        if self.edge and not _OCI_TAG.fullmatch(self.edge):
-            raise TagError(
-                f"tool.slim.tags.edge: {self.edge!r} is not a valid OCI tag "
-                f"(must match {_GRAMMAR}; use '' to disable)"
-            )
-        if self.prefix and not _OCI_TAG_PREFIX.fullmatch(self.prefix):
-            raise TagError(
-                f"tool.slim.tags.prefix: {self.prefix!r} cannot start an OCI tag "
-                "(letters, digits, '_' first; then also '.' and '-')"
-            )
-
-
-DEFAULT_RULES = TagRules()
-
-# (config key, TagRules attribute) pairs for the config layer, in field order.
-# Derived from the dataclass so a new rule cannot be forgotten here.
-TAG_RULE_KEYS: tuple[tuple[str, str], ...] = tuple(
-    (field.name.replace("_", "-"), field.name) for field in fields(TagRules)
-)
-
-
-def parse_version(text: str, *, option: str = "--version") -> Version:
-    """Parse a PEP 440 version, accepting a leading ``v`` (``v1.4.2``).
-
-    ``option`` names the input in the error message.
-    """
-    # packaging already accepts "v"/"V" and surrounding whitespace.
-    if len(text) > _VERSION_MAX:  # and Version() would call int() on 4300+ digits
-        raise TagError(f"{option}: {text[:20]!r}... is {len(text)} characters long; a version "
-                       f"becomes a tag, which has {_OCI_TAG_MAX} at most")
-    try:
-        return _version(text)
-    except InvalidVersion:
-        raise TagError(
-            f"{option}: {text!r} is not a PEP 440 version (e.g. 1.4.2, 1.5.0rc1)"
-        ) from None
+@dataclass(frozen=True)
+class ReleaseTags:
+    tags: tuple[str, ...]  # every tag of the version, in the documented order
+    immutable: tuple[str, ...]  # the ones a release never moves without --force
+    # What was released: the PEP 440 version (1.4.2 for v1.4.2 or p1/v1.4.2), or a non-version
+    # git tag as it was given.
+    version: str
 
 
 def compute_tags(
@@ -155,51 +117,109 @@ def compute_tags(
     rules: TagRules = DEFAULT_RULES,
 ) -> tuple[str, ...]:
     """Return the tags for a build, in the order documented in the module."""
+    return tuple(tag for tag, _ in _tags(version, ref, sha, rules))
+
+
+def release_tags(version: str, rules: TagRules, *, option: str = "--version") -> ReleaseTags:
+    """The tags `bslim release VERSION` writes, and which of them are immutable."""
+    try:
+        found = _tags(version, None, None, rules)
+    except TagError as exc:
+        raise TagError(re.sub(r"^--version\b", option, str(exc))) from None
+    named = input_version(version, rules, option=option)
+    return ReleaseTags(tags=tuple(tag for tag, _ in found),
+                       immutable=tuple(tag for tag, fixed in found if fixed),
+                       version=named.raw if named.version is None else str(named.version))
+
+
+def build_tags(
+    *,
+    project_version: str | None,
+    version: str | None,
+    ref: str | None,
+    sha: str | None,
+    rules: TagRules,
+    no_version: bool = False,
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(tags, warnings) for `bslim tags`: compute_tags plus where the version comes from.
+
+    The project version is the default only when no ref is known at all: on a branch it is not
+    released yet, and tagging it would move a version tag on every push.
+    """
+    warnings: list[str] = []
+    ref = None if ref is None else ref.strip()
+    git_tag = ref.removeprefix("refs/tags/") if ref and ref.startswith("refs/tags/") else None
+    if no_version:
+        if version is not None:
+            raise TagError("--no-version and --version: choose one")
+        if git_tag is not None:
+            git_tag_version(git_tag, rules)  # still validated; `bslim release` tags it
+            ref = None
+        if ref is None and sha is None:
+            raise TagError("--no-version leaves nothing to tag: pass --sha or a branch --ref")
+    elif version is None and ref is None:
+        version = project_version
+    if git_tag is not None and not no_version and project_version is not None:
+        try:
+            named = git_tag_version(git_tag, rules)
+            if named.version is not None and named.version != parse_version(
+                    project_version, option="project.version"):
+                warnings.append(f"{ref} is not [project].version {project_version}")
+        except TagError:
+            pass  # compute_tags reports a bad ref; a dynamic-looking project version is no error
+    return compute_tags(version=version, ref=ref, sha=sha, rules=rules), tuple(warnings)
+
+
+def _tags(version: str | None, ref: str | None, sha: str | None,
+          rules: TagRules) -> list[tuple[str, bool]]:
+    """(tag, immutable) pairs, affixed, checked and without duplicates."""
     if version is None and ref is None and sha is None:
         raise TagError(
             "nothing to tag: pass --version, --ref or --sha "
             "(e.g. --ref refs/tags/v1.4.2 --sha <commit>)"
         )
-
-    # Shell and CI plumbing can leave a trailing newline; git refs and shas
-    # never contain whitespace, so stripping cannot change their meaning.
+    # Shell and CI plumbing can leave a trailing newline; git refs and shas never contain
+    # whitespace, so stripping cannot change their meaning.
     ref = None if ref is None else ref.strip()
     sha = None if sha is None else sha.strip()
 
-    ref_version: Version | None = None
+    ref_named: Named | None = None
     ref_tag: str | None = None
     if ref is not None:
-        ref_version, ref_tag = _parse_ref(ref, rules)
+        ref_named, ref_tag = _parse_ref(ref, rules)
 
-    # (option, tag without prefix): the option names the input in errors.
-    candidates: list[tuple[str, str]] = []
+    # (option, tag, immutable): the option names the input in errors.
+    candidates: list[tuple[str, str, bool]] = []
     if version is not None:
-        parsed = parse_version(version)
-        if ref_version is not None and parsed != ref_version:
+        named = input_version(version, rules)
+        if ref_named is not None and (named.version != ref_named.version or (
+                named.version is None and named.raw != ref_named.raw)):
             raise TagError(
                 f"--version {version!r} disagrees with --ref {ref!r} "
-                f"({ref_version}); pass matching values or omit --version"
+                f"({ref_named.version or ref_named.raw}); pass matching values or omit --version"
             )
-        candidates += [("--version", t) for t in _version_tags(parsed, rules, "--version", version)]
-    elif ref_version is not None and ref is not None:
-        candidates += [("--ref", t) for t in _version_tags(ref_version, rules, "--ref", ref)]
+        candidates += [("--version", *t) for t in _version_tags(named, rules, "--version",
+                                                                version)]
+    elif ref_named is not None and ref is not None:
+        candidates += [("--ref", *t) for t in _version_tags(ref_named, rules, "--ref", ref)]
 
     if ref_tag is not None:
-        candidates.append(("--ref", ref_tag))
+        candidates.append(("--ref", rules.affix(ref_tag), False))
 
     if sha is not None:
         sha_tag = _sha_tag(sha, rules)
         if sha_tag is not None:
-            candidates.append(("--sha", sha_tag))
+            candidates.append(("--sha", rules.affix(sha_tag), False))
 
-    tags: list[str] = []
-    for option, bare in candidates:
-        tag = rules.prefix + bare
+    tags: dict[str, bool] = {}
+    for option, tag, immutable in candidates:
         if tag in tags:
+            tags[tag] = tags[tag] or immutable
             continue
-        if not _OCI_TAG.fullmatch(tag):
-            raise TagError(f"{option}: tag {tag!r} is not a valid OCI tag (must match {_GRAMMAR})")
-        tags.append(tag)
+        if not is_tag(tag):
+            raise TagError(f"{option}: tag {tag!r} is not a valid OCI tag (must match "
+                           f"{TAG_GRAMMAR})")
+        tags[tag] = immutable
 
     if not tags:
         given = ", ".join(
@@ -211,30 +231,43 @@ def compute_tags(
             f"no tags: tool.slim.tags disables every tag for {given}; "
             "pass --version or enable edge, branch or sha"
         )
-    return tuple(tags)
+    return list(tags.items())
 
 
-def _version_tags(version: Version, rules: TagRules, option: str, text: str) -> list[str]:
+def _version_tags(named: Named, rules: TagRules, option: str,
+                  text: str) -> list[tuple[str, bool]]:
+    """(affixed tag, immutable) for a version, or for a non-version git tag published as is."""
+    if named.version is None:
+        return [(rules.affix(_published(named.raw, rules, option)), True)]
+    version = named.version
     if version.epoch:
         raise TagError(
             f"{option}: {text!r} has an epoch ({version.epoch}!) and '!' is not "
             "allowed in OCI tags; use a version without an epoch (e.g. 1.4.2)"
         )
     full = _version_tag(version)
-    # Floating tags (1.4, 1, latest) must only ever move to final releases;
-    # anything with a pre/dev/post/local part tags just itself.
-    if version.is_prerelease or version.is_postrelease or version.local is not None:
-        return [full]
+    # Floating tags (1.4, 1, latest, extra) must only ever move to final releases.
+    final = not (version.is_prerelease or version.is_postrelease or version.local is not None)
     # Pad so "1" also yields "1.0": PEP 440 treats them as the same version.
-    major, minor = (*version.release, 0)[:2]
-    tags = [full]
-    if rules.minor:
-        tags.append(f"{major}.{minor}")
-    if rules.major:
-        tags.append(f"{major}")
-    if rules.latest:
-        tags.append("latest")
-    return tags
+    major, minor, patch = (*version.release, 0, 0)[:3]
+    values = {"version": full, "major": str(major), "minor": str(minor), "patch": str(patch),
+              "raw": named.raw.replace("+", "-")}
+    out: list[tuple[str, bool]] = []
+    for pattern in rules.version_patterns():
+        if final:
+            tag = pattern.render(values)
+            # "1" from {{major}} is also version 1's own tag: immutable like {{version}}'s.
+            fixed = pattern.immutable or tag in (values["version"], values["raw"])
+            out.append((rules.affix(tag), fixed))
+        elif pattern.names_the_version:
+            out.append((rules.affix(pattern.render(values)), True))
+        else:
+            out.append((rules.affix(full), True))
+    if final:
+        out += [(rules.affix(tag), False) for tag in rules.extra]
+        if rules.latest:
+            out.append((rules.latest_tag(), False))
+    return out
 
 
 def _version_tag(version: Version) -> str:
@@ -243,25 +276,10 @@ def _version_tag(version: Version) -> str:
     return str(version).replace("+", "-")
 
 
-def _version(text: str) -> Version:
-    """Version(), with a number too long for int() (over 4300 digits) also InvalidVersion."""
-    try:
-        return Version(text)
-    except ValueError as exc:  # InvalidVersion is a ValueError too
-        raise InvalidVersion(str(exc)) from None
-
-
-def _parse_ref(ref: str, rules: TagRules) -> tuple[Version | None, str | None]:
-    """Return (version from a tag ref, tag for a branch/PR ref)."""
+def _parse_ref(ref: str, rules: TagRules) -> tuple[Named | None, str | None]:
+    """Return (version from a tag ref, bare tag for a branch/PR ref)."""
     if ref.startswith("refs/tags/"):
-        name = ref.removeprefix("refs/tags/")
-        try:
-            return parse_version(name, option="--ref"), None
-        except TagError:
-            raise TagError(
-                f"--ref: tag {name[:40]!r}{'...' if len(name) > 40 else ''} is not a PEP 440 "
-                "version (e.g. refs/tags/v1.4.2, refs/tags/1.5.0rc1)"
-            ) from None
+        return git_tag_version(ref.removeprefix("refs/tags/"), rules), None
     if pull := _PULL.fullmatch(ref):
         # Not int(): a number over 4300 digits raises; the tag grammar refuses it later.
         return None, (f"pr-{pull.group(1).lstrip('0') or '0'}" if rules.branch else None)
@@ -280,11 +298,15 @@ def _parse_ref(ref: str, rules: TagRules) -> tuple[Version | None, str | None]:
     return None, _branch_tag(branch, rules)
 
 
+def _room(rules: TagRules) -> int:
+    """Characters left for a branch or git tag name once prefix and suffix are on."""
+    return TAG_MAX - len(rules.prefix) - len(rules.suffix)
+
+
 def _branch_tag(branch: str, rules: TagRules) -> str:
     name = _BRANCH_INVALID.sub("-", branch.lower())
     name = _DASHES.sub("-", name).lstrip(".-")
-    # Leave room for the prefix so the final tag stays within 128 characters.
-    name = name[: _OCI_TAG_MAX - len(rules.prefix)].rstrip(".-")
+    name = name[: _room(rules)].rstrip(".-")
     if not name:
         raise TagError(
             f"--ref: branch {branch!r} has no characters usable in an OCI tag "
@@ -298,16 +320,26 @@ def _branch_tag(branch: str, rules: TagRules) -> str:
     return name
 
 
+def _published(name: str, rules: TagRules, option: str) -> str:
+    """A non-version git tag as a tag: as written, what a tag cannot hold as '-'."""
+    tag = TAG_INVALID_RE.sub("-", name).lstrip(".-")[: _room(rules)].rstrip(".-")
+    if not tag:
+        raise TagError(f"{option}: tag {name!r} has no characters usable in an OCI tag "
+                       "(letters, digits, '_', '.', '-')")
+    if _is_reserved(tag, rules):
+        raise TagError(f"{option}: tag {name!r} would be published as {tag!r}, which is "
+                       "reserved for release, edge, sha and pr tags; use another tag name")
+    return tag
+
+
 def _is_reserved(name: str, rules: TagRules) -> bool:
-    if name == rules.edge or _RESERVED_SHAPES.fullmatch(name):
+    if name == rules.edge or name in rules.extra or RESERVED_SHAPES.fullmatch(name.lower()):
         return True
-    try:
-        version = _version(name)
-    except InvalidVersion:
-        return False
-    # Only the exact spelling a release would produce collides: "v1.4" or
-    # "1.4.x" are fine as branch tags, "1.4" is not.
-    return version.epoch == 0 and _version_tag(version) == name
+    # Only what a pattern renders collides: "v1.4" or "1.4.x" are fine as branch tags under
+    # the default patterns, "1.4" is not. {{version}} always counts: a pre-release renders it
+    # for every pattern that only has {{major}}/{{minor}}/{{patch}}.
+    return any(pattern.could_render(name)
+               for pattern in (*rules.version_patterns(), _VERSION_PATTERN))
 
 
 def _sha_tag(sha: str, rules: TagRules) -> str | None:

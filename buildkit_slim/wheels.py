@@ -10,7 +10,7 @@ from pathlib import Path
 
 from packaging.utils import parse_wheel_filename
 
-from buildkit_slim.cache import platform_pair
+from buildkit_slim.platforms import export_dir, pair
 
 MANIFEST = "manifest.json"
 
@@ -18,7 +18,7 @@ MANIFEST = "manifest.json"
 def split_dir(exported: Path, platform: str, platforms: Sequence[str]) -> Path:
     """Where buildx's local exporter put one platform: split per platform (linux_arm_v7/)
     only when the build had several."""
-    return exported / platform.replace("/", "_") if len(platforms) > 1 else exported
+    return exported / export_dir(platform) if len(platforms) > 1 else exported
 
 
 def collect(exported: Path, dest: Path, platforms: Sequence[str]) -> Path:
@@ -26,7 +26,7 @@ def collect(exported: Path, dest: Path, platforms: Sequence[str]) -> Path:
     into DEST/<platform-pair>/ and write DEST/manifest.json."""
     for platform in platforms:
         source = split_dir(exported, platform, platforms)
-        out = dest / platform_pair(platform)
+        out = dest / pair(platform)
         if out.exists():
             shutil.rmtree(out)
         out.mkdir(parents=True)
@@ -43,7 +43,7 @@ def manifest(dest: Path, platforms: Sequence[str]) -> dict[str, object]:
     entries = {}
     for platform in sorted(platforms):
         wheels = []
-        for wheel in sorted((dest / platform_pair(platform)).glob("*.whl")):
+        for wheel in sorted((dest / pair(platform)).glob("*.whl")):
             name, version, _, tags = parse_wheel_filename(wheel.name)
             wheels.append({
                 "file": wheel.name,
@@ -53,7 +53,7 @@ def manifest(dest: Path, platforms: Sequence[str]) -> dict[str, object]:
                 "sha256": hashlib.sha256(wheel.read_bytes()).hexdigest(),
                 "size": wheel.stat().st_size,
             })
-        entries[platform] = {"directory": platform_pair(platform), "wheels": wheels}
+        entries[platform] = {"directory": pair(platform), "wheels": wheels}
     return {"platforms": entries}
 
 

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from buildkit_slim.apply import render_files
 from buildkit_slim.config import load
 from buildkit_slim.plan import make_plan
 from buildkit_slim.render.bake import escape_hcl
@@ -111,3 +112,42 @@ def test_buildx_accepts_the_committed_bake_files(project: Path) -> None:
     plan = make_plan(load(project))
     resolved = bake_print(project, plan.bake_file, None)
     assert sorted(resolved["target"]) == sorted(t.name for t in plan.targets)
+
+
+# Target names at the edges of bslim's rule (a letter first, then letters, digits, '_', '-';
+# distinct once lowercased): buildx must take each as a bake target name, with its derived
+# `-wheels` target, and the stage and named-context names bslim derives from it.
+EDGE_NAMES = ("a", "Z", "Api", "x_y-z", "b-", "default", "c--9", "d__e")
+
+
+def edge_name_project(root: Path) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    tables = "".join(
+        f'[tool.slim.targets."{name}"]\nimage = "127.0.0.1:5000/bslim-names/t{index}"\n'
+        + ('wheels-from = ["127.0.0.1:5000/bslim-names/base-wheels:1"]\n' if index == 2 else "")
+        + ("publish-wheels = true\n" if index == 5 else "")
+        + ("fast-wheels = false\n" if index == 3 else "")
+        for index, name in enumerate(EDGE_NAMES))
+    (root / "pyproject.toml").write_text(
+        '[project]\nname = "hello"\nversion = "1.0.0"\ndependencies = []\n'
+        '[project.scripts]\nhello = "hello:main"\n\n[tool.slim]\n'
+        'platforms = ["linux/amd64"]\n' + tables, encoding="utf-8")
+    (root / "hello").mkdir(exist_ok=True)
+    (root / "hello" / "__init__.py").write_text("def main() -> None: ...\n", encoding="utf-8")
+    render_files(root, make_plan(load(root)))
+    return root
+
+
+@pytest.mark.usefixtures("buildx")
+def test_buildx_accepts_the_edge_target_names(tmp_path: Path) -> None:
+    root = edge_name_project(tmp_path / "names")
+    plan = make_plan(load(root))
+    resolved = bake_print(root, plan.bake_file, None)
+    expected = [*EDGE_NAMES, "default-wheels"]
+    assert sorted(resolved["group"]["default"]["targets"]) == sorted(expected)
+    assert sorted(resolved["target"]) == sorted(expected)
+    for target in plan.targets:
+        body = resolved["target"][target.name]
+        assert body["target"] == target.runtime_stage == f"{target.name.lower()}-runtime"
+        assert sorted(body.get("contexts", {})) == sorted(
+            [*dict(target.contexts), *(["bslim-shim"] if target.shim_dir else [])])

@@ -1,4 +1,4 @@
-"""The shim's PEP 517 hooks, run for real in the fresh interpreter `hook` starts (no docker).
+"""The shim's PEP 517 hooks and pip processes, run for real (no docker, no index).
 
 Outside tests/unit/, whose tripwire forbids processes. A hook must see the standard library
 and its build environment with that environment's .pth files processed (setuptools' distutils
@@ -9,14 +9,18 @@ there, mixed with the newer one prepared for the build, is what broke 3.11/bookw
 from __future__ import annotations
 
 import json
+import os
+import platform
 import shutil
+import subprocess
+import sys
 import sysconfig
 import zipfile
 from pathlib import Path
 
 import pytest
 
-from buildkit_slim.resources import pip_for_target
+from buildkit_slim.resources import pip_for_target, wheel_build
 
 PROBE_BACKEND = """\
 import os, sys
@@ -54,7 +58,7 @@ def test_a_hook_sees_its_build_env_and_not_the_interpreters_site_packages(
         probe: tuple[Path, Path], tmp_path: Path) -> None:
     src, env = probe
     asked = tmp_path / "asked.json"
-    assert pip_for_target.hook("requires", src, asked, [env]) == 0
+    assert wheel_build.hook("requires", src, asked, [env]) == 0
     (seen,) = json.loads(asked.read_text())
     assert json.loads(seen) == {"site": [], "pth": "yes", "seen": "", "helper": "the build env"}
 
@@ -64,7 +68,7 @@ def test_a_hook_whose_backend_is_missing_says_so(probe: tuple[Path, Path],
     src, _ = probe
     (src / "pyproject.toml").write_text('[build-system]\nbuild-backend = "pytest"\n')
     # pytest is importable in this interpreter, not in the hook's: the hook is isolated.
-    assert pip_for_target.hook("wheel", src, tmp_path / "out", []) == pip_for_target.NO_BACKEND
+    assert wheel_build.hook("wheel", src, tmp_path / "out", []) == wheel_build.NO_BACKEND
 
 
 def _setuptools_env(into: Path) -> Path:
@@ -98,8 +102,151 @@ def test_setuptools_builds_a_c_extension_in_a_hook(tmp_path: Path) -> None:
         'from setuptools import Extension, setup\n'
         'setup(packages=["cext"], ext_modules=[Extension("cext._c", ["cext/_c.c"])])\n')
     out = tmp_path / "out"
-    assert pip_for_target.hook("wheel", src, out, [env]) == 0
+    assert wheel_build.hook("wheel", src, out, [env]) == 0
     (wheel,) = out.glob("*.whl")
     assert wheel.name.startswith("cext-1.0-cp3")
     assert any(n.startswith("cext/_c.") and n.endswith(".so")
                for n in zipfile.ZipFile(wheel).namelist())
+
+
+# --- PEP 517 through pyproject_hooks: the backend path, config_settings ---------------------
+
+IN_TREE = """\
+import json, os, pathlib, platform
+def get_requires_for_build_wheel(config_settings=None):
+    return ["wheel-helper>=1", json.dumps(config_settings)]
+def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
+    name = f"demo-1.0-py3-none-linux_{platform.machine()}.whl"
+    (pathlib.Path(wheel_directory) / name).write_text(json.dumps(
+        [pathlib.Path("where").read_text(), config_settings]))
+    return name
+"""
+
+
+@pytest.fixture
+def in_tree(tmp_path: Path) -> Path:
+    """A source tree whose backend lives in it (backend-path)."""
+    src = tmp_path / "demo-1.0"
+    (src / "backend").mkdir(parents=True)
+    (src / "backend" / "demo_backend.py").write_text(IN_TREE)
+    (src / "where").write_text("built in the source tree")
+    (src / "pyproject.toml").write_text(
+        '[build-system]\nrequires = []\nbuild-backend = "demo_backend"\n'
+        'backend-path = ["backend"]\n')
+    return src
+
+
+def test_an_in_tree_backend_builds_with_pips_config_settings(
+        in_tree: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """config_settings as pip hands them to a backend (PIP_CONFIG_SETTINGS, a repeated key a
+    list), the same to both hooks; the wheel built in the source tree."""
+    monkeypatch.setenv("PIP_CONFIG_SETTINGS", "--build-option=--x mode=fast --build-option=--y")
+    settings = {"--build-option": ["--x", "--y"], "mode": "fast"}
+    asked = tmp_path / "asked.json"
+    assert wheel_build.hook("requires", in_tree, asked, []) == 0
+    assert json.loads(asked.read_text()) == ["wheel-helper>=1", json.dumps(settings)]
+    out = tmp_path / "out"
+    assert wheel_build.hook("wheel", in_tree, out, []) == 0
+    (wheel,) = out.iterdir()
+    assert json.loads(wheel.read_text()) == ["built in the source tree", settings]
+    assert f"bslim: built {wheel.name}\n" in capsys.readouterr().out
+
+
+def test_without_config_settings_the_backend_gets_none(in_tree: Path, tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("PIP_CONFIG_SETTINGS", raising=False)
+    asked = tmp_path / "asked.json"
+    assert wheel_build.hook("requires", in_tree, asked, []) == 0
+    assert json.loads(asked.read_text()) == ["wheel-helper>=1", "null"]
+
+
+@pytest.mark.parametrize("backend_path", ['["../elsewhere"]', '["/tmp"]', '["escape"]',
+                                          '"backend"'])
+def test_a_backend_path_outside_the_source_is_refused(
+        in_tree: Path, tmp_path: Path, backend_path: str,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "elsewhere" / "demo_backend.py").write_text(IN_TREE)
+    (in_tree / "escape").symlink_to(tmp_path / "elsewhere")  # inside by name, not in fact
+    (in_tree / "pyproject.toml").write_text(
+        f'[build-system]\nbuild-backend = "demo_backend"\nbackend-path = {backend_path}\n')
+    assert wheel_build.hook("wheel", in_tree, tmp_path / "out", []) == 1
+    assert "is not inside the source" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_failing_build_is_not_taken_for_a_missing_backend(in_tree: Path,
+                                                            tmp_path: Path) -> None:
+    (in_tree / "where").unlink()  # the build itself fails
+    assert wheel_build.hook("wheel", in_tree, tmp_path / "out", []) == 1
+
+
+# --- pip itself, pretending: the shim's own processes, offline ----------------------------------
+
+SHIM = Path(pip_for_target.__file__)
+
+
+def make_wheel(into: Path, name: str, tag: str, requires: tuple[str, ...] = ()) -> Path:
+    """A minimal wheel: enough for pip to resolve, download and save it."""
+    into.mkdir(parents=True, exist_ok=True)
+    wheel = into / f"{name}-1.0-{tag}.whl"
+    info = f"{name}-1.0.dist-info"
+    with zipfile.ZipFile(wheel, "w") as zf:
+        zf.writestr(f"{name}/__init__.py", "")
+        zf.writestr(f"{info}/METADATA", "Metadata-Version: 2.1\nName: {}\nVersion: 1.0\n{}".format(
+            name, "".join(f"Requires-Dist: {r}\n" for r in requires)))
+        zf.writestr(f"{info}/WHEEL", f"Wheel-Version: 1.0\nGenerator: test\n"
+                    f"Root-Is-Purelib: {'true' if tag.endswith('any') else 'false'}\nTag: {tag}\n")
+        zf.writestr(f"{info}/RECORD", "")
+    return wheel
+
+
+def shim(*args: str, target: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, str(SHIM), *args], capture_output=True, text=True,
+                          env={**os.environ, "TARGETPLATFORM": target, "PIP_NO_INDEX": "1",
+                               "PIP_CONFIG_FILE": os.devnull}, check=False)
+
+
+@pytest.fixture
+def wheelhouse(tmp_path: Path) -> Path:
+    found = tmp_path / "wheelhouse"
+    cp = f"cp{sys.version_info[0]}{sys.version_info[1]}"
+    make_wheel(found, "fast", f"{cp}-{cp}-manylinux_2_17_armv7l.manylinux2014_armv7l")
+    make_wheel(found, "fast", f"{cp}-{cp}-manylinux_2_17_x86_64.manylinux2014_x86_64")
+    make_wheel(found, "armonly", "py3-none-any")
+    make_wheel(found, "app", "py3-none-any", ("fast", "armonly; platform_machine == 'armv7l'"))
+    return found
+
+
+ARM = "linux/arm/v7"
+
+
+def test_a_pass_resolves_and_fetches_for_the_target(wheelhouse: Path, tmp_path: Path) -> None:
+    """pip, pretending in a fresh process: the target's markers (armonly comes along) and
+    manylinux tags (the armv7l wheel of `fast`), offline from a wheelhouse."""
+    if platform.machine() in ("armv7l", "armv8l"):
+        pytest.skip("needs a host that is not arm/v7")
+    out, requirements = tmp_path / "out", tmp_path / "req.txt"
+    requirements.write_text("app\n")
+    result = shim(*pip_for_target.argv("pass", str(out), requirement=str(requirements)), "--",
+                  "--find-links", str(wheelhouse), target=ARM)
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in (out / "wheels").iterdir()) == sorted([
+        "app-1.0-py3-none-any.whl", "armonly-1.0-py3-none-any.whl",
+        next(p.name for p in wheelhouse.glob("fast-*armv7l*"))])
+    assert "bslim: fast 1.0: wheel" in result.stdout
+
+
+def test_the_pip_command_takes_the_targets_markers_and_public_platform_options(
+        wheelhouse: Path, tmp_path: Path) -> None:
+    """Build requirements: pip's public options say the target's tags, the shim its markers."""
+    if platform.machine() in ("armv7l", "armv8l"):
+        pytest.skip("needs a host that is not arm/v7")
+    options = pip_for_target.target_options(ARM)
+    result = shim(*pip_for_target.argv("pip"), "--", "download", "--dest", str(tmp_path / "d"),
+                  *options, "--find-links", str(wheelhouse), "app", target=ARM)
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in (tmp_path / "d").iterdir()) == sorted([
+        "app-1.0-py3-none-any.whl", "armonly-1.0-py3-none-any.whl",
+        next(p.name for p in wheelhouse.glob("fast-*armv7l*"))])

@@ -160,3 +160,6 @@ def test_the_reusable_workflow_stages_by_digest_and_releases_through_bslim() -> 
     merge = "\n".join(s.get("run", "") for s in jobs["merge"]["steps"])
     assert "bslim tags --no-version" in merge
     assert "bslim merge" in merge and "bslim release" in merge
+    # The git tag's name as pushed (p1/v1.0.0): bslim release reads the version from it through
+    # [tool.slim.tags], exactly as `bslim tags --ref refs/tags/p1/v1.0.0` does.
+    assert 'bslim release "$GITHUB_REF_NAME"' in merge

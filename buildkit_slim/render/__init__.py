@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from buildkit_slim.config import SHIM_FILE
 from buildkit_slim.plan import Plan
 from buildkit_slim.render.bake import render_bake
-from buildkit_slim.render.dockerfile import render_dockerfile, render_dockerignore, shim_source
+from buildkit_slim.render.dockerfile import render_dockerfile, shim_files
+from buildkit_slim.render.dockerignore import render_dockerignore
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -22,6 +22,8 @@ def render_all(plan: Plan) -> tuple[GeneratedFile, ...]:
         files.append(GeneratedFile(path=plan.dockerfile, text=render_dockerfile(plan)))
         files.append(GeneratedFile(path=f"{plan.dockerfile}.dockerignore",
                                    text=render_dockerignore(plan)))
-    for shim_dir in sorted({t.shim_dir for t in plan.targets if t.shim_dir is not None}):
-        files.append(GeneratedFile(path=f"{shim_dir}/{SHIM_FILE}", text=shim_source()))
+    # The named context bslim-shim: the shim, what it pins, and each target's lists.
+    shim = {f"{t.shim_dir}/{name}": text for t in plan.targets if t.shim_dir is not None
+            for name, text in shim_files(t).items()}
+    files += [GeneratedFile(path=path, text=text) for path, text in shim.items()]
     return tuple(sorted(files, key=lambda f: f.path))

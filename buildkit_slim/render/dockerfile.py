@@ -1,39 +1,42 @@
 """The multi-stage Dockerfile: a wheel stage on the full image, a runtime stage on the slim one.
 
+Every stage is spelled from the planned graph (plan.BuildStage): its FROM (base, platform) and
+every stage or named context it copies or mounts from come from there; STAGES says what each
+role runs. A stage reading a stage or context its plan does not list is an error here.
+
 Every user value reaching this file was validated by config (no newlines, no shell
-metacharacters where they could matter) and is still quoted here: two fences, not one.
+metacharacters where they could matter) and is still quoted here: two fences, not one. The
+file holds no heredoc (hadolint parses it): lists are files in the named context bslim-shim.
 """
 
 from __future__ import annotations
 
 import json
 import shlex
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from importlib import resources
 
-from buildkit_slim import __version__
-from buildkit_slim.cache import platform_pair
 from buildkit_slim.config import SHIM_FILE
-from buildkit_slim.plan import SHIM_CONTEXT, Plan, TargetPlan
-from buildkit_slim.resources.pip_for_target import (  # its files, and the pip it drives
+from buildkit_slim.plan import CONTEXT, SHIM_CONTEXT, BuildStage, Plan, TargetPlan, inherited_role
+from buildkit_slim.platforms import ARG_PAIR as PAIR  # the shim's arg_pair(): linux-armv7
+from buildkit_slim.platforms import pair
+from buildkit_slim.resources.pip_for_target import (  # its files, its arguments, what it pins
     COMPILE_LIST,
-    PIP_SHA256,
-    PIP_VERSION,
+    LIB,
+    PINS,
     REPORT,
+    argv,
 )
 
 UID = 10001
 WHEELS_DIR = "/wheels"
 SRC_DIR = "/src"
-REQUIREMENTS_FILE = "/bslim/requirements.txt"
-BUILD_REQUIRES_FILE = "/bslim/build-requires.txt"
+REQUIREMENTS_FILE = "/bslim/requirements.txt"  # the plain strategy's copy of the list
 PROJECT_ENV = "/fetched/project-env"
-# A requirement line starts with a letter or digit (PEP 508), so none can end the heredoc early.
-HEREDOC = "_BSLIM_REQUIREMENTS"
 INHERITED_DIR = "/bslim/wheels-from"
 FETCHED = "/fetched"
 TARGET_ARGS = "TARGETOS TARGETARCH TARGETVARIANT"
-PAIR = "${TARGETOS}-${TARGETARCH}${TARGETVARIANT}"  # the shim's pair(): linux-armv7
 COMPILED = "/compiled"
 COMPILE_CACHE = "/root/.cache/pip/bslim-compiled"  # in the per-platform pip cache mount
 INSTALLED = "/bslim/installed"
@@ -41,25 +44,11 @@ REMOVED = "/bslim/removed.txt"
 INSTALL_OPTIONS = ("--no-index", "--no-cache-dir", "--only-binary=:all:",
                    "--disable-pip-version-check", "--root-user-action=ignore",
                    "--find-links", WHEELS_DIR)
-SHIM_HOME = "/bslim/shim"  # the shim and the pip it pins; other stages bind-mount it
+SHIM_HOME = "/bslim/shim"  # the shim, its lists and what it pins; other stages bind-mount it
 SHIM = f"{SHIM_HOME}/{SHIM_FILE}"
-PIP_PIN_FILE = "/bslim/pip.txt"
-PIP_HEREDOC = "_BSLIM_PIP"
-CHECK_HEREDOC = "_BSLIM_FIT_CHECK"
-# Says which inherited wheels cannot serve this platform/Python (pip would skip them silently
-# and rebuild from source, under QEMU for arm/v7).
-FIT_CHECK = (
-    "import pathlib, sys",
-    "from pip._vendor.packaging.tags import sys_tags",
-    "from pip._vendor.packaging.utils import parse_wheel_filename",
-    "ok = {str(t) for t in sys_tags()}",
-    "for whl in sorted(pathlib.Path('/bslim/wheels-from').rglob('*.whl')):",
-    "    name, version, _, tags = parse_wheel_filename(whl.name)",
-    "    if not any(str(t) in ok for t in tags):",
-    "        print(f'bslim: inherited wheel {whl.name} does not fit this platform/Python '",
-    "              f'({sys.implementation.cache_tag}); {name} {version} will be built here',",
-    "              file=sys.stderr)",
-)
+PINS_FILE = "pins.txt"  # beside the shim: PINS with their hashes
+PLATFORMS_FILE = "platforms.py"  # beside the shim: buildkit_slim/platforms.py, which it imports
+BUILD_FILE = "wheel_build.py"  # beside the shim: its compile side (PEP 517), which it imports
 # What pip needs to reach a private index or one behind a TLS-intercepting proxy: the CA
 # bundle and a netrc with the index's credentials (`bslim bake --ca-bundle/--netrc`). Secret
 # mounts, so neither lands in a layer, and only on the steps that reach an index; either may
@@ -68,58 +57,86 @@ CA_SECRET = (
     "--mount=type=secret,id=ca \\\n    --mount=type=secret,id=netrc")  # noqa: S105 - mounts
 USE_CA = ("if [ -s /run/secrets/ca ]; then export PIP_CERT=/run/secrets/ca; fi \\\n"
           " && if [ -s /run/secrets/netrc ]; then export NETRC=/run/secrets/netrc; fi")
+# hadolint (https://github.com/hadolint/hadolint) ignores a rule for the next instruction
+# only; the reason stands on the line above each.
+NAMED_CONTEXT = ("# A named build context (the bake file's `contexts`), not a stage:",
+                 "# hadolint ignore=DL3022")
 
-DOCKERIGNORE = (
-    ".git",
-    ".hg",
-    ".svn",
-    ".venv",
-    "venv",
-    ".env",
-    ".tox",
-    ".nox",
-    ".mypy_cache",
-    ".pytest_cache",
-    ".ruff_cache",
-    "**/__pycache__",
-    "**/*.py[cod]",
-    "**/*.egg-info",
-    "build",
-    "dist",
-    "htmlcov",
-    ".coverage",
-    ".DS_Store",
-)
+class Shell(str):
+    """An argument written as the shell must see it (it expands a build argument)."""
+
+    __slots__ = ()
+
+
+@dataclass(frozen=True)
+class Stage:
+    """The stage being rendered: the target's plan and this stage's part of it."""
+
+    target: TargetPlan
+    planned: BuildStage
+
+    def read(self, role: str) -> str:
+        """The name of a stage this one copies or mounts from, as the plan lists it."""
+        if role not in self.planned.reads:
+            raise ValueError(f"stage {self.planned.name} reads {role!r}, which its plan does not "
+                             f"list (reads: {', '.join(self.planned.reads) or 'none'})")
+        return self.target.stage(role)
+
+    def context(self, name: str) -> str:
+        if name not in self.planned.contexts:
+            raise ValueError(f"stage {self.planned.name} reads context {name!r}, which its plan "
+                             "does not list")
+        return name
 
 
 def render_dockerfile(plan: Plan) -> str:
     lines = [
-        f"# Generated by bslim {__version__} from pyproject.toml [tool.slim].",
+        # No version here: upgrading bslim changes this file only when its output changes.
+        "# Generated by bslim from pyproject.toml [tool.slim].",
         "# Do not edit: change [tool.slim] and run `bslim render`.",
     ]
     for target in plan.generated_targets:
-        lines += ["", *wheels_stage(target), "", *wheelhouse_stage(target), ""]
-        if target.fetch_stage is not None:
-            lines += [*install_stage(target), ""]
-        lines += runtime_stage(target)
+        for planned in target.stages:
+            lines += ["", *render_stage(Stage(target, planned))]
     return "\n".join(lines) + "\n"
 
 
-def render_dockerignore(plan: Plan) -> str:
-    keep = sorted({
-        path
-        for target in plan.generated_targets
-        for path in (*target.config.find_links, target.config.requirements or "")
-        if path
-    })
-    lines = [
-        "# Generated by bslim: keeps the build context small (a smaller context is a faster build).",  # noqa: E501
-        *DOCKERIGNORE,
-        plan.output_dir,
-        # Wheelhouses and lock files the build needs stay in, even under dist/ or build/.
-        *(f"!{path}" for path in keep),
-    ]
-    return "\n".join(lines) + "\n"
+def render_stage(stage: Stage) -> list[str]:
+    """A stage's comment, its FROM (from the plan) and what its role runs."""
+    planned, config = stage.planned, stage.target.config
+    if planned.base.startswith(CONTEXT):  # wheels-from: an image context, pinned
+        body: list[str] = []
+        comment = [  # each platform's too, for the native fetch
+            "# wheels-from: a named build context (its tag is in the bake file), for "
+            + (f"{planned.platform} (the native fetch takes each platform's):"
+               if planned.platform else "the target platform:"),
+            f"# hadolint ignore=DL3006{',DL3029' if planned.platform else ''}"]
+    else:
+        comment, body = STAGES[planned.role](stage)
+    base = {"builder": config.builder_base, "runtime": config.runtime_base,
+            "scratch": "scratch"}.get(planned.base) or (
+        planned.base.removeprefix(CONTEXT) if planned.base.startswith(CONTEXT)
+        else stage.target.stage(planned.base))
+    platform = "--platform=$BUILDPLATFORM " if planned.native else (
+        f"--platform={planned.platform} " if planned.platform else "")
+    return [*comment, f"FROM {platform}{base} AS {planned.name}", *body]
+
+
+def shim_files(target: TargetPlan) -> dict[str, str]:
+    """What the named context bslim-shim holds for `target` (file name -> text): the shim and
+    the modules it imports, what it pins (by hash), and the lists (in files, not in the
+    Dockerfile: a code change leaves the dependency layers alone, and no heredoc keeps hadolint
+    from parsing it)."""
+    package = resources.files("buildkit_slim")
+    files = {SHIM_FILE: (package / "resources" / SHIM_FILE).read_text(encoding="utf-8"),
+             PLATFORMS_FILE: (package / PLATFORMS_FILE).read_text(encoding="utf-8"),
+             BUILD_FILE: (package / "resources" / BUILD_FILE).read_text(encoding="utf-8"),
+             PINS_FILE: "".join(f"{n}=={v} --hash=sha256:{h}\n" for n, v, h in PINS)}
+    if target.requirements_file:
+        files[target.requirements_file] = "".join(f"{r}\n" for r in target.dependencies or ())
+    if target.build_requires_file:
+        files[target.build_requires_file] = "".join(f"{r}\n" for r in target.build_requires)
+    return files
 
 
 def _run(mounts: Iterable[str], commands: list[str]) -> list[str]:
@@ -134,11 +151,17 @@ def _run(mounts: Iterable[str], commands: list[str]) -> list[str]:
 def _apt(packages: tuple[str, ...]) -> list[str]:
     if not packages:
         return []
-    return _run([], [
+    unpinned = ["# Versions as [tool.slim] gives them (`name=version` pins one):",
+                "# hadolint ignore=DL3008"] if any("=" not in p for p in packages) else []
+    return [*unpinned, *_run([], [
         "apt-get update",
         "apt-get install -y --no-install-recommends " + " ".join(map(shlex.quote, packages)),
         "rm -rf /var/lib/apt/lists/*",
-    ])
+    ])]
+
+
+def _shell(args: Iterable[str]) -> str:
+    return " ".join(a if isinstance(a, Shell) else shlex.quote(a) for a in args)
 
 
 def _fetch_cache(target: TargetPlan) -> str:
@@ -171,7 +194,7 @@ def _pip_options(target: TargetPlan, *, every_platform: bool = False) -> list[st
         options += ["--find-links", folder]
         if kind == "dir" or every_platform:  # as --export-wheels writes: a dir per platform
             for platform in target.platforms:
-                options += ["--find-links", f"{folder}/{platform_pair(platform)}"]
+                options += ["--find-links", f"{folder}/{pair(platform)}"]
     options += _index_options(target)
     for path in config.find_links:
         options += ["--find-links", f"{SRC_DIR}/{path}"]
@@ -204,18 +227,14 @@ def _pip(target: TargetPlan, command: list[str]) -> str:
     return shlex.join(command) + extra
 
 
-def _stage_head(target: TargetPlan, comment: str, from_: str, stage: str | None, *,
-                per_target: bool = True) -> list[str]:
+def _head(stage: Stage, *, per_target: bool = True) -> list[str]:
     """`per_target=False`: a stage that must not depend on the target platform (its steps are
     then the same in every platform's build, and BuildKit runs them once)."""
-    config = target.config
     return [
-        comment,
-        f"FROM {from_} AS {stage}",
         *(["ARG TARGETPLATFORM TARGETOS TARGETARCH TARGETVARIANT"] if per_target else []),
-        *_args(target),
+        *_args(stage.target),
         "ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_ROOT_USER_ACTION=ignore",
-        *_apt(config.apt_build),
+        *_apt(stage.target.config.apt_build),
         f"WORKDIR {SRC_DIR}",
     ]
 
@@ -227,54 +246,50 @@ def _copy_inputs(target: TargetPlan) -> list[str]:
             for path in (config.requirements, *config.find_links) if path]
 
 
-def _inherited_source(target: TargetPlan, index: int) -> str:
-    """Image contexts go through a stage pinned to the target platform (the fetch stage runs
-    on the build platform, and would otherwise get the build platform's wheels)."""
-    name, value = target.contexts[index]
-    return f"{name}-target" if value.startswith("docker-image://") else name
-
-
-def inherited_stages(target: TargetPlan) -> list[str]:
+def _inherit(stage: Stage, *, every_platform: bool = False) -> list[str]:
+    """wheels-from, into INHERITED_DIR/<index>/: an image through its stage (the target's, or
+    each platform's side by side), a directory from its named context."""
     lines = []
-    for index, (name, value) in enumerate(target.contexts):
-        if value.startswith("docker-image://"):
-            source = _inherited_source(target, index)
-            lines += [f"FROM --platform=$TARGETPLATFORM {name} AS {source}", ""]
-            if target.fetch_stage is not None:  # the fetch stage takes every platform's
-                lines += [line for platform in target.platforms for line in (
-                    f"FROM --platform={platform} {name} AS {name}-{platform_pair(platform)}",
-                    "")]
+    for index, (name, value) in enumerate(stage.target.contexts):
+        if not value.startswith("docker-image://"):
+            lines += [*NAMED_CONTEXT,
+                      f"COPY --from={stage.context(name)} / {INHERITED_DIR}/{index}/"]
+        elif every_platform:
+            lines += [f"COPY --from={stage.read(inherited_role(index, platform))} / "
+                      f"{INHERITED_DIR}/{index}/{pair(platform)}/"
+                      for platform in stage.target.platforms]
+        else:
+            lines.append(f"COPY --from={stage.read(inherited_role(index))} / "
+                         f"{INHERITED_DIR}/{index}/")
     return lines
 
 
-def _inherit(target: TargetPlan, *, check: bool = True) -> list[str]:
-    lines = [f"COPY --from={_inherited_source(target, index)} / {INHERITED_DIR}/{index}/"
-             for index in range(len(target.contexts))]
-    if target.contexts and check:
-        lines += [f"RUN python3 - <<'{CHECK_HEREDOC}'", *FIT_CHECK, CHECK_HEREDOC]
-    return lines
+def _shim(stage: Stage, *, only: tuple[str, ...] = ()) -> list[str]:
+    """The shim with what it needs (from the named context) into SHIM_HOME: the fetch stage's
+    COPY; `only`: bind mounts of those files (the plain strategy's check: its dependency
+    layer must not depend on the other lists)."""
+    if only:
+        return [f"--mount=type=bind,from={stage.context(SHIM_CONTEXT)},source={name},"
+                f"target={SHIM_HOME}/{name}" for name in only]
+    return [*NAMED_CONTEXT, f"COPY --from={stage.context(SHIM_CONTEXT)} "
+            + " ".join(shim_files(stage.target)) + f" {SHIM_HOME}/"]
 
 
-def wheels_stage(target: TargetPlan) -> list[str]:
-    if target.fetch_stage is not None:
-        return [*inherited_stages(target), *fetch_stage(target), "",
-                *fetch_project_stage(target), "", *fetch_report_stage(target), "",
-                *compile_stage(target), "", *fast_wheels_stage(target)]
-    config = target.config
-    lines = [
-        *inherited_stages(target),
-        *_stage_head(target, f"# Wheels for {config.name}: compilers live here and never reach "
-                     "the image.", config.builder_base, target.wheels_stage),
-        *_inherit(target),
-    ]
+def plain_wheels(stage: Stage) -> tuple[list[str], list[str]]:
+    """The plain strategy: pip resolves, builds and installs on the target."""
+    target = stage.target
+    config, lines = target.config, [*_head(stage), *_inherit(stage)]
+    if target.contexts:  # say which inherited wheels do not fit (pip would skip them)
+        lines += _run(_shim(stage, only=(SHIM_FILE, PLATFORMS_FILE, BUILD_FILE)), [shlex.join(
+            ["python3", SHIM, *argv("check", INHERITED_DIR)])])
     pip = ["pip", "wheel", "--wheel-dir", WHEELS_DIR, *_pip_options(target)]
     if config.requirements:
         pip += ["--constraint", f"{SRC_DIR}/{config.requirements}"]
-    if target.dependencies:
-        # Dependencies first, from a list rendered here: changing the project's own code
-        # does not invalidate this (slow, under QEMU) layer.
-        lines += [f"COPY <<'{HEREDOC}' {REQUIREMENTS_FILE}", *target.dependencies, HEREDOC,
-                  *_copy_inputs(target)]
+    if target.requirements_file:
+        # Dependencies first, from their list: changing the project's own code does not
+        # invalidate this (slow, under QEMU) layer.
+        lines += [*NAMED_CONTEXT, f"COPY --from={stage.context(SHIM_CONTEXT)} "
+                  f"{target.requirements_file} {REQUIREMENTS_FILE}", *_copy_inputs(target)]
         lines += _run([_pip_cache(target), CA_SECRET], [
             USE_CA, *_index_case(target), _pip(target, [*pip, "--requirement",
                                                           REQUIREMENTS_FILE])])
@@ -284,187 +299,145 @@ def wheels_stage(target: TargetPlan) -> list[str]:
         *_run([_pip_cache(target), CA_SECRET],
               [USE_CA, *_index_case(target), _pip(target, project)]),
     ]
-    return lines
+    return [f"# Wheels for {config.name}: compilers live here and never reach the image."], lines
 
 
-def fetch_stage(target: TargetPlan) -> list[str]:
+def fetch(stage: Stage) -> tuple[list[str], list[str]]:
     """fast-wheels, part 1: on the build platform, pip resolves and downloads for each target
     platform, builds pure sdists (once), lists what has no wheel for a platform and prepares
     its build. The stage does not depend on the target platform: in a multi-platform build
     BuildKit runs it once, and it fetches for every platform of the target. Also when a build
     narrows them (a CI job per platform): the step, and so its cache, is the same in every
     build, so a later build of all platforms finds it in the cache a narrowed one wrote."""
-    name = target.config.name
-    lines = [
-        *_stage_head(
-            target,
-            f"# Resolve and fetch {name}'s wheels natively, once for all its platforms,\n"
-            "# each with its own markers and tags: pip never runs under emulation here; see\n"
-            f"# {target.shim_dir}/{SHIM_FILE}.",
-            f"--platform=$BUILDPLATFORM {target.config.builder_base}", target.fetch_stage,
-            per_target=False),
-        f"COPY --from={SHIM_CONTEXT} {SHIM_FILE} {SHIM}",
-        f"COPY <<'{PIP_HEREDOC}' {PIP_PIN_FILE}",
-        f"pip=={PIP_VERSION} --hash=sha256:{PIP_SHA256}",
-        PIP_HEREDOC,
-    ]
-    for index, (name, value) in enumerate(target.contexts):
-        if value.startswith("docker-image://"):  # each platform's wheels, side by side
-            lines += [f"COPY --from={name}-{platform_pair(platform)} / "
-                      f"{INHERITED_DIR}/{index}/{platform_pair(platform)}/"
-                      for platform in target.platforms]
-        else:
-            lines.append(f"COPY --from={name} / {INHERITED_DIR}/{index}/")
-    what = ["--requirement", REQUIREMENTS_FILE] if target.dependencies else []
-    if target.dependencies:
-        lines += [f"COPY <<'{HEREDOC}' {REQUIREMENTS_FILE}", *target.dependencies, HEREDOC]
-    if target.dependencies is not None:
+    target = stage.target
+    comment = [f"# Resolve and fetch {target.config.name}'s wheels natively, once for all its "
+               "platforms,", "# each with its own markers and tags: pip never runs under "
+               "emulation here; see", f"# {target.shim_dir}/{SHIM_FILE}."]
+    lines = [*_head(stage, per_target=False), *_shim(stage), *_inherit(stage, every_platform=True),
+             *_copy_inputs(target)]
+    what: dict[str, object] = {}
+    if target.requirements_file:
+        what["requirement"] = f"{SHIM_HOME}/{target.requirements_file}"
+    if target.build_requires_file:
         # The project's build requirements, prepared here: its own wheel then needs no index.
-        lines += [f"COPY <<'{HEREDOC}' {BUILD_REQUIRES_FILE}", *target.build_requires, HEREDOC]
-        what = ["--project-requires", BUILD_REQUIRES_FILE, "--project-env", PROJECT_ENV, *what]
-    lines += _copy_inputs(target)
+        what.update(project_requires=f"{SHIM_HOME}/{target.build_requires_file}",
+                    project_env=PROJECT_ENV)
     # The pinned pip first (by hash), in the same step: one secret mount, not two.
     pin = ["python3", "-m", "pip", "install", "--quiet", "--no-deps", "--require-hashes",
-           "--target", f"{SHIM_HOME}/pip", *_index_options(target), "--requirement",
-           PIP_PIN_FILE]
-    return [*lines, *_run([_fetch_cache(target), CA_SECRET],
-                          [USE_CA, shlex.join(pin), _fetch(target, "deps", what)])]
+           "--target", f"{SHIM_HOME}/{LIB.name}", *_index_options(target), "--requirement",
+           f"{SHIM_HOME}/{PINS_FILE}"]
+    return comment, [*lines, *_run([_fetch_cache(target), CA_SECRET],
+                                   [USE_CA, shlex.join(pin), _fetch(target, "deps", what)])]
 
 
-def _fetch(target: TargetPlan, part: str, what: list[str]) -> str:
+def _fetch(target: TargetPlan, part: str, what: dict[str, object]) -> str:
     options = _pip_options(target, every_platform=True)
     if target.config.requirements:
         options += ["--constraint", f"{SRC_DIR}/{target.config.requirements}"]
-    flags = [f for platform, urls in target.config.platform_index_urls for url in urls
-             for f in ("--index-for", platform, url)]
-    if target.contexts:
-        flags += ["--inherited", INHERITED_DIR]
-    template = shlex.quote(f"{FETCHED}/{{pair}}/{part}")
-    return (f"python3 {SHIM} fetch {template} "
-            + shlex.join(["--platforms", ",".join(target.platforms), *flags, *what, "--",
-                          *options]))
+    command = argv("fetch", f"{FETCHED}/{{pair}}/{part}", platforms=",".join(target.platforms),
+                   index_for=[[platform, url] for platform, urls
+                              in target.config.platform_index_urls for url in urls],
+                   inherited=[INHERITED_DIR] if target.contexts else None, **what)
+    return _shell(["python3", SHIM, *command, "--", *options])
 
 
-def fetch_project_stage(target: TargetPlan) -> list[str]:
+def fetch_project(stage: Stage) -> tuple[list[str], list[str]]:
     """The project's own wheel, natively and once: a code change reruns this, not the
     dependencies. With static dependencies its backend builds it from the requirements the
     fetch stage prepared, without pip or an index; the CA secret is still mounted, for pip
     when the backend asks for more than was prepared (correct before fast: on BuildKit < 0.16
     a secret mount costs ~1.5 s, the whole root filesystem hashed)."""
-    name = ["--project", target.install.split("[", 1)[0]]
-    if target.dependencies is None:  # pip resolves them from the source, for each platform
-        what = [*name, SRC_DIR]
-    else:  # pip only when the backend asks for more than was prepared: the secret is for it
-        what = [*name, "--project-env", PROJECT_ENV, "--no-deps", SRC_DIR]
+    target = stage.target
+    what: dict[str, object] = {"project": target.install.split("[", 1)[0], "source": SRC_DIR}
+    if target.dependencies is not None:  # else pip resolves them from the source, per platform
+        what.update(project_env=PROJECT_ENV, no_deps=True)
     run = _run([_fetch_cache(target), CA_SECRET], [USE_CA, _fetch(target, "project", what)])
-    return [
-        f"# {target.config.name}'s own wheel, natively, once for every platform.",
-        f"FROM {target.fetch_stage} AS {target.stage('fetch-project')}",
-        f"COPY . {SRC_DIR}",
-        *run,
-    ]
+    return [f"# {target.config.name}'s own wheel, natively, once for every platform."], [
+        f"COPY . {SRC_DIR}", *run]
 
 
-def fetch_report_stage(target: TargetPlan) -> list[str]:
-    return [
-        f"# What the fetch stages decided for {target.config.name}, for `bslim plan`.",
-        f"FROM scratch AS {target.stage('fetch-report')}",
+def fetch_report(stage: Stage) -> tuple[list[str], list[str]]:
+    return [f"# What the fetch stages decided for {stage.target.config.name}, for `bslim "
+            "plan`."], [
         f"ARG {TARGET_ARGS}",
-        f"COPY --from={target.fetch_stage} {FETCHED}/{PAIR}/deps/{REPORT} /deps.json",
-        f"COPY --from={target.stage('fetch-project')} {FETCHED}/{PAIR}/project/{REPORT} "
+        f"COPY --from={stage.read('fetch')} {FETCHED}/{PAIR}/deps/{REPORT} /deps.json",
+        f"COPY --from={stage.read('fetch-project')} {FETCHED}/{PAIR}/project/{REPORT} "
         "/project.json",
     ]
 
 
-def _compile(target: TargetPlan, source: str, part: str) -> list[str]:
+def _compile(stage: Stage, source: str, part: str) -> list[str]:
     """One RUN on the target: compile what the fetch listed for this platform (sources and
     build requirements prepared natively), without pip; nothing listed: not even Python
     starts. The CA secret is for the fallback to pip's build isolation, which reaches the
     index; the compile itself does not."""
-    mounts = [f"--mount=type=bind,from={source},source={FETCHED},target={FETCHED},rw",
-              f"--mount=type=bind,from={target.fetch_stage},source={SHIM_HOME},target={SHIM_HOME}"]
+    target, fetched = stage.target, stage.read(source)
+    mounts = [f"--mount=type=bind,from={fetched},source={FETCHED},target={FETCHED},rw",
+              f"--mount=type=bind,from={stage.read('fetch')},source={SHIM_HOME},"
+              f"target={SHIM_HOME}"]
     if part == "project":
-        mounts.append(f"--mount=type=bind,from={source},source={SRC_DIR},target={SRC_DIR},rw")
+        mounts.append(f"--mount=type=bind,from={fetched},source={SRC_DIR},target={SRC_DIR},rw")
     folder = f'"{FETCHED}/$TARGETOS-$TARGETARCH$TARGETVARIANT/{part}"'
-    build = (f"python3 {SHIM} compile {folder} {COMPILED} "
-             + shlex.join(["--cache", COMPILE_CACHE, "--", *_pip_options(target)])
-             + (' "$@"' if target.config.platform_index_urls else ""))
+    build = _shell(["python3", SHIM, *argv("compile", Shell(folder), COMPILED,
+                                           cache=COMPILE_CACHE), "--", *_pip_options(target)])
+    build += ' "$@"' if target.config.platform_index_urls else ""
     return _run([*mounts, _pip_cache(target), CA_SECRET], [
         f"mkdir -p {COMPILED}", *_index_case(target),
         f"if [ -s {folder}/{COMPILE_LIST} ]; then {USE_CA}; {build}; fi"])
 
 
-def compile_stage(target: TargetPlan) -> list[str]:
+def compile_deps(stage: Stage) -> tuple[list[str], list[str]]:
     """fast-wheels, part 2: on the target platform, compile only what has no wheel for it."""
-    config = target.config
-    return [
-        *_stage_head(target, f"# {config.name}: what has no wheel for the target is compiled "
-                     "here (emulated\n# for a foreign platform), and nothing else.",
-                     config.builder_base, target.stage("compile")),
-        *_inherit(target, check=False),
-        *_copy_inputs(target),
-        *_compile(target, target.stage("fetch"), "deps"),
-        "",
-        f"FROM {target.stage('compile')} AS {target.stage('compile-project')}",
-        *_compile(target, target.stage("fetch-project"), "project"),
-    ]
+    target = stage.target
+    return [f"# {target.config.name}: what has no wheel for the target is compiled here "
+            "(emulated", "# for a foreign platform), and nothing else."], [
+        *_head(stage), *_inherit(stage), *_copy_inputs(target), *_compile(stage, "fetch", "deps")]
 
 
-def fast_wheels_stage(target: TargetPlan) -> list[str]:
+def compile_project(stage: Stage) -> tuple[list[str], list[str]]:
+    return [], _compile(stage, "fetch-project", "project")
+
+
+def fast_wheels(stage: Stage) -> tuple[list[str], list[str]]:
     """The wheels alone: fetched natively, compiled on the target."""
-    return [
-        f"# Wheels for {target.config.name}: no compiler, no pip, no cache in any of them.",
-        f"FROM scratch AS {target.wheels_stage}",
+    return [f"# Wheels for {stage.target.config.name}: no compiler, no pip, no cache in any of "
+            "them."], [
         f"ARG {TARGET_ARGS}",
-        f"COPY --from={target.fetch_stage} {FETCHED}/{PAIR}/deps/wheels/ {WHEELS_DIR}/",
-        f"COPY --from={target.stage('fetch-project')} {FETCHED}/{PAIR}/project/wheels/ "
+        f"COPY --from={stage.read('fetch')} {FETCHED}/{PAIR}/deps/wheels/ {WHEELS_DIR}/",
+        f"COPY --from={stage.read('fetch-project')} {FETCHED}/{PAIR}/project/wheels/ "
         f"{WHEELS_DIR}/",
-        f"COPY --from={target.stage('compile-project')} {COMPILED}/ {WHEELS_DIR}/",
+        f"COPY --from={stage.read('compile-project')} {COMPILED}/ {WHEELS_DIR}/",
     ]
 
 
-def install_stage(target: TargetPlan) -> list[str]:
+def install(stage: Stage) -> tuple[list[str], list[str]]:
     """fast-wheels, part 3: pip installs the wheels natively, into the build platform's copy
     of the runtime image (same Python, same paths); the runtime stage copies the result."""
-    config = target.config
-    install = ["python3", SHIM, "install", INSTALLED, REMOVED, "--", *INSTALL_OPTIONS,
+    target = stage.target
+    command = ["python3", SHIM, *argv("install", INSTALLED, REMOVED), "--", *INSTALL_OPTIONS,
                target.install]
-    return [
-        f"# {config.name} installed natively for the target: pip never runs under emulation.",
-        f"FROM --platform=$BUILDPLATFORM {config.runtime_base} AS {target.stage('install')}",
+    return [f"# {target.config.name} installed natively for the target: pip never runs under "
+            "emulation."], [
         "ARG TARGETPLATFORM TARGETOS TARGETARCH TARGETVARIANT",
         # Set only when the build has one (reproducible builds): pip's byte code then records
         # the source's hash instead of the install time (py_compile honours it).
         "ARG SOURCE_DATE_EPOCH",
-        *_run([f"--mount=type=bind,from={target.wheels_stage},source={WHEELS_DIR},"
+        *_run([f"--mount=type=bind,from={stage.read('wheels')},source={WHEELS_DIR},"
                f"target={WHEELS_DIR}",
-               f"--mount=type=bind,from={target.fetch_stage},source={SHIM_HOME},target={SHIM_HOME}"],
-              [shlex.join(install)]),
+               f"--mount=type=bind,from={stage.read('fetch')},source={SHIM_HOME},"
+               f"target={SHIM_HOME}"], [shlex.join(command)]),
     ]
 
 
-def shim_source() -> str:
-    """pip_for_target.py, as written beside the generated files (the fetch stage's named
-    context `bslim-shim`)."""
-    return (resources.files("buildkit_slim.resources") / SHIM_FILE).read_text(encoding="utf-8")
+def wheelhouse(stage: Stage) -> tuple[list[str], list[str]]:
+    return [f"# Only the wheels of {stage.target.config.name}: for --export-wheels and wheel "
+            "images."], [f"COPY --from={stage.read('wheels')} {WHEELS_DIR}/ /"]
 
 
-def wheelhouse_stage(target: TargetPlan) -> list[str]:
-    return [
-        f"# Only the wheels of {target.config.name}: for --export-wheels and wheel images.",
-        f"FROM scratch AS {target.wheelhouse_stage}",
-        f"COPY --from={target.wheels_stage} {WHEELS_DIR}/ /",
-    ]
-
-
-def runtime_stage(target: TargetPlan) -> list[str]:
+def runtime(stage: Stage) -> tuple[list[str], list[str]]:
+    target = stage.target
     config = target.config
-    lines = [
-        f"# Runtime for {config.name}: the slim image plus the installed wheels, nothing else.",
-        f"FROM {config.runtime_base} AS {target.runtime_stage}",
-        *_args(target),
-        *_apt(config.apt_runtime),
-    ]
+    lines = [*_args(target), *_apt(config.apt_runtime)]
     if config.user != "root":
         # Validated by config, and quoted all the same: two fences.
         user, workdir = shlex.quote(config.user), shlex.quote(config.workdir)
@@ -476,16 +449,18 @@ def runtime_stage(target: TargetPlan) -> list[str]:
         ])
     if target.fetch_stage is not None:
         # What pip wrote natively; then what it deleted (a package of the image it upgraded).
+        installed = stage.read("install")
         lines += [
-            f"COPY --from={target.stage('install')} {INSTALLED}/ /",
-            *_run([f"--mount=type=bind,from={target.stage('install')},source={REMOVED},"
-                   f"target={REMOVED}"],
+            f"COPY --from={installed} {INSTALLED}/ /",
+            *_run([f"--mount=type=bind,from={installed},source={REMOVED},target={REMOVED}"],
                   [f"while IFS= read -r path; do rm -rf -- \"$path\"; done < {REMOVED}"]),
         ]
     else:
         install = ["pip", "install", *INSTALL_OPTIONS, target.install]
-        lines += _run([f"--mount=type=bind,from={target.wheels_stage},source={WHEELS_DIR},"
-                       f"target={WHEELS_DIR}"], [shlex.join(install)])
+        lines += ["# Only this build's wheels (--no-index): pinned when they were resolved.",
+                  "# hadolint ignore=DL3013",
+                  *_run([f"--mount=type=bind,from={stage.read('wheels')},source={WHEELS_DIR},"
+                         f"target={WHEELS_DIR}"], [shlex.join(install)])]
     env = {"PYTHONUNBUFFERED": "1", **dict(config.env)}
     lines.append("ENV " + " ".join(f"{k}={_env_value(v)}" for k, v in sorted(env.items())))
     lines.append(f"WORKDIR {config.workdir}")
@@ -497,9 +472,22 @@ def runtime_stage(target: TargetPlan) -> list[str]:
     lines.append("ENTRYPOINT " + json.dumps(list(config.entrypoint)))
     if config.cmd:
         lines.append("CMD " + json.dumps(list(config.cmd)))
-    return lines
+    return [f"# Runtime for {config.name}: the slim image plus the installed wheels, nothing "
+            "else."], lines
 
 
 def _env_value(value: str) -> str:
     escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("$", "\\$")
     return f'"{escaped}"'
+
+
+def _wheels(stage: Stage) -> tuple[list[str], list[str]]:
+    return fast_wheels(stage) if stage.target.fetch_stage is not None else plain_wheels(stage)
+
+
+# What each role of the planned graph runs: (comment, the instructions after its FROM).
+STAGES: dict[str, Callable[[Stage], tuple[list[str], list[str]]]] = {
+    "fetch": fetch, "fetch-project": fetch_project, "fetch-report": fetch_report,
+    "compile": compile_deps, "compile-project": compile_project, "wheels": _wheels,
+    "wheelhouse": wheelhouse, "install": install, "runtime": runtime,
+}

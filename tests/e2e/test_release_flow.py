@@ -3,7 +3,8 @@
 bake --stage (amd64) and bake --stage (arm/v7) in two separate processes, as two matrix jobs
 would -> bslim merge with the tags `bslim tags` printed -> one index with both platforms ->
 bslim release 1.2.3 copies it to 1.2.3, 1.2, 1, latest at the same digest -> releasing 1.2.3
-again from a different image is refused and changes nothing.
+again from a different image is refused and changes nothing -> under monorepo tag rules, the git
+tag p1/v2.0.0 is released to the tags `bslim tags` computes for it.
 
 Each run pushes to a repository of its own: version tags are immutable, so a second run
 against the first run's 1.2.3 would (rightly) be refused.
@@ -182,4 +183,51 @@ def test_release_copies_the_index_and_refuses_to_move_the_version(flow: Flow) ->
     assert code == 0, err
     assert "(forced)" in out
     assert manifest_digest(flow.repo, "1.2.3") == variant
+
+
+MONOREPO_RULES = """
+[tool.slim.tags]
+git-tag-prefix = "p1/"
+patterns = ["{{raw}}", "{{version}}", "{{major}}.{{minor}}"]
+extra = ["stable"]
+suffix = "-slim"
+suffix-on-latest = false
+"""
+
+
+def test_a_monorepo_git_tag_releases_what_bslim_tags_says(flow: Flow) -> None:
+    """[tool.slim.tags] (#20): the reusable workflow's `bslim release "$GITHUB_REF_NAME"` on the
+    git tag p1/v2.0.0 writes exactly the tags `bslim tags --ref refs/tags/p1/v2.0.0` prints,
+    and both version tags (raw and normalized) are immutable. Runs after the test above, on
+    its registry state; only retags, builds nothing."""
+    pyproject = flow.project / "pyproject.toml"
+    original = pyproject.read_text()
+    pyproject.write_text(original + MONOREPO_RULES)
+    try:
+        code, out, err = timed(flow.timings, "tags p1", "tags", "--project", str(flow.project),
+                               "--ref", "refs/tags/p1/v2.0.0")
+        assert code == 0, err
+        tags = out.split()
+        assert tags == ["v2.0.0-slim", "2.0.0-slim", "2.0-slim", "stable-slim", "latest"]
+        source = f"sha-{SHA[:7]}"
+        merged = manifest_digest(flow.repo, source)
+        code, out, err = timed(flow.timings, "release p1", "release", "p1/v2.0.0", "--from",
+                               source, "--project", str(flow.project))
+        assert code == 0, err
+        assert "released 2.0.0 of e2eapp (given as p1/v2.0.0)" in out
+        assert {tag: manifest_digest(flow.repo, tag) for tag in tags} == dict.fromkeys(
+            tags, merged)
+
+        variant = manifest_digest(flow.repo, "variant")
+        code, out, err = timed(flow.timings, "release p1 refused", "release", "p1/v2.0.0",
+                               "--from", "variant", "--project", str(flow.project))
+        assert code == 1, out + err
+        assert err.splitlines()[0] == (
+            f"error: {flow.image}:v2.0.0-slim already points at {merged}, "
+            f"{flow.image}:2.0.0-slim at {merged}, not at {variant} ({flow.image}:variant); "
+            "version tags are immutable")
+        assert {tag: manifest_digest(flow.repo, tag) for tag in tags} == dict.fromkeys(
+            tags, merged)
+    finally:
+        pyproject.write_text(original)
     print("timings (s):", json.dumps(flow.timings))

@@ -17,9 +17,12 @@ import textwrap
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from types import ModuleType
-from typing import Any, NoReturn, Protocol
+from typing import TYPE_CHECKING, Any, NoReturn, Protocol
 
 import pytest
+
+if TYPE_CHECKING:
+    from buildkit_slim.tags import TagRules
 
 WHALES = "python_on_whales"
 _OS_CALLS = (
@@ -113,3 +116,15 @@ def write_project(tmp_path: Path) -> WriteProject:
         return tmp_path
 
     return write
+
+
+def tag_rules_of(table: object) -> TagRules:
+    """`[tool.slim.tags] = table` through the real parser (no files): the rules, or ConfigError."""
+    from buildkit_slim.config import ProjectSource, parse
+
+    pyproject = {"project": {"name": "spark", "version": "1.4.2",
+                             "scripts": {"spark": "spark.cli:main"}},
+                 "tool": {"slim": {"image": "ghcr.io/acme/spark", "tags": table}}}
+    source = ProjectSource(root=Path("/nonexistent"), pyproject=pyproject, main_packages=(),
+                           existing=frozenset())
+    return parse(source).tags

@@ -11,15 +11,17 @@ import shutil
 import sys
 from pathlib import Path
 
-from buildkit_slim.config import load
+from buildkit_slim.config import SHIM_FILE, load
 from buildkit_slim.plan import make_plan
 from buildkit_slim.render import render_all
-from buildkit_slim.render.dockerfile import shim_source
+from buildkit_slim.render.dockerfile import shim_files
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
 EXPECTED = "expected"
 REGENERATE = "python tests/unit/regen_golden.py"
 SHIM_STANDIN = "# buildkit_slim/resources/pip_for_target.py, byte for byte\n"
+PLATFORMS_STANDIN = "# buildkit_slim/platforms.py, byte for byte\n"
+BUILD_STANDIN = "# buildkit_slim/resources/wheel_build.py, byte for byte\n"
 
 
 def cases() -> list[Path]:
@@ -27,9 +29,13 @@ def cases() -> list[Path]:
 
 
 def render_case(case: Path) -> dict[str, str]:
-    """What bslim renders for this case: project-relative path -> text. The shim, when it is
-    byte for byte bslim's own copy, stands as one line (not 800 lines again in every case)."""
-    return {f.path: SHIM_STANDIN if f.text == shim_source() else f.text
+    """What bslim renders for this case: project-relative path -> text. The shim and the
+    modules it imports, when byte for byte bslim's own, stand as one line each (not hundreds
+    of lines again in every case)."""
+    own = shim_files(make_plan(load(case)).targets[0])
+    standins = {own[SHIM_FILE]: SHIM_STANDIN, own["platforms.py"]: PLATFORMS_STANDIN,
+                own["wheel_build.py"]: BUILD_STANDIN}
+    return {f.path: standins.get(f.text, f.text)
             for f in render_all(make_plan(load(case)))}
 
 

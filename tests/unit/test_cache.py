@@ -8,14 +8,13 @@ import itertools
 import pytest
 
 from buildkit_slim.cache import (
-    NO_CACHE,
-    CacheConfig,
     CacheRefs,
     cache_refs,
     gha_warning,
     local_dirs,
     platform_pair,
 )
+from buildkit_slim.config import NO_CACHE, CacheConfig
 
 AMD, ARM, ARM64 = "linux/amd64", "linux/arm/v7", "linux/arm64"
 BOTH = (AMD, ARM)

@@ -42,7 +42,10 @@ SLIM = """\
     image = "ghcr.io/acme/hello"
 """
 FILES = ["bake/Dockerfile", "bake/Dockerfile.dockerignore", "bake/docker-bake.json",
-         "bake/shim/pip_for_target.py"]
+         # the named context bslim-shim: the shim, what it pins, the project's build requirements,
+         # and platforms.py and wheel_build.py, which the shim imports
+         "bake/shim/hello.build-requires.txt", "bake/shim/pins.txt",
+         "bake/shim/pip_for_target.py", "bake/shim/platforms.py", "bake/shim/wheel_build.py"]
 
 
 class Result:
@@ -264,19 +267,24 @@ def test_config_marks_where_values_came_from(
     result = run(capsys, "config", "--project", str(root))
     assert result.code == 0
     lines = result.out.splitlines()
-    assert lines[:2] == ["# project hello 1.0.0", 'output-dir = "bake"']
+    assert lines[:3] == ["# project hello 1.0.0", 'output-dir = "bake"', "tags = {}"]
     api = lines[lines.index("[target api]"):lines.index("[target worker]")]
     worker = lines[lines.index("[target worker]"):]
-    assert 'image            = "ghcr.io/acme/hello"  # tool.slim' in api
-    assert 'python           = "3.12"  # tool.slim' in api
-    assert 'expose           = ["8080/tcp"]  # tool.slim.targets.api' in api
-    assert 'debian           = "trixie"  # default' in api
-    assert 'entrypoint       = ["hello"]  # derived' in api
-    assert 'image            = "ghcr.io/acme/hello-worker"  # tool.slim.targets.worker' in worker
-    assert "expose           = []  # default" in worker
-    assert "cache            = {}  # default" in api
-    assert ('cache            = {"registry": "ghcr.io/acme/hello-cache"}  '
-            "# tool.slim.targets.worker") in worker
+
+    def row(key: str, value: str, source: str) -> str:
+        return f"{key:<19} = {value}  # {source}"  # 19: platform-index-urls, the longest key
+    assert row("image", '"ghcr.io/acme/hello"', "tool.slim") in api
+    assert row("python", '"3.12"', "tool.slim") in api
+    assert row("expose", '["8080/tcp"]', "tool.slim.targets.api") in api
+    assert row("debian", '"trixie"', "default") in api
+    assert row("entrypoint", '["hello"]', "derived") in api
+    assert row("image", '"ghcr.io/acme/hello-worker"', "tool.slim.targets.worker") in worker
+    assert row("expose", "[]", "default") in worker
+    assert row("cache", "{}", "default") in api
+    assert row("cache", '{"registry": "ghcr.io/acme/hello-cache"}',
+               "tool.slim.targets.worker") in worker
+    # Every value in one column, the longest key's too.
+    assert {line.index(" = ") for line in api[1:] if line} == {19}
 
 
 # --- init ---------------------------------------------------------------------------------------

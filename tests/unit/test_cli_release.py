@@ -318,3 +318,120 @@ def test_tags_no_version_on_a_tag_push(capsys: pytest.CaptureFixture[str], proje
     monkeypatch.setenv("GITHUB_SHA", SHA)
     result = run(capsys, "tags", "--no-version", "--project", str(project))
     assert (result.code, result.out, result.err) == (0, "sha-3f9c2a1\n", "")
+
+
+# --- [tool.slim.tags] vocabulary (#20) ---------------------------------------------------------
+
+MONOREPO = PROJECT + """
+    [tool.slim.tags]
+    git-tag-prefix = "p1/"
+    patterns = ["{{raw}}", "{{major}}.{{minor}}"]
+    suffix = "-slim"
+    prefix-on-latest = false
+    extra = ["stable"]
+"""
+
+
+def test_tags_of_a_monorepo_tag(capsys: pytest.CaptureFixture[str],
+                                write_project: WriteProject,
+                                monkeypatch: pytest.MonkeyPatch) -> None:
+    root = write_project(MONOREPO)
+    monkeypatch.setenv("GITHUB_REF", "refs/tags/p1/v1.4.2")
+    result = run(capsys, "tags", "--images", "--project", str(root))
+    assert (result.code, result.err) == (0, "")
+    assert result.out.splitlines() == [f"ghcr.io/acme/spark:{tag}" for tag in (
+        "v1.4.2-slim", "1.4-slim", "stable-slim", "latest-slim")]
+    # The workflow's merge job on that push: only the sha tag; `bslim release` adds the rest.
+    monkeypatch.setenv("GITHUB_SHA", SHA)
+    result = run(capsys, "tags", "--no-version", "--project", str(root))
+    assert (result.code, result.out) == (0, "sha-3f9c2a1-slim\n")
+
+
+def test_another_packages_tag_is_refused(capsys: pytest.CaptureFixture[str],
+                                         write_project: WriteProject) -> None:
+    root = write_project(MONOREPO)
+    for argv in (["tags", "--ref", "refs/tags/p2/v1.0.0"],
+                 ["tags", "--no-version", "--ref", "refs/tags/p2/v1.0.0", "--sha", SHA]):
+        result = run(capsys, *argv, "--project", str(root))
+        assert (result.code, result.out) == (2, "")
+        assert result.err == ("error: --ref: tag 'p2/v1.0.0' does not start with git-tag-prefix "
+                              "'p1/' (another package's tag? run the workflow on this package's "
+                              "tags only)\n")
+
+
+def test_a_non_version_tag_needs_publish(capsys: pytest.CaptureFixture[str],
+                                         write_project: WriteProject) -> None:
+    result = run(capsys, "tags", "--ref", "refs/tags/nightly", "--project",
+                 str(write_project(PROJECT)))
+    assert (result.code, result.err) == (2, (
+        "error: --ref: tag 'nightly' is not a PEP 440 version (e.g. refs/tags/v1.4.2, "
+        'refs/tags/1.5.0rc1); or set non-version = "publish" in [tool.slim.tags] to tag it as '
+        "itself\n"))
+    root = write_project(PROJECT + '\n    [tool.slim.tags]\n    non-version = "publish"\n')
+    result = run(capsys, "tags", "--ref", "refs/tags/nightly", "--sha", SHA, "--project",
+                 str(root))
+    assert (result.code, result.out) == (0, "nightly\nsha-3f9c2a1\n")
+
+
+def test_bad_patterns_are_config_errors_naming_the_key(
+        capsys: pytest.CaptureFixture[str], write_project: WriteProject) -> None:
+    root = write_project(PROJECT + """
+    [tool.slim.tags]
+    patterns = ["{{version}}", "{{mjor}}"]
+    non-version = "skip"
+""")
+    for argv in (["tags", "--version", "1.0"], ["release", "1.0"], ["render", "--check"]):
+        result = run(capsys, *argv, "--project", str(root))
+        assert (result.code, result.out) == (2, "")
+        assert result.err.splitlines() == [
+            "error: tool.slim.tags.patterns[1]: '{{mjor}}' has the unknown placeholder "
+            "{{mjor}}; did you mean {{major}}? (valid: {{version}}, {{major}}, {{minor}}, "
+            "{{patch}}, {{raw}})",
+            "error: tool.slim.tags.non-version: 'skip' is not one of 'refuse', 'publish'"]
+
+
+@pytest.mark.parametrize(("table", "args", "message"), [
+    ('git-tag-prefix = "p1/"', ["p2/v1.0"],
+     "error: VERSION: 'p2/v1.0' is not a PEP 440 version (e.g. 1.4.2, 1.5.0rc1)"),
+    ('non-version = "publish"', ["latest"],
+     "error: VERSION: tag 'latest' would be published as 'latest', which is reserved"),
+    ('patterns = ["{{version}}-' + "x" * 125 + '"]', ["1.0"],
+     "error: VERSION: tag '1.0-xxx"),
+])
+def test_release_refuses_bad_tags_before_any_registry_call(
+        capsys: pytest.CaptureFixture[str], write_project: WriteProject, table: str,
+        args: list[str], message: str) -> None:
+    root = write_project(PROJECT + f"\n    [tool.slim.tags]\n    {table}\n")
+    result = run(capsys, "release", *args, "--project", str(root))
+    assert result.code == 2
+    assert result.err.splitlines()[0].startswith(message)
+
+
+@pytest.mark.parametrize(("given", "last_line"), [
+    ("p1/v2.0.0", "released 2.0.0 of spark (given as p1/v2.0.0)"),
+    ("v2.0", "released 2.0 of spark (given as v2.0)"),
+    ("2.0.0", "released 2.0.0 of spark"),
+])
+def test_release_says_which_version_it_released(
+        capsys: pytest.CaptureFixture[str], write_project: WriteProject,
+        monkeypatch: pytest.MonkeyPatch, given: str, last_line: str) -> None:
+    """What `bslim release` prints once the registry work is done. That work (publish) is
+    stood in for by its result: the real one runs in tests/e2e/test_release_flow.py."""
+    from buildkit_slim import publish
+    from buildkit_slim.plan import TargetPlan
+    from buildkit_slim.release import ReleasePlan, release_tags
+    from buildkit_slim.tags import TagRules
+
+    def registry_done(target: TargetPlan, *, version: str, rules: TagRules, from_: str | None,
+                      force: bool) -> ReleasePlan:
+        immutable, tags = release_tags(target.config.image, version, rules)
+        return ReleasePlan(target=target.name, source=f"{target.config.image}@{D1}", digest=D1,
+                           tags=tags, immutable=immutable, to_write=tags, moved=(),
+                           forced=False)
+
+    monkeypatch.setattr(publish, "run_release", registry_done)
+    result = run(capsys, "release", given, "--project", str(write_project(MONOREPO)))
+    assert (result.code, result.err) == (0, "")
+    raw = given.removeprefix("p1/")
+    assert result.out.splitlines()[0] == f"tagged ghcr.io/acme/spark:{raw}-slim@{D1}"
+    assert result.out.splitlines()[-1] == last_line

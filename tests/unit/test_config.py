@@ -8,6 +8,8 @@ import pytest
 
 from buildkit_slim import config
 from buildkit_slim.config import KEY_SPECS, KEYS, TargetConfig, load
+from buildkit_slim.config.parse import TARGET_NAME_RULE
+from buildkit_slim.config.problems import NO_CREDENTIALS
 from buildkit_slim.errors import ConfigError, UsageError
 from tests.unit.conftest import WriteProject
 
@@ -51,8 +53,6 @@ DEFAULTS: dict[str, object] = {
 ARM = "linux/arm/v7"
 APT_HINT = "is not a Debian package name (e.g. libffi-dev or libffi-dev=3.4.4-1)"
 NO_CONTROL = "must not contain newlines or control characters"
-NO_CREDENTIALS = ("must not contain credentials; they would end up in the image history: "
-                  "pass them at build time as a secret: bslim bake --netrc FILE")
 PATH_RULE = "no '..', spaces, quotes, '$', ',', '=', glob characters or leading '-'"
 RELATIVE = f"must be a relative path inside the project ({PATH_RULE})"
 OUTPUT_DIR = f"must be a relative path to a directory inside the project (not '.'; {PATH_RULE})"
@@ -274,8 +274,7 @@ BAD = [
     pytest.param('[tool.slim]\noutput-dir = "."\n', None,
                  [f"tool.slim.output-dir: '.' {OUTPUT_DIR}"], id="output-dir-dot"),
     pytest.param('[tool.slim]\noutput-dir = "out\\n!.git"\n', None,
-                 [f"tool.slim.output-dir: 'out\\n!.git' {OUTPUT_DIR}"],
-                 id="output-dir-newline"),
+                 [f"tool.slim.output-dir: {NO_CONTROL}"], id="output-dir-newline"),
     # Build cache and wheels.
     pytest.param('[tool.slim]\ncache = { registy = "ghcr.io/a/c", "bad key" = 1 }\n', None,
                  ["tool.slim.cache.registy: unknown key; did you mean 'registry'?",
@@ -286,7 +285,7 @@ BAD = [
                   "repository without tag, e.g. \"ghcr.io/acme/spark-cache\"",
                   "tool.slim.targets.api.cache.local: '../x' must be a relative directory inside "
                   f"the project, e.g. \".cache/buildkit\" ({PATH_RULE})",
-                  "tool.slim.targets.api.cache.gha: must be true or false, got a string"],
+                  "tool.slim.targets.api.cache.gha: must be a boolean, got a string"],
                  id="cache-bad-values"),
     pytest.param('[tool.slim]\npublish-wheels = "yes"\n', None,
                  ["tool.slim.publish-wheels: must be a boolean, got a string"],
@@ -300,11 +299,9 @@ BAD = [
                  ["tool.slim.targets.worker.image: 'spark' is already the image of target "
                   "'api'; give each target its own image"], id="duplicate-image"),
     pytest.param('[tool.slim.targets."bad name"]\n', None,
-                 ["tool.slim.targets.\"bad name\": target names may use only letters, digits, "
-                  "'_' and '-'"], id="bad-target-name"),
+                 [f"tool.slim.targets.\"bad name\": {TARGET_NAME_RULE}"], id="bad-target-name"),
     pytest.param('[tool.slim.targets."a.b"]\n', None,
-                 ["tool.slim.targets.\"a.b\": target names may use only letters, digits, "
-                  "'_' and '-'"], id="dotted-target-name"),
+                 [f"tool.slim.targets.\"a.b\": {TARGET_NAME_RULE}"], id="dotted-target-name"),
 ]
 
 
@@ -443,7 +440,7 @@ def test_defaults(write_project: WriteProject) -> None:
     target = cfg.targets[0]
     assert {k: getattr(target, k) for k in DEFAULTS} == DEFAULTS
     assert dict(target.sources) == {
-        **{spec.key: "default" for spec in KEYS if not spec.top_only},
+        **{spec.name: "default" for spec in KEYS if not spec.top_only},
         "image": "derived",
         "entrypoint": "derived",
     }
@@ -451,8 +448,8 @@ def test_defaults(write_project: WriteProject) -> None:
 
 def test_the_defaults_table_is_the_list_of_keys() -> None:
     fields = {f.name for f in dataclasses.fields(TargetConfig)} - {"name", "sources"}
-    assert {spec.key.replace("-", "_") for spec in KEYS if not spec.top_only} == fields
-    assert [spec.key for spec in KEYS if spec.top_only] == ["output-dir"]
+    assert {spec.attr for spec in KEYS if not spec.top_only} == fields
+    assert [spec.name for spec in KEYS if spec.top_only] == ["output-dir", "tags"]
     assert KEY_SPECS["platforms"].default == ("linux/amd64", "linux/arm/v7")
 
 

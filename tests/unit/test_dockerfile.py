@@ -4,45 +4,46 @@ every golden configuration (the golden files pin the text; these say why it is s
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pytest
 
 from buildkit_slim.config import load
-from buildkit_slim.plan import SHIM_CONTEXT, TargetPlan, make_plan
+from buildkit_slim.plan import CONTEXT, BuildStage, Plan, TargetPlan, make_plan
+from buildkit_slim.render import dockerfile as renderer
 from buildkit_slim.render.dockerfile import render_dockerfile
-from tests.unit.regen_golden import cases
-
-HEREDOC = re.compile(r"<<'?([A-Za-z_]+)'?")
+from tests.unit.regen_golden import GOLDEN, cases
 
 
 @dataclass
 class Stage:
     name: str
     base: str
-    native: bool  # FROM --platform=$BUILDPLATFORM: never emulated
+    platform: str | None  # FROM --platform=...; $BUILDPLATFORM: never emulated
     runs: list[str] = field(default_factory=list)  # RUN instructions, continuation lines joined
     copies_from: set[str] = field(default_factory=set)
 
+    @property
+    def native(self) -> bool:
+        return self.platform == "$BUILDPLATFORM"
+
 
 def stages(dockerfile: str) -> dict[str, Stage]:
-    """The stages of a Dockerfile, heredoc bodies (the embedded shim, the requirements) left out."""
+    """The stages of a Dockerfile (it has no heredoc: hadolint parses it)."""
+    assert "<<" not in dockerfile
     found: dict[str, Stage] = {}
     stage: Stage | None = None
     lines = iter(dockerfile.splitlines())
     for first in lines:
-        if match := HEREDOC.search(first):
-            for body in lines:
-                if body == match.group(1):
-                    break
         line = first
         while line.endswith("\\"):
             line = line[:-1] + next(lines)
         if line.startswith("FROM "):
             words = line.split()
-            stage = Stage(name=words[-1], base=words[-3],
-                          native="--platform=$BUILDPLATFORM" in words)
+            platform = next((w.removeprefix("--platform=") for w in words
+                             if w.startswith("--platform=")), None)
+            stage = Stage(name=words[-1], base=words[-3], platform=platform)
             found[stage.name] = stage
         elif stage is not None and line.startswith("RUN "):
             stage.runs.append(line)
@@ -157,19 +158,88 @@ def _graph_cases() -> list[tuple[str, TargetPlan, dict[str, Stage]]]:
     return out
 
 
+def expect_graph(target: TargetPlan, found: dict[str, Stage]) -> None:
+    images = {"builder": target.config.builder_base, "runtime": target.config.runtime_base,
+              "scratch": "scratch"}
+    assert [name for name in found if name in {s.name for s in target.stages}] == [
+        s.name for s in target.stages]  # in the planned order
+    for planned in target.stages:
+        stage = found[planned.name]
+        assert stage.platform == ("$BUILDPLATFORM" if planned.native else planned.platform)
+        assert stage.base == (images.get(planned.base) or (
+            planned.base.removeprefix(CONTEXT) if planned.base.startswith(CONTEXT)
+            else target.stage(planned.base))), planned.name
+        # Every stage and named context it copies or mounts from, and nothing else.
+        assert stage.copies_from == {target.stage(role) for role in planned.reads} | set(
+            planned.contexts), planned.name
+
+
 @pytest.mark.parametrize(("target", "found"), [
     pytest.param(target, found, id=f"{name}:{target.name}")
     for name, target, found in _graph_cases()])
 def test_the_rendered_stages_are_the_planned_graph(target: TargetPlan,
                                                    found: dict[str, Stage]) -> None:
     """plan.py decides the stages and what each reads; the renderer only spells them out."""
-    images = {"builder": target.config.builder_base, "runtime": target.config.runtime_base,
-              "scratch": "scratch"}
-    for planned in target.stages:
-        stage = found[planned.name]
-        assert stage.native == planned.native, planned.name
-        assert stage.base == images.get(planned.base) or stage.base == target.stage(
-            planned.base), planned.name
-        # Named contexts (the shim, inherited wheels) are not stages of this target.
-        own = {n for n in stage.copies_from if n != SHIM_CONTEXT and "wheels-from" not in n}
-        assert own == {target.stage(role) for role in planned.reads}, planned.name
+    expect_graph(target, found)
+
+
+# --- a change to the graph is a change in one place: the rendered Dockerfile follows ---------
+
+def _with_stages(plan: Plan, change: dict[str, dict[str, object]]) -> Plan:
+    """The plan with some stages changed (by role), in every target."""
+    targets = tuple(replace(t, stages=tuple(
+        replace(s, **change.get(s.role, {})) for s in t.stages))  # type: ignore[arg-type]
+        for t in plan.targets)
+    return replace(plan, targets=targets)
+
+
+@pytest.fixture
+def plan() -> Plan:
+    return make_plan(load(GOLDEN / "derived-cache"))  # both strategies, inherited wheels
+
+
+def test_renamed_stages_are_renamed_everywhere(plan: Plan) -> None:
+    renamed = replace(plan, targets=tuple(replace(t, stages=tuple(
+        replace(s, name=f"x{s.name}") for s in t.stages)) for t in plan.targets))
+    found = stages(render_dockerfile(renamed))
+    assert all(name.startswith("x") for name in found)
+    for target in renamed.targets:
+        expect_graph(target, found)
+
+
+def test_a_new_base_or_platform_is_the_new_from(plan: Plan) -> None:
+    changed = _with_stages(plan, {"compile-project": {"base": "builder"},
+                                  "install": {"native": False},
+                                  "wheels-from-0-linux-amd64": {"platform": "linux/386"}})
+    found = stages(render_dockerfile(changed))
+    assert found["spark-compile-project"].base == "python:3.13-trixie"
+    assert found["spark-install"].platform is None
+    assert found["spark-wheels-from-0-linux-amd64"].platform == "linux/386"
+    for target in changed.targets:
+        expect_graph(target, found)
+
+
+def test_a_stage_cannot_read_what_its_plan_does_not_list(plan: Plan) -> None:
+    broken = _with_stages(plan, {"fetch-report": {"reads": ("fetch",)}})
+    with pytest.raises(ValueError, match=r"stage spark-fetch-report reads 'fetch-project', "
+                                         r"which its plan does not list \(reads: fetch\)"):
+        render_dockerfile(broken)
+    with pytest.raises(ValueError, match="reads context 'bslim-shim'"):
+        render_dockerfile(_with_stages(plan, {"fetch": {"contexts": ()}}))
+
+
+def test_adding_a_stage_is_a_plan_entry_and_what_its_role_runs(
+        plan: Plan, monkeypatch: pytest.MonkeyPatch) -> None:
+    """What the next stages (a cross-compiling one, a lock) need: one BuildStage in the graph,
+    one entry in STAGES; FROM and every reference follow from the plan."""
+    def lock(stage: renderer.Stage) -> tuple[list[str], list[str]]:
+        return ["# a lock"], [f"COPY --from={stage.read('fetch')} /fetched /lock"]
+
+    monkeypatch.setitem(renderer.STAGES, "lock", lock)
+    target = plan.targets[0]
+    added = BuildStage(role="lock", name="spark-lock", base="scratch", reads=("fetch",))
+    grown = replace(plan, targets=(replace(target, stages=(*target.stages, added)),
+                                   *plan.targets[1:]))
+    text = render_dockerfile(grown)
+    assert "# a lock\nFROM scratch AS spark-lock\nCOPY --from=spark-fetch /fetched /lock\n" in text
+    expect_graph(grown.targets[0], stages(text))

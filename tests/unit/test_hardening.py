@@ -14,8 +14,7 @@ import pytest
 
 from buildkit_slim import files
 from buildkit_slim.apply import BakeOptions, clear_stale_local_caches, rotate_local_caches
-from buildkit_slim.cache import CACHE_MARKER
-from buildkit_slim.config import load
+from buildkit_slim.config import CACHE_MARKER, load
 from buildkit_slim.errors import ConfigError, UsageError
 from buildkit_slim.plan import Plan, make_plan
 from buildkit_slim.render import GeneratedFile, render_all

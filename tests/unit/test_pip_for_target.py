@@ -1,36 +1,43 @@
-"""The fetch stage's helper: which downloaded wheels fit the target (classify, sort, check), and
-pip pretending to run on the target (markers and wheel tags)."""
+"""The fetch stage's helper: which downloaded wheels fit the target (classify, sort, check), pip
+pretending to run on the target (markers and wheel tags), and each pip behaviour the shim relies
+on, checked with the pip it pins (the dev extras install exactly it): these fail when pip changes
+one. Its real processes (pip, PEP 517 hooks) run in tests/test_shim_hooks.py."""
 
 from __future__ import annotations
 
-import io
+import hashlib
+import inspect
 import json
+import os
 import platform
+import shutil
 import sys
 import sysconfig
-import tarfile
-import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pip
 import pytest
 from pip._vendor.packaging import _manylinux, markers, tags
 
-from buildkit_slim.resources import pip_for_target
+from buildkit_slim.platforms import MACHINES, running_as
+from buildkit_slim.resources import pip_for_target, wheel_build
 from buildkit_slim.resources.pip_for_target import (
     COMPILE_LIST,
-    NO_BACKEND,
+    PINS,
     REPORT,
     WHEELS,
-    backend,
+    argv,
     capture,
     check,
     classify,
-    compile_listed,
+    parse,
     pretend,
     sort,
+    target_platforms,
 )
+from tests.unit.test_wheel_build import make_sdist
 
 # What an arm/v7 CPython 3.13 on glibc 2.36 supports (a slice of it: enough for these names).
 ARM_TAGS = {
@@ -191,7 +198,7 @@ def test_check_names_the_inherited_wheels_that_do_not_fit(
                                           (FETCHED[2], "tinyext 0.1.0"))))
 
 
-# --- pretend ------------------------------------------------------------------------------------
+# --- pretend, and the pip behaviours it relies on (the shim's docstring, 1 to 3) -------------
 
 def record_what_pretend_patches(patch: pytest.MonkeyPatch) -> None:
     """`pretend` patches process-wide functions. Setting each to itself records the original,
@@ -203,7 +210,9 @@ def record_what_pretend_patches(patch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def restored(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """As in the fresh process where the shim pretends: nothing has asked for markers yet."""
     record_what_pretend_patches(monkeypatch)
+    markers._cached_default_environment.cache_clear()
     yield
     markers._cached_default_environment.cache_clear()  # computed while pretending
 
@@ -215,334 +224,319 @@ def _glibc() -> tuple[int, int]:
     return version
 
 
-@pytest.mark.parametrize(("target", "machine"), [
-    ("linux/arm/v7", "armv7l"),
-    ("linux/arm64", "aarch64"),
-])
-def test_pretend(restored: None, target: str, machine: str) -> None:
+def foreign(*machines: str) -> str:
+    """A platform whose machine is one of `machines` and not this host's."""
+    return next(p for p, m in MACHINES.items() if m in machines and m != platform.machine())
+
+
+@pytest.mark.parametrize("machines", [("armv7l", "aarch64"), ("aarch64", "x86_64")])
+def test_pretend_gives_pip_the_targets_markers_and_tags(restored: None,
+                                                        machines: tuple[str, ...]) -> None:
     major, minor = _glibc()
-    interpreter = f"cp{sys.version_info.major}{sys.version_info.minor}"
-    assert pretend(target) == machine
+    target = foreign(*machines)
+    machine, interpreter = MACHINES[target], f"cp{sys.version_info[0]}{sys.version_info[1]}"
+    pretend(target, tags=True)
     found = {str(tag) for tag in tags.sys_tags()}
     assert f"{interpreter}-{interpreter}-manylinux_2_17_{machine}" in found
     assert f"{interpreter}-{interpreter}-manylinux_{major}_{minor}_{machine}" in found
     assert f"{interpreter}-{interpreter}-linux_{machine}" in found
     assert "py3-none-any" in found
-    platforms = {str(tag).rsplit("-", 1)[1] for tag in tags.sys_tags()}
     # Only the target's machine: no tag of the host's leaks through.
-    assert {p for p in platforms if p != "any" and not p.endswith(f"_{machine}")} == set()
+    assert {t.platform for t in tags.sys_tags()} - {"any"} == set(target_platforms(machine))
     assert markers.default_environment()["platform_machine"] == machine
     assert pip_for_target.target_tags() == found
+
+
+def test_pip_takes_the_marker_environment_when_first_asked_and_keeps_it(
+        restored: None) -> None:
+    """Internal use 1: packaging computes platform_machine from platform.machine() when first
+    asked, then caches it for the process. The shim pretends first, in a fresh process (a
+    pass, `install`, `pip`): were packaging to compute it at import, this fails."""
+    target = foreign("armv7l", "aarch64")
+    pretend(target, tags=False)
+    assert markers.Marker(f"platform_machine == '{MACHINES[target]}'").evaluate()
+    markers._cached_default_environment.cache_clear()
+    host = markers.default_environment()["platform_machine"]
+    with pytest.MonkeyPatch.context() as later:
+        later.setattr(platform, "machine", lambda: "s390x")
+        assert markers.default_environment()["platform_machine"] == host  # cached: too late
+
+
+def test_pip_reads_manylinux_support_from_the_interpreters_elf_header(restored: None) -> None:
+    """Internal use 2: without the shim's replacement of _have_compatible_abi, pip offers no
+    manylinux tag for armv7l on this (non-ARM) interpreter; its signature is what the shim
+    replaces. Were pip to decide it otherwise, this fails."""
+    if platform.machine() in ("armv7l", "armv8l", "aarch64"):
+        pytest.skip("an ARM host reads an ARM header")
+    assert list(inspect.signature(_manylinux._have_compatible_abi).parameters) == [
+        "executable", "archs"]
+    assert _manylinux._have_compatible_abi(sys.executable, ["armv7l"]) is False
+    assert _manylinux._have_compatible_abi(sys.executable, ["aarch64"]) is True  # no patch
+    sysconfig_platform = sysconfig.get_platform
+    with pytest.MonkeyPatch.context() as only_the_platform:
+        only_the_platform.setattr(sysconfig, "get_platform", lambda: "linux-armv7l")
+        assert not any("manylinux" in str(t) for t in tags.sys_tags())
+    assert sysconfig.get_platform is sysconfig_platform
+    pretend("linux/arm/v7", tags=True)
+    assert any(str(t).endswith("-manylinux_2_17_armv7l") for t in tags.sys_tags())
+
+
+def test_pips_finder_uses_its_vendored_packagings_tags(restored: None) -> None:
+    """Internal use 3: what the shim calls fitting (pip._vendor.packaging's sys_tags) is what
+    pip's own finder takes; were pip to compute its tags elsewhere, this fails."""
+    from pip._internal.models.target_python import TargetPython
+
+    pretend(foreign("armv7l", "aarch64"), tags=True)
+    assert [str(t) for t in TargetPython().get_sorted_tags()] == [
+        str(t) for t in tags.sys_tags()]
+
+
+def test_pips_own_toml_parser_is_there_for_python_3_10() -> None:
+    """Internal use 3: on Python 3.10 (no tomllib) the shim reads pyproject.toml with pip's."""
+    from pip._vendor import tomli
+
+    assert tomli.loads('[build-system]\nrequires = ["x"]\n') == {
+        "build-system": {"requires": ["x"]}}
+
+
+@pytest.mark.parametrize("machine", sorted(set(MACHINES.values())))
+def test_the_public_platform_options_are_the_tags_pip_computes_when_pretending(
+        restored: None, machine: str) -> None:
+    """Build requirements come through pip's public --platform: the same platform tags, in the
+    same order, that pip computes for the target when the shim pretends (resolving)."""
+    _glibc()
+    target = next(p for p, m in MACHINES.items() if m == machine)
+    pretend(target, tags=True)
+    assert list(dict.fromkeys(t.platform for t in tags.sys_tags() if t.platform != "any")) == (
+        target_platforms(machine))
+
+
+def test_target_options_name_the_platform_python_and_binary_wheels_only() -> None:
+    target = foreign("armv7l", "aarch64")
+    options = pip_for_target.target_options(target)
+    abi = f"cp{sys.version_info[0]}{sys.version_info[1]}"
+    assert options[:9] == ["--only-binary", ":all:", "--implementation", "cp", "--abi", abi,
+                           "--python-version", f"{sys.version_info[0]}.{sys.version_info[1]}",
+                           "--platform"]
+    assert options[9::2] == target_platforms(MACHINES[target])
+    assert pip_for_target.target_options(pip_for_target.NATIVE) == []
 
 
 def test_pretend_leaves_the_host_alone_afterwards(monkeypatch: pytest.MonkeyPatch) -> None:
     host = platform.machine()
     get_platform, abi = sysconfig.get_platform, _manylinux._have_compatible_abi
-    target = "linux/arm/v7" if host != "armv7l" else "linux/amd64"
     with monkeypatch.context() as patch:
         record_what_pretend_patches(patch)
-        pretend(target)
+        pretend(foreign("armv7l", "x86_64"), tags=True)
         assert platform.machine() != host
     assert platform.machine() == host
     assert sysconfig.get_platform is get_platform
     assert _manylinux._have_compatible_abi is abi
-    assert markers.default_environment()["platform_machine"] == host
 
 
-def test_pretend_on_the_target_itself_changes_nothing(restored: None) -> None:
-    machine = platform.machine()
-    if machine not in pip_for_target.MACHINES.values():
-        pytest.skip(f"host machine {machine} is not a platform bslim builds for")
-    target = next(k for k, v in pip_for_target.MACHINES.items() if v == machine)
+def test_pretend_on_the_build_machine_itself_changes_nothing(restored: None) -> None:
+    if pip_for_target.NATIVE is None:
+        pytest.skip(f"host machine {platform.machine()} is not a platform bslim builds for")
     get_platform, abi = sysconfig.get_platform, _manylinux._have_compatible_abi
-    assert pretend(target) == machine
-    assert platform.machine() == machine
+    pretend(pip_for_target.NATIVE, tags=True)
+    pretend(None, tags=True)
     assert sysconfig.get_platform is get_platform
     assert _manylinux._have_compatible_abi is abi
 
 
-def _sdist(tmp_path: Path, name: str, files: dict[str, str], kind: str = "tar") -> Path:
-    import io
-    import tarfile
-    import zipfile
-
-    if kind == "zip":
-        path = tmp_path / f"{name}.zip"
-        with zipfile.ZipFile(path, "w") as zf:
-            for member, text in files.items():
-                zf.writestr(f"{name}/{member}", text)
-        return path
-    path = tmp_path / f"{name}.tar.gz"
-    with tarfile.open(path, "w:gz") as tf:
-        for member, text in files.items():
-            data = text.encode()
-            info = tarfile.TarInfo(f"{name}/{member}")
-            info.size = len(data)
-            tf.addfile(info, io.BytesIO(data))
-    return path
-
-
-@pytest.mark.parametrize("kind", ["tar", "zip"])
-def test_build_requirements_are_read_from_the_unpacked_sdist(tmp_path: Path, kind: str) -> None:
-    archive = _sdist(tmp_path, "ext-1.0", {
-        "pyproject.toml": '[build-system]\nrequires = ["setuptools>=68", "cython"]\n',
-        "sub/pyproject.toml": '[build-system]\nrequires = ["not-this"]\n',
-    }, kind)
-    src = pip_for_target._unpack(archive, tmp_path / "src")
-    assert src == tmp_path / "src" / "ext-1.0"  # the sdist's top directory
-    text = (src / "pyproject.toml").read_text(encoding="utf-8")
-    assert pip_for_target.build_requires(text) == ["setuptools>=68", "cython"]
-
-
-def test_an_archive_that_is_no_sdist_is_not_unpacked(tmp_path: Path) -> None:
-    (tmp_path / "broken.tar.gz").write_bytes(b"not gzip")
-    assert pip_for_target._unpack(tmp_path / "broken.tar.gz", tmp_path / "src") is None
-
-
-def _hostile_tar(path: Path, member: tarfile.TarInfo, data: bytes = b"x") -> Path:
-    with tarfile.open(path, "w:gz") as tf:
-        top = tarfile.TarInfo("evil-1.0/PKG-INFO")
-        top.size = 1
-        tf.addfile(top, io.BytesIO(b"x"))
-        member.size = len(data) if member.isfile() else 0
-        tf.addfile(member, io.BytesIO(data) if member.isfile() else None)
-    return path
-
-
-def _member(name: str, kind: bytes = tarfile.REGTYPE, link: str = "") -> tarfile.TarInfo:
-    info = tarfile.TarInfo(name)
-    info.type, info.linkname = kind, link
-    return info
-
-
-@pytest.mark.parametrize("member", [
-    pytest.param(_member("../escaped"), id="dot-dot"),
-    pytest.param(_member("evil-1.0/../../escaped"), id="dot-dot-inside"),
-    pytest.param(_member("/tmp/escaped"), id="absolute"),
-    pytest.param(_member("evil-1.0/link", tarfile.SYMTYPE, "/etc/passwd"), id="symlink-abs"),
-    pytest.param(_member("evil-1.0/link", tarfile.SYMTYPE, "../../x"), id="symlink-out"),
-    pytest.param(_member("evil-1.0/hard", tarfile.LNKTYPE, "../x"), id="hardlink-out"),
-    pytest.param(_member("evil-1.0/dev", tarfile.CHRTYPE), id="device"),
-])
-def test_an_sdist_member_outside_its_directory_is_refused(
-        tmp_path: Path, member: tarfile.TarInfo, capsys: pytest.CaptureFixture[str]) -> None:
-    archive = _hostile_tar(tmp_path / "evil-1.0.tar.gz", member)
-    assert pip_for_target._unpack(archive, tmp_path / "deep" / "src") is None
-    assert not (tmp_path / "escaped").exists() and not (tmp_path / "deep" / "escaped").exists()
-    assert "refused, a member would land outside" in capsys.readouterr().err
-
-
-def test_an_sdist_with_a_link_inside_is_unpacked(tmp_path: Path) -> None:
-    archive = _hostile_tar(tmp_path / "ok-1.0.tar.gz",
-                           _member("evil-1.0/link", tarfile.SYMTYPE, "PKG-INFO"))
-    src = pip_for_target._unpack(archive, tmp_path / "src")
-    assert src is not None and (src / "link").read_text() == "x"
-
-
-def test_a_zip_sdist_member_outside_is_refused(tmp_path: Path) -> None:
-    archive = tmp_path / "evil-1.0.zip"
-    with zipfile.ZipFile(archive, "w") as zf:
-        zf.writestr("evil-1.0/PKG-INFO", "x")
-        zf.writestr("../escaped", "x")
-    assert pip_for_target._unpack(archive, tmp_path / "src") is None
-    assert not (tmp_path / "escaped").exists()
-
-
-def test_an_sdist_without_build_system_gets_the_setuptools_default(tmp_path: Path) -> None:
-    src = pip_for_target._unpack(
-        _sdist(tmp_path, "legacy-1.0", {"setup.py": "from setuptools import setup\n"}),
-        tmp_path / "src")
-    assert src is not None and not (src / "pyproject.toml").exists()
-    assert pip_for_target.build_requires("") == ["setuptools>=40.8.0"]
-    assert pip_for_target.build_requires('[project]\nname = "x"\n') == ["setuptools>=40.8.0"]
-
-
-# --- the emulated compile: a PEP 517 backend called directly ------------------------------------
-
-BACKEND = """\
-import pathlib, platform
-def get_requires_for_build_wheel(config_settings=None):
-    return ["wheel-helper>=1"]
-def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
-    name = f"demo-1.0-cp313-cp313-linux_{platform.machine()}.whl"
-    (pathlib.Path(wheel_directory) / name).write_text(pathlib.Path("where").read_text())
-    return name
-"""
-
-
 @pytest.fixture
-def in_tree_backend(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """An sdist source tree whose backend lives in the tree (backend-path), like a prepared
-    one: importable without installing anything. Working directory and sys.path restored."""
-    src = tmp_path / "src" / "demo" / "demo-1.0"
-    (src / "backend").mkdir(parents=True)
-    (src / "backend" / "demo_backend.py").write_text(BACKEND, encoding="utf-8")
-    (src / "where").write_text("built in the source tree", encoding="utf-8")
-    (src / "pyproject.toml").write_text(
-        '[build-system]\nrequires = []\nbuild-backend = "demo_backend"\n'
-        'backend-path = ["backend"]\n', encoding="utf-8")
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(sys, "path", list(sys.path))
-    monkeypatch.delitem(sys.modules, "demo_backend", raising=False)
-    return src
+def no_host_platform(monkeypatch: pytest.MonkeyPatch) -> None:
+    """_PYTHON_HOST_PLATFORM put back as it was after the test, whatever pretend set."""
+    monkeypatch.setenv("_PYTHON_HOST_PLATFORM", "recorded")
+    monkeypatch.delenv("_PYTHON_HOST_PLATFORM")
 
 
-def _spec(src: Path) -> tuple[str, tuple[str, ...]]:
-    """What `hook` passes to the hook's process: the backend and backend-path of the tree."""
-    spec, paths = pip_for_target.backend_of(src)
-    return spec, tuple(paths)
+@pytest.mark.parametrize("uname", ["armv8l", "aarch64"])
+@pytest.mark.parametrize("with_tags", [True, False])
+def test_pretend_in_an_arm_v7_container_on_a_64_bit_arm_kernel(
+        restored: None, no_host_platform: None, monkeypatch: pytest.MonkeyPatch,
+        uname: str, with_tags: bool) -> None:
+    """An arm64 runner runs arm/v7 containers natively; its kernel tells the 32-bit
+    interpreter `aarch64` (or `armv8l` under linux32). The compile stage there must still
+    resolve, tag and build for armv7l, in this process and in every Python it starts."""
+    _glibc()
+    monkeypatch.setattr(platform, "machine", lambda: uname)  # the faked uname
+    monkeypatch.setattr(pip_for_target, "BUILD_MACHINE", running_as(uname, 32))
+    assert pip_for_target.BUILD_MACHINE == "armv7l"
+    unpatched_get_platform = sysconfig.get_platform  # what a child interpreter calls
+    pretend("linux/arm/v7", tags=with_tags)
+    assert platform.machine() == "armv7l"
+    assert sysconfig.get_platform() == "linux-armv7l"
+    # a child (pip's build isolation, a backend's subprocess) reads it from the environment
+    assert os.environ["_PYTHON_HOST_PLATFORM"] == "linux-armv7l"
+    assert unpatched_get_platform() == "linux-armv7l"
+    if with_tags:
+        assert markers.default_environment()["platform_machine"] == "armv7l"
+        platforms = {t.platform for t in tags.sys_tags()}
+        assert {"linux_armv7l", "manylinux_2_17_armv7l"} <= platforms
+        assert {p for p in platforms if p != "any" and not p.endswith("_armv7l")} == set()
 
 
-def test_backend_of_reads_the_build_system(in_tree_backend: Path) -> None:
-    assert pip_for_target.backend_of(in_tree_backend) == ("demo_backend", ["backend"])
-    (in_tree_backend / "pyproject.toml").write_text('[project]\nname = "x"\n')
-    assert pip_for_target.backend_of(in_tree_backend) == (
-        "setuptools.build_meta:__legacy__", [])
+def test_the_shim_runs_as_armv7l_on_a_64_bit_arm_kernel(monkeypatch: pytest.MonkeyPatch) -> None:
+    """BUILD_MACHINE and NATIVE, as the shim's modules compute them at import (wheel_build's,
+    which the shim takes), in a 32-bit process whose kernel says aarch64: arm/v7, not arm64."""
+    import importlib.util
+
+    monkeypatch.setattr(platform, "machine", lambda: "aarch64")
+    monkeypatch.setattr(sys, "maxsize", 2**31 - 1)
+    spec = importlib.util.spec_from_file_location("shim_on_arm64", wheel_build.__file__)
+    assert spec is not None and spec.loader is not None
+    shim = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(shim)
+    assert (shim.BUILD_MACHINE, shim.NATIVE) == ("armv7l", "linux/arm/v7")
 
 
-def test_backend_builds_in_the_source_tree(in_tree_backend: Path, tmp_path: Path,
-                                           capsys: pytest.CaptureFixture[str]) -> None:
-    out = tmp_path / "out"
-    assert backend("wheel", in_tree_backend, out, *_spec(in_tree_backend)) == 0
-    (wheel,) = out.iterdir()
-    assert wheel.name == f"demo-1.0-cp313-cp313-linux_{platform.machine()}.whl"
-    assert wheel.read_text(encoding="utf-8") == "built in the source tree"
-    assert capsys.readouterr().out == f"bslim: built {wheel.name}\n"
+def test_pretend_for_another_machine_leaves_children_alone(
+        restored: None, no_host_platform: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fetch stage (x86-64, pretending arm/v7) builds sdists natively through pip's build
+    isolation: those children keep tagging their wheels for the build machine."""
+    monkeypatch.setattr(platform, "machine", lambda: "x86_64")
+    monkeypatch.setattr(pip_for_target, "BUILD_MACHINE", "x86_64")
+    pretend("linux/arm/v7", tags=False)
+    assert platform.machine() == "armv7l"
+    assert "_PYTHON_HOST_PLATFORM" not in os.environ
 
 
-def test_backend_reports_its_own_build_requirements(in_tree_backend: Path,
-                                                    tmp_path: Path) -> None:
-    asked = tmp_path / "asked.json"
-    assert backend("requires", in_tree_backend, asked, *_spec(in_tree_backend)) == 0
-    assert json.loads(asked.read_text(encoding="utf-8")) == ["wheel-helper>=1"]
+def test_pretend_refuses_an_unknown_platform() -> None:
+    with pytest.raises(SystemExit, match="no machine known for linux/mips"):
+        pretend("linux/mips", tags=True)
 
 
-def test_backend_that_cannot_be_imported_is_told_apart(
-        in_tree_backend: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    (in_tree_backend / "pyproject.toml").write_text(
-        '[build-system]\nrequires = ["flit_core"]\nbuild-backend = "no_such_backend.api"\n',
-        encoding="utf-8")
-    assert backend("wheel", in_tree_backend, tmp_path / "out",
-                   *_spec(in_tree_backend)) == NO_BACKEND
-    assert "bslim: build backend no_such_backend.api not importable" in capsys.readouterr().err
+def test_pretending_without_manylinux_tags_fails_loudly(
+        restored: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A pip whose tags for the target lack manylinux would skip every published binary wheel
+    and compile them all under emulation: the shim refuses to go on instead."""
+    monkeypatch.setattr(pip_for_target, "target_tags", lambda: {"cp313-cp313-linux_armv7l"})
+    with pytest.raises(SystemExit, match=r"offers no manylinux tags for (armv7l|x86_64)"):
+        pretend(foreign("armv7l", "x86_64"), tags=True)
 
 
-def test_a_failing_build_is_not_taken_for_a_missing_backend(in_tree_backend: Path,
-                                                            tmp_path: Path) -> None:
-    (in_tree_backend / "where").unlink()  # the build itself fails
-    with pytest.raises(FileNotFoundError):
-        backend("wheel", in_tree_backend, tmp_path / "out", *_spec(in_tree_backend))
+def test_the_shim_is_tested_with_what_it_pins() -> None:
+    """The images run the shim with PINS (installed by hash); these tests run it with the
+    same versions (the dev extras pin them)."""
+    import importlib.metadata
+
+    assert {name: importlib.metadata.version(name) for name, _, _ in PINS} == {
+        name: version for name, version, _ in PINS}
+    assert pip.__version__ == pip_for_target.PIP_VERSION
 
 
-def _listed(tmp_path: Path, requirements: list[str], prepared: list[str]) -> Path:
-    directory = tmp_path / "fetched"
-    directory.mkdir()
-    (directory / COMPILE_LIST).write_text("".join(f"{r}\n" for r in requirements))
-    for key in prepared:
-        (directory / "buildenv" / key).mkdir(parents=True)
-        (directory / "src" / key / f"{key}-1.0").mkdir(parents=True)
-    return directory
+def test_pip_installs_under_the_data_path_of_the_preferred_scheme() -> None:
+    """`install` copies what pip wrote under sysconfig's data path of the preferred scheme:
+    every place pip's own scheme installs to is under it."""
+    from pip._internal.locations import get_scheme
+
+    root = Path(sysconfig.get_paths(sysconfig.get_preferred_scheme("prefix"))["data"])
+    scheme = get_scheme("")
+    for where in (scheme.purelib, scheme.platlib, scheme.scripts, scheme.data, scheme.headers):
+        assert Path(where).is_relative_to(root), where
 
 
-def test_compile_uses_the_prepared_build_and_falls_back_to_pip(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    directory = _listed(tmp_path, ["tinyext==0.1.0", "legacy==2.0", "odd==1.0"],
-                        ["tinyext", "odd"])
-    calls: list[list[str]] = []
+# --- the command line: declared once, parsed by argparse, spelled by argv -----------------------
 
-    def fake_self(args: list[str], env: dict[str, str] | None = None,
-                  cwd: Path | None = None, log: Any = None) -> int:
-        calls.append(args)
+def test_argv_spells_what_parse_reads() -> None:
+    args = argv("fetch", "/fetched/{pair}/deps", platforms="linux/amd64,linux/arm/v7",
+                index_for=[["linux/arm/v7", "https://www.piwheels.org/simple"]], project="spark",
+                source="/src", no_deps=True, inherited=["/a", "/b"])
+    assert args == ["fetch", "/fetched/{pair}/deps", "--platforms", "linux/amd64,linux/arm/v7",
+                    "--index-for", "linux/arm/v7", "https://www.piwheels.org/simple",
+                    "--project", "spark", "--source", "/src", "--no-deps", "--inherited", "/a",
+                    "--inherited", "/b"]
+    ns, rest = parse([*args, "--", "--find-links", "/w"])
+    assert (ns.command, ns.template, ns.index_for, ns.inherited, ns.no_deps, ns.requirement,
+            rest) == ("fetch", "/fetched/{pair}/deps",
+                      [["linux/arm/v7", "https://www.piwheels.org/simple"]], ["/a", "/b"], True,
+                      None, ["--find-links", "/w"])
+
+
+def test_argv_refuses_what_is_not_declared() -> None:
+    with pytest.raises(TypeError, match="no_such"):
+        argv("compile", "a", "b", no_such="x")
+    with pytest.raises(TypeError, match="1 positionals"):
+        argv("compile", "a")
+
+
+@pytest.mark.parametrize("args", [
+    ["fetch", "/t", "--platforms"],  # a flag without its value
+    ["compile", "/fetched"],  # a missing positional
+    ["fetch", "/t"],  # --platforms is required
+    ["install", "a", "b", "--bogus"],
+    [],
+])
+def test_a_bad_command_line_is_an_argparse_error(
+        args: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        parse(args)
+    assert exit_info.value.code == 2
+    assert "error:" in capsys.readouterr().err
+
+
+# --- prepare: the listed distribution's source and build requirements, for the target ----------
+
+class FakePip:
+    """Stands in for the shim's pip processes (`_self`), recording their arguments: a
+    download writes the sdist into --dest, an install or a hook succeeds."""
+
+    def __init__(self, sdist: Path | None) -> None:
+        self.sdist = sdist
+        self.calls: list[list[str]] = []
+
+    def __call__(self, args: list[str], env: Any = None, log: Any = None) -> int:
+        self.calls.append(args)
+        if "download" in args and self.sdist is not None:
+            dest = Path(args[args.index("--dest") + 1])
+            dest.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(self.sdist, dest / self.sdist.name)
         return 0
 
-    def fake_hook(action: str, src: Path, out: Path, paths: list[Path],
-                  env: dict[str, str] | None = None, log: Any = None) -> int:
-        calls.append(["hook", action, str(src), str(out), *map(str, paths)])
-        return NO_BACKEND if src.name == "odd-1.0" else 0
 
-    monkeypatch.setattr(pip_for_target, "_self", fake_self)
-    monkeypatch.setattr(pip_for_target, "hook", fake_hook)
-    out = tmp_path / "out"
-    assert compile_listed(directory, out, ["--find-links", "/src/wheelhouse"], jobs=1) == 0
-    assert out.is_dir() and list(out.iterdir()) == []  # each build's own directory is gone
-    assert calls == [
-        # prepared: the backend's hook, with the prepared requirements; no pip
-        ["hook", "wheel", str(directory / "src/tinyext/tinyext-1.0"), str(out / ".tinyext.build"),
-         str(directory / "buildenv/tinyext")],
-        # not prepared: pip, with its build isolation
-        ["pip", "wheel", "--no-deps", "--wheel-dir", str(out / ".legacy.build"), "--find-links",
-         "/src/wheelhouse", "--find-links", str(directory / "sdists/legacy"), "legacy==2.0"],
-        # prepared, but its backend is not importable after all: pip
-        ["hook", "wheel", str(directory / "src/odd/odd-1.0"), str(out / ".odd.build"),
-         str(directory / "buildenv/odd")],
-        ["pip", "wheel", "--no-deps", "--wheel-dir", str(out / ".odd.build"), "--find-links",
-         "/src/wheelhouse", "--find-links", str(directory / "sdists/odd"), "odd==1.0"],
+def test_prepare_downloads_unpacks_and_installs_the_targets_build_requirements(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    archive = make_sdist(tmp_path, "tinyext-0.1.0", {
+        "pyproject.toml": '[build-system]\nrequires = ["setuptools>=68"]\n'})
+    pip_calls = FakePip(archive)
+    hooks: list[tuple[str, str, list[str]]] = []
+
+    def fake_hook(action: str, src: Path, out: Path, paths: list[Path], **kwargs: Any) -> int:
+        hooks.append((action, src.name, [p.name for p in paths]))
+        out.write_text('["wheel-helper"]')  # the backend asks for one more
+        return 0
+
+    monkeypatch.setattr(pip_for_target, "_self", pip_calls)
+    monkeypatch.setattr(wheel_build, "hook", fake_hook)
+    target = foreign("armv7l", "aarch64")
+    monkeypatch.setattr(pip_for_target, "TARGET", target)
+    directory = tmp_path / "fetched"
+    assert pip_for_target.prepare(directory, "tinyext==0.1.0", ["--find-links", "/w"])
+    assert (directory / "sdists/tinyext.sha256").read_text() == hashlib.sha256(
+        archive.read_bytes()).hexdigest()
+    assert (directory / "src/tinyext/tinyext-0.1.0/pyproject.toml").is_file()
+    assert hooks == [("requires", "tinyext-0.1.0", ["tinyext"])]
+    public = pip_for_target.target_options(target)
+    assert pip_calls.calls == [
+        # the sdist pip built, from the same indexes (no binary: its source)
+        ["pip", "--", "download", "--quiet", "--no-deps", "--no-binary", "tinyext", "--dest",
+         str(directory / "sdists/tinyext"), "--find-links", "/w", "tinyext==0.1.0"],
+        # its build requirements as the target's wheels, through pip's public options
+        ["pip", "--", "install", "--quiet", "--target", str(directory / "buildenv/tinyext"),
+         "--only-binary", ":all:", *public, "--find-links", "/w", "setuptools>=68"],
+        ["pip", "--", "install", "--quiet", "--target", str(directory / "buildenv/tinyext"),
+         "--only-binary", ":all:", *public, "--find-links", "/w", "setuptools>=68",
+         "wheel-helper"],
     ]
+    assert "--platform" in public and not (directory / "buildenv/tinyext.requires.json").exists()
 
 
-def test_compile_builds_side_by_side_and_shows_each_log_whole(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-        capsys: pytest.CaptureFixture[str]) -> None:
-    import threading
-
-    directory = _listed(tmp_path, ["alpha==1.0", "beta==1.0", "gamma==1.0"],
-                        ["alpha", "beta", "gamma"])
-    running: set[str] = set()
-    overlapped = threading.Event()
-    lock = threading.Lock()
-
-    def fake_hook(action: str, src: Path, out: Path, paths: list[Path],
-                  env: dict[str, str] | None = None, log: Any = None) -> int:
-        name = src.name.split("-")[0]
-        with lock:
-            running.add(name)
-            if len(running) > 1:
-                overlapped.set()
-        overlapped.wait(timeout=5)  # the first waits (briefly) for a second to start
-        assert log is not None  # side by side, the output goes to the build's own log
-        log.write(f"{name}: line 1\n{name}: line 2\n")
-        (out / f"{name}-1.0-cp313-cp313-linux_armv7l.whl").write_text(name)
-        with lock:
-            running.discard(name)
-        return 1 if name == "beta" else 0
-
-    monkeypatch.setattr(pip_for_target, "hook", fake_hook)
-    monkeypatch.setattr(pip_for_target, "_self", lambda *a, **k: pytest.fail("ran pip"))
-    out = tmp_path / "out"
-    assert compile_listed(directory, out, [], jobs=2) == 1  # beta failed: the build fails
-    assert overlapped.is_set(), "the builds did not run side by side"
-    assert sorted(p.name for p in out.iterdir()) == [
-        f"{n}-1.0-cp313-cp313-linux_armv7l.whl" for n in ("alpha", "beta", "gamma")]
-    err = capsys.readouterr().err
-    # Each log whole, in the listed order, whatever order the builds ended in.
-    assert err.index("alpha: line 2") < err.index("bslim: compiling beta==1.0")
-    assert err.index("beta: line 2") < err.index("bslim: compiling gamma==1.0")
-    for name in ("alpha", "beta", "gamma"):
-        assert f"{name}: line 1\n{name}: line 2\n" in err
-
-
-def test_compile_stops_at_the_first_failed_build(tmp_path: Path,
-                                                 monkeypatch: pytest.MonkeyPatch) -> None:
-    directory = _listed(tmp_path, ["broken==1.0", "tinyext==0.1.0"], ["broken", "tinyext"])
-    calls: list[list[str]] = []
-
-    def failing(action: str, src: Path, *args: Any, **kwargs: Any) -> int:
-        calls.append([action, src.name])
-        return 1
-
-    monkeypatch.setattr(pip_for_target, "hook", failing)
-    monkeypatch.setattr(pip_for_target, "_self", lambda *a, **k: pytest.fail("ran pip"))
-    # A compile error is reported once: no second attempt through pip's isolation.
-    assert compile_listed(directory, tmp_path / "out", [], jobs=1) == 1
-    assert calls == [["wheel", "broken-1.0"]]
-
-
-def test_compile_with_nothing_listed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    directory = _listed(tmp_path, [], [])
-    monkeypatch.setattr(pip_for_target, "_self", lambda *a, **k: pytest.fail("ran something"))
-    monkeypatch.setattr(pip_for_target, "hook", lambda *a, **k: pytest.fail("ran something"))
-    assert compile_listed(directory, tmp_path / "out", []) == 0
-    assert list((tmp_path / "out").iterdir()) == []
+def test_prepare_fails_when_pip_has_no_sdist(tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(pip_for_target, "_self", FakePip(None))
+    (tmp_path / "sdists/tinyext").mkdir(parents=True)
+    assert not pip_for_target.prepare(tmp_path, "tinyext==0.1.0", [])
 
 
 # --- the native install: what pip wrote, copied out; what it deleted, listed ---------------------
@@ -601,71 +595,14 @@ def test_capture_of_a_failed_install_copies_nothing(tmp_path: Path) -> None:
     assert not removed.exists()
 
 
-# --- sdists pip unpacked in the fetch: kept, so that prepare downloads nothing again ------------
-
-class _Link:
-    def __init__(self, filename: str) -> None:
-        self.filename = filename
-        self.is_wheel = filename.endswith(".whl")
-
-
-class _File:
-    def __init__(self, path: Path) -> None:
-        self.path = str(path)
-
-
-def test_capture_keeps_the_sdists_pip_unpacks(tmp_path: Path,
-                                              monkeypatch: pytest.MonkeyPatch) -> None:
-    from pip._internal.operations import prepare as pip_prepare
-
-    downloads = tmp_path / "downloads"
-    downloads.mkdir()
-    for name in ("Tiny_Ext-0.1.0.tar.gz", "tinypure-1.0-py3-none-any.whl", "odd.tar.bz2x"):
-        (downloads / name).write_bytes(name.encode())
-    monkeypatch.setattr(pip_prepare, "unpack_url",
-                        lambda link, *a, **k: _File(downloads / link.filename))
-    pip_for_target.capture_sdists(tmp_path / "sdists")
-    hooked: Any = pip_prepare.unpack_url  # pip's signature; the hook passes everything on
-    for name in ("Tiny_Ext-0.1.0.tar.gz", "tinypure-1.0-py3-none-any.whl", "odd.tar.bz2x"):
-        assert hooked(_Link(name), "/tmp/x").path == str(downloads / name)
-    sdists = tmp_path / "sdists"
-    kept = sorted(str(p.relative_to(sdists)) for p in sdists.rglob("*.*"))
-    assert kept == ["tiny-ext/Tiny_Ext-0.1.0.tar.gz"]  # no wheel, no odd name
-
-
-@pytest.mark.parametrize(("requirement", "found"), [
-    ("tiny-ext==0.1.0", "tiny_ext-0.1.0.tar.gz"),
-    ("tiny-ext==0.2.0", "tiny-ext-0.2.0.zip"),
-    ("tiny-ext==0.3.0", None),  # another version than pip unpacked: prepare downloads it
-])
-def test_captured_picks_the_listed_version(tmp_path: Path, requirement: str,
-                                           found: str | None) -> None:
-    for name in ("tiny_ext-0.1.0.tar.gz", "tiny-ext-0.2.0.zip", "README"):
-        (tmp_path / name).write_text("x", encoding="utf-8")
-    archive = pip_for_target._captured(requirement, tmp_path)
-    assert (archive.name if archive else None) == found
-
-
 # --- one fetch for the platform set ------------------------------------------------------------
 
-@pytest.mark.parametrize(("target", "expected"), [
-    ("linux/arm/v7", "linux-armv7"), ("linux/amd64", "linux-amd64"),
-    ("linux/arm64", "linux-arm64"), ("linux/arm/v6", "linux-armv6"), ("linux/386", "linux-386"),
-])
-def test_pair_is_what_the_dockerfile_spells_from_the_target_args(target: str,
-                                                                 expected: str) -> None:
-    # ${TARGETOS}-${TARGETARCH}${TARGETVARIANT}
-    assert pip_for_target.pair(target) == expected
-
-
-def _passes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+def _passes(monkeypatch: pytest.MonkeyPatch,
             kinds: dict[str, str]) -> list[tuple[list[str], dict[str, str] | None]]:
-    """Run fetch_all with each pass faked: it writes the project's wheel and a report saying
-    `kinds[platform]` for it."""
+    """Each pass faked: it writes the project's wheel and a report saying `kinds[platform]`."""
     calls: list[tuple[list[str], dict[str, str] | None]] = []
 
-    def fake_self(args: list[str], env: dict[str, str] | None = None,
-                  cwd: Path | None = None) -> int:
+    def fake_self(args: list[str], env: dict[str, str] | None = None, log: Any = None) -> int:
         calls.append((args, env))
         target = (env or {})["TARGETPLATFORM"]
         directory = Path(args[1])
@@ -677,141 +614,74 @@ def _passes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         return 0
 
     monkeypatch.setattr(pip_for_target, "_self", fake_self)
-    monkeypatch.setattr(pip_for_target, "BUILD_MACHINE", X86)
+    monkeypatch.setattr(pip_for_target, "NATIVE", "linux/amd64")
     return calls
 
 
-def test_fetch_all_builds_a_pure_project_once(tmp_path: Path,
-                                              monkeypatch: pytest.MonkeyPatch) -> None:
-    calls = _passes(tmp_path, monkeypatch, {"linux/amd64": "pure", "linux/arm/v7": "pure"})
-    template = str(tmp_path / "{pair}" / "project")
-    status = pip_for_target.fetch_all(
-        template, ["linux/amd64", "linux/arm/v7"], "spark", ["--no-deps", "/src"],
-        ["--find-links", "/src/wheelhouse"], [("linux/arm/v7", "https://www.piwheels.org/simple")],
-        ["/bslim/wheels-from"])
-    assert status == 0
+def fetch(*args: str, **flags: object) -> int:
+    return pip_for_target.fetch(*parse(argv("fetch", *args, **flags)))
+
+
+def test_fetch_builds_a_pure_project_once(tmp_path: Path,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = _passes(monkeypatch, {"linux/amd64": "pure", "linux/arm/v7": "pure"})
+    options = ["--find-links", "/src/wheelhouse"]
+    assert pip_for_target.fetch(*parse([*argv(
+        "fetch", str(tmp_path / "{pair}" / "project"), platforms="linux/amd64,linux/arm/v7",
+        index_for=[["linux/arm/v7", "https://www.piwheels.org/simple"]], project="spark",
+        source="/src", no_deps=True, inherited=["/bslim/wheels-from"]), "--", *options])) == 0
     arm, amd = str(tmp_path / "linux-armv7/project"), str(tmp_path / "linux-amd64/project")
-    inherited = ["--inherited", "/bslim/wheels-from"]
+    named = ["--project", "spark", "--source", "/src", "--no-deps", "--inherited",
+             "/bslim/wheels-from"]
     assert calls == [
         # the foreign platform first, with its own extra index
-        (["fetch", arm, "--project", "spark", *inherited, "--no-deps", "/src", "--",
-          "--find-links", "/src/wheelhouse", "--extra-index-url",
+        (["pass", arm, *named, "--", *options, "--extra-index-url",
           "https://www.piwheels.org/simple"], {"TARGETPLATFORM": "linux/arm/v7"}),
-        # the pure wheel is copied, not built again: the pass only sorts (and prepares)
-        (["fetch", amd, "--project", "spark", *inherited, "--", "--find-links",
-          "/src/wheelhouse"], {"TARGETPLATFORM": "linux/amd64"}),
+        # the pure wheel is handed on, not built again: the pass only sorts (and prepares)
+        (["pass", amd, "--wheel", f"{arm}/wheels/spark-1.0-py3-none-any.whl", *named, "--",
+          *options], {"TARGETPLATFORM": "linux/amd64"}),
     ]
-    assert [p.name for p in (tmp_path / "linux-amd64/project/wheels").iterdir()] == [
-        "spark-1.0-py3-none-any.whl"]
 
 
-def test_fetch_all_builds_a_platform_specific_project_for_each(
+def test_fetch_builds_a_platform_specific_project_for_each(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    calls = _passes(tmp_path, monkeypatch, {"linux/amd64": "native", "linux/arm/v7": "compile"})
-    assert pip_for_target.fetch_all(
-        str(tmp_path / "{pair}"), ["linux/amd64", "linux/arm/v7"], "spark",
-        ["--no-deps", "/src"], [], [], []) == 0
-    assert [(args[-3:], env) for args, env in calls] == [
-        (["--no-deps", "/src", "--"], {"TARGETPLATFORM": "linux/arm/v7"}),
-        (["--no-deps", "/src", "--"], {"TARGETPLATFORM": "linux/amd64"}),
+    calls = _passes(monkeypatch, {"linux/amd64": "native", "linux/arm/v7": "compile"})
+    assert fetch(str(tmp_path / "{pair}"), platforms="linux/amd64,linux/arm/v7",
+                 project="spark", source="/src", no_deps=True) == 0
+    assert [(args[2:], env) for args, env in calls] == [
+        (["--project", "spark", "--source", "/src", "--no-deps", "--"],
+         {"TARGETPLATFORM": "linux/arm/v7"}),
+        (["--project", "spark", "--source", "/src", "--no-deps", "--"],
+         {"TARGETPLATFORM": "linux/amd64"}),
     ]
 
 
-def test_fetch_all_stops_at_a_failed_pass(tmp_path: Path,
-                                          monkeypatch: pytest.MonkeyPatch) -> None:
+def test_fetch_stops_at_a_failed_pass(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[list[str]] = []
 
-    def failing(args: list[str], env: dict[str, str] | None = None,
-                cwd: Path | None = None) -> int:
+    def failing(args: list[str], env: Any = None, log: Any = None) -> int:
         calls.append(args)
         return 1
 
     monkeypatch.setattr(pip_for_target, "_self", failing)
-    assert pip_for_target.fetch_all(str(tmp_path / "{pair}"), ["linux/amd64", "linux/arm/v7"],
-                                    None, ["--requirement", "r.txt"], [], [], []) == 1
+    assert fetch(str(tmp_path / "{pair}"), platforms="linux/amd64,linux/arm/v7",
+                 requirement="r.txt") == 1
     assert len(calls) == 1
-
-
-def test_flags_are_taken_out_of_the_arguments() -> None:
-    rest, flags = pip_for_target._flags([
-        "/fetched/{pair}/deps", "--platforms", "linux/amd64,linux/arm/v7", "--index-for",
-        "linux/arm/v7", "https://www.piwheels.org/simple", "--project", "spark", "--inherited",
-        "/bslim/wheels-from", "--no-deps", "/src"])
-    assert rest == ["/fetched/{pair}/deps", "--no-deps", "/src"]
-    assert flags == {"--platforms": ["linux/amd64,linux/arm/v7"],
-                     "--index-for": ["linux/arm/v7 https://www.piwheels.org/simple"],
-                     "--project": ["spark"], "--inherited": ["/bslim/wheels-from"]}
-
-
-def test_compile_keeps_what_it_built_and_takes_it_next_time(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-        capsys: pytest.CaptureFixture[str]) -> None:
-    directory = _listed(tmp_path, ["tinyext==0.1.0", "/src"], ["tinyext", "src"])
-    (directory / "sdists").mkdir()
-    (directory / "sdists" / "tinyext.sha256").write_text("ab12\n")  # written by prepare
-    built: list[str] = []
-
-    def build(action: str, src: Path, out: Path, paths: list[Path],
-              env: dict[str, str] | None = None, log: Any = None) -> int:
-        built.append(str(src))
-        name = "spark-1.0" if str(src) == "/src" else "tinyext-0.1.0"
-        (out / f"{name}-cp313-cp313-linux_armv7l.whl").write_text(name)
-        return 0
-
-    monkeypatch.setattr(pip_for_target, "hook", build)
-    monkeypatch.setattr(pip_for_target, "source_dir",
-                        lambda d, r: Path(r) if r.startswith("/") else d / "src" / r)
-    cache = tmp_path / "cache"
-    assert compile_listed(directory, tmp_path / "out1", [], cache, jobs=1) == 0
-    assert built == [str(directory / "src/tinyext==0.1.0"), "/src"]
-    # Kept by sdist digest and Python; the project's own source is never kept.
-    kept = cache / f"ab12-{sys.implementation.cache_tag}"
-    assert [p.name for p in cache.rglob("*.whl")] == [
-        "tinyext-0.1.0-cp313-cp313-linux_armv7l.whl"]
-    assert kept.is_dir()
-
-    built.clear()
-    capsys.readouterr()
-    assert compile_listed(directory, tmp_path / "out2", [], cache, jobs=1) == 0
-    assert built == ["/src"]  # tinyext came from the cache
-    assert sorted(p.name for p in (tmp_path / "out2").iterdir()) == [
-        "spark-1.0-cp313-cp313-linux_armv7l.whl", "tinyext-0.1.0-cp313-cp313-linux_armv7l.whl"]
-    assert "bslim: tinyext==0.1.0: compiled earlier for" in capsys.readouterr().err
 
 
 def test_a_failure_preparing_the_project_in_the_background_fails_the_fetch(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         capsys: pytest.CaptureFixture[str]) -> None:
-    _passes(tmp_path, monkeypatch, {"linux/amd64": "pure", "linux/arm/v7": "pure"})
+    _passes(monkeypatch, {"linux/amd64": "pure", "linux/arm/v7": "pure"})
 
     def broken(*args: Any) -> None:
         raise OSError("No space left on device")
 
     monkeypatch.setattr(pip_for_target, "project_env", broken)
-    monkeypatch.setattr("threading.excepthook", lambda args: None)  # the thread's own report
     requires = tmp_path / "requires.txt"
     requires.write_text("setuptools>=68\n")
-    status = pip_for_target.fetch_all(
-        str(tmp_path / "{pair}" / "deps"), ["linux/amd64", "linux/arm/v7"], None,
-        ["--requirement", "r.txt"], [], [], [], str(tmp_path / "env"), str(requires))
-    assert status == 1
+    assert fetch(str(tmp_path / "{pair}" / "deps"), platforms="linux/amd64,linux/arm/v7",
+                 requirement="r.txt", project_env=str(tmp_path / "env"),
+                 project_requires=str(requires)) == 1
     assert "bslim: preparing the project's build requirements failed: OSError('No space left" \
         in capsys.readouterr().err
-
-
-def test_the_shim_is_tested_with_the_pip_it_pins() -> None:
-    """The images run the shim with pip_for_target.PIP_VERSION (installed by hash); these
-    tests must run it with the same pip (the dev extras pin it)."""
-    import pip
-
-    assert pip.__version__ == pip_for_target.PIP_VERSION
-
-
-def test_pretending_without_manylinux_tags_fails_loudly(
-        restored: None, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A pip whose tags for the target lack manylinux would skip every published binary wheel
-    and compile them all under emulation: the shim refuses to go on instead."""
-    monkeypatch.setattr(pip_for_target, "_platforms", lambda: {"linux_armv7l", "any"})
-    target = "linux/arm/v7" if platform.machine() != "armv7l" else "linux/amd64"
-    with pytest.raises(SystemExit, match=r"does not offer manylinux tags for (armv7l|x86_64)"):
-        pretend(target)

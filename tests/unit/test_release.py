@@ -15,7 +15,7 @@ from buildkit_slim.config import load
 from buildkit_slim.errors import CheckFailed, UsageError
 from buildkit_slim.plan import Plan, TargetPlan, make_plan, select
 from buildkit_slim.release import RemoteImage
-from buildkit_slim.tags import DEFAULT_RULES, TagError, TagRules
+from buildkit_slim.tags import DEFAULT_RULES, TagError, TagRules, build_tags
 from tests.unit.conftest import WriteProject
 
 IMAGE = "ghcr.io/acme/spark"
@@ -382,15 +382,15 @@ SOURCE = RemoteImage(digest=D1, index=True, platforms=(AMD, ARM))
 
 def plan_release(target: TargetPlan, current: dict[str, str | None], *, force: bool = False,
                  source: RemoteImage | None = SOURCE) -> release.ReleasePlan:
-    return release.plan_release(target, version_tag=TAGS[0], tags=TAGS,
+    return release.plan_release(target, immutable=TAGS[:1], tags=TAGS,
                                 source_ref=f"{IMAGE}:edge", source=source, current=current,
                                 force=force)
 
 
 def test_release_tags_are_the_version_tags_only() -> None:
-    assert release.release_tags(IMAGE, "1.2.3", DEFAULT_RULES) == (TAGS[0], TAGS)
+    assert release.release_tags(IMAGE, "1.2.3", DEFAULT_RULES) == (TAGS[:1], TAGS)
     assert release.release_tags(IMAGE, "1.3.0rc1", DEFAULT_RULES) == (
-        f"{IMAGE}:1.3.0rc1", (f"{IMAGE}:1.3.0rc1",))
+        (f"{IMAGE}:1.3.0rc1",), (f"{IMAGE}:1.3.0rc1",))
     prefixed = TagRules(prefix="py3-", latest=False)
     assert release.release_tags(IMAGE, "v2.0", prefixed)[1] == (
         f"{IMAGE}:py3-2.0", f"{IMAGE}:py3-2")
@@ -512,15 +512,15 @@ def test_build_tags(kwargs: dict[str, object], tags: tuple[str, ...],
                     warnings: tuple[str, ...]) -> None:
     args: dict[str, object] = {"project_version": "1.4.2", "version": None, "ref": None,
                                "sha": None, "rules": DEFAULT_RULES, **kwargs}
-    assert release.build_tags(**args) == (tags, warnings)  # type: ignore[arg-type]
+    assert build_tags(**args) == (tags, warnings)  # type: ignore[arg-type]
 
 
 def test_build_tags_without_a_project_version() -> None:
     with pytest.raises(TagError, match="nothing to tag"):
-        release.build_tags(project_version=None, version=None, ref=None, sha=None,
+        build_tags(project_version=None, version=None, ref=None, sha=None,
                            rules=DEFAULT_RULES)
     # A project version that is no PEP 440 version only matters when it is used.
-    assert release.build_tags(project_version="dev", version=None, ref="refs/tags/1.0",
+    assert build_tags(project_version="dev", version=None, ref="refs/tags/1.0",
                               sha=None, rules=DEFAULT_RULES) == (("1.0", "1", "latest"), ())
 
 
@@ -528,11 +528,11 @@ def test_build_tags_without_a_project_version() -> None:
     ({"version": "1.0", "no_version": True}, "--no-version and --version: choose one"),
     ({"ref": "refs/tags/v1.4.2", "no_version": True}, "--no-version leaves nothing to tag"),
     ({"ref": "refs/tags/nightly", "sha": SHA7, "no_version": True},
-     "--ref: 'nightly' is not a PEP 440 version"),
+     "--ref: tag 'nightly' is not a PEP 440 version"),
 ])
 def test_build_tags_refusals(kwargs: dict[str, object], message: str) -> None:
     args: dict[str, object] = {"project_version": "1.4.2", "version": None, "ref": None,
                                "sha": None, "rules": DEFAULT_RULES, **kwargs}
     with pytest.raises(TagError) as info:
-        release.build_tags(**args)  # type: ignore[arg-type]
+        build_tags(**args)  # type: ignore[arg-type]
     assert str(info.value).startswith(message)

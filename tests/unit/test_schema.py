@@ -1,4 +1,4 @@
-"""The committed JSON schema is what config.KEYS says, and it accepts what bslim accepts."""
+"""The committed JSON schema is what the key declarations say, and it accepts what bslim accepts."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ import pytest
 
 from buildkit_slim import schema
 from buildkit_slim._compat import tomllib
-from buildkit_slim.cache import CACHE_KEYS
-from buildkit_slim.config import KEYS
+from buildkit_slim.config import KEYS, CacheConfig
+from buildkit_slim.keys import keys_of
+from buildkit_slim.tags import TagRules
 
 COMMITTED = Path(schema.__file__).with_name("schema.json")
 GOLDEN = Path(__file__).parent / "golden"
@@ -25,8 +26,9 @@ def test_committed_schema_is_current() -> None:
 
 def test_every_key_is_in_the_schema() -> None:
     properties = schema.schema()["properties"]
-    assert {spec.key for spec in KEYS} | {"targets", "tags"} == set(properties)
-    assert set(properties["cache"]["properties"]) == set(CACHE_KEYS)
+    assert {spec.name for spec in KEYS} | {"targets"} == set(properties)
+    assert set(properties["cache"]["properties"]) == {k.name for k in keys_of(CacheConfig)}
+    assert set(properties["tags"]["properties"]) == {k.name for k in keys_of(TagRules)}
 
 
 @pytest.mark.parametrize("pyproject", [
@@ -44,6 +46,10 @@ def test_valid_configurations_pass(pyproject: Path) -> None:
     ({"targets": {"api": {"output-dir": "x"}}}, ["targets", "api"]),
     ({"cache": {"registri": "r"}}, ["cache"]),
     ({"tags": {"sha-length": "7"}}, ["tags", "sha-length"]),
+    ({"tags": {"sha-length": 6}}, ["tags", "sha-length"]),
+    ({"tags": {"patterns": []}}, ["tags", "patterns"]),
+    ({"tags": {"patterns": ["{{version}}", 1]}}, ["tags", "patterns", 1]),
+    ({"tags": {"non-version": "skip"}}, ["tags", "non-version"]),
 ])
 def test_invalid_configurations_fail(table: dict[str, object], path: list[object]) -> None:
     with pytest.raises(jsonschema.ValidationError) as caught:

@@ -254,7 +254,8 @@ ERRORS = [
         {"ref": "refs/tags/release-1"},
         DEFAULT_RULES,
         "--ref: tag 'release-1' is not a PEP 440 version "
-        "(e.g. refs/tags/v1.4.2, refs/tags/1.5.0rc1)",
+        "(e.g. refs/tags/v1.4.2, refs/tags/1.5.0rc1); or set non-version = \"publish\" in "
+        "[tool.slim.tags] to tag it as itself",
         id="ref-tag-not-pep440",
     ),
     pytest.param(
@@ -465,6 +466,14 @@ def test_rules_defaults() -> None:
         "sha": True,
         "sha_length": 7,
         "prefix": "",
+        "suffix": "",
+        "prefix_on_latest": True,
+        "suffix_on_latest": True,
+        "patterns": ("{{version}}", "{{major}}.{{minor}}", "{{major}}"),
+        "extra": (),
+        "git_tag_prefix": "",
+        "git_tag_regex": "",
+        "non_version": "refuse",
     }
 
 
@@ -481,12 +490,22 @@ def test_tag_rule_keys_map_dashed_config_keys_to_attributes() -> None:
         ("latest", "latest"),
         ("major", "major"),
         ("minor", "minor"),
+        ("patterns", "patterns"),
+        ("extra", "extra"),
         ("edge", "edge"),
         ("branch", "branch"),
         ("sha", "sha"),
         ("sha-length", "sha_length"),
         ("prefix", "prefix"),
+        ("suffix", "suffix"),
+        ("prefix-on-latest", "prefix_on_latest"),
+        ("suffix-on-latest", "suffix_on_latest"),
+        ("git-tag-prefix", "git_tag_prefix"),
+        ("git-tag-regex", "git_tag_regex"),
+        ("non-version", "non_version"),
     )
+    # Every field of TagRules is a key, and every key a field.
+    assert {attr for _, attr in TAG_RULE_KEYS} == {f.name for f in dataclasses.fields(TagRules)}
 
 
 def test_compute_tags_is_keyword_only() -> None:

@@ -1,0 +1,1 @@
+# buildkit_slim/platforms.py, byte for byte

@@ -1,0 +1,1 @@
+# buildkit_slim/resources/wheel_build.py, byte for byte
