@@ -149,7 +149,7 @@ build_cpython() {
     fi
     cp "$src" "$out.tmp/"
     cp "$ENGINE_DIR/cpython-build.sh" "$ENGINE_DIR/config.site.arm-linux-gnueabihf" "$out.tmp/"
-    say "CPython $version ($rel): build root, then amd64 natively, then armhf cross; usually 4-6 min on 2 idle cores (log: $log)"
+    say "CPython $version ($rel): build root, then amd64 natively, then armhf cross; 6-11 min on 2 cores, the longest step of a cold start (10m20s measured while other builds ran) (log: $log)"
     local inc plog="$LOGS/cpython-$rel.steps.log" mm rc=0
     inc=$(cpython_build_packages | tr ' ' ,)
     : >"$plog"
@@ -335,7 +335,7 @@ build_all_rootfs() {
         fi
     done; done; done
     [ ${#todo[@]} -gt 0 ] || return 0
-    say "building ${#todo[@]} x 2 root filesystems (amd64 with mmdebstrap, armhf unpacked beside it; 1-2 min each pair) (logs: $LOGS/rootfs-*.log)"
+    say "building ${#todo[@]} x 2 root filesystems (amd64 with mmdebstrap, armhf unpacked beside it; 1-2 min each pair on idle cores, up to 5 min when busy) (logs: $LOGS/rootfs-*.log)"
     # CPython builds run one at a time (each uses every core); the trees beside them
     local rels
     rels=$(tr ' ' '\n' <<<"$need_cpython" | awk 'NF && !s[$0]++' | tr '\n' ' ')
@@ -483,11 +483,28 @@ CMD [\"python3\"]"
     say "pushed $repo:$(tags "$rel" "$var" | tr ' ' /) in $(elapsed "$t") ($(compressed_sizes "$repo" "$(tags "$rel" "$var" | cut -d' ' -f1)"))"
 }
 
+# What a verify proved: the running dockerd (pid and start time: a restarted engine verifies
+# again) and the digest of every slim stand-in it ran. A warm up.sh with the same key skips it.
+verify_key() {
+    local lay rel pid
+    pid=$(cat "$ENGINE_STATE/dockerd.pid" 2>/dev/null) || return 0
+    printf 'dockerd %s %s\n' "$pid" "$(awk '{print $22}' "/proc/$pid/stat" 2>/dev/null)"
+    for lay in $LAYOUTS; do for rel in $RELEASES; do
+        printf '%s %s %s\n' "$lay" "$rel" "$(registry_digest "$(repo_of "$lay")" "$(tags "$rel" slim | cut -d' ' -f2)")"
+    done; done
+}
 # One build FROM every slim stand-in, both platforms: the official ones through the Docker Hub
 # mirror by their unchanged names. Each prints its machine, version and layout; apt's and dpkg's
 # view of the (unpacked) armhf trees must be consistent.
 verify_standins() {
     local lay rel tag ref plat log="$LOGS/verify.log" dest="$STATE/verify" df="" stages="" i=0 t=$SECONDS
+    local key
+    key=$(verify_key)
+    if [ -n "$key" ] && [ "$(cat "$ENGINE_STATE/verified" 2>/dev/null)" = "$key" ]; then
+        say "stand-ins verified before on this engine (same dockerd, same digests: $ENGINE_STATE/verified)"
+        return 0
+    fi
+    rm -f "$ENGINE_STATE/verified"
     local probe="import platform, sys, sysconfig; print('probe', sys.argv[1], platform.machine(), sys.version.split()[0], sys.prefix, sysconfig.get_config_var('EXT_SUFFIX'))"
     for lay in $LAYOUTS; do for rel in $RELEASES; do
         tag=$(tags "$rel" slim | cut -d' ' -f1)
@@ -527,6 +544,7 @@ RUN python3 -c \"$probe\" $lay-$tag | tee /probe.txt && dpkg --audit && apt-get 
         done
         summary+=("$lay:$tag")
     done; done
+    [ -z "$key" ] || printf '%s\n' "$key" >"$ENGINE_STATE/verified"
     say "verified: ${summary[*]} run on amd64 (x86_64) and arm/v7 (armv7l) with the expected prefix and EXT_SUFFIX, dpkg/apt consistent ($(elapsed "$t"))"
 }
 
