@@ -1,8 +1,12 @@
 """Benchmark: bslim against the origin note's recipe, in ONE invocation, on the local engine.
 
     .venv/bin/python -m tests.bench.benchmark [--cases abcdefg] [--repeat-cold N] [--out FILE]
+                                              [--layout official|debian]
 
 BSLIM_ENGINE=28 runs it on the second engine tests/engine/up.sh brings up (tests/e2e/engine.py).
+--layout picks the stand-ins both sides build on (tests/e2e/conftest.py): `official` (default,
+CPython in /usr/local as in the official python images, `FROM python:3.13-trixie` through the
+registry mirror) or `debian` (Debian's python3 packages, 127.0.0.1:5000/bslim-debian/python).
 
 Both build the same fixture (a C extension compiled from its sdist + a pure package) for
 linux/amd64 and linux/arm/v7 and push to the local registry. Cases:
@@ -39,21 +43,20 @@ from pathlib import Path
 from buildkit_slim.cache import platform_pair
 from tests.e2e import engine as engines
 from tests.e2e import registry
-from tests.e2e.conftest import FIXTURES, HOST_CA, make_sdist
+from tests.e2e.conftest import FIXTURES, HOST_CA, LAYOUT_REPOS, LAYOUTS, base_image, make_sdist
 
 REPO = Path(__file__).resolve().parents[2]
 REG = registry.REGISTRY
 PLATFORMS = ("linux/amd64", "linux/arm/v7")
-RUNTIME_BASE = f"{REG}/library/python:3.13-slim-trixie"
 BASELINE_DOCKERFILE = """\
 # The origin note's recipe (2018), unchanged but for the CA secret these machines need.
-FROM python:3.13-trixie AS base
+FROM {builder} AS base
 COPY . /build
 RUN --mount=type=secret,id=ca \\
     if [ -s /run/secrets/ca ]; then export PIP_CERT=/run/secrets/ca; fi; \\
     pip3 install wheel && pip3 wheel /build --wheel-dir=/wheeley --find-links /build/wheelhouse
 
-FROM python:3.13-slim-trixie
+FROM {runtime}
 COPY --from=base /wheeley /wheeley
 RUN pip3 install --no-index --find-links=/wheeley {name} && rm -rf /wheeley
 ENTRYPOINT ["{name}"]
@@ -100,13 +103,21 @@ def compiled_per_platform(log: str, default: str | None = None) -> dict[str, lis
     return {p: sorted(out.get(p, ())) for p in PLATFORMS}
 
 
-def measure(ref: str, result: Result) -> Result:
+def bases(layout: str) -> tuple[str, str]:
+    """The builder and runtime images as a Dockerfile names them: the unchanged Docker Hub names
+    for the official layout (the registry mirror serves the stand-ins), full references else."""
+    if layout == "official":
+        return "python:3.13-trixie", "python:3.13-slim-trixie"
+    return base_image(layout, slim=False), base_image(layout, slim=True)
+
+
+def measure(ref: str, result: Result, runtime_base: str) -> Result:
     """Sizes, and .whl bytes in the layers added on top of the slim base (the base's own Debian
     pip/setuptools wheels are the same on both sides and not counted)."""
     repo, _ = registry.split_ref(ref)
-    bases = registry.platform_images(RUNTIME_BASE)
+    runtime = registry.platform_images(runtime_base)
     for platform, image in registry.platform_images(ref).items():
-        base = {layer["digest"] for layer in bases[platform].layers}
+        base = {layer["digest"] for layer in runtime[platform].layers}
         result.sizes[platform] = image.compressed_size
         result.wheel_bytes[platform] = sum(
             member.size
@@ -117,7 +128,8 @@ def measure(ref: str, result: Result) -> Result:
     return result
 
 
-def write_project(root: Path, name: str, deps: list[str], packages: list[str], slim: str) -> Path:
+def write_project(root: Path, name: str, deps: list[str], packages: list[str], slim: str,
+                  layout: str) -> Path:
     """A copy of the e2e fixture app, renamed, with the given deps and [tool.slim] table."""
     shutil.copytree(FIXTURES / "app", root)
     (root / "e2eapp").rename(root / name)
@@ -133,7 +145,9 @@ def write_project(root: Path, name: str, deps: list[str], packages: list[str], s
         f'"{d}"' for d in deps) + "]", text, count=1)
     text = text.split("[tool.slim]")[0] + "[tool.slim]\n" + slim
     (root / "pyproject.toml").write_text(text)
-    (root / "baseline.Dockerfile").write_text(BASELINE_DOCKERFILE.format(name=name))
+    builder, runtime = bases(layout)
+    (root / "baseline.Dockerfile").write_text(
+        BASELINE_DOCKERFILE.format(name=name, builder=builder, runtime=runtime))
     return root
 
 
@@ -159,9 +173,11 @@ def prune() -> None:
 
 
 class Bench:
-    def __init__(self, work: Path, ca: Path) -> None:
+    def __init__(self, work: Path, ca: Path, layout: str) -> None:
         self.work = work
         self.ca = ca
+        self.layout = layout
+        self.runtime_base = base_image(layout, slim=True)
         self.bslim = [sys.executable, "-m", "buildkit_slim"]
         stamp = int(time.time())
         self.ns = f"{REG}/bslim-bench-{stamp}"
@@ -177,17 +193,22 @@ class Bench:
             "--cache-to", f"type=registry,ref={cache},mode=max,ignore-error=true", ".",
         ], cwd=project)
         return measure(ref, Result(case=case, side="baseline", seconds=seconds,
-                                   compiled=compiled_per_platform(log)))
+                                   compiled=compiled_per_platform(log)), self.runtime_base)
 
     def slim(self, project: Path, name: str, case: str, side: str = "bslim") -> Result:
         seconds, log = run([*self.bslim, "bake", "--project", str(project), "--push",
                             "--tag", case, "--ca-bundle", str(self.ca)])
         ref = f"{self.ns}/{name}:{case}"
         return measure(ref, Result(case=case, side=side, seconds=seconds,
-                                   compiled=compiled_per_platform(log)))
+                                   compiled=compiled_per_platform(log)), self.runtime_base)
 
     def slim_table(self, name: str, extra: str = "") -> str:
-        return (f'image = "{self.ns}/{name}"\nfind-links = ["wheelhouse"]\n{extra}'
+        layout = ""
+        if self.layout != "official":  # the defaults name the official layout's stand-ins
+            repo = f"{REG}/{LAYOUT_REPOS[self.layout]}"
+            layout = (f'builder-base = "{repo}:{{python}}-{{debian}}"\n'
+                      f'runtime-base = "{repo}:{{python}}-slim-{{debian}}"\n')
+        return (f'image = "{self.ns}/{name}"\nfind-links = ["wheelhouse"]\n{layout}{extra}'
                 f'[tool.slim.cache]\nregistry = "{self.ns}/{name}-cache"\n')
 
 
@@ -197,7 +218,8 @@ def run_cases(cases: str, bench: Bench) -> list[Result]:
     packages = ["tinyext", "tinypure"]
     sides = [("baseline", "appbase"), ("bslim", "app")]
     for side, name in sides:
-        project = write_project(bench.work / side, name, deps, packages, bench.slim_table(name))
+        project = write_project(bench.work / side, name, deps, packages, bench.slim_table(name),
+                                bench.layout)
         build = bench.baseline if side == "baseline" else bench.slim
         if "a" in cases or "b" in cases:
             prune()
@@ -217,7 +239,7 @@ def run_cases(cases: str, bench: Bench) -> list[Result]:
         print(f"bench: {side} done", file=sys.stderr)
     if "f" in cases:
         parent = write_project(bench.work / "parent", "parent", deps, packages,
-                               bench.slim_table("parent", "publish-wheels = true\n"))
+                               bench.slim_table("parent", "publish-wheels = true\n"), bench.layout)
         prune()
         bench.slim(parent, "parent", "f-parent", side="parent")
         derived_deps = [*deps, "tinyadd==0.1.0"]
@@ -226,7 +248,7 @@ def run_cases(cases: str, bench: Bench) -> list[Result]:
                                                       'f-parent"]\n')):
             name = f"derived{side}"
             project = write_project(bench.work / name, name, derived_deps, derived_packages,
-                                    bench.slim_table(name, extra))
+                                    bench.slim_table(name, extra), bench.layout)
             prune()
             results.append(bench.slim(project, name, "f", side=f"bslim {side} wheels-from"))
     if "g" in cases:  # an armv7l wheel on PyPI, and a pure package
@@ -256,7 +278,8 @@ def wheel_stages(bench: Bench, case: str, stem: str, deps: list[str],
         name = f"{stem}{strategy}{platform_pair(platform).replace('-', '')}"
         extra = "fast-wheels = false\n" if strategy == "plain" else ""
         project = write_project(bench.work / name, name, deps, packages,
-                                bench.slim_table(name, f'{extra}platforms = ["{platform}"]\n'))
+                                bench.slim_table(name, f'{extra}platforms = ["{platform}"]\n'),
+                                bench.layout)
         prune()
         seconds, log = run([*bench.bslim, "bake", "--project", str(project), "--export-wheels",
                             str(bench.work / f"out-{name}"), "--ca-bundle", str(bench.ca)])
@@ -305,7 +328,7 @@ def repeat_cold(bench: Bench, times: int) -> str:
         for side in ("baseline", "bslim") if round_ % 2 == 0 else ("bslim", "baseline"):
             name = f"{'appbase' if side == 'baseline' else 'app'}{round_}"
             project = write_project(bench.work / f"repeat-{name}", name, deps, packages,
-                                    bench.slim_table(name))
+                                    bench.slim_table(name), bench.layout)
             prune()
             build = bench.baseline if side == "baseline" else bench.slim
             seconds[side] = build(project, name, "a").seconds
@@ -325,17 +348,20 @@ def main() -> None:
     parser.add_argument("--repeat-cold", type=int, default=0, metavar="N",
                         help="also run case (a) N more times, sides alternating; median ratio")
     parser.add_argument("--out", type=Path)
+    parser.add_argument("--layout", choices=LAYOUTS, default="official",
+                        help="the python stand-ins both sides build on (default: official)")
     args = parser.parse_args()
     problem = engines.select()
     if problem:
         raise SystemExit(f"benchmark: {problem}")
     ca = Path(os.environ.get("BSLIM_CA_BUNDLE") or HOST_CA)
     with tempfile.TemporaryDirectory(prefix="bslim-bench-") as tmp:
-        bench = Bench(Path(tmp), ca)
+        bench = Bench(Path(tmp), ca, args.layout)
         results = run_cases(args.cases, bench)
         repeated = repeat_cold(bench, args.repeat_cold) if args.repeat_cold else ""
     header = (f"Measured {datetime.date.today().isoformat()} on {os.cpu_count()} cores, "
-              f"{versions()}; ratio = wall time / the baseline's same case "
+              f"{versions()}, {args.layout} layout of the python stand-ins; "
+              "ratio = wall time / the baseline's same case "
               "((f): with / without wheels-from).\n\n")
     text = header + (table(results) if results else "") + repeated
     print(text)

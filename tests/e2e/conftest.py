@@ -32,6 +32,40 @@ REGISTRY = "127.0.0.1:5000"
 HOST_CA = Path(os.environ.get("SSL_CERT_FILE") or "/etc/ssl/certs/ca-certificates.crt")
 BINFMT_ARM = Path("/proc/sys/fs/binfmt_misc/qemu-arm")
 
+# The stand-ins for the official python images the tests build on (tests/engine/README.md):
+#   official  CPython compiled from the upstream release into /usr/local, as in the official
+#             images: what an unchanged `FROM python:X` resolves to through the registry mirror.
+#             The default, so the suite proves what users run.
+#   debian    Debian's own python3 packages (/usr/bin/python3, dist-packages, Debian's pip and
+#             multiarch pyconfig.h) at 127.0.0.1:5000/bslim-debian/python:X: a second layout for
+#             the tests that run on both (parametrized over LAYOUTS), or for every test with
+#             BSLIM_E2E_LAYOUT=debian.
+LAYOUTS = ("official", "debian")
+LAYOUT_REPOS = {"official": "library/python", "debian": "bslim-debian/python"}
+DEFAULT_LAYOUT = os.environ.get("BSLIM_E2E_LAYOUT") or "official"
+if DEFAULT_LAYOUT not in LAYOUTS:
+    raise pytest.UsageError(f"BSLIM_E2E_LAYOUT={DEFAULT_LAYOUT!r}: expected one of {LAYOUTS}")
+
+
+def base_image(layout: str, python: str = "3.13", debian: str = "trixie", *,
+               slim: bool) -> str:
+    """The registry reference of a stand-in (the local registry serves both layouts)."""
+    tag = f"{python}-slim-{debian}" if slim else f"{python}-{debian}"
+    return f"{REGISTRY}/{LAYOUT_REPOS[layout]}:{tag}"
+
+
+def use_layout(pyproject: Path, layout: str) -> None:
+    """Point a project's [tool.slim] at a layout's stand-ins: nothing for the official one (the
+    defaults `python:{python}-{debian}` resolve to it), builder-base and runtime-base for the
+    other."""
+    if layout == "official":
+        return
+    keys = (f'builder-base = "{REGISTRY}/{LAYOUT_REPOS[layout]}:{{python}}-{{debian}}"\n'
+            f'runtime-base = "{REGISTRY}/{LAYOUT_REPOS[layout]}:{{python}}-slim-{{debian}}"\n')
+    text = pyproject.read_text()
+    assert "\n[tool.slim]\n" in text, pyproject
+    pyproject.write_text(text.replace("\n[tool.slim]\n", f"\n[tool.slim]\n{keys}", 1))
+
 
 # Before anything runs docker: every docker call and every bslim process of this session then
 # talks to the chosen engine (python-on-whales and the CLI both read DOCKER_HOST/DOCKER_CONFIG).
@@ -137,9 +171,12 @@ def make_sdist(package_dir: Path, dest: Path) -> Path:
 
 
 def make_project(root: Path, *, dependencies: Sequence[str] = (),
-                 packages: Sequence[str] = ("tinyext", "tinypure")) -> Path:
-    """The fixture app with its wheelhouse of sdists built from tests/e2e/fixtures/packages."""
+                 packages: Sequence[str] = ("tinyext", "tinypure"),
+                 layout: str | None = None) -> Path:
+    """The fixture app with its wheelhouse of sdists built from tests/e2e/fixtures/packages,
+    on the stand-ins of `layout` (default: DEFAULT_LAYOUT)."""
     shutil.copytree(FIXTURES / "app", root)
+    use_layout(root / "pyproject.toml", layout or DEFAULT_LAYOUT)
     wheelhouse = root / "wheelhouse"
     wheelhouse.mkdir()
     for name in packages:
@@ -172,17 +209,29 @@ class Pushed:
     ref: str
     images: dict[str, registry.PlatformImage]
     log: str
+    layout: str
+    runtime_base: str  # the slim stand-in it was built on, as a registry reference
 
 
 @pytest.fixture(scope="session")
-def pushed(engine: None, app_project: Path, ca_bundle: tuple[Path, str]) -> Pushed:
-    """The fixture app built for both platforms with the defaults (fast-wheels) and pushed."""
-    result = bslim("bake", "--project", str(app_project), "--push", "--tag", "e2e",
+def pushed(request: pytest.FixtureRequest, engine: None, app_project: Path,
+           tmp_path_factory: pytest.TempPathFactory, ca_bundle: tuple[Path, str]) -> Pushed:
+    """The fixture app built for both platforms with the defaults (fast-wheels) and pushed, on
+    DEFAULT_LAYOUT's stand-ins; a test parametrized indirectly (`pushed` in LAYOUTS) gets the
+    one built on that layout (tagged e2e-<layout> unless it is the default)."""
+    layout = getattr(request, "param", DEFAULT_LAYOUT)
+    project, tag = app_project, "e2e"
+    if layout != DEFAULT_LAYOUT:
+        project = make_project(tmp_path_factory.mktemp(f"app-{layout}") / "e2eapp",
+                               layout=layout)
+        tag = f"e2e-{layout}"
+    result = bslim("bake", "--project", str(project), "--push", "--tag", tag,
                    "--ca-bundle", str(ca_bundle[0]))
     assert result.returncode == 0, result.stderr[-3000:]
     assert "built e2eapp (linux/amd64, linux/arm/v7) and pushed" in result.stdout
-    ref = f"{IMAGE}:e2e"
-    return Pushed(ref=ref, images=registry.platform_images(ref), log=result.stderr)
+    ref = f"{IMAGE}:{tag}"
+    return Pushed(ref=ref, images=registry.platform_images(ref), log=result.stderr,
+                  layout=layout, runtime_base=base_image(layout, slim=True))
 
 
 def pip_freeze(ref: str, platform: str) -> list[str]:

@@ -12,6 +12,7 @@ from tests.e2e import registry
 from tests.e2e.conftest import (
     FIXTURES,
     IMAGE,
+    LAYOUTS,
     MACHINES,
     PLATFORMS,
     Pushed,
@@ -20,7 +21,6 @@ from tests.e2e.conftest import (
     make_project,
 )
 
-RUNTIME_BASE = "127.0.0.1:5000/library/python:3.13-slim-trixie"
 COMPILERS = re.compile(r"(^|/)(gcc|g\+\+|cc1|cc1plus|[a-z0-9_]+-linux-gnu[a-z]*-gcc(-[0-9]+)?|"
                        r"cc|c\+\+|as|ld|ld\.bfd)$")
 # Installed payload: what pip put into site-packages plus its console script.
@@ -39,6 +39,9 @@ def test_oci_labels_carry_the_project_version(pushed: Pushed) -> None:
         assert labels["org.opencontainers.image.source"] == "https://example.invalid/e2eapp"
 
 
+# These three run on both layouts of the stand-ins (tests/e2e/conftest.py): where the wheels
+# land, how the image is layered and what it runs differ between them.
+@pytest.mark.parametrize("pushed", LAYOUTS, indirect=True)
 @pytest.mark.parametrize("platform", PLATFORMS)
 def test_image_runs_compiled_code_as_non_root(pushed: Pushed, platform: str) -> None:
     run = docker("run", "--rm", "--pull", "always", "--platform", platform, pushed.ref)
@@ -51,6 +54,7 @@ def test_image_runs_compiled_code_as_non_root(pushed: Pushed, platform: str) -> 
     assert pushed.images[platform].config["config"]["User"] == "10001:10001"
 
 
+@pytest.mark.parametrize("pushed", LAYOUTS, indirect=True)
 @pytest.mark.parametrize("platform", PLATFORMS)
 def test_no_compiler_wheel_pip_cache_or_ca_bundle_in_any_layer(
     pushed: Pushed, platform: str, ca_bundle: tuple[Path, str]
@@ -59,7 +63,8 @@ def test_no_compiler_wheel_pip_cache_or_ca_bundle_in_any_layer(
     marker = ca_bundle[1].encode()
     # The slim base may ship wheels of its own (Debian's python3-pip-whl, ensurepip's bundle):
     # those are the base image's, not ours. Everything else is checked in every layer.
-    base = {layer["digest"] for layer in registry.platform_images(RUNTIME_BASE)[platform].layers}
+    base = {layer["digest"]
+            for layer in registry.platform_images(pushed.runtime_base)[platform].layers}
     found: list[str] = []
     names: set[str] = set()
     for layer in pushed.images[platform].layers:
@@ -80,9 +85,10 @@ def test_no_compiler_wheel_pip_cache_or_ca_bundle_in_any_layer(
     assert any(re.search(r"(site|dist)-packages/e2eapp/__init__.py$", n) for n in names)
 
 
+@pytest.mark.parametrize("pushed", LAYOUTS, indirect=True)
 @pytest.mark.parametrize("platform", PLATFORMS)
 def test_size_is_slim_base_plus_payload(pushed: Pushed, platform: str) -> None:
-    base = registry.platform_images(RUNTIME_BASE)[platform]
+    base = registry.platform_images(pushed.runtime_base)[platform]
     image = pushed.images[platform]
     base_digests = [layer["digest"] for layer in base.layers]
     digests = [layer["digest"] for layer in image.layers]

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.conftest import (
+    DEFAULT_LAYOUT,
     FIXTURES,
     MACHINES,
     PLATFORMS,
@@ -24,6 +25,7 @@ from tests.e2e.conftest import (
     docker,
     make_project,
     make_sdist,
+    use_layout,
 )
 
 IMAGE = "127.0.0.1:5000/bslim-e2e/extproj"
@@ -36,12 +38,13 @@ FALLBACKS = (
 
 
 def extproj(root: Path, *, python: str, debian: str, image: str,
-            extra: str = "") -> Path:
+            extra: str = "", layout: str = DEFAULT_LAYOUT) -> Path:
     shutil.copytree(FIXTURES / "extproj", root)
     pyproject = root / "pyproject.toml"
     pyproject.write_text(pyproject.read_text().replace(
         f'image = "{IMAGE}"',
         f'image = "{image}"\npython = "{python}"\ndebian = "{debian}"\n{extra}'))
+    use_layout(pyproject, layout)
     return root
 
 
@@ -54,12 +57,18 @@ def run_everywhere(ref: str) -> dict[str, dict[str, object]]:
     return out
 
 
-@pytest.mark.parametrize(("python", "debian"), [("3.11", "bookworm"), ("3.13", "trixie")])
+# Each Python/Debian pair of the stand-ins, and 3.13 again on Debian's python3 packages (the
+# second layout: the compile stage then builds against Debian's multiarch headers).
+@pytest.mark.parametrize(("python", "debian", "layout"), [
+    ("3.11", "bookworm", DEFAULT_LAYOUT), ("3.13", "trixie", DEFAULT_LAYOUT),
+    ("3.13", "trixie", "debian" if DEFAULT_LAYOUT == "official" else "official")])
 def test_a_c_extension_project_builds_cold_on_the_default_path(
-    engine: None, tmp_path: Path, ca_bundle: tuple[Path, str], python: str, debian: str
+    engine: None, tmp_path: Path, ca_bundle: tuple[Path, str], python: str, debian: str,
+    layout: str
 ) -> None:
-    image = f"{IMAGE}-{debian}"
-    project = extproj(tmp_path / "extproj", python=python, debian=debian, image=image)
+    image = f"{IMAGE}-{debian}" + ("" if layout == DEFAULT_LAYOUT else f"-{layout}")
+    project = extproj(tmp_path / "extproj", python=python, debian=debian, image=image,
+                      layout=layout)
     result = bslim("bake", "--project", str(project), "--push", "--tag", "e2e", "--no-cache",
                    "--progress", "plain", "--ca-bundle", str(ca_bundle[0]))
     assert result.returncode == 0, result.stderr[-3000:]

@@ -10,16 +10,15 @@ import uuid
 from pathlib import Path
 
 from tests.e2e import registry
-from tests.e2e.conftest import PLATFORMS, bslim, make_project
+from tests.e2e.conftest import DEFAULT_LAYOUT, PLATFORMS, base_image, bslim, make_project
 
 REG = "127.0.0.1:5000/bslim-e2e"
-BASES = ("python:3.13-trixie", "python:3.13-slim-trixie")
 
 
 def _base_layers() -> set[str]:
     """The stand-in base images' layers: the cache holds them too; they are not ours."""
-    return {layer["digest"] for base in BASES
-            for image in registry.platform_images(f"{registry.REGISTRY}/library/{base}").values()
+    return {layer["digest"] for slim in (False, True)
+            for image in registry.platform_images(base_image(DEFAULT_LAYOUT, slim=slim)).values()
             for layer in image.layers}
 
 

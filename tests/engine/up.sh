@@ -8,7 +8,7 @@ set -euo pipefail
 set -E
 
 # Bump when the stand-in recipe changes in a way the recipe text below does not show.
-RECIPE_VERSION=1
+RECIPE_VERSION=2
 
 CACHE=${BSLIM_ENGINE_CACHE:-/var/cache/bslim-engine}
 RELEASES=${BSLIM_STANDIN_RELEASES-trixie bookworm}
@@ -84,7 +84,8 @@ trap cleanup EXIT
 
 ensure_packages() {
     local want=(runc tini iptables qemu-user-static binfmt-support
-        docker-registry mmdebstrap arch-test curl jq ca-certificates util-linux)
+        docker-registry mmdebstrap arch-test curl jq ca-certificates util-linux
+        python3 gpgv xz-utils) # the stand-ins: foreign_rootfs.py, the CPython signature, .tar.xz
     if [ "$BSLIM_ENGINE" = 26 ]; then
         want+=(containerd docker.io docker-buildx)
         command -v docker >/dev/null 2>&1 || want+=(docker-cli)
@@ -274,6 +275,18 @@ ensure_network_28() {
 }
 [ "$BSLIM_ENGINE" != 28 ] || ensure_network_28
 
+# daemon CMD...: CMD in a session of its own, holding no file descriptor of ours but 0-2. A daemon
+# inherits every open descriptor: up.sh's own lock (fd 9) and, under `flock LOCK up.sh`, the
+# descriptor flock(1) locked, which would keep that lock held for as long as the daemon lives.
+daemon() {
+    local fd
+    for fd in /proc/$BASHPID/fd/*; do
+        fd=${fd##*/}
+        if [ "$fd" -gt 2 ] 2>/dev/null; then eval "exec $fd>&-" 2>/dev/null || true; fi
+    done
+    exec setsid "$@"
+}
+
 # stop_pid PID SECONDS: TERM, wait, then KILL. Only ever called on processes we recognised as ours.
 stop_pid() {
     local pid=$1 n=0
@@ -323,7 +336,7 @@ start_dockerd() {
         # engine 28 finds its containerd 2.1 and containerd-shim-runc-v2 first on its PATH
         [ -z "$ENGINE_PREFIX" ] || path="$ENGINE_PREFIX/usr/bin:$ENGINE_PREFIX/usr/sbin:$PATH"
         say "starting dockerd (log: $log)"
-        PATH=$path setsid "$DOCKERD_COMM" --config-file "$ENGINE_STATE/daemon.json" >"$log" 2>&1 </dev/null 9>&- &
+        daemon env PATH="$path" "$DOCKERD_COMM" --config-file "$ENGINE_STATE/daemon.json" >"$log" 2>&1 </dev/null &
         pid=$!
         started=started
         disown "$pid" # it must outlive this script (and not count as one of the build jobs below)
@@ -377,7 +390,7 @@ http:
     if registry_ours; then stop_pid "$(head -n1 "$STATE/registry.pid")" 10; fi
     rm -f "$STATE/registry.pid"
     [ -f "$log" ] && mv -f "$log" "$log.1"
-    setsid docker-registry serve "$STATE/registry.yml" >"$log" 2>&1 </dev/null 9>&- &
+    daemon docker-registry serve "$STATE/registry.yml" >"$log" 2>&1 </dev/null &
     pid=$!
     disown "$pid"
     printf '%s\n' "$pid" >"$STATE/registry.pid"
@@ -393,259 +406,11 @@ http:
 start_registry
 
 # --- 5. stand-ins for the official python images ---------------------------------------------------
-py_version() { case $1 in trixie) echo 3.13 ;; bookworm) echo 3.11 ;; *) return 1 ;; esac; }
-for r in $RELEASES; do py_version "$r" >/dev/null || die "BSLIM_STANDIN_RELEASES: unknown release '$r' (trixie, bookworm)"; done
-
-packages() { # RELEASE VARIANT
-    local p=(python3 python3-pip python3-venv ca-certificates)
-    [ "$2" = full ] && p+=(python3-dev build-essential)
-    # Official python:3.11 images ship setuptools+wheel (Debian's pip depends on them anyway);
-    # python:3.12+ ship neither (docker-library/python#954). Trixie's pip still pulls python3-wheel.
-    [ "$1" = bookworm ] && p+=(python3-setuptools python3-wheel)
-    echo "${p[*]}"
-}
-dpkg_opts() { # VARIANT: slim drops docs like debian:*-slim (the base of python:*-slim)
-    echo force-unsafe-io
-    if [ "$1" = slim ]; then
-        printf '%s\n' 'path-exclude=/usr/share/doc/*' 'path-include=/usr/share/doc/*/copyright' \
-            'path-exclude=/usr/share/man/*' 'path-exclude=/usr/share/info/*' 'path-exclude=/usr/share/groff/*' \
-            'path-exclude=/usr/share/lintian/*' 'path-exclude=/usr/share/linda/*' \
-            'path-exclude=/usr/share/locale/*' 'path-include=/usr/share/locale/locale.alias'
-    fi
-}
-sources() { # RELEASE: lines that become the image's /etc/apt/sources.list
-    # Only the release's main suite: the package mirror reachable here serves stale armhf indexes
-    # for -updates and -security (size mismatch against InRelease), so apt fails on them, both
-    # in mmdebstrap and in any `apt-get update` run later inside an arm/v7 build.
-    printf '%s\n' "deb $DEBIAN_MIRROR $1 main"
-}
-# Runs on the host after all packages are installed; $1 is the root of the tree.
-HOOK=$(
-    cat <<'HOOK'
-set -eu
-r="$1"
-rm -f "$r"/usr/lib/python3*/EXTERNALLY-MANAGED
-[ -e "$r/usr/bin/python" ] || ln -s python3 "$r/usr/bin/python"
-[ -e "$r/usr/bin/pip" ] || ln -s pip3 "$r/usr/bin/pip"
-for b in python python3 pip pip3; do [ -e "$r/usr/local/bin/$b" ] || ln -s "/usr/bin/$b" "$r/usr/local/bin/$b"; done
-cat >"$r/etc/apt/apt.conf.d/docker-clean" <<'EOF'
-DPkg::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb /var/cache/apt/archives/partial/*.deb /var/cache/apt/*.bin || true"; };
-APT::Update::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb /var/cache/apt/archives/partial/*.deb /var/cache/apt/*.bin || true"; };
-Dir::Cache::pkgcache "";
-Dir::Cache::srcpkgcache "";
-EOF
-echo 'Acquire::Languages "none";' >"$r/etc/apt/apt.conf.d/docker-no-languages"
-echo 'Acquire::GzipIndexes "true";' >"$r/etc/apt/apt.conf.d/docker-gzip-indexes"
-echo 'Apt::AutoRemove::SuggestsImportant "false";' >"$r/etc/apt/apt.conf.d/docker-autoremove-suggests"
-rm -rf "$r"/var/lib/apt/lists/* "$r"/var/cache/apt/*.bin "$r"/var/cache/apt/archives/*.deb \
-    "$r"/var/cache/apt/archives/partial/* "$r"/var/log/apt/* "$r"/var/cache/debconf/*-old
-rm -f "$r/var/log/dpkg.log" "$r/var/log/alternatives.log" "$r/etc/resolv.conf"
-echo localhost >"$r/etc/hostname"
-HOOK
-)
-recipe() { # RELEASE VARIANT ARCH: everything that determines the tree
-    printf 'recipe-version %s\nrelease %s\nvariant %s\narch %s\nmmdebstrap-variant minbase\npackages %s\n' \
-        "$RECIPE_VERSION" "$1" "$2" "$3" "$(packages "$1" "$2")"
-    dpkg_opts "$2" | sed 's/^/dpkgopt /'
-    sources "$1" | sed 's/^/source /'
-    printf 'hook\n%s\n' "$HOOK"
-}
-hash16() { sha256sum | cut -c1-16; }
-rootfs_name() { printf 'python-%s-%s-%s-%s.tar' "$1" "$2" "$3" "$(recipe "$1" "$2" "$3" | hash16)"; }
-
-build_rootfs() { # RELEASE VARIANT ARCH
-    local rel=$1 var=$2 arch=$3 t=$SECONDS name out log opts=() o pyv want
-    name=$(rootfs_name "$rel" "$var" "$arch")
-    out="$CACHE/rootfs/$name"
-    log="$LOGS/rootfs-$rel-$var-$arch.log"
-    while read -r o; do opts+=("--dpkgopt=$o"); done < <(dpkg_opts "$var")
-    local srcs=()
-    while read -r o; do srcs+=("$o"); done < <(sources "$rel")
-    rm -f "$out.tmp"
-    if ! TMPDIR="$CACHE/tmp" mmdebstrap --mode=root --variant=minbase --architectures="$arch" --format=tar \
-        --include="$(packages "$rel" "$var" | tr ' ' ,)" "${opts[@]}" --customize-hook="$HOOK" \
-        --skip=output/dev "$rel" "$out.tmp" "${srcs[@]}" >"$log" 2>&1; then
-        rm -f "$out.tmp"
-        echo "engine: rootfs $rel $var $arch FAILED (log: $log)"
-        return 1
-    fi
-    want=$(py_version "$rel")
-    pyv=$(tar -xOf "$out.tmp" ./var/lib/dpkg/status |
-        awk -v p="python$want" '$0 == "Package: " p {f = 1} f && !v && /^Version:/ {v = $2} /^$/ {f = 0} END {print v}')
-    pyv=${pyv#*:}
-    pyv=${pyv%%-*}
-    case $pyv in
-        "$want".*) ;;
-        *) rm -f "$out.tmp"; echo "engine: rootfs $rel $arch has python '$pyv', expected $want.x" >>"$log"; return 1 ;;
-    esac
-    printf 'PYTHON_VERSION=%s\n' "$pyv" >"$out.meta"
-    mv -f "$out.tmp" "$out"
-    # drop trees of older recipes for the same slot
-    find "$CACHE/rootfs" -maxdepth 1 -name "python-$rel-$var-$arch-*" ! -name "$name" ! -name "$name.meta" -delete
-    echo "engine: rootfs $rel $var $arch built: python $pyv, $(du -m "$out" | cut -f1) MB, $(elapsed "$t")"
-}
-
-build_all_rootfs() {
-    mkdir -p "$CACHE/rootfs" "$CACHE/tmp"
-    local todo=() rel var arch spec max
-    # slowest first (armhf runs dpkg under QEMU; bookworm's full tree is the biggest)
-    for arch in armhf amd64; do for rel in bookworm trixie; do for var in full slim; do
-        [[ " $RELEASES " == *" $rel "* ]] || continue
-        [ -s "$CACHE/rootfs/$(rootfs_name "$rel" "$var" "$arch")" ] || todo+=("$rel $var $arch")
-    done; done; done
-    [ ${#todo[@]} -gt 0 ] || return 0
-    local t=$SECONDS
-    max=$(nproc)
-    [ "$max" -ge 2 ] || max=2
-    say "building ${#todo[@]} root filesystems with mmdebstrap, $max at a time (logs: $LOGS/rootfs-*.log)"
-    for spec in "${todo[@]}"; do
-        while [ "$(jobs -pr | wc -l)" -ge "$max" ]; do wait -n || true; done
-        # shellcheck disable=SC2086
-        build_rootfs $spec &
-    done
-    wait || true
-    local failed=
-    for spec in "${todo[@]}"; do
-        read -r rel var arch <<<"$spec"
-        [ -s "$CACHE/rootfs/$(rootfs_name "$rel" "$var" "$arch")" ] || failed="$LOGS/rootfs-$rel-$var-$arch.log"
-    done
-    [ -z "$failed" ] || die "building a root filesystem failed" "$failed"
-    say "root filesystems built in $(elapsed "$t")"
-}
-
-tags() { # RELEASE VARIANT
-    local v
-    v=$(py_version "$1")
-    if [ "$2" = full ]; then echo "$v $v-$1"; else echo "$v-slim $v-slim-$1"; fi
-}
-ACCEPT_INDEX='application/vnd.oci.image.index.v1+json,application/vnd.docker.distribution.manifest.list.v2+json'
-ACCEPT_MANIFEST='application/vnd.oci.image.manifest.v1+json,application/vnd.docker.distribution.manifest.v2+json'
-registry_digest() { # TAG -> digest of library/python:TAG in our registry, empty when absent
-    { curl -sfI --max-time 10 -H "Accept: $ACCEPT_INDEX,$ACCEPT_MANIFEST" \
-        "http://$REGISTRY/v2/library/python/manifests/$1" || true; } |
-        tr -d '\r' | awk -F': ' 'tolower($1) == "docker-content-digest" {print $2}'
-}
-compressed_sizes() { # TAG -> "amd64 91 MB, armv7 84 MB"
-    local idx d p out=()
-    idx=$(curl -sf --max-time 10 -H "Accept: $ACCEPT_INDEX" "http://$REGISTRY/v2/library/python/manifests/$1") || return 0
-    while read -r d p; do
-        out+=("$p $(curl -sf --max-time 10 -H "Accept: $ACCEPT_MANIFEST" "http://$REGISTRY/v2/library/python/manifests/$d" |
-            jq '[.layers[].size] | add / 1000000 | floor') MB")
-    done < <(jq -r '.manifests[] | "\(.digest) \(.platform.architecture)\(.platform.variant // "")"' <<<"$idx")
-    local joined
-    joined=$(printf '%s, ' "${out[@]}")
-    echo "${joined%, }"
-}
-
-push_standin() { # RELEASE VARIANT
-    local rel=$1 var=$2 amd arm key tag t=$SECONDS log="$LOGS/push-$1-$2.log" df meta digest n args=()
-    amd=$(rootfs_name "$rel" "$var" amd64)
-    arm=$(rootfs_name "$rel" "$var" armhf)
-    df="# generated by bslim tests/engine/up.sh: Debian $rel packages standing in for python:$(tags "$rel" "$var" | tr ' ' /)
-# TARGETARCH/TARGETVARIANT are not declared: with dockerd 26's BuildKit a global
-# 'ARG TARGETARCH' without default shadows the automatic value with an empty one.
-FROM scratch AS tree-amd64
-ADD $amd /
-ENV PATH=/usr/local/bin:/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 $(cat "$CACHE/rootfs/$amd.meta")
-LABEL org.bslim.engine.rootfs=$amd
-FROM scratch AS tree-armv7
-ADD $arm /
-ENV PATH=/usr/local/bin:/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 $(cat "$CACHE/rootfs/$arm.meta")
-LABEL org.bslim.engine.rootfs=$arm
-FROM tree-\${TARGETARCH}\${TARGETVARIANT}
-LABEL org.bslim.engine.recipe=KEY org.opencontainers.image.description=\"Debian $rel python3 from Debian packages, standing in for the official python image\"
-CMD [\"python3\"]"
-    key=$(printf '%s\n' "$df" | hash16)
-    df=${df/KEY/$key}
-
-    local stale=
-    for tag in $(tags "$rel" "$var"); do
-        digest=$(registry_digest "$tag")
-        if [ -z "$digest" ] || [ "$(cat "$STATE/pushed/$tag" 2>/dev/null)" != "$key $digest" ]; then stale=1; fi
-    done
-    if [ -z "$stale" ]; then
-        say "python:$(tags "$rel" "$var" | tr ' ' /) up to date ($(compressed_sizes "$(tags "$rel" "$var" | cut -d' ' -f1)"))"
-        return 0
-    fi
-
-    mkdir -p "$STATE/build" "$STATE/pushed"
-    write_file "$STATE/build/python-$rel-$var.Dockerfile" "$df" || true
-    for tag in $(tags "$rel" "$var"); do args+=(-t "$REGISTRY/library/python:$tag"); done
-    meta="$STATE/build/python-$rel-$var.metadata.json"
-    : >"$log"
-    for n in 1 2 3 4 5; do
-        rm -f "$meta"
-        if docker buildx build --builder default --platform "$PLATFORMS" --provenance=false --sbom=false \
-            --progress plain -f "$STATE/build/python-$rel-$var.Dockerfile" --metadata-file "$meta" \
-            "${args[@]}" --push "$CACHE/rootfs" >"$log.try" 2>&1; then
-            cat "$log.try" >>"$log"
-            break
-        fi
-        cat "$log.try" >>"$log"
-        # registry 2.8 sometimes answers "500 invalid checksum digest format" when several
-        # manifests reach one tag at once: retry what looks like a registry hiccup, nothing else
-        grep -qiE 'invalid checksum digest|500 Internal Server Error|unexpected status|connection reset|unexpected EOF' "$log.try" ||
-            die "pushing python:$(tags "$rel" "$var") failed" "$log"
-        [ $n -lt 5 ] || die "pushing python:$(tags "$rel" "$var") failed 5 times" "$log"
-        echo "engine: push attempt $n failed on the registry, retrying" | tee -a "$log"
-        sleep $((n * 3))
-    done
-    rm -f "$log.try"
-    digest=$(jq -r '."containerimage.digest" // empty' "$meta")
-    [ -n "$digest" ] || die "no digest in $meta after pushing" "$log"
-    for tag in $(tags "$rel" "$var"); do
-        [ "$(registry_digest "$tag")" = "$digest" ] || die "registry does not serve $digest for python:$tag after the push" "$log"
-        printf '%s %s\n' "$key" "$digest" >"$STATE/pushed/$tag"
-        # a stale copy in the local image store would shadow the new one in FROM python:$tag
-        docker image rm -f "python:$tag" >/dev/null 2>&1 || true
-    done
-    say "pushed python:$(tags "$rel" "$var" | tr ' ' /) in $(elapsed "$t") ($(compressed_sizes "$(tags "$rel" "$var" | cut -d' ' -f1)"))"
-}
-
-verify_standins() {
-    local rel tag plat log="$LOGS/verify.log" dest="$STATE/verify" df="" stages="" i=0 t=$SECONDS
-    for rel in $RELEASES; do
-        tag=$(tags "$rel" slim | cut -d' ' -f1)
-        plat=$(docker buildx imagetools inspect "$REGISTRY/library/python:$tag" 2>&1) ||
-            die "docker buildx imagetools inspect $REGISTRY/library/python:$tag failed: $plat"
-        if ! grep -q 'linux/amd64' <<<"$plat" || ! grep -q 'linux/arm/v7' <<<"$plat"; then
-            die "$REGISTRY/library/python:$tag does not list linux/amd64 and linux/arm/v7: $plat"
-        fi
-        # the unchanged Docker Hub name must resolve through the mirror
-        tag=$(tags "$rel" slim | cut -d' ' -f2)
-        df+="FROM python:$tag AS s$i
-RUN python3 -c 'import platform, sys; print(\"probe\", \"$tag\", platform.machine(), sys.version.split()[0])' | tee /probe.txt
-"
-        stages+="COPY --from=s$i /probe.txt /$tag.txt
-"
-        i=$((i + 1))
-    done
-    [ $i -gt 0 ] || return 0
-    rm -rf "$dest"
-    if ! printf '%sFROM scratch\n%s' "$df" "$stages" | timeout 600 docker buildx build --builder default \
-        --platform "$PLATFORMS" --pull --no-cache --progress plain --output "type=local,dest=$dest" - >"$log" 2>&1; then
-        die "a build FROM the stand-ins (via the Docker Hub mirror) failed" "$log"
-    fi
-    local f p m summary=()
-    for rel in $RELEASES; do
-        tag=$(tags "$rel" slim | cut -d' ' -f2)
-        for p in linux_amd64:x86_64 linux_arm_v7:armv7l; do
-            f="$dest/${p%%:*}/$tag.txt"
-            m=$(cat "$f" 2>/dev/null || true)
-            [[ $m == "probe $tag ${p#*:} $(py_version "$rel")."* ]] ||
-                die "FROM python:$tag on ${p%%:*} printed '$m', expected '${p#*:}' and python $(py_version "$rel")" "$log"
-            grep -qF -- "$m" "$log" || die "probe output '$m' missing from the build log" "$log"
-        done
-        summary+=("python:$tag")
-    done
-    say "verified: FROM ${summary[*]} resolve through the mirror and run on amd64 (x86_64) and arm/v7 (armv7l) ($(elapsed "$t"))"
-}
-
-if [ -n "${RELEASES// /}" ]; then
-    build_all_rootfs
-    for rel in $RELEASES; do for var in full slim; do push_standin "$rel" "$var"; done; done
-    verify_standins
-fi
+# tests/engine/standins.sh: CPython built from the upstream release into /usr/local (official
+# layout, library/python) and Debian's python3 packages (debian layout, bslim-debian/python)
+# shellcheck source=tests/engine/standins.sh
+source "$(dirname "${BASH_SOURCE[0]}")/standins.sh"
+standins_up
 
 # --- 6. summary ------------------------------------------------------------------------------------
 ENV_EXTRA=
@@ -662,6 +427,7 @@ BSLIM_ENGINE_REGISTRY=$REGISTRY
 BSLIM_ENGINE_MIRROR=http://$REGISTRY
 BSLIM_ENGINE_PLATFORMS=$PLATFORMS
 BSLIM_ENGINE_STANDIN_RELEASES=\"$RELEASES\"
+BSLIM_ENGINE_STANDIN_LAYOUTS=\"$LAYOUTS\"
 DOCKER_HOST=unix://$ENGINE_SOCKET$ENV_EXTRA" || true
 CONTAINERD_BIN=containerd
 [ -z "$ENGINE_PREFIX" ] || CONTAINERD_BIN=$ENGINE_PREFIX/usr/bin/containerd
