@@ -21,7 +21,8 @@ GENERATED_NAMES = ("Dockerfile", "Dockerfile.dockerignore", "docker-bake.json")
 # fast-wheels' helper: <output-dir>/shim/pip_for_target.py (the build's named context), with
 # the modules it imports, what it pins and each target's lists (render/dockerfile.py's shim_files).
 SHIM_DIR, SHIM_FILE = "shim", "pip_for_target.py"
-SHIM_NAMES = re.compile(r"pip_for_target\.py|platforms\.py|wheel_build\.py|pins\.txt"
+SHIM_NAMES = re.compile(r"pip_for_target\.py|platforms\.py|wheel_build\.py|cross_build\.py"
+                        r"|wheel_gate\.py|pins\.txt"
                         r"|[A-Za-z0-9_-]+\.(requirements|build-requires)\.txt")
 
 
