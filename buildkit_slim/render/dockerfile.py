@@ -48,7 +48,8 @@ SHIM_HOME = "/bslim/shim"  # the shim, its lists and what it pins; other stages 
 SHIM = f"{SHIM_HOME}/{SHIM_FILE}"
 PINS_FILE = "pins.txt"  # beside the shim: PINS with their hashes
 PLATFORMS_FILE = "platforms.py"  # beside the shim: buildkit_slim/platforms.py, which it imports
-BUILD_FILE = "wheel_build.py"  # beside the shim: its compile side (PEP 517), which it imports
+SHIM_MODULES = {PLATFORMS_FILE: PLATFORMS_FILE, **{f"resources/{n}": n for n in (  # beside
+    "wheel_build.py", "cross_build.py", "wheel_gate.py")}}  # the shim: path in bslim -> name
 # What pip needs to reach a private index or one behind a TLS-intercepting proxy: the CA
 # bundle and a netrc with the index's credentials (`bslim bake --ca-bundle/--netrc`). Secret
 # mounts, so neither lands in a layer, and only on the steps that reach an index; either may
@@ -124,13 +125,12 @@ def render_stage(stage: Stage) -> list[str]:
 
 def shim_files(target: TargetPlan) -> dict[str, str]:
     """What the named context bslim-shim holds for `target` (file name -> text): the shim and
-    the modules it imports, what it pins (by hash), and the lists (in files, not in the
-    Dockerfile: a code change leaves the dependency layers alone, and no heredoc keeps hadolint
-    from parsing it)."""
+    its modules, what it pins (by hash), and the lists (in files, not in the Dockerfile: a code
+    change leaves the dependency layers alone, and no heredoc keeps hadolint from parsing it)."""
     package = resources.files("buildkit_slim")
     files = {SHIM_FILE: (package / "resources" / SHIM_FILE).read_text(encoding="utf-8"),
-             PLATFORMS_FILE: (package / PLATFORMS_FILE).read_text(encoding="utf-8"),
-             BUILD_FILE: (package / "resources" / BUILD_FILE).read_text(encoding="utf-8"),
+             **{name: (package / path).read_text(encoding="utf-8")
+                for path, name in SHIM_MODULES.items()},
              PINS_FILE: "".join(f"{n}=={v} --hash=sha256:{h}\n" for n, v, h in PINS)}
     if target.requirements_file:
         files[target.requirements_file] = "".join(f"{r}\n" for r in target.dependencies or ())
@@ -280,7 +280,7 @@ def plain_wheels(stage: Stage) -> tuple[list[str], list[str]]:
     target = stage.target
     config, lines = target.config, [*_head(stage), *_inherit(stage)]
     if target.contexts:  # say which inherited wheels do not fit (pip would skip them)
-        lines += _run(_shim(stage, only=(SHIM_FILE, PLATFORMS_FILE, BUILD_FILE)), [shlex.join(
+        lines += _run(_shim(stage, only=(SHIM_FILE, *SHIM_MODULES.values())), [shlex.join(
             ["python3", SHIM, *argv("check", INHERITED_DIR)])])
     pip = ["pip", "wheel", "--wheel-dir", WHEELS_DIR, *_pip_options(target)]
     if config.requirements:
@@ -331,6 +331,8 @@ def fetch(stage: Stage) -> tuple[list[str], list[str]]:
 
 
 def _fetch(target: TargetPlan, part: str, what: dict[str, object]) -> str:
+    what = {**what, "cross": target.config.cross.enabled,  # it lists what to cross-compile
+            "emulate": list(target.config.cross.emulate) or None}
     options = _pip_options(target, every_platform=True)
     if target.config.requirements:
         options += ["--constraint", f"{SRC_DIR}/{target.config.requirements}"]
@@ -366,20 +368,21 @@ def fetch_report(stage: Stage) -> tuple[list[str], list[str]]:
     ]
 
 
-def _compile(stage: Stage, source: str, part: str) -> list[str]:
+def _compile(stage: Stage, source: str, part: str, *more: str, **flags: object) -> list[str]:
     """One RUN on the target: compile what the fetch listed for this platform (sources and
     build requirements prepared natively), without pip; nothing listed: not even Python
     starts. The CA secret is for the fallback to pip's build isolation, which reaches the
-    index; the compile itself does not."""
+    index; the compile itself does not. `more` mounts, `flags` of `compile`: render/cross.py."""
     target, fetched = stage.target, stage.read(source)
     mounts = [f"--mount=type=bind,from={fetched},source={FETCHED},target={FETCHED},rw",
               f"--mount=type=bind,from={stage.read('fetch')},source={SHIM_HOME},"
-              f"target={SHIM_HOME}"]
+              f"target={SHIM_HOME}", *more]
     if part == "project":
         mounts.append(f"--mount=type=bind,from={fetched},source={SRC_DIR},target={SRC_DIR},rw")
     folder = f'"{FETCHED}/$TARGETOS-$TARGETARCH$TARGETVARIANT/{part}"'
     build = _shell(["python3", SHIM, *argv("compile", Shell(folder), COMPILED,
-                                           cache=COMPILE_CACHE), "--", *_pip_options(target)])
+                                           cache=COMPILE_CACHE, **flags), "--",
+                    *_pip_options(target)])
     build += ' "$@"' if target.config.platform_index_urls else ""
     return _run([*mounts, _pip_cache(target), CA_SECRET], [
         f"mkdir -p {COMPILED}", *_index_case(target),
@@ -491,3 +494,7 @@ STAGES: dict[str, Callable[[Stage], tuple[list[str], list[str]]]] = {
     "compile": compile_deps, "compile-project": compile_project, "wheels": _wheels,
     "wheelhouse": wheelhouse, "install": install, "runtime": runtime,
 }
+# ...and the cross stages' (render/cross.py, which uses this module's helpers):
+from buildkit_slim.render.cross import STAGES as _CROSS  # noqa: E402
+
+STAGES.update(_CROSS)

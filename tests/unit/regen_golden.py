@@ -14,14 +14,14 @@ from pathlib import Path
 from buildkit_slim.config import SHIM_FILE, load
 from buildkit_slim.plan import make_plan
 from buildkit_slim.render import render_all
-from buildkit_slim.render.dockerfile import shim_files
+from buildkit_slim.render.dockerfile import SHIM_MODULES, shim_files
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
 EXPECTED = "expected"
 REGENERATE = "python tests/unit/regen_golden.py"
 SHIM_STANDIN = "# buildkit_slim/resources/pip_for_target.py, byte for byte\n"
 PLATFORMS_STANDIN = "# buildkit_slim/platforms.py, byte for byte\n"
-BUILD_STANDIN = "# buildkit_slim/resources/wheel_build.py, byte for byte\n"
+MODULE_STANDIN = "# buildkit_slim/{}, byte for byte\n"
 
 
 def cases() -> list[Path]:
@@ -34,7 +34,8 @@ def render_case(case: Path) -> dict[str, str]:
     of lines again in every case)."""
     own = shim_files(make_plan(load(case)).targets[0])
     standins = {own[SHIM_FILE]: SHIM_STANDIN, own["platforms.py"]: PLATFORMS_STANDIN,
-                own["wheel_build.py"]: BUILD_STANDIN}
+                **{own[name]: MODULE_STANDIN.format(path) for path, name in SHIM_MODULES.items()
+                   if name != "platforms.py"}}
     return {f.path: standins.get(f.text, f.text)
             for f in render_all(make_plan(load(case)))}
 
