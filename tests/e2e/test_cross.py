@@ -10,6 +10,7 @@ from pathlib import Path
 from tests.e2e.conftest import PLATFORMS, Pushed, bslim, docker, make_project
 
 FAILING_IMAGE = "127.0.0.1:5000/bslim-e2e/cross-gate-fails"
+YAML_IMAGE = "127.0.0.1:5000/bslim-e2e/cross-pyyaml"
 PROBE = ("import importlib.machinery as m, tinyext; "
          "print(tinyext.triangle(20), isinstance(tinyext.__spec__.loader, "
          "m.ExtensionFileLoader), tinyext.__file__.rsplit('/', 1)[-1])")
@@ -64,3 +65,32 @@ def test_a_wheel_failing_the_gate_is_compiled_under_emulation_and_says_why(
     ran = tinyext_everywhere(f"{FAILING_IMAGE}:e2e")
     assert ran["linux/arm/v7"] == "210 True tinyext.cpython-313-arm-linux-gnueabihf.so", ran
     assert ran["linux/amd64"] == "210 True tinyext.cpython-313-x86_64-linux-gnu.so", ran
+
+
+def test_pyyaml_with_libyaml_on_both_platforms(
+        engine: None, tmp_path: Path, ca_bundle: tuple[Path, str]) -> None:
+    """PyYAML has no armv7l wheel on PyPI: cross-compiled against the target's libyaml-dev
+    (apt-build, in the target's root), it must have yaml._yaml as the build platform's wheel
+    does, and load it on arm/v7 with the runtime's libyaml."""
+    project = make_project(tmp_path / "e2eapp", dependencies=["pyyaml==6.0.4"], packages=())
+    pyproject = project / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text().replace(
+        'image = "127.0.0.1:5000/bslim-e2e/e2eapp"',
+        f'image = "{YAML_IMAGE}"\napt-build = ["libyaml-dev"]\napt-runtime = ["libyaml-0-2"]'))
+    result = bslim("bake", "--project", str(project), "--push", "--tag", "e2e",
+                   "--ca-bundle", str(ca_bundle[0]))
+    assert result.returncode == 0, result.stderr[-3000:]
+    log = result.stderr
+    assert re.search(r"bslim: pyyaml==6\.0\.4: cross-compiled for linux/arm/v7 in", log), \
+        log[-5000:]
+    assert "bslim: pyyaml 6.0.4: cross-compiled wheel proven on linux/arm/v7 (imported " \
+           "yaml._yaml)" in log, log[-5000:]
+    assert "cross-built wheel failed" not in log
+    for platform in PLATFORMS:
+        run = docker("run", "--rm", "--pull", "always", "--platform", platform, "--entrypoint",
+                     "python3", f"{YAML_IMAGE}:e2e", "-c",
+                     "import yaml, yaml._yaml as c; print(yaml.__with_libyaml__, "
+                     "yaml.load('a: [1, 2]', Loader=yaml.CSafeLoader), "
+                     "c.__file__.rsplit('/', 1)[-1])")
+        assert run.returncode == 0, run.stderr
+        assert run.stdout.startswith("True {'a': [1, 2]} _yaml.cpython-313-"), run.stdout
