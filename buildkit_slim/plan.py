@@ -64,14 +64,15 @@ FAST_STAGES = (
                native=True),
     BuildStage(role="runtime", name="runtime", base="runtime", reads=("install",)),
 )
-# Cross-compiling, with fast-wheels: the target's builder (apt-build, asked for its ABI facts),
-# the build platform's cross compiler for it, and the cross builds; `compile` then starts from
-# the target's builder, proves each cross-built wheel there and compiles the rest.
+# Cross-compiling, with fast-wheels: the target's builder (apt-build, asked for its ABI facts)
+# and, on the build platform, the cross builds (the cross compiler installed there only when
+# something is to be cross-compiled); `compile` then starts from the target's builder, proves
+# each cross-built wheel there and compiles the rest.
 CROSS_STAGES = (
     BuildStage(role="target-root", name="target-root", base="builder",
                contexts=(SHIM_CONTEXT,)),
-    BuildStage(role="toolchain", name="toolchain", base="builder", native=True),
-    BuildStage(role="cross", name="cross", base="toolchain", reads=("fetch", "target-root")),
+    BuildStage(role="cross", name="cross", base="builder", native=True,
+               reads=("fetch", "target-root")),
 )
 # The plain strategy: pip builds and installs on the target.
 PLAIN_STAGES = (

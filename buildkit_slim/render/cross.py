@@ -2,10 +2,11 @@
 
   target-root  the target's builder with apt-build (emulated for a foreign platform), asked
                once for what a cross build needs (wheel_gate.py facts); `compile` starts here.
-  toolchain    on the build platform: Debian's cross gcc for the target (apt-build too, the
-               same layer as the fetch stage's, for its tools).
-  cross        on the build platform: the cross builds and the gate's static checks; `compile`
-               proves each wheel on the target before anything uses it.
+  cross        on the build platform (the fetch stage's head, apt-build included): Debian's cross
+               gcc for the target, installed only when the fetch listed something to
+               cross-compile (a pure project never downloads it, nor caches or exports it),
+               then the cross builds and the gate's static checks; `compile` proves each wheel
+               on the target before anything uses it.
 """
 
 from __future__ import annotations
@@ -47,28 +48,28 @@ def target_root(stage: Stage) -> tuple[list[str], list[str]]:
     return [f"# {target.config.name}: the target's builder with apt-build, asked once (emulated "
             "for a foreign", "# platform) what a cross build for it needs: see "
             f"{target.shim_dir}/{GATE_FILE}."], [
-        *_head(stage), *_run(_shim(stage, only=(GATE_FILE, PLATFORMS_FILE)), [_shell(facts)])]
+        *_head(stage), *_run(_shim(stage, only=(GATE_FILE, PLATFORMS_FILE)), [
+            f"{_shell(facts)} || echo 'bslim: the target interpreter did not say what a cross "
+            "build needs: what has no wheel is compiled under emulation' >&2"])]
 
 
-def toolchain(stage: Stage) -> tuple[list[str], list[str]]:
-    """Debian's cross gcc for the target platform, on the build platform; none when the target
-    is the build platform itself. Its head is the fetch stage's: one apt-build layer."""
+def install_toolchain(platforms: tuple[str, ...]) -> str:
+    """Shell: Debian's cross gcc for $TARGETPLATFORM (apt's lists and packages in a cache
+    mount, kept: this stage's filesystem reaches no image); if that fails, the cross build
+    finds no compiler and every wheel is compiled under emulation, each saying why."""
     arms = " ".join(f"{platform}) set -- {' '.join(cross_packages(platform))} ;;"
-                    for platform in stage.target.platforms if cross_packages(platform))
-    return ["# The cross compiler for the target platform, on the build platform (Debian's, as "
-            "the", "# builder's release has it); none when the target is the build platform."], [
-        *_head(stage, per_target=False), "ARG TARGETPLATFORM BUILDPLATFORM",
-        "# Debian's versions for the builder's release:", "# hadolint ignore=DL3008",
-        *_run([], [f'case "$TARGETPLATFORM" in "$BUILDPLATFORM") set -- ;; {arms} *) set -- ;; '
-                   "esac",
-                   'if [ "$#" -gt 0 ]; then apt-get update && apt-get install -y '
-                   '--no-install-recommends "$@" && rm -rf /var/lib/apt/lists/*; fi'])]
+                    for platform in platforms if cross_packages(platform))
+    return (f'case "$TARGETPLATFORM" in {arms} *) set -- ;; esac; '
+            'if [ "$#" -gt 0 ]; then rm -f /etc/apt/apt.conf.d/docker-clean; '
+            '{ apt-get update -qq && apt-get install -qq -y --no-install-recommends "$@" '
+            '>/dev/null; } || echo "bslim: could not install the cross compiler ($*); each '
+            'wheel is compiled under emulation" >&2; fi')
 
 
 def cross(stage: Stage) -> tuple[list[str], list[str]]:
     """The cross builds, on the build platform, of what the fetch listed for cross-compiling:
     the fetch's sources and build requirements, the target's root as the compiler's sysroot;
-    nothing listed: not even Python starts."""
+    nothing listed: neither apt nor Python starts."""
     target = stage.target
     config = target.config
     folder = f'"{FETCHED}/$TARGETOS-$TARGETARCH$TARGETVARIANT/deps"'
@@ -81,13 +82,19 @@ def cross(stage: Stage) -> tuple[list[str], list[str]]:
               f"target={SHIM_HOME}",
               f"--mount=type=bind,from={stage.read('target-root')},target={SYSROOT}",
               f"--mount=type=cache,id=bslim-cross-{target.cache_key}-${{TARGETOS}}-"
-              f"${{TARGETARCH}}${{TARGETVARIANT}},target={CROSS_CACHE},sharing=locked"]
+              f"${{TARGETARCH}}${{TARGETVARIANT}},target={CROSS_CACHE},sharing=locked",
+              f"--mount=type=cache,id=bslim-cross-apt-{target.cache_key},"
+              "target=/var/cache/apt,sharing=locked",
+              f"--mount=type=cache,id=bslim-cross-apt-lists-{target.cache_key},"
+              "target=/var/lib/apt/lists,sharing=locked"]
     return [f"# {config.name}: on the build platform, cross-compile what has no wheel for a "
-            "foreign platform;", "# each wheel is checked here, and proven on the target "
-            "before anything uses it."], [
-        ALL_ARGS, *_args(target),
+            "foreign platform", "# (Debian's cross gcc, installed only then); each wheel is "
+            "checked here, and proven on", "# the target before anything uses it."], [
+        *_head(stage, per_target=False), ALL_ARGS,
+        "# Debian's cross gcc, as the builder's release has it:", "# hadolint ignore=DL3008",
         *_run(mounts, [f"mkdir -p {CROSSED}",
-                       f"if [ -s {folder}/{CROSS_LIST} ]; then {_shell(command)}; fi"])]
+                       f"if [ -s {folder}/{CROSS_LIST} ]; then "
+                       f"{install_toolchain(target.platforms)}; {_shell(command)}; fi"])]
 
 
 def compile_crossed(stage: Stage) -> tuple[list[str], list[str]]:
@@ -105,5 +112,5 @@ def compile_crossed(stage: Stage) -> tuple[list[str], list[str]]:
 
 
 STAGES: dict[str, Callable[[Stage], tuple[list[str], list[str]]]] = {
-    "target-root": target_root, "toolchain": toolchain, "cross": cross,
+    "target-root": target_root, "cross": cross,
     "compile": compile_crossed}

@@ -174,6 +174,18 @@ def test_without_a_cross_compiler_every_one_is_said_and_none_built(
     assert built == []
 
 
+def test_without_the_targets_facts_every_one_is_said_and_none_built(
+        fetched: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The target-root stage could not ask the target's interpreter: the cross stage still
+    succeeds, its report refuses each listed distribution (compiled under emulation)."""
+    built = fake_builds(monkeypatch)
+    assert build_all(fetched, tmp_path / "cross", tmp_path / "no-sysroot", None, []) == 0
+    entries = json.loads((tmp_path / "cross/report.json").read_text())["built"]
+    assert entries and {e["check"] for e in entries.values()} == {"facts"}
+    assert not any(e["ok"] for e in entries.values())
+    assert built == []
+
+
 def test_the_compile_stage_proves_what_passed_and_says_one_line_for_each_other(
         fetched: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         capsys: pytest.CaptureFixture[str]) -> None:

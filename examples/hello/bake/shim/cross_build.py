@@ -200,6 +200,15 @@ def build_all(directory: Path, out: Path, sysroot: Path, cache: Path | None,
     listing = directory / CROSS_LIST
     listed = listing.read_text().split() if listing.is_file() else []
     target_dir = sysroot / TARGET_DIR.lstrip("/")
+    if not (target_dir / "facts.json").is_file():  # the target-root stage said why
+        report = {r: {"name": r.partition("==")[0], "version": r.partition("==")[2],
+                      "ok": False, "check": "facts", "detail": "the target's interpreter did "
+                      "not say what a cross build needs (see the target-root stage)"}
+                  for r in listed}
+        out.mkdir(parents=True, exist_ok=True)
+        (out / REPORT).write_text(json.dumps({"toolchain": "", "facts": {}, "built": report},
+                                             indent=2, sort_keys=True) + "\n")
+        return 0
     facts = json.loads((target_dir / "facts.json").read_text())
     gnu = gnu_type(str(facts["platform"])) or ""
     env_of: dict[str, dict[str, str]] = {}
