@@ -47,7 +47,7 @@ CROSS_LIST, REFERENCE, REPORT = "cross.txt", "reference", "report.json"  # in DI
 TARGET_DIR = "/bslim/target"  # in the target's root: what `wheel_gate.py facts` wrote
 # What bslim knows a distribution's cross build needs ({host}: the target's GNU type);
 # [tool.slim.cross] env adds to it and replaces what it names. libuv, bundled by uvloop, is
-# configured for the build machine unless told the host (uvloop issues #104, #641).
+# configured for the build machine unless told the host (uvloop issue #104, PR #114).
 KNOWN_ENV = {"uvloop": {"LIBUV_CONFIGURE_HOST": "{host}"}}
 TOOLS = ("gcc", "g++", "cpp", "ar", "ranlib", "strip", "nm", "ld", "objcopy", "readelf")
 SYSROOTED = ("gcc", "g++", "cpp")  # take --sysroot
