@@ -25,7 +25,6 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -219,9 +218,14 @@ def build_all(directory: Path, out: Path, sysroot: Path, cache: Path | None,
     (out / "logs").mkdir(exist_ok=True)
     abi = {k: facts.get(k) for k in ("platform", "python_full", "abi", "soabi", "ext_suffix",
                                      "glibc", "platform_tag")}
-    with tempfile.TemporaryDirectory(prefix="bslim-cross-") as tmp:
+    # One fixed place per stage (beside OUT) for the builds: the paths a compiler records
+    # (debug info) are the same in every build of the same sources, as in the compile stage.
+    tmp = out.parent / f".{out.name}-work"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    try:
         try:
-            tools, version, missing = *toolchain(gnu, sysroot, Path(tmp) / "bin"), None
+            tools, version, missing = *toolchain(gnu, sysroot, tmp / "bin"), None
             link_multiarch(sysroot, str(facts.get("multiarch") or gnu))
         except gate.Rejected as error:
             tools, version, missing = {}, "", error
@@ -230,9 +234,11 @@ def build_all(directory: Path, out: Path, sysroot: Path, cache: Path | None,
             tools=tools, missing=missing, identity=[version, abi], env_of=env_of,
             references={gate.wheel_name(w)[0]: w
                         for w in sorted((directory / REFERENCE).glob("*.whl"))},
-            cache=cache, work=Path(tmp))
+            cache=cache, work=tmp)
         with ThreadPoolExecutor(max(1, min(len(listed), jobs or os.cpu_count() or 1))) as pool:
             report = dict(pool.map(crossing.one, listed))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
     for requirement, entry in report.items():
         if entry["ok"]:
             print(f"bslim: {requirement}: cross-compiled for {facts['platform']} in "
