@@ -66,6 +66,16 @@ FAST_STAGES = (
                native=True),
     BuildStage(role="runtime", name="runtime", base="runtime", reads=("install",)),
 )
+# Cross-compiling, with fast-wheels: the target's builder (apt-build, asked for its ABI facts)
+# and, on the build platform, the cross builds (the cross compiler installed there only when
+# something is to be cross-compiled); `compile` then starts from the target's builder, proves
+# each cross-built wheel there and compiles the rest.
+CROSS_STAGES = (
+    BuildStage(role="target-root", name="target-root", base="builder",
+               contexts=(SHIM_CONTEXT,)),
+    BuildStage(role="cross", name="cross", base="builder", native=True,
+               reads=("fetch", "target-root")),
+)
 # The plain strategy: pip builds and installs on the target.
 PLAIN_STAGES = (
     BuildStage(role="wheels", name="wheels", base="builder", contexts=(SHIM_CONTEXT,)),
@@ -80,10 +90,11 @@ def inherited_role(index: int, platform: str | None = None) -> str:
 
 
 def plan_stages(prefix: str, *, fast: bool, contexts: Sequence[tuple[str, str]] = (),
-                platforms: Sequence[str] = ()) -> tuple[BuildStage, ...]:
+                platforms: Sequence[str] = (), cross: bool = False) -> tuple[BuildStage, ...]:
     """A target's stages, named `<prefix><role>` (several targets share one Dockerfile).
     wheels-from images come through stages of their own (the target's, and with fast-wheels
-    each platform's for the native fetch); directories are read as named contexts."""
+    each platform's for the native fetch); directories are read as named contexts. `cross`
+    (with `fast`): the cross stages, before `compile`, which then reads them."""
     inherited: list[BuildStage] = []
     images = [(i, name) for i, (name, value) in enumerate(contexts)
               if value.startswith("docker-image://")]
@@ -97,9 +108,13 @@ def plan_stages(prefix: str, *, fast: bool, contexts: Sequence[tuple[str, str]] 
     every = tuple(inherited_role(i, p) for i, _ in images for p in platforms)
     takes = {"fetch": (every, dirs), "compile": (targets, dirs)} if fast \
         else {"wheels": (targets, dirs)}
+    graph = list(FAST_STAGES if fast else PLAIN_STAGES)
+    if fast and cross:
+        at = next(i for i, s in enumerate(graph) if s.role == "compile")
+        graph[at:at + 1] = [*CROSS_STAGES, replace(graph[at], base="target-root",
+                                                    reads=("fetch", "cross"))]
     stages = [replace(s, reads=s.reads + takes[s.role][0], contexts=s.contexts
-                      + takes[s.role][1]) if s.role in takes else s
-              for s in (FAST_STAGES if fast else PLAIN_STAGES)]
+                      + takes[s.role][1]) if s.role in takes else s for s in graph]
     return tuple(replace(stage, name=prefix + stage.role) for stage in (*inherited, *stages))
 
 
@@ -172,6 +187,12 @@ class TargetPlan:
     def fetch_stage(self) -> str | None:
         """fast-wheels: the native stage that resolves and downloads for every platform."""
         return self._maybe("fetch")
+
+    @property
+    def cross_stage(self) -> str | None:
+        """fast-wheels with cross-compiling: the stage that cross-compiles on the build
+        platform what has no wheel for the target."""
+        return self._maybe("cross")
 
     @property
     def cache_key(self) -> str:
@@ -257,7 +278,8 @@ def make_plan(config: Config, locks: Mapping[str, Lock] | None = None,
             config=target,
             dockerfile=target.dockerfile if target.dockerfile is not None else dockerfile,
             stages=() if own else plan_stages(prefix, fast=target.fast_wheels,
-                                              contexts=contexts, platforms=target.platforms),
+                                              contexts=contexts, platforms=target.platforms,
+                                              cross=target.cross.enabled),
             platforms=target.platforms,
             labels=oci_labels(config.project, target),
             dependencies=dependencies(config.project, target.extras),

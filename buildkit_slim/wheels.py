@@ -78,15 +78,15 @@ def plan_lines(exported: Path, platforms: Sequence[str], native: str,
         emulated = platform != native
         lines.append(f"{target} {platform} ({'emulated' if emulated else 'native'}):")
         for entry in sorted(entries, key=lambda e: str(e["name"])):
-            kind = str(entry["kind"])
-            text = KIND_TEXT.get(kind, kind)
-            if kind == "compile" and not emulated:
-                text = "compiled on the target (native)"
-            lines.append(f"  {entry['name']:<24} {entry['version']:<12} {text}")
+            lines.append(f"  {entry['name']:<24} {entry['version']:<12} "
+                         f"{_kind_text(entry, emulated)}")
         compiled = sum(1 for e in entries if e["kind"] == "compile")
+        crossed = sum(1 for e in entries if e["kind"] == "compile" and e.get("how") == "cross")
         noun = "distribution" if len(entries) == 1 else "distributions"
-        lines.append(f"  {len(entries)} {noun}, {compiled} compiled"
-                     + (" under emulation" if emulated and compiled else ""))
+        lines.append(f"  {len(entries)} {noun}, " + (
+            f"{crossed} cross-compiled, {compiled - crossed} compiled under emulation"
+            if emulated and crossed else f"{compiled} compiled"
+            + (" under emulation" if emulated and compiled else "")))
     return lines
 
 
@@ -121,3 +121,15 @@ def locked_plan_lines(target: TargetPlan, native: str, version: str | None) -> l
                      + (" under emulation" if emulated and compiled else "")
                      + ", every file checked against the lock's sha256")
     return lines
+
+
+def _kind_text(entry: dict[str, object], emulated: bool) -> str:
+    kind = str(entry["kind"])
+    if kind != "compile":
+        return KIND_TEXT.get(kind, kind)
+    if not emulated:
+        return "compiled on the target (native)"
+    if entry.get("how") == "cross":
+        return ("cross-compiled on the build platform (proven on the target before use; if it "
+                "fails, compiled under emulation)")
+    return KIND_TEXT[kind] + (f" ({entry['why']})" if entry.get("why") else "")

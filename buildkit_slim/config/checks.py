@@ -47,6 +47,8 @@ ENV_KEY_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 LABEL_KEY_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/-]*")
 _EXPOSE_RE = re.compile(r"([0-9]{1,5})(?:/(tcp|udp|sctp))?")
 _URL_RE = re.compile(r"https?://[^\s'\"\\`$]+")
+_DISTRIBUTION_RE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?")  # PEP 508 names
+_PLACEHOLDER_RE = re.compile(r"\{([^{}]*)\}")
 # One component of a path in the project that reaches COPY, a bake file or .dockerignore: no
 # leading '-' (an option to COPY), no glob or .dockerignore syntax (*?[]!#), no quotes or '$'.
 _PATH_PART_RE = re.compile(r"[A-Za-z0-9_.+~%@{}][A-Za-z0-9_.+~%@{}-]*")
@@ -419,3 +421,42 @@ def output_dir(raw: str, key: str, ctx: Context) -> str | Refused:
                 "directory is left out of the build context, so they would be too: use a "
                 "directory of its own, e.g. \"bake\"")
     return path
+
+
+def distribution_names(raw: list[Any], key: str, ctx: Context) -> tuple[str, ...]:
+    """Distribution names (PEP 508), normalized (PEP 503)."""
+    out: list[str] = []
+    for index, item in enumerate(raw):  # each item's problem in the array's order
+        item_key = f"{key}[{index}]"
+        if not isinstance(item, str):
+            ctx.add(item_key, f"must be a string, got {describe(item)}")
+            continue
+        if not _DISTRIBUTION_RE.fullmatch(item):
+            ctx.add(item_key, f"{item!r} is not a distribution name (e.g. \"numpy\")")
+        elif (name := str(canonicalize_name(item))) not in out:
+            out.append(name)
+    return tuple(sorted(out))
+
+
+def distribution_env(
+    raw: dict[str, Any], key: str, ctx: Context
+) -> tuple[tuple[str, tuple[tuple[str, str], ...]], ...]:
+    """A table of distribution names to tables of environment variables, whose values may
+    name the target's GNU type as {host}."""
+    variables = string_table(ENV_KEY_RE, "environment variable")
+    out = []
+    for name, env in raw.items():
+        item_key = f"{key}.{dotted(name)}"
+        if not _DISTRIBUTION_RE.fullmatch(name):
+            ctx.add(item_key, f"{name!r} is not a distribution name (e.g. \"uvloop\")")
+        elif not isinstance(env, dict):
+            ctx.add(item_key, "must be a table of environment variables, e.g. "
+                    f"{{ LIBUV_CONFIGURE_HOST = \"{{host}}\" }}, got {describe(env)}")
+        else:
+            values = variables(env, item_key, ctx)
+            for variable, value in values:
+                for unknown in (p for p in _PLACEHOLDER_RE.findall(value) if p != "host"):
+                    ctx.add(f"{item_key}.{variable}", f"unknown placeholder {{{unknown}}}; "
+                            "valid: {host} (the target's GNU type, e.g. arm-linux-gnueabihf)")
+            out.append((str(canonicalize_name(name)), values))
+    return tuple(sorted(out))

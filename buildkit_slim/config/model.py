@@ -2,9 +2,9 @@
 
 Each key is one `key(...)` field below (see `buildkit_slim.keys`): TargetConfig holds what every
 target has (set at the top level, or per target under `[tool.slim.targets.<name>]`), Config what
-only the top level sets, CacheConfig the `cache` sub-table, TagRules the `tags` sub-table (what
-`bslim tags` and `bslim release` compute from it is buildkit_slim.tags). Adding a key is adding
-a field here and its test.
+only the top level sets, CacheConfig the `cache` sub-table, CrossConfig `cross`, TagRules the
+`tags` sub-table (what `bslim tags` and `bslim release` compute from it is buildkit_slim.tags).
+Adding a key is adding a field here and its test.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from buildkit_slim.tag_grammar import DEFAULT_PATTERNS, Pattern, TagError, parse
 
 DEFAULT_PLATFORMS = ("linux/amd64", "linux/arm/v7")
 _NATIVE_SPEED = "[arm/v7 at native speed](#armv7-at-native-speed)"
+_CROSS = "[cross-compiling](#cross-compiling)"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -44,6 +45,31 @@ class CacheConfig:
 
 
 NO_CACHE = CacheConfig()
+
+
+@dataclass(frozen=True, kw_only=True)
+class CrossConfig:
+    """`[tool.slim.cross]` (or a target's): compiling for a foreign platform on the build
+    platform, with a cross compiler, instead of under emulation."""
+
+    enabled: bool = key(
+        True, "Cross-compile on the build platform (Debian's cross gcc, the target's own "
+        "headers and libraries) what has no wheel for a foreign platform; each wheel must "
+        f"pass the gate ({_CROSS}) or is compiled under emulation. `false`: compile under "
+        "emulation.")
+    emulate: tuple[str, ...] = key(
+        (), "Distributions compiled under emulation, never cross-compiled, e.g. "
+        "`[\"numpy\"]`.", check=checks.distribution_names,
+        schema={"type": "array", "items": {"type": "string"}, "uniqueItems": True})
+    env: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = key(
+        {}, "Environment of one distribution's cross build, e.g. `{ uvloop = { "
+        "LIBUV_CONFIGURE_HOST = \"{host}\" } }` (`{host}`: the target's GNU type, "
+        "`arm-linux-gnueabihf`); bslim knows uvloop's.", check=checks.distribution_env,
+        schema={"type": "object", "additionalProperties": {
+            "type": "object", "additionalProperties": {"type": ["string", "number"]}}})
+
+
+NO_CROSS_SETTINGS = CrossConfig()
 # bslim writes this file into every local cache directory it creates; it deletes no directory
 # without it (or without the look of BuildKit's own local cache layout, from older versions).
 CACHE_MARKER = ".bslim-cache"
@@ -225,6 +251,9 @@ class TargetConfig:
         True, "Resolve, download and install on the build platform for the target (its "
         "markers and wheel tags); compile under emulation only what has no wheel for it (see "
         f"{_NATIVE_SPEED}).")
+    cross: CrossConfig = key(
+        NO_CROSS_SETTINGS, f"Cross-compiling (see {_CROSS}); a target's table replaces the "
+        "top-level one.")
     publish_wheels: bool = key(
         False, "Also build `<image>-wheels:<tag>`, a `FROM scratch` multi-platform image "
         "holding only the wheels.")

@@ -28,7 +28,7 @@ LOCK_NAMES = ("uv.lock", "pylock.toml")
 # the modules it imports, what it pins and each target's lists (render/dockerfile.py's shim_files).
 SHIM_DIR, SHIM_FILE = "shim", "pip_for_target.py"
 SHIM_NAMES = re.compile(r"pip_for_target\.py|platforms\.py|wheel_build\.py|pinning\.py"
-                        r"|pins\.txt"
+                        r"|cross_build\.py|wheel_gate\.py|pins\.txt"
                         r"|[A-Za-z0-9_-]+\.(requirements|build-requires)\.txt"
                         r"|[A-Za-z0-9_-]+\.[a-z0-9]+-[a-z0-9]+\.lock\.txt")
 

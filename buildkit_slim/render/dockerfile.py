@@ -324,6 +324,8 @@ def fetch(stage: Stage) -> tuple[list[str], list[str]]:
 
 
 def _fetch(target: TargetPlan, part: str, what: dict[str, object]) -> str:
+    what = {**what, "cross": target.config.cross.enabled,  # it lists what to cross-compile
+            "emulate": list(target.config.cross.emulate) or None}
     options = _pip_options(target, every_platform=True)
     if target.config.requirements:
         options += ["--constraint", f"{SRC_DIR}/{target.config.requirements}"]
@@ -359,21 +361,21 @@ def fetch_report(stage: Stage) -> tuple[list[str], list[str]]:
     ]
 
 
-def _compile(stage: Stage, source: str, part: str) -> list[str]:
+def _compile(stage: Stage, source: str, part: str, *more: str, **flags: object) -> list[str]:
     """One RUN on the target: compile what the fetch listed for this platform (sources and
     build requirements prepared natively), without pip; nothing listed: not even Python
     starts. The CA secret is for the fallback to pip's build isolation, which reaches the
-    index; the compile itself does not."""
+    index; the compile itself does not. `more` mounts, `flags` of `compile`: render/cross.py."""
     target, fetched = stage.target, stage.read(source)
     mounts = [f"--mount=type=bind,from={fetched},source={FETCHED},target={FETCHED},rw",
               f"--mount=type=bind,from={stage.read('fetch')},source={SHIM_HOME},"
-              f"target={SHIM_HOME}"]
+              f"target={SHIM_HOME}", *more]
     if part == "project":
         mounts.append(f"--mount=type=bind,from={fetched},source={SRC_DIR},target={SRC_DIR},rw")
     folder = f'"{FETCHED}/$TARGETOS-$TARGETARCH$TARGETVARIANT/{part}"'
     locked = f"{SHIM_HOME}/{target.lock_template}" if target.lock_template else None
     build = _shell(["python3", SHIM, *argv("compile", Shell(folder), COMPILED,
-                                           cache=COMPILE_CACHE, locked=locked), "--",
+                                           cache=COMPILE_CACHE, locked=locked, **flags), "--",
                     *_pip_options(target)])
     build += ' "$@"' if target.config.platform_index_urls else ""
     return _run([*mounts, _pip_cache(target), CA_SECRET], [
@@ -496,3 +498,7 @@ STAGES: dict[str, Callable[[Stage], tuple[list[str], list[str]]]] = {
     "compile": compile_deps, "compile-project": compile_project, "wheels": _wheels,
     "wheelhouse": wheelhouse, "install": install, "runtime": runtime,
 }
+# ...and the cross stages' (render/cross.py, which uses this module's helpers):
+from buildkit_slim.render.cross import STAGES as _CROSS  # noqa: E402
+
+STAGES.update(_CROSS)

@@ -34,15 +34,18 @@ import subprocess
 import sys
 import sysconfig
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import IO, Any
 
 try:  # bslim's own modules; in a build, their copies beside this file
     from buildkit_slim.platforms import MACHINES, MANYLINUX_MACHINES, arg_pair, pair
+    from buildkit_slim.resources import cross_build as cross
     from buildkit_slim.resources import pinning
     from buildkit_slim.resources import wheel_build as build
 except ImportError:  # (in bslim's tree, one up)
     sys.path[:0] = [str(Path(__file__).parent), str(Path(__file__).parents[1])]
+    import cross_build as cross  # type: ignore[import-not-found,no-redef]
     import pinning  # type: ignore[import-not-found,no-redef]
     import wheel_build as build  # type: ignore[import-not-found,no-redef]
     from platforms import (  # type: ignore[import-not-found,no-redef]
@@ -62,20 +65,24 @@ if LIB.is_dir() and str(LIB) not in sys.path:
 # Machines packaging offers manylinux tags for (armv7l and i686 once pretend patched; riscv64
 # too, though PyPI has none): what target_platforms spells, to match pip's tags.
 MANYLINUX = ("x86_64", "i686", "aarch64", "armv7l", "ppc64le", "s390x", "riscv64")
-COMPILE_LIST, REPORT, WHEELS = build.COMPILE_LIST, "report.json", "wheels"  # in a pass's DIR
+COMPILE_LIST, REPORT, WHEELS = build.COMPILE_LIST, "report.json", build.WHEELS  # a pass's DIR
 REPRODUCIBLE = build.REPRODUCIBLE  # `bslim bake --reproducible` (wheel_build.py says what)
 
 Declared = tuple[tuple[str, dict[str, Any]], ...]  # (name, argparse's add_argument keywords)
 LIST: dict[str, Any] = {"action": "append", "default": []}
 _PASS: Declared = (("--project", {}), ("--source", {}), ("--requirement", {}),
                    ("--no-deps", {"action": "store_true"}), ("--inherited", LIST),
-                   ("--locked", {}))
+                   ("--locked", {}), ("--cross", {"action": "store_true"}),
+                   ("--emulate", LIST))
 ARGS: dict[str, Declared] = {  # dir: a pass's output; template: the same with {pair}
     "fetch": (("template", {}), ("--platforms", {"required": True}),
               ("--index-for", {**LIST, "nargs": 2, "metavar": ("PLATFORM", "URL")}),
               ("--project-requires", {}), ("--project-env", {}), *_PASS),
     "pass": (("dir", {}), ("--wheel", {}), *_PASS),
-    "compile": (("dir", {}), ("out", {}), ("--cache", {}), ("--locked", {})),
+    "compile": (("dir", {}), ("out", {}), ("--cache", {}), ("--locked", {}),
+                ("--cross-wheels", {})),
+    "cross": (("dir", {}), ("out", {}), ("--sysroot", {"required": True}), ("--cache", {}),
+              ("--env", {**LIST, "nargs": 2, "metavar": ("DISTRIBUTION", "NAME=VALUE")})),
     "install": (("out", {}), ("removed", {}), ("--locked", {}), ("--wheels", {}),
                 ("--project", {})),
     "pin": (("wheels", {}), ("locked", {}), ("out", {}), ("--project", {})),
@@ -186,13 +193,16 @@ def check(directory: Path) -> int:
     return 0  # not an error: what does not fit is built
 
 
-def sort(directory: Path, project: str | None, source: str, hooked: str | None = None) -> None:
+def sort(directory: Path, project: str | None, source: str, hooked: str | None = None,
+         emulated: Callable[[str, bool], str | None] | None = None) -> None:
     """Keep in DIR/wheels what fits the target; list the rest in DIR/COMPILE_LIST. `hooked`:
     the project's wheel, built by its backend here (in a fixed directory). Each entry of the
-    report says whether the wheel was built from source (else downloaded as it is)."""
+    report says whether the wheel was built from source (else downloaded as it is). With
+    `emulated` (name, whether the project's -> why not cross-compiled), those to cross-compile
+    in DIR/cross.txt too, the wheel built here of each kept as the gate's reference."""
     from pip._vendor.packaging.utils import canonicalize_name, parse_wheel_filename
 
-    supported, report, listed = target_tags(), [], []
+    supported, report, listed, crossed = target_tags(), [], [], []
     (directory / WHEELS).mkdir(parents=True, exist_ok=True)
     built_by_pip = _pip_built()
     for wheel in sorted((directory / WHEELS).glob("*.whl")):
@@ -207,10 +217,19 @@ def sort(directory: Path, project: str | None, source: str, hooked: str | None =
                        "built": built})
         print(f"bslim: {name} {version}: {kind}")
         if kind == "compile":
-            wheel.unlink()
             mine = project is not None and name == canonicalize_name(project)
             listed.append(source if mine else f"{name}=={version}")
+            why = emulated(name, mine) if emulated else None
+            if emulated:
+                report[-1].update({"how": "emulated", "why": why} if why else {"how": "cross"})
+            if emulated and not why:
+                crossed.append(listed[-1])
+                (directory / cross.REFERENCE).mkdir(exist_ok=True)
+                wheel.rename(directory / cross.REFERENCE / wheel.name)
+            else:
+                wheel.unlink()
     (directory / COMPILE_LIST).write_text("".join(f"{line}\n" for line in listed))
+    (directory / cross.CROSS_LIST).write_text("".join(f"{line}\n" for line in crossed))
     (directory / REPORT).write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
 
 
@@ -256,21 +275,24 @@ def run_pip(args: list[str]) -> int:
     return 0
 
 
-def _install(into: Path, requirements: list[str], options: list[str]) -> bool:  # target's
+def _install(into: Path, requirements: list[str], options: list[str],
+             target: str | None) -> bool:  # `target`'s wheels
     shutil.rmtree(into, ignore_errors=True)
     into.mkdir(parents=True)
     return not requirements or _pip(["install", "--quiet", "--target", str(into),
-                                     "--only-binary", ":all:", *target_options(TARGET),
-                                     *options, *requirements]) == 0
+                                     "--only-binary", ":all:", *target_options(target),
+                                     *options, *requirements],
+                                    {"TARGETPLATFORM": target or ""}) == 0
 
 
 def prepare(directory: Path, requirement: str, options: list[str],
             locked: Mapping[str, Any] | None = None) -> bool:
     """Natively, for one listed distribution: its source (the project, or its sdist from pip
     download, unpacked; its sha256 keys the compile cache) and its build requirements (static,
-    then what the backend asks for) installed for the target into DIR/buildenv/<key>, so that
-    the emulated compile runs neither pip nor its build isolation. `locked`: the sdist is
-    downloaded by the lock's hash (pip --require-hashes)."""
+    then what the backend asks for: asked here, with them installed for the build machine into
+    DIR/buildenv-native/<key>, which the cross build uses) installed for the target into
+    DIR/buildenv/<key>, so that the emulated compile runs neither pip nor its build isolation.
+    `locked`: the sdist is downloaded by the lock's hash (pip --require-hashes)."""
     import hashlib
 
     key, src = build.dist_key(requirement), Path(requirement)
@@ -289,13 +311,15 @@ def prepare(directory: Path, requirement: str, options: list[str],
         if (unpacked := build.unpack(found[0], directory / build.SOURCES / key)) is None:
             return False
         src = unpacked
-    requires = list(build.build_system(src)["requires"])
-    asked = env.with_name(f"{key}.requires.json")
-    if not _install(env, requires, options) or build.hook("requires", src, asked, [env]) != 0:
+    requires, native = list(build.build_system(src)["requires"]), directory / build.NATIVE_ENV / key
+    asked = native.with_name(f"{key}.requires.json")
+    if not _install(native, requires, options, NATIVE) or build.hook(
+            "requires", src, asked, [native]) != 0:
         return False
     extra = [r for r in json.loads(asked.read_text()) if r not in requires]
     asked.unlink()
-    return not extra or _install(env, [*requires, *extra], options)
+    return (not extra or _install(native, [*requires, *extra], options, NATIVE)) and _install(
+        env, [*requires, *extra], options, TARGET)
 
 
 def one_pass(ns: argparse.Namespace, options: list[str]) -> int:
@@ -316,12 +340,20 @@ def one_pass(ns: argparse.Namespace, options: list[str]) -> int:
     elif what and (status := run_pip(["wheel", "--wheel-dir", str(directory / WHEELS),
                                       *options, *what])) != 0:
         return status
-    sort(directory, ns.project, source or "/src", hooked=ns.wheel and Path(ns.wheel).name)
-    for listed in (directory / COMPILE_LIST).read_text().split():
-        if not prepare(directory, listed, options, locked):
-            shutil.rmtree(directory / build.BUILDENV / build.dist_key(listed), ignore_errors=True)
-            print(f"bslim: {listed}: build requirements not prepared natively; pip's build "
-                  "isolation will install them under emulation", file=sys.stderr)
+    sort(directory, ns.project, source or "/src", hooked=ns.wheel and Path(ns.wheel).name,
+         emulated=None if TARGET == NATIVE else (
+             lambda name, mine: cross.why_emulated(name, mine, enabled=ns.cross,
+                                                   emulate=ns.emulate, target=TARGET,
+                                                   with_project=bool(ns.project))))
+    listed = (directory / COMPILE_LIST).read_text().split()
+    with ThreadPoolExecutor(4) as pool:  # pip processes, mostly waiting on the index
+        for requirement, ready in zip(listed, pool.map(
+                lambda r: prepare(directory, r, options, locked), listed), strict=True):
+            if not ready:
+                for env in (build.BUILDENV, build.NATIVE_ENV):
+                    shutil.rmtree(directory / env / build.dist_key(requirement), True)
+                print(f"bslim: {requirement}: build requirements not prepared natively; pip's "
+                      "build isolation will install them under emulation", file=sys.stderr)
     return 0
 
 
@@ -345,36 +377,6 @@ def project_env(env: Path, requires_file: str, platforms: list[str],
                   file=sys.stderr)
 
 
-def build_project(env: Path, src: str) -> tuple[int, Path | None]:
-    """The project's wheel, natively, by its backend with the prepared requirements: (0, the
-    wheel); (0, None) when that cannot be done (pip does it then); else the build's failure."""
-    import importlib.metadata
-
-    from pip._vendor.packaging.requirements import InvalidRequirement, Requirement
-    from pip._vendor.packaging.utils import canonicalize_name
-
-    native, asked, out = env / "native", env / "requires.json", env / "native-project"
-    run_env = {"TARGETPLATFORM": NATIVE or ""}
-    if not NATIVE or not native.is_dir() or build.hook("requires", Path(src), asked, [native],
-                                                 run_env) != 0:
-        return 0, None
-    have = {canonicalize_name(d.metadata["Name"] or "")
-            for d in importlib.metadata.distributions(path=[str(native)])}
-    try:
-        missing = {canonicalize_name(Requirement(r).name)
-                   for r in json.loads(asked.read_text())} - have
-    except InvalidRequirement:
-        return 0, None
-    if missing:
-        print(f"bslim: the build backend also asks for {sorted(missing)}: pip builds the "
-              "project", file=sys.stderr)
-        return 0, None
-    if (status := build.hook("wheel", Path(src), out, [native], run_env)) == build.NO_BACKEND:
-        return 0, None
-    wheels = sorted(out.glob("*.whl"))
-    return status, wheels[0] if status == 0 and len(wheels) == 1 else None
-
-
 def fetch(ns: argparse.Namespace, options: list[str]) -> int:
     """Natively, once for the platform set: a pass per platform into the template's directory
     ("{pair}" replaced), each a process of its own, foreign platforms first (sdists built for
@@ -382,13 +384,11 @@ def fetch(ns: argparse.Namespace, options: list[str]) -> int:
     by its backend from what `--project-env` prepared when it can, else by pip in the first
     pass when it is pure. `--project-requires`: prepared in the background, beside the
     passes; a failure there fails the fetch."""
-    from concurrent.futures import ThreadPoolExecutor
-
     env, platforms = ns.project_env, ns.platforms.split(",")
     with ThreadPoolExecutor(1) as background:
         preparing = background.submit(project_env, Path(env), ns.project_requires, platforms,
                                       options) if env and ns.project_requires else None
-        status, wheel = build_project(Path(env), ns.source) if ns.project and env and \
+        status, wheel = build.build_project(Path(env), ns.source) if ns.project and env and \
             ns.no_deps and ns.source else (0, None)
         prepared = wheel is not None  # from prepared requirements: the passes need no index
         for target in sorted(platforms, key=lambda p: p == NATIVE) if status == 0 else []:
@@ -399,7 +399,8 @@ def fetch(ns: argparse.Namespace, options: list[str]) -> int:
                 extra = ["--no-index", "--find-links", str(Path(env) / arg_pair(target))]
             args = argv("pass", str(directory), wheel=wheel and str(wheel), project=ns.project,
                         source=ns.source, requirement=ns.requirement, no_deps=ns.no_deps,
-                        inherited=ns.inherited, locked=ns.locked)
+                        inherited=ns.inherited, locked=ns.locked, cross=ns.cross,
+                        emulate=ns.emulate)
             if status := _self([*args, "--", *options, *extra], {"TARGETPLATFORM": target}):
                 break
             if ns.project and ns.no_deps and wheel is None:  # pure: one wheel for every pass
@@ -508,8 +509,12 @@ def main(args: list[str]) -> int:
         "fetch": fetch, "pass": one_pass, "install": install,
         "compile": lambda ns, rest: build.compile_listed(
             Path(ns.dir), Path(ns.out), rest, ns.cache and Path(ns.cache),
-            pip=lambda args, log: _pip(args, log=log), locked=locked_entries(ns.locked)),
+            pip=lambda args, log: _pip(args, log=log), locked=locked_entries(ns.locked),
+            done=cross.prove(Path(ns.dir), Path(ns.cross_wheels), Path(ns.out))
+            if ns.cross_wheels else ()),
         "pin": pin,
+        "cross": lambda ns, rest: cross.build_all(Path(ns.dir), Path(ns.out), Path(ns.sysroot),
+                                                  ns.cache and Path(ns.cache), ns.env),
         "check": lambda ns, rest: check(Path(ns.inherited)),
         "pip": lambda ns, rest: run_pip(rest)}
     return commands[ns.command](ns, rest)

@@ -5,8 +5,9 @@ file (`python -I -S wheel_build.py --path <env>... -- <pyproject_hooks' script>`
 unpacked with every member checked; `compile` (on the target) builds what the fetch listed,
 side by side, and keeps each wheel in the compile cache, keyed by sdist (sha256) and Python.
 
-pip is only used as a fallback (`pip wheel` with its build isolation, run by the shim) and, on
-Python 3.10 (no tomllib), for its vendored tomli (tested by tests/unit/test_pip_for_target.py).
+pip is only used as a fallback (`pip wheel` with its build isolation, run by the shim) and for
+its vendored libraries (tested with the pinned pip by tests/unit/test_pip_for_target.py):
+tomli on Python 3.10 (no tomllib) and packaging's requirements in `build_project`.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import shutil
 import subprocess
 import sys
 import sysconfig
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
 
@@ -38,8 +39,9 @@ BUILD_MACHINE = running_as(platform.machine(), 64 if sys.maxsize > 2**32 else 32
 NATIVE = native(BUILD_MACHINE)
 TARGET = os.environ.get("TARGETPLATFORM") or NATIVE
 LIB = Path(__file__).with_name("lib")  # the shim's PINS, installed: first on the path
-COMPILE_LIST = "compile.txt"  # in a fetch pass's DIR: what has no wheel for the target
+COMPILE_LIST, WHEELS = "compile.txt", "wheels"  # in a fetch pass's DIR: what has no wheel
 BUILDENV, SDISTS, SOURCES = "buildenv", "sdists", "src"  # DIR/<this>/<key>: for `compile`
+NATIVE_ENV = "buildenv-native"  # DIR/<this>/<key>: its build requirements for the build machine
 LEGACY = {"build-backend": "setuptools.build_meta:__legacy__", "backend-path": [],
           "requires": ["setuptools>=40.8.0"]}  # PEP 517/518 without a [build-system]
 NO_BACKEND = 3  # `hook`: the backend cannot be imported from the prepared requirements
@@ -197,22 +199,55 @@ def unpack(archive: Path, dest: Path) -> Path | None:
     return tops[0] if len(tops) == 1 else None
 
 
+def build_project(env: Path, src: str) -> tuple[int, Path | None]:
+    """The project's wheel, natively, by its backend with the requirements prepared in
+    env/native: (0, the wheel); (0, None) when that cannot be done (pip does it then); else
+    the build's failure."""
+    import importlib.metadata
+
+    from pip._vendor.packaging.requirements import InvalidRequirement, Requirement
+    from pip._vendor.packaging.utils import canonicalize_name
+
+    native, asked, out = env / "native", env / "requires.json", env / "native-project"
+    run_env = {"TARGETPLATFORM": NATIVE or ""}
+    if not NATIVE or not native.is_dir() or hook("requires", Path(src), asked, [native],
+                                                 run_env) != 0:
+        return 0, None
+    have = {canonicalize_name(d.metadata["Name"] or "")
+            for d in importlib.metadata.distributions(path=[str(native)])}
+    try:
+        missing = {canonicalize_name(Requirement(r).name)
+                   for r in json.loads(asked.read_text())} - have
+    except InvalidRequirement:
+        return 0, None
+    if missing:
+        print(f"bslim: the build backend also asks for {sorted(missing)}: pip builds the "
+              "project", file=sys.stderr)
+        return 0, None
+    if (status := hook("wheel", Path(src), out, [native], run_env)) == NO_BACKEND:
+        return 0, None
+    wheels = sorted(out.glob("*.whl"))
+    return status, wheels[0] if status == 0 and len(wheels) == 1 else None
+
+
 def compile_listed(directory: Path, out: Path, options: list[str], cache: Path | None = None,
                    jobs: int | None = None, *, pip: Pip,
-                   locked: Mapping[str, Any] | None = None) -> int:
+                   locked: Mapping[str, Any] | None = None, done: Collection[str] = ()) -> int:
     """On the target: build what the fetch listed, by its backend with the build requirements
     prepared (no pip: seconds to start under emulation), else with pip's isolation; a wheel
     compiled earlier from the same sdist (sha256) for this Python comes from `cache`. Builds
     run side by side, one per core (each compiler is one slow process under emulation), each
     log shown whole, in the listed order; the first failure is the status. `locked` (name ->
     pinning.Locked): every sdist is checked against the lock's sha256 first (the fetch
-    downloaded it by that hash)."""
+    downloaded it by that hash). `done`: listed but built already (cross-compiled, proven)."""
     import tempfile
     from concurrent.futures import ThreadPoolExecutor
 
     listing, todo = directory / COMPILE_LIST, []
     out.mkdir(parents=True, exist_ok=True)
     for requirement in listing.read_text().split() if listing.exists() else []:
+        if requirement in done:
+            continue
         digest = (directory / SDISTS / dist_key(requirement)).with_suffix(".sha256")
         entry = (locked or {}).get(dist_key(requirement)) if requirement[0] != "/" else None
         want = [h for h in entry.hashes if h.startswith("sha256:")] if entry else []

@@ -1,28 +1,26 @@
-"""Prove a cross-compiled wheel before anything uses it; say once, loudly, when one fails.
+"""Prove a cross-built wheel before anything uses it; say once, loudly, when one fails.
 
-bslim ships this file beside pip_for_target.py. Standard library only: it runs inside the
-builder images, on the build platform and under emulation on the target.
+bslim ships this file beside pip_for_target.py in the named context bslim-shim; the standard
+library only (and platforms.py beside it): it runs in the builder images, on the build platform
+and, under emulation, on the target.
 
-  wheel_gate.py facts OUT --platform P [--sysroot DIR] [--at DIR]
-      on the target (emulated): ask this interpreter once for what a cross build needs and
-      write it to OUT: facts.json (ABI facts), include/ (the headers, pyconfig.h resolved
-      when it is Debian's multiarch wrapper) and sysconfig/<its _sysconfigdata module>.py,
-      rewritten so that its include dirs name OUT's copy as seen at --at, and its library
-      dirs the target's root as mounted at --sysroot.
-  wheel_gate.py check --facts F [--reference DIR] [--passed DIR] [--report FILE] WHEEL...
-      natively: tag, extension modules (against the build platform's wheel of the same
-      distribution in DIR), ELF class/machine/EABI/float ABI, GLIBC_ symbol versions.
-  wheel_gate.py import --facts F [--with DIR]... [--report FILE] WHEEL...
-      on the target: unpack the wheels (and those in --with, for their dependencies), import
-      every extension module of each in a fresh interpreter and check it really is the one
-      from the wheel.
-Each failing wheel gives one line: `bslim: <name> <version>: cross-built wheel failed the
-<check> check (<detail>); compiling it under emulation`. Exit status 0 when the checks ran
-(whatever they found: the report says which failed), 2 on bad usage.
+  wheel_gate.py facts OUT --platform P --sysroot DIR
+      on the target, once: ask this interpreter what a cross build needs and write it to OUT:
+      facts.json (ABI facts), include/ (its headers, Debian's multiarch pyconfig.h wrapper
+      resolved) and sysconfig/<its _sysconfigdata module>.py, whose include dirs name that
+      copy and library dirs the target's root, both as the build platform mounts it at DIR.
+
+The checks (`check_wheel`, natively; `import_check`, on the target) are called by
+cross_build.py: the tag; the extension modules against the build platform's wheel of the same
+sdist; each shared object's ELF class, machine, ARM EABI version and float ABI; the GLIBC_
+versions it needs against the target's glibc; then each extension module imported in a fresh
+interpreter and seen to be the wheel's own, really loaded. A failing wheel is said in one line
+(`failed`) and compiled under emulation instead.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import re
@@ -35,20 +33,13 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-# Wheel platform machine for each target platform (PEP 425 platform tags).
-MACHINES = {
-    "linux/amd64": "x86_64",
-    "linux/386": "i686",
-    "linux/arm64": "aarch64",
-    "linux/arm/v7": "armv7l",
-    "linux/arm/v6": "armv6l",
-    "linux/ppc64le": "ppc64le",
-    "linux/s390x": "s390x",
-    "linux/riscv64": "riscv64",
-}
-# What a 64-bit kernel reports to a 32-bit process (uname), and what that process runs as:
-# an arm64 machine running an arm/v7 container says aarch64, or armv8l under linux32.
-THIRTY_TWO_BIT = {"x86_64": "i686", "aarch64": "armv7l", "armv8l": "armv7l"}
+try:  # bslim's own module; in a build, its copy beside this file
+    from buildkit_slim.platforms import MACHINES, running_as
+except ImportError:  # in bslim's tree, one up
+    sys.path[:0] = [str(Path(__file__).parent), str(Path(__file__).parents[1])]
+    from platforms import MACHINES, running_as  # type: ignore[import-not-found,no-redef]
+    del sys.path[:2]
+
 # ELF e_machine per wheel machine; 32 or 64 bits; little (1) or big (2) endian.
 ELF_MACHINE = {
     "x86_64": (62, 64, 1), "i686": (3, 32, 1), "aarch64": (183, 64, 1),
@@ -70,6 +61,7 @@ CONFIG_INCLUDES = ("INCLUDEPY", "CONFINCLUDEPY")
 CONFIG_LIBS = ("LIBDIR", "LIBPL")
 MODULE = re.compile(r"^(?P<name>[A-Za-z_][A-Za-z0-9_]*)"
                     r"(?:\.(?P<tag>cpython-[^.]+|abi3|pypy[^.]*))?\.so$")
+WRAPPER = re.compile(r"^\s*#\s*include\s*<([^>]+/pyconfig\.h)>", re.MULTILINE)
 
 
 class Rejected(Exception):
@@ -80,16 +72,13 @@ class Rejected(Exception):
         self.check = check
 
 
+def failed(name: str, version: str, check: str, detail: str) -> str:
+    """The one line a wheel that failed a check gets."""
+    return (f"bslim: {name} {version}: cross-built wheel failed the {check} check ({detail}); "
+            "compiling it under emulation")
+
+
 # ----------------------------------------------------------------------------- target facts
-
-def wheel_machine(machine: str, pointer_bits: int) -> str:
-    """The wheel platform machine of an interpreter: a 32-bit one on a 64-bit kernel is
-    armv7l/i686, whatever uname says."""
-    machine = machine.lower()
-    if pointer_bits == 32:
-        return THIRTY_TWO_BIT.get(machine, machine)
-    return machine
-
 
 def glibc_version() -> str | None:
     try:
@@ -113,7 +102,7 @@ def facts(platform: str) -> dict[str, object]:
 
     config = sysconfig.get_config_vars()
     bits = struct.calcsize("P") * 8
-    machine = wheel_machine(platform_module.machine(), bits)
+    machine = running_as(platform_module.machine(), bits)
     wanted = MACHINES.get(platform)
     if wanted is None:
         raise SystemExit(f"bslim: --platform {platform!r}: expected one of "
@@ -122,13 +111,12 @@ def facts(platform: str) -> dict[str, object]:
         raise SystemExit(f"bslim: this interpreter runs on {machine} ({bits}-bit), not on "
                          f"{platform} ({wanted})")
     version = f"{sys.version_info[0]}{sys.version_info[1]}"
-    abiflags = getattr(sys, "abiflags", "")
     return {
         "platform": platform,
         "python": f"{sys.version_info[0]}.{sys.version_info[1]}",
         "python_full": platform_module.python_version(),
         "interpreter": f"cp{version}",
-        "abi": f"cp{version}{abiflags}",
+        "abi": f"cp{version}{getattr(sys, 'abiflags', '')}",
         "platform_tag": f"linux_{wanted}",
         "machine": wanted,
         "uname": platform_module.machine(),
@@ -146,9 +134,6 @@ def facts(platform: str) -> dict[str, object]:
     }
 
 
-WRAPPER = re.compile(r"^\s*#\s*include\s*<([^>]+/pyconfig\.h)>", re.MULTILINE)
-
-
 def real_pyconfig(include: Path, multiarch: str, search: list[Path]) -> Path:
     """Debian's pythonX.Y/pyconfig.h only includes <MULTIARCH/pythonX.Y/pyconfig.h>, chosen by
     the compiler's own macros: resolve it for this interpreter's MULTIARCH."""
@@ -162,11 +147,11 @@ def real_pyconfig(include: Path, multiarch: str, search: list[Path]) -> Path:
     return wrapper
 
 
-def export_facts(out: Path, platform: str, sysroot: str, at: str) -> dict[str, object]:
-    """facts.json, include/ and sysconfig/<name>.py under out (see the module's doc)."""
+def export_facts(out: Path, platform: str, sysroot: str) -> dict[str, object]:
+    """facts.json, include/ and sysconfig/<name>.py under `out` (see the module's doc)."""
     found = facts(platform)
     config = sysconfig.get_config_vars()
-    include = Path(str(config["INCLUDEPY"]))
+    include, at = Path(str(config["INCLUDEPY"])), sysroot.rstrip("/") + str(out.resolve())
     out.mkdir(parents=True, exist_ok=True)
     shutil.rmtree(out / "include", ignore_errors=True)
     shutil.copytree(include, out / "include", symlinks=False)
@@ -175,8 +160,7 @@ def export_facts(out: Path, platform: str, sysroot: str, at: str) -> dict[str, o
     shutil.copyfile(pyconfig, out / "include" / "pyconfig.h")
     found["pyconfig"] = str(pyconfig)
     name = str(found["sysconfigdata"])
-    module = __import__(name, globals(), locals(), ["build_time_vars"], 0)
-    build_vars = dict(module.build_time_vars)
+    build_vars = dict(__import__(name, globals(), locals(), ["build_time_vars"]).build_time_vars)
     for key in CONFIG_INCLUDES:
         build_vars[key] = f"{at}/include"
     for key in CONFIG_LIBS:
@@ -407,7 +391,7 @@ def check_wheel(wheel: Path, facts_: dict[str, object],
         if missing:
             raise Rejected("modules", f"no {', '.join(missing)}, which the build platform's "
                            f"{reference.name} has")
-    if not modules:
+    if not modules and (reference is None or extension_modules(reference)):
         raise Rejected("modules", "no extension module at all")
     newest: str | None = None
     libraries: set[str] = set()
@@ -433,56 +417,12 @@ def check_wheel(wheel: Path, facts_: dict[str, object],
     return {"modules": list(modules), "glibc": newest, "needed": sorted(libraries)}
 
 
-def references(directory: Path | None) -> dict[str, Path]:
-    """The build platform's wheels (index wheels, or built natively from the same sdists),
-    by distribution name."""
-    if directory is None or not directory.is_dir():
-        return {}
-    found = {}
-    for wheel in sorted(directory.glob("*.whl")):
-        try:
-            found[wheel_name(wheel)[0]] = wheel
-        except Rejected:
-            continue
-    return found
-
-
-def say_failed(wheel: Path, error: Rejected) -> str:
-    try:
-        name, version, _ = wheel_name(wheel)
-    except Rejected:
-        name, version = wheel.name, "?"
-    return (f"bslim: {name} {version}: cross-built wheel failed the {error.check} check "
-            f"({error}); compiling it under emulation")
-
-
-def check_all(wheels: list[Path], facts_: dict[str, object], reference_dir: Path | None,
-              passed: Path | None) -> dict[str, dict[str, object]]:
-    refs = references(reference_dir)
-    report: dict[str, dict[str, object]] = {}
-    for wheel in wheels:
-        try:
-            name = wheel_name(wheel)[0]
-            result = check_wheel(wheel, facts_, refs.get(name))
-            report[wheel.name] = {"ok": True, **result}
-            if passed is not None:
-                passed.mkdir(parents=True, exist_ok=True)
-                shutil.copy2(wheel, passed / wheel.name)
-        except Rejected as error:
-            report[wheel.name] = {"ok": False, "check": error.check, "detail": str(error)}
-            print(say_failed(wheel, error), file=sys.stderr, flush=True)
-        except (OSError, zipfile.BadZipFile, struct.error, ValueError, IndexError) as error:
-            failed = Rejected("elf", f"unreadable: {error}")
-            report[wheel.name] = {"ok": False, "check": "elf", "detail": str(failed)}
-            print(say_failed(wheel, failed), file=sys.stderr, flush=True)
-    return report
-
-
 # ----------------------------------------------------------------------------- import
 
 IMPORT_PROBE = """
-import importlib, importlib.machinery, json, os, sys
+import importlib, importlib.machinery, os, sys
 root, modules = sys.argv[1], sys.argv[2:]
+sys.path.insert(0, root)
 for name in modules:
     module = importlib.import_module(name)
     spec = getattr(module, "__spec__", None)
@@ -491,7 +431,6 @@ for name in modules:
         raise SystemExit(f"{name} was not loaded as an extension module ({origin})")
     if not origin.startswith(os.path.realpath(root) + os.sep):
         raise SystemExit(f"{name} came from {origin}, not from the wheel")
-print(json.dumps(modules))
 """
 
 
@@ -511,93 +450,33 @@ def unpack(wheel: Path, into: Path) -> None:
             dest.write_bytes(zipped.read(member))
 
 
-def import_all(wheels: list[Path], others: list[Path],
-               facts_: dict[str, object]) -> dict[str, dict[str, object]]:
-    """Under the target: import each wheel's extension modules in a fresh interpreter that
-    sees the standard library, the wheels under test and `others` (their dependencies)."""
-    report: dict[str, dict[str, object]] = {}
+def import_check(wheel: Path, others: list[Path]) -> None:
+    """On the target: import each extension module of `wheel` in a fresh interpreter that sees
+    the standard library, the wheel and `others` (its dependencies), nothing else; each must be
+    loaded from the wheel as an extension module. Raises Rejected("import", why) if not."""
     with tempfile.TemporaryDirectory(prefix="bslim-gate-") as tmp:
         root = Path(tmp) / "site"
         root.mkdir()
-        for wheel in [*others, *wheels]:
-            unpack(wheel, root)
-        for wheel in wheels:
-            modules = list(extension_modules(wheel))
-            probe = subprocess.run(
-                [sys.executable, "-I", "-S", "-c",
-                 f"import sys; sys.path.insert(0, {str(root)!r})\n" + IMPORT_PROBE,
-                 str(root), *modules],
-                capture_output=True, text=True, cwd=tmp, timeout=600, check=False)
-            if probe.returncode == 0:
-                report[wheel.name] = {"ok": True, "imported": modules}
-                continue
-            lines = (probe.stderr or probe.stdout).strip().splitlines()
-            error = Rejected("import", lines[-1] if lines else f"exit {probe.returncode}")
-            report[wheel.name] = {"ok": False, "check": "import", "detail": str(error)}
-            print(say_failed(wheel, error), file=sys.stderr, flush=True)
-    return report
+        for each in [*others, wheel]:
+            unpack(each, root)
+        probe = subprocess.run([sys.executable, "-I", "-S", "-c", IMPORT_PROBE, str(root),
+                                *extension_modules(wheel)], capture_output=True, text=True,
+                               cwd=tmp, timeout=600, check=False)
+    if probe.returncode != 0:
+        lines = (probe.stderr or probe.stdout).replace(f"{root}/", "").strip().splitlines()
+        raise Rejected("import", lines[-1] if lines else f"exit status {probe.returncode}")
 
 
-# ----------------------------------------------------------------------------- command line
-
-def _options(args: list[str], known: tuple[str, ...]) -> tuple[dict[str, list[str]], list[str]]:
-    options: dict[str, list[str]] = {}
-    rest: list[str] = []
-    items = iter(args)
-    for item in items:
-        if item in known:
-            value = next(items, None)
-            if value is None:
-                raise SystemExit(f"bslim: {item} needs a value")
-            options.setdefault(item, []).append(value)
-        elif item.startswith("--"):
-            raise SystemExit(f"bslim: unknown option {item} (expected one of "
-                             f"{', '.join(known)})")
-        else:
-            rest.append(item)
-    return options, rest
-
-
-def _write(report: dict[str, dict[str, object]], path: list[str] | None) -> None:
-    if path:
-        Path(path[0]).write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
-
-
-def main(argv: list[str]) -> int:
-    command, args = (argv[0], argv[1:]) if argv else ("", [])
-    try:
-        if command == "facts":
-            options, rest = _options(args, ("--platform", "--sysroot", "--at"))
-            if len(rest) != 1 or "--platform" not in options:
-                raise SystemExit("bslim: usage: wheel_gate.py facts OUT --platform P")
-            out = Path(rest[0])
-            export_facts(out, options["--platform"][0], options.get("--sysroot", [""])[0],
-                         options.get("--at", [str(out)])[0])
-            return 0
-        if command in ("check", "import"):
-            known = (("--facts", "--reference", "--passed", "--report") if command == "check"
-                     else ("--facts", "--with", "--report"))
-            options, rest = _options(args, known)
-            if "--facts" not in options:
-                raise SystemExit(f"bslim: usage: wheel_gate.py {command} --facts F WHEEL...")
-            facts_ = json.loads(Path(options["--facts"][0]).read_text())
-            wheels = [Path(w) for w in rest]
-            if command == "check":
-                ref = options.get("--reference")
-                passed = options.get("--passed")
-                report = check_all(wheels, facts_, Path(ref[0]) if ref else None,
-                                   Path(passed[0]) if passed else None)
-            else:
-                others = sorted(w for d in options.get("--with", [])
-                                for w in Path(d).glob("*.whl"))
-                report = import_all(wheels, others, facts_)
-            _write(report, options.get("--report"))
-            return 0
-    except SystemExit as error:
-        print(error, file=sys.stderr)
-        return 2
-    print(__doc__, file=sys.stderr)
-    return 2
+def main(args: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="wheel_gate.py")
+    commands = parser.add_subparsers(dest="command", required=True)
+    ask = commands.add_parser("facts", help="on the target: what a cross build needs")
+    ask.add_argument("out")
+    ask.add_argument("--platform", required=True)
+    ask.add_argument("--sysroot", required=True)
+    ns = parser.parse_args(args)
+    export_facts(Path(ns.out), ns.platform, ns.sysroot)
+    return 0
 
 
 if __name__ == "__main__":

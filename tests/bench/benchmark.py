@@ -18,7 +18,8 @@ linux/amd64 and linux/arm/v7 and push to the local registry. Cases:
       (fast-wheels fetches for every configured platform): fast-wheels amd64 vs arm/v7, and
       the plain strategy's arm/v7 (ratios: arm/v7 to amd64, plain to fast)
   (h) the same for a web service: aiohttp, markupsafe (armv7l wheels on PyPI), msgpack, pyyaml,
-      httptools (sdists only for arm/v7: compiled under emulation)
+      httptools (sdists only for arm/v7: cross-compiled, or with cross off compiled under
+      emulation: a row of its own, same invocation)
 Both sides get the same registry cache (mode=max), so the ratios measure the Dockerfiles, not
 the cache settings. Printed: wall time, ratio to the baseline's same case, and per platform the
 compressed image size, bytes of .whl files in any layer, and the wheels pip compiled.
@@ -63,8 +64,10 @@ ENTRYPOINT ["{name}"]
 """
 STEP = re.compile(r"^#(\d+) \[(linux/[a-z0-9/]+) ")
 # pip building a wheel, or bslim's compile stage calling a build backend (no pip there)
+# (or the cross stage's line for a wheel it cross-compiled)
 BUILDING = re.compile(
-    r"^#(\d+) [0-9.]+ +(?:Building wheel for ([A-Za-z0-9_.-]+)|bslim: built ([A-Za-z0-9_.]+)-)")
+    r"^#(\d+) [0-9.]+ +(?:Building wheel for ([A-Za-z0-9_.-]+)|bslim: built ([A-Za-z0-9_.]+)-"
+    r"|bslim: ([A-Za-z0-9_.-]+)==\S+: cross-compiled for)")
 
 
 @dataclass
@@ -99,7 +102,9 @@ def compiled_per_platform(log: str, default: str | None = None) -> dict[str, lis
         elif default and (match := re.match(r"^#(\d+) \[[a-z]", line)):
             steps.setdefault(match.group(1), default)
         elif (match := BUILDING.match(line)) and match.group(1) in steps:
-            out[steps[match.group(1)]].add((match.group(2) or match.group(3)).lower())
+            out[steps[match.group(1)]].add((match.group(2) or match.group(3)).lower()
+                                           if not match.group(4)
+                                           else f"{match.group(4).lower()} (cross)")
     return {p: sorted(out.get(p, ())) for p in PLATFORMS}
 
 
@@ -269,14 +274,19 @@ WEB_SERVICE = ["aiohttp==3.14.5", "markupsafe==3.0.4", "msgpack==1.2.4", "pyyaml
 def wheel_stages(bench: Bench, case: str, stem: str, deps: list[str],
                  packages: list[str]) -> list[Result]:
     """The wheel stage alone (`--export-wheels`), cold, per platform: fast-wheels on amd64 and
-    arm/v7, and the plain strategy on arm/v7; ratios against fast amd64 and fast arm/v7."""
+    arm/v7 (cross-compiling what has no wheel, the default), fast-wheels on arm/v7 compiling
+    that under emulation (`cross = { enabled = false }`), and the plain strategy on arm/v7;
+    ratios against fast amd64, then against fast arm/v7 (cross)."""
     out = []
+    arm = "fast wheel stage linux/arm/v7"
     for strategy, platform, ref_side in (
             ("fast", "linux/amd64", None),
             ("fast", "linux/arm/v7", "fast wheel stage linux/amd64"),
-            ("plain", "linux/arm/v7", "fast wheel stage linux/arm/v7")):
-        name = f"{stem}{strategy}{platform_pair(platform).replace('-', '')}"
-        extra = "fast-wheels = false\n" if strategy == "plain" else ""
+            ("fast-emulated", "linux/arm/v7", arm),
+            ("plain", "linux/arm/v7", arm)):
+        name = f"{stem}{strategy.replace('-', '')}{platform_pair(platform).replace('-', '')}"
+        extra = {"plain": "fast-wheels = false\n",
+                 "fast-emulated": "cross = { enabled = false }\n"}.get(strategy, "")
         project = write_project(bench.work / name, name, deps, packages,
                                 bench.slim_table(name, f'{extra}platforms = ["{platform}"]\n'),
                                 bench.layout)

@@ -126,18 +126,20 @@ def test_projects_with_other_build_args_never_share_a_compiled_wheel(
 def test_two_c_extensions_compile_side_by_side_under_emulation(
     engine: None, tmp_path: Path, ca_bundle: tuple[Path, str]
 ) -> None:
-    """Two dependencies with no armv7l wheel: compiled on the target one per core, each log
-    shown whole, both in the image."""
+    """Two dependencies with no armv7l wheel, cross-compiling off: compiled on the target one
+    per core, each log shown whole, both in the image."""
     project = make_project(tmp_path / "pair", dependencies=[
         "extproj==0.1.0", "tinyext==0.1.0", "tinypure==0.1.0"])
     make_sdist(FIXTURES / "extproj", project / "wheelhouse")
     image = "127.0.0.1:5000/bslim-e2e/pair"
     pyproject = project / "pyproject.toml"
     pyproject.write_text(pyproject.read_text().replace(
-        'image = "127.0.0.1:5000/bslim-e2e/e2eapp"', f'image = "{image}"'))
+        'image = "127.0.0.1:5000/bslim-e2e/e2eapp"',
+        f'image = "{image}"\ncross = {{ enabled = false }}'))
     result = bslim("bake", "--project", str(project), "--push", "--tag", "e2e", "--no-cache",
                    "--progress", "plain", "--ca-bundle", str(ca_bundle[0]))
     assert result.returncode == 0, result.stderr[-3000:]
+    assert "cross-compiled" not in result.stderr
     for name in ("extproj==0.1.0", "tinyext==0.1.0"):
         assert f"bslim: compiling {name} for linux/arm/v7" in result.stderr
     run = docker("run", "--rm", "--pull", "always", "--platform", "linux/arm/v7",

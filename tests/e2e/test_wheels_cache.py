@@ -20,10 +20,11 @@ REG = "127.0.0.1:5000/bslim-e2e"
 
 
 def built_wheels(log: str) -> list[str]:
-    """Distributions built from source in this build, by pip or by the shim's compile step
-    (cached steps print nothing)."""
-    found = re.findall(r"Building wheel for ([A-Za-z0-9_.-]+)|bslim: compiling (\S+) for", log)
-    return [(by_pip or by_shim).split("==")[0] for by_pip, by_shim in found]
+    """Distributions built from source in this build, by pip, by the shim's compile step or
+    by its cross stage (cached steps print nothing)."""
+    found = re.findall(r"Building wheel for ([A-Za-z0-9_.-]+)|bslim: compiling (\S+) for"
+                       r"|bslim: (\S+): cross-compiled for \S+ in [0-9.]+ s;", log)
+    return [(by_pip or by_shim or crossed).split("==")[0] for by_pip, by_shim, crossed in found]
 
 
 def executed_pip_steps(log: str) -> list[str]:

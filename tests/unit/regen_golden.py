@@ -14,15 +14,14 @@ from pathlib import Path
 from buildkit_slim.config import SHIM_FILE
 from buildkit_slim.load import load
 from buildkit_slim.render import render_all
-from buildkit_slim.render.shim import shim_files
+from buildkit_slim.render.shim import SHIM_MODULES, shim_files
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
 EXPECTED = "expected"
 REGENERATE = "python tests/unit/regen_golden.py"
 SHIM_STANDIN = "# buildkit_slim/resources/pip_for_target.py, byte for byte\n"
 PLATFORMS_STANDIN = "# buildkit_slim/platforms.py, byte for byte\n"
-PINNING_STANDIN = "# buildkit_slim/resources/pinning.py, byte for byte\n"
-BUILD_STANDIN = "# buildkit_slim/resources/wheel_build.py, byte for byte\n"
+MODULE_STANDIN = "# buildkit_slim/resources/{}, byte for byte\n"
 
 
 def cases() -> list[Path]:
@@ -35,7 +34,8 @@ def render_case(case: Path) -> dict[str, str]:
     of lines again in every case)."""
     own = shim_files(load(case)[1].targets[0])
     standins = {own[SHIM_FILE]: SHIM_STANDIN, own["platforms.py"]: PLATFORMS_STANDIN,
-                own["wheel_build.py"]: BUILD_STANDIN, own["pinning.py"]: PINNING_STANDIN}
+                **{own[name]: MODULE_STANDIN.format(name) for name in SHIM_MODULES
+                   if name not in (SHIM_FILE, "platforms.py")}}
     return {f.path: standins.get(f.text, f.text)
             for f in render_all(load(case)[1])}
 

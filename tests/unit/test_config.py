@@ -287,6 +287,26 @@ BAD = [
                   f"the project, e.g. \".cache/buildkit\" ({PATH_RULE})",
                   "tool.slim.targets.api.cache.gha: must be a boolean, got a string"],
                  id="cache-bad-values"),
+    # Cross-compiling.
+    pytest.param('[tool.slim.cross]\nenabeld = false\nemulate = ["numpy", "../x", 3]\n'
+                 'env = { uvloop = { "LIBUV-HOST" = "{host}", X = "{target}" }, "a b" = {}, '
+                 'msgpack = "CFLAGS=-O0" }\n', None,
+                 ["tool.slim.cross.enabeld: unknown key; did you mean 'enabled'?",
+                  "tool.slim.cross.emulate[1]: '../x' is not a distribution name (e.g. "
+                  "\"numpy\")",
+                  "tool.slim.cross.emulate[2]: must be a string, got an integer",
+                  "tool.slim.cross.env.uvloop.LIBUV-HOST: 'LIBUV-HOST' is not a valid "
+                  "environment variable name",
+                  "tool.slim.cross.env.uvloop.X: unknown placeholder {target}; valid: {host} "
+                  "(the target's GNU type, e.g. arm-linux-gnueabihf)",
+                  "tool.slim.cross.env.\"a b\": 'a b' is not a distribution name (e.g. "
+                  "\"uvloop\")",
+                  "tool.slim.cross.env.msgpack: must be a table of environment variables, e.g. "
+                  "{ LIBUV_CONFIGURE_HOST = \"{host}\" }, got a string"],
+                 id="cross-bad-values"),
+    pytest.param('[tool.slim.targets.api]\ncross = { enabled = "no" }\n', None,
+                 ["tool.slim.targets.api.cross.enabled: must be a boolean, got a string"],
+                 id="cross-target-bad"),
     pytest.param('[tool.slim]\npublish-wheels = "yes"\n', None,
                  ["tool.slim.publish-wheels: must be a boolean, got a string"],
                  id="publish-wheels-string"),
@@ -682,3 +702,22 @@ def test_a_multiline_license_text_is_left_out(write_project: WriteProject) -> No
     cfg = load(write_project('[project]\nname = "spark"\nscripts = { spark = "a:b" }\n'
                              'license = { text = """Long\nlicense"""}\n[tool.slim]\n'))
     assert cfg.project.license is None
+
+
+def test_cross_compiling_is_on_unless_turned_off_and_a_target_table_replaces_the_top(
+        write_project: WriteProject) -> None:
+    root = write_project(PROJECT + """
+        [tool.slim.cross]
+        emulate = ["NumPy", "numpy"]
+        env = { UVLoop = { LIBUV_CONFIGURE_HOST = "{host}", N = 2 } }
+        [tool.slim.targets.api]
+        [tool.slim.targets.worker]
+        image = "ghcr.io/acme/worker"
+        cross = { enabled = false }
+    """)
+    api, worker = load(root).targets
+    assert api.cross.enabled and api.cross.emulate == ("numpy",)
+    assert api.cross.env == (("uvloop", (("LIBUV_CONFIGURE_HOST", "{host}"), ("N", "2"))),)
+    assert not worker.cross.enabled and worker.cross.emulate == ()
+    default = load(write_project(PROJECT + "[tool.slim]\n")).targets[0].cross
+    assert default.enabled and default.emulate == () and not default.env

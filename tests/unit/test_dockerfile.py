@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from buildkit_slim.load import load
-from buildkit_slim.plan import CONTEXT, BuildStage, Plan, TargetPlan
+from buildkit_slim.plan import CONTEXT, BuildStage, Plan, TargetPlan, plan_stages
 from buildkit_slim.render import dockerfile as renderer
 from buildkit_slim.render.dockerfile import render_dockerfile
 from tests.unit.regen_golden import GOLDEN, cases
@@ -113,18 +113,22 @@ def test_cache_mounts_are_keyed_by_what_changes_a_built_wheel(found: dict[str, S
            for m in re.findall(r"type=cache,id=([^,]+)", run)}
     assert ids, "fast-wheels has cache mounts"
     for cache_id in ids:
-        assert re.fullmatch(r"bslim-(fetch|pip)-[0-9a-f]{12}(-\$\{TARGETOS\}-\$\{TARGETARCH\}"
-                            r"\$\{TARGETVARIANT\})?", cache_id), cache_id
+        assert re.fullmatch(r"bslim-(fetch|pip|cross|cross-apt|cross-apt-lists)-[0-9a-f]{12}"
+                            r"(-\$\{TARGETOS\}-\$\{TARGETARCH\}\$\{TARGETVARIANT\})?",
+                            cache_id), cache_id
 
 
 @pytest.mark.parametrize(("found", "prefix"), FAST)
 def test_dependencies_compile_while_the_project_is_fetched(
         found: dict[str, Stage], prefix: str) -> None:
-    """The emulated compile of the dependencies does not wait for the project's own wheel
-    (a code change reruns neither), and the runtime only copies what was installed natively."""
+    """The emulated compile of the dependencies (and their cross builds) does not wait for the
+    project's own wheel (a code change reruns neither), and the runtime only copies what was
+    installed natively."""
     compile_deps = found[f"{prefix}compile"]
     inherited = {n for n in compile_deps.copies_from if "wheels-from" in n}
-    assert compile_deps.copies_from - inherited == {f"{prefix}fetch"}
+    assert compile_deps.copies_from - inherited == {f"{prefix}fetch", f"{prefix}cross"}
+    assert found[f"{prefix}cross"].copies_from == {f"{prefix}fetch", f"{prefix}target-root"}
+    assert found[f"{prefix}target-root"].copies_from == {"bslim-shim"}
     assert found[f"{prefix}fetch-project"].base == f"{prefix}fetch"
     assert found[f"{prefix}compile-project"].base == f"{prefix}compile"
     runtime = found[f"{prefix}runtime"]
@@ -243,3 +247,45 @@ def test_adding_a_stage_is_a_plan_entry_and_what_its_role_runs(
     text = render_dockerfile(grown)
     assert "# a lock\nFROM scratch AS spark-lock\nCOPY --from=spark-fetch /fetched /lock\n" in text
     expect_graph(grown.targets[0], stages(text))
+
+
+@pytest.mark.parametrize(("found", "prefix"), FAST)
+def test_cross_builds_run_natively_and_compile_starts_from_the_targets_builder(
+        found: dict[str, Stage], prefix: str) -> None:
+    """The cross builds run on the build platform, from the fetch stage's head (one apt-build
+    layer); the target's builder (apt-build, asked for its facts) is where the compile stage
+    starts, on the target. The cross builds reach no index (their build requirements come
+    from the fetch): no secret."""
+    crossed, fetched = found[f"{prefix}cross"], found[f"{prefix}fetch"]
+    assert crossed.native and crossed.base == fetched.base
+    assert not found[f"{prefix}target-root"].native
+    assert found[f"{prefix}compile"].base == f"{prefix}target-root"
+    assert not any("type=secret" in run for run in crossed.runs)
+    assert any("pip_for_target.py cross" in run for run in crossed.runs)
+    assert any("--cross-wheels /cross" in run for run in found[f"{prefix}compile"].runs)
+    assert any("wheel_gate.py facts" in run for run in found[f"{prefix}target-root"].runs)
+
+
+def test_the_cross_compiler_is_installed_only_when_something_is_to_be_cross_compiled() -> None:
+    """A pure project never downloads Debian's cross gcc: it is installed in the cross
+    stage's one RUN, after the test for a non-empty cross.txt, for the target's platform;
+    if apt fails, the build goes on (each wheel is then compiled under emulation)."""
+    plan = load(GOLDEN / "minimal")[1]
+    (run,) = stages(render_dockerfile(plan))["cross"].runs
+    listed = run.index('deps"/cross.txt ]; then ')
+    assert listed < run.index("apt-get install") < run.index("pip_for_target.py cross")
+    assert "linux/arm/v7) set -- gcc-arm-linux-gnueabihf g++-arm-linux-gnueabihf ;;" in run
+    assert "|| echo \"bslim: could not install the cross compiler" in run
+    assert "target=/var/cache/apt,sharing=locked" in run
+
+
+def test_cross_compiling_off_leaves_the_graph_as_it_was() -> None:
+    plan = load(GOLDEN / "minimal")[1]
+    target = plan.targets[0]
+    off = replace(target.config, cross=replace(target.config.cross, enabled=False))
+    plain = replace(plan, targets=(replace(target, config=off, stages=plan_stages(
+        "", fast=True, platforms=target.platforms, cross=False)),))
+    found = stages(render_dockerfile(plain))
+    assert not {"target-root", "cross"} & set(found)
+    assert found["compile"].base == "python:3.13-trixie"
+    assert not any("--cross" in run for stage in found.values() for run in stage.runs)

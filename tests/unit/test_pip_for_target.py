@@ -145,7 +145,9 @@ def test_sort(tmp_path: Path, capsys: pytest.CaptureFixture[str],
     # the list and the report stay out of the wheel directory the image's stages copy.
     assert sorted(p.name for p in (tmp_path / WHEELS).iterdir()) == [
         "notes.txt", FETCHED[1], FETCHED[3], FETCHED[4]]
-    assert sorted(p.name for p in tmp_path.iterdir()) == [COMPILE_LIST, REPORT, WHEELS]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [COMPILE_LIST, "cross.txt", REPORT,
+                                                          WHEELS]
+    assert (tmp_path / "cross.txt").read_text() == ""  # cross-compiling not asked for
     assert (tmp_path / COMPILE_LIST).read_text(encoding="utf-8") == "/src\ntinyext==0.1.0\n"
     report = (tmp_path / REPORT).read_text(encoding="utf-8")
     assert json.loads(report) == [
@@ -170,6 +172,30 @@ def test_sort(tmp_path: Path, capsys: pytest.CaptureFixture[str],
         "bslim: tinypure 1.0: pure",
         "bslim: wrapt 1.17.0: wheel",
     ]
+
+
+@pytest.mark.usefixtures("arm_target")
+def test_sort_lists_what_is_cross_compiled_and_keeps_its_reference(tmp_path: Path) -> None:
+    """With cross-compiling, what is listed goes to cross.txt too unless it must be compiled
+    under emulation (the report says why); the wheel built here from the same sdist is kept
+    for the gate (its extension modules are what the cross-built one must have)."""
+    fetched(tmp_path / WHEELS, FETCHED)
+    asked: list[tuple[str, bool]] = []
+
+    def emulated(name: str, mine: bool) -> str | None:
+        asked.append((name, mine))
+        return "the project itself" if mine else None
+
+    sort(tmp_path, "spark", "/src", emulated=emulated)
+    assert asked == [("spark", True), ("tinyext", False)]
+    assert (tmp_path / COMPILE_LIST).read_text() == "/src\ntinyext==0.1.0\n"
+    assert (tmp_path / "cross.txt").read_text() == "tinyext==0.1.0\n"
+    assert [p.name for p in (tmp_path / "reference").iterdir()] == [FETCHED[2]]
+    assert not (tmp_path / WHEELS / FETCHED[0]).exists()  # the project's: nothing to compare
+    entries = {e["name"]: e for e in json.loads((tmp_path / REPORT).read_text())}
+    assert (entries["tinyext"]["how"], entries["spark"]["how"]) == ("cross", "emulated")
+    assert entries["spark"]["why"] == "the project itself"
+    assert "how" not in entries["numpy"]
 
 
 @pytest.mark.usefixtures("arm_target")
@@ -489,15 +515,18 @@ def test_a_bad_command_line_is_an_argparse_error(
 # --- prepare: the listed distribution's source and build requirements, for the target ----------
 
 class FakePip:
-    """Stands in for the shim's pip processes (`_self`), recording their arguments: a
-    download writes the sdist into --dest, an install or a hook succeeds."""
+    """Stands in for the shim's pip processes (`_self`), recording their arguments (and the
+    platform each pretends, `platforms`): a download writes the sdist into --dest, an
+    install or a hook succeeds."""
 
     def __init__(self, sdist: Path | None) -> None:
         self.sdist = sdist
         self.calls: list[list[str]] = []
+        self.platforms: list[str | None] = []
 
     def __call__(self, args: list[str], env: Any = None, log: Any = None) -> int:
         self.calls.append(args)
+        self.platforms.append((env or {}).get("TARGETPLATFORM"))
         if "download" in args and self.sdist is not None:
             dest = Path(args[args.index("--dest") + 1])
             dest.mkdir(parents=True, exist_ok=True)
@@ -526,20 +555,28 @@ def test_prepare_downloads_unpacks_and_installs_the_targets_build_requirements(
     assert (directory / "sdists/tinyext.sha256").read_text() == hashlib.sha256(
         archive.read_bytes()).hexdigest()
     assert (directory / "src/tinyext/tinyext-0.1.0/pyproject.toml").is_file()
+    # The backend is asked natively, with its requirements installed for the build machine:
+    # the target's (an armv7 Cython module) cannot be loaded here.
     assert hooks == [("requires", "tinyext-0.1.0", ["tinyext"])]
     public = pip_for_target.target_options(target)
+    native = str(directory / "buildenv-native/tinyext")
     assert pip_calls.calls == [
         # the sdist pip built, from the same indexes (no binary: its source)
         ["pip", "--", "download", "--quiet", "--no-deps", "--no-binary", "tinyext", "--dest",
          str(directory / "sdists/tinyext"), "--find-links", "/w", "tinyext==0.1.0"],
-        # its build requirements as the target's wheels, through pip's public options
-        ["pip", "--", "install", "--quiet", "--target", str(directory / "buildenv/tinyext"),
-         "--only-binary", ":all:", *public, "--find-links", "/w", "setuptools>=68"],
+        # its build requirements as the build machine's wheels (the cross build's too)...
+        ["pip", "--", "install", "--quiet", "--target", native, "--only-binary", ":all:",
+         "--find-links", "/w", "setuptools>=68"],
+        ["pip", "--", "install", "--quiet", "--target", native, "--only-binary", ":all:",
+         "--find-links", "/w", "setuptools>=68", "wheel-helper"],
+        # ...and as the target's, through pip's public options
         ["pip", "--", "install", "--quiet", "--target", str(directory / "buildenv/tinyext"),
          "--only-binary", ":all:", *public, "--find-links", "/w", "setuptools>=68",
          "wheel-helper"],
     ]
-    assert "--platform" in public and not (directory / "buildenv/tinyext.requires.json").exists()
+    assert pip_calls.platforms[1:] == [pip_for_target.NATIVE or "", pip_for_target.NATIVE or "",
+                                       target]
+    assert "--platform" in public and not list(directory.glob("*/tinyext.requires.json"))
 
 
 def test_prepare_fails_when_pip_has_no_sdist(tmp_path: Path,

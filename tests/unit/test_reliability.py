@@ -175,9 +175,11 @@ def test_write_one_writer_for_generated_files_init_and_stage_records(
     assert run(capsys, "init", "--project", str(root)).code == 0
     assert written == ["pyproject.toml"]
     assert run(capsys, "render", "--project", str(root)).code == 0
-    assert sorted(written[1:]) == ["Dockerfile", "Dockerfile.dockerignore", "docker-bake.json",
+    assert sorted(written[1:]) == ["Dockerfile", "Dockerfile.dockerignore", "cross_build.py",
+                                   "docker-bake.json",
                                    "hello.build-requires.txt", "pinning.py", "pins.txt",
-                                   "pip_for_target.py", "platforms.py", "wheel_build.py"]
+                                   "pip_for_target.py", "platforms.py", "wheel_build.py",
+                                   "wheel_gate.py"]
     stage = tmp_path_factory.mktemp("stage")
     record = release.StageRecord(image="ghcr.io/acme/hello", target="hello",
                                  platform="linux/amd64", digest="sha256:" + "a" * 64,
@@ -549,9 +551,9 @@ def test_write_bake_reads_a_private_copy_of_its_generation(
               for p in inputs.rglob("*") if p.is_file()}
     assert copied == on_disk
     assert sorted(copied) == ["Dockerfile", "Dockerfile.dockerignore", "docker-bake.json",
-                              "shim/hello.build-requires.txt", "shim/pinning.py", "shim/pins.txt",
-                              "shim/pip_for_target.py", "shim/platforms.py",
-                              "shim/wheel_build.py"]
+                              "shim/cross_build.py", "shim/hello.build-requires.txt",
+                              "shim/pinning.py", "shim/pins.txt", "shim/pip_for_target.py",
+                              "shim/platforms.py", "shim/wheel_build.py", "shim/wheel_gate.py"]
 
 
 def test_cache_an_interrupted_build_leaves_no_unfinished_cache(

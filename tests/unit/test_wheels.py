@@ -181,3 +181,22 @@ def test_manifest_lists_every_tag_of_a_compressed_tag_set_sorted(tmp_path: Path)
         "py2-none-linux_armv7l", "py2-none-manylinux_2_17_armv7l", "py2-none-musllinux_1_1_armv7l",
         "py3-none-linux_armv7l", "py3-none-manylinux_2_17_armv7l", "py3-none-musllinux_1_1_armv7l",
     ]
+
+
+def test_plan_lines_say_what_is_cross_compiled_and_why_the_rest_is_not(tmp_path: Path) -> None:
+    reports(tmp_path, [
+        {**entry("uvloop", "0.21.0", "compile"), "how": "cross"},
+        {**entry("numpy", "2.1.0", "compile"), "how": "emulated",
+         "why": "[tool.slim.cross] emulate lists it"}],
+        [{**entry("spark", "1.0", "compile"), "how": "emulated",
+          "why": "the project itself (cross-compiling covers its dependencies)"}])
+    assert plan_lines(tmp_path, [ARM], AMD, "api") == [
+        "api linux/arm/v7 (emulated):",
+        "  numpy                    2.1.0        COMPILED UNDER EMULATION ([tool.slim.cross] "
+        "emulate lists it)",
+        "  spark                    1.0          COMPILED UNDER EMULATION (the project itself "
+        "(cross-compiling covers its dependencies))",
+        "  uvloop                   0.21.0       cross-compiled on the build platform (proven on "
+        "the target before use; if it fails, compiled under emulation)",
+        "  3 distributions, 1 cross-compiled, 2 compiled under emulation",
+    ]

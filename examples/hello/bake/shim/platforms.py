@@ -15,26 +15,29 @@ One platform, several spellings, each derived here by one function:
     armv7l          machine(): what `uname -m` (and Python's platform.machine()) says in a
                     container of that platform; also the machine part of its wheel tags
     armhf           debian_arch(): Debian's name for it (dpkg --print-architecture)
+    arm-linux-gnueabihf  gnu_type(): the GNU type its cross compiler goes by
 """
 
 from __future__ import annotations
 
 # (OCI platform, `uname -m` in a container of it, Debian architecture, whether PyPI wheels are
-# published for it as manylinux). Debian's armhf needs ARMv7; arm/v6 runs its armel port.
+# published for it as manylinux, the GNU type Debian's cross compiler for it is named by:
+# gcc-<type, '_' as '-'> installs <type>-gcc). Debian's armhf needs ARMv7; arm/v6 runs armel.
 _TABLE = (
-    ("linux/386", "i686", "i386", True),
-    ("linux/amd64", "x86_64", "amd64", True),
-    ("linux/arm/v6", "armv6l", "armel", False),
-    ("linux/arm/v7", "armv7l", "armhf", True),
-    ("linux/arm64", "aarch64", "arm64", True),
-    ("linux/ppc64le", "ppc64le", "ppc64el", True),
-    ("linux/riscv64", "riscv64", "riscv64", False),
-    ("linux/s390x", "s390x", "s390x", True),
+    ("linux/386", "i686", "i386", True, "i686-linux-gnu"),
+    ("linux/amd64", "x86_64", "amd64", True, "x86_64-linux-gnu"),
+    ("linux/arm/v6", "armv6l", "armel", False, "arm-linux-gnueabi"),
+    ("linux/arm/v7", "armv7l", "armhf", True, "arm-linux-gnueabihf"),
+    ("linux/arm64", "aarch64", "arm64", True, "aarch64-linux-gnu"),
+    ("linux/ppc64le", "ppc64le", "ppc64el", True, "powerpc64le-linux-gnu"),
+    ("linux/riscv64", "riscv64", "riscv64", False, "riscv64-linux-gnu"),
+    ("linux/s390x", "s390x", "s390x", True, "s390x-linux-gnu"),
 )
 
 PLATFORMS = tuple(row[0] for row in _TABLE)
 MACHINES = {row[0]: row[1] for row in _TABLE}
 DEBIAN_ARCHES = {row[0]: row[2] for row in _TABLE}
+GNU_TYPES = {row[0]: row[4] for row in _TABLE}
 # Machines PyPI publishes manylinux wheels for: a platform pretending to be one must offer them.
 MANYLINUX_MACHINES = tuple(row[1] for row in _TABLE if row[3])
 # How a host's CPU is reported elsewhere than in a Linux container: macOS and Windows say arm64
@@ -79,6 +82,19 @@ def machine(platform: str) -> str | None:
 def debian_arch(platform: str) -> str | None:
     """linux/arm/v7 -> armhf; None for an unknown platform."""
     return DEBIAN_ARCHES.get(platform)
+
+
+def gnu_type(platform: str) -> str | None:
+    """linux/arm/v7 -> arm-linux-gnueabihf: what Debian's cross compiler for it is called by
+    (arm-linux-gnueabihf-gcc); None for an unknown platform."""
+    return GNU_TYPES.get(platform)
+
+
+def cross_packages(platform: str) -> tuple[str, ...]:
+    """Debian's cross C and C++ compilers for `platform` (installed on another machine)."""
+    found = GNU_TYPES.get(platform)
+    return () if found is None else tuple(
+        f"{tool}-{found.replace('_', '-')}" for tool in ("gcc", "g++"))
 
 
 def native(host_machine: str) -> str | None:

@@ -1,0 +1,1 @@
+# buildkit_slim/resources/wheel_gate.py, byte for byte

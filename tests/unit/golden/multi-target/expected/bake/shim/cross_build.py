@@ -1,0 +1,1 @@
+# buildkit_slim/resources/cross_build.py, byte for byte

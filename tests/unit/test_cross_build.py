@@ -1,0 +1,239 @@
+"""cross_build.py: what is cross-compiled (and why the rest is not), each build's environment,
+its cache key, the cross stage's report and the compile stage's proof, with the builds and the
+import under emulation stood in for (they run for real in tests/e2e/test_cross.py)."""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from buildkit_slim.resources import cross_build, wheel_build, wheel_gate
+from buildkit_slim.resources.cross_build import (
+    CROSS_LIST,
+    REFERENCE,
+    build_all,
+    cache_entry,
+    package_env,
+    prove,
+    why_emulated,
+)
+from tests.unit.test_wheel_gate import ARM_SO, SUFFIX
+
+FACTS = {"platform": "linux/arm/v7", "interpreter": "cp311", "abi": "cp311",
+         "platform_tag": "linux_armv7l", "machine": "armv7l", "glibc": "2.36",
+         "ext_suffix": SUFFIX, "sysconfigdata": "_sysconfigdata__linux_arm-linux-gnueabihf",
+         "multiarch": "arm-linux-gnueabihf", "python_full": "3.11.2", "soabi": "x"}
+
+
+@pytest.mark.parametrize(("name", "mine", "enabled", "emulate", "target", "with_project",
+                          "why"), [
+    ("uvloop", False, True, (), "linux/arm/v7", False, None),
+    ("uvloop", False, False, (), "linux/arm/v7", False,
+     "cross-compiling is off ([tool.slim.cross] enabled = false)"),
+    ("spark", True, True, (), "linux/arm/v7", True,
+     "the project itself (cross-compiling covers its dependencies)"),
+    ("numpy", False, True, ("numpy",), "linux/arm/v7", False,
+     "[tool.slim.cross] emulate lists it"),
+    ("uvloop", False, True, (), "linux/mips", False, "bslim knows no cross compiler for "
+     "linux/mips"),
+    ("tinyext", False, True, (), "linux/arm/v7", True,
+     "resolved with the project's source (dynamic dependencies), built with it"),
+])
+def test_why_emulated(name: str, mine: bool, enabled: bool, emulate: tuple[str, ...],
+                      target: str, with_project: bool, why: str | None) -> None:
+    assert why_emulated(name, mine, enabled=enabled, emulate=emulate, target=target,
+                        with_project=with_project) == why
+
+
+def test_a_distributions_environment_is_bslims_then_the_users() -> None:
+    gnu = "arm-linux-gnueabihf"
+    assert package_env("uvloop", {}, gnu) == {"LIBUV_CONFIGURE_HOST": gnu}
+    assert package_env("uvloop", {"uvloop": {"LIBUV_CONFIGURE_HOST": "{host}-x",
+                                             "EXTRA": "1"}}, gnu) == {
+        "EXTRA": "1", "LIBUV_CONFIGURE_HOST": f"{gnu}-x"}
+    assert package_env("msgpack", {"uvloop": {"A": "b"}}, gnu) == {}
+
+
+def test_the_cache_key_holds_the_sdist_the_toolchain_and_the_abi(tmp_path: Path) -> None:
+    (tmp_path / "sdists").mkdir()
+    (tmp_path / "sdists/tinyext.sha256").write_text("ab12\n")
+    one = cache_entry(tmp_path / "c", tmp_path, "tinyext", ["gcc 12", FACTS, []])
+    assert one is not None and one.name.startswith("ab12-")
+    assert one == cache_entry(tmp_path / "c", tmp_path, "tinyext", ["gcc 12", FACTS, []])
+    for other in (["gcc 14", FACTS, []], ["gcc 12", {**FACTS, "glibc": "2.41"}, []],
+                  ["gcc 12", FACTS, [("CFLAGS", "-O0")]]):
+        assert cache_entry(tmp_path / "c", tmp_path, "tinyext", other) != one
+    assert cache_entry(tmp_path / "c", tmp_path, "other", []) is None  # no sdist digest
+
+
+def _wheel(folder: Path, name: str, members: dict[str, bytes],
+           tag: str = "cp311-cp311-linux_armv7l") -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    file = folder / f"{name}-1.0-{tag}.whl"
+    with zipfile.ZipFile(file, "w") as zipped:
+        for member, data in members.items():
+            zipped.writestr(member, data)
+    return file
+
+
+@pytest.fixture
+def fetched(tmp_path: Path) -> Path:
+    """A fetch pass's DIR as prepare and sort leave it: three listed for cross-compiling."""
+    directory = tmp_path / "fetched"
+    (directory / CROSS_LIST).parent.mkdir(parents=True)
+    (directory / CROSS_LIST).write_text("good==1.0\npurefall==1.0\nbroken==1.0\n")
+    for key in ("good", "purefall", "broken"):
+        (directory / "src" / key / f"{key}-1.0").mkdir(parents=True)
+        (directory / "buildenv-native" / key).mkdir(parents=True)
+        (directory / "sdists").mkdir(exist_ok=True)
+        (directory / "sdists" / f"{key}.sha256").write_text(f"{key}sha\n")
+    _wheel(directory / REFERENCE, "purefall", {f"purefall/_speedups{SUFFIX}": b""},
+           tag="cp311-cp311-linux_x86_64")
+    sysroot = tmp_path / "sysroot"
+    target = sysroot / cross_build.TARGET_DIR.lstrip("/")
+    (target / "sysconfig").mkdir(parents=True)
+    (target / "facts.json").write_text(json.dumps(FACTS))
+    return directory
+
+
+def fake_builds(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, dict[str, str]]]:
+    """The toolchain and each backend stood in for: good builds an armhf module, purefall
+    silently builds without its extension, broken fails."""
+    built: list[tuple[str, dict[str, str]]] = []
+    monkeypatch.setattr(cross_build, "toolchain", lambda gnu, sysroot, bin_dir: (
+        {"CC": f"{gnu}-gcc"}, "arm-linux-gnueabihf-gcc (Debian 12.2.0-14) 12.2.0"))
+    monkeypatch.setattr(cross_build, "link_multiarch", lambda sysroot, multiarch: None)
+
+    def hook(action: str, src: Path, out: Path, paths: list[Path], env: Any = None,
+             log: Any = None) -> int:
+        name = src.name.split("-")[0]
+        built.append((name, dict(env)))
+        if name == "broken":
+            log.write("compiling...\nerror: arm-linux-gnueabihf-gcc failed with exit code 1\n")
+            return 1
+        members = {f"good/_speed{SUFFIX}": ARM_SO} if name == "good" else {
+            "purefall/__init__.py": b""}
+        _wheel(out, name, members)
+        return 0
+
+    monkeypatch.setattr(wheel_build, "hook", hook)
+    return built
+
+
+def test_the_cross_stage_builds_checks_and_reports_each(
+        fetched: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    built = fake_builds(monkeypatch)
+    out, cache = tmp_path / "cross", tmp_path / "cache"
+    assert build_all(fetched, out, tmp_path / "sysroot", cache, [["good", "A=b"]], jobs=2) == 0
+    report = json.loads((out / "report.json").read_text())
+    assert report["toolchain"].startswith("arm-linux-gnueabihf-gcc")
+    entries = report["built"]
+    assert {r: (e["ok"], e.get("check")) for r, e in entries.items()} == {
+        "good==1.0": (True, None), "purefall==1.0": (False, "modules"),
+        "broken==1.0": (False, "build")}
+    assert entries["broken==1.0"]["detail"] == (
+        "exit status 1: error: arm-linux-gnueabihf-gcc failed with exit code 1")
+    assert "no purefall._speedups, which the build platform's" in entries[
+        "purefall==1.0"]["detail"]
+    assert [p.name for p in (out / "wheels").iterdir()] == [
+        "good-1.0-cp311-cp311-linux_armv7l.whl"]
+    env = dict(built)["good"]
+    assert (env["TARGETPLATFORM"], env["_PYTHON_HOST_PLATFORM"], env["A"], env["CC"]) == (
+        "linux/arm/v7", "linux-armv7l", "b", "arm-linux-gnueabihf-gcc")
+    assert env["_PYTHON_SYSCONFIGDATA_NAME"] == FACTS["sysconfigdata"]
+    assert "cross-compiled for linux/arm/v7" in capsys.readouterr().err
+    # Again: the good one from the cache (still checked), the others built again.
+    built.clear()
+    assert build_all(fetched, tmp_path / "again", tmp_path / "sysroot", cache,
+                     [["good", "A=b"]], jobs=1) == 0
+    assert sorted(name for name, _ in built) == ["broken", "purefall"]
+    again = json.loads((tmp_path / "again/report.json").read_text())["built"]
+    assert again["good==1.0"]["cached"] is True
+    # Another environment for it: another cache entry, built again.
+    built.clear()
+    build_all(fetched, tmp_path / "third", tmp_path / "sysroot", cache, [["good", "A=c"]])
+    assert "good" in [name for name, _ in built]
+
+
+def test_without_a_cross_compiler_every_one_is_said_and_none_built(
+        fetched: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    built = fake_builds(monkeypatch)
+
+    def no_gcc(gnu: str, sysroot: Path, bin_dir: Path) -> Any:
+        raise wheel_gate.Rejected("toolchain", f"no {gnu}-gcc on the build platform")
+
+    monkeypatch.setattr(cross_build, "toolchain", no_gcc)
+    build_all(fetched, tmp_path / "cross", tmp_path / "sysroot", None, [])
+    entries = json.loads((tmp_path / "cross/report.json").read_text())["built"]
+    assert {e["check"] for e in entries.values()} == {"toolchain"}
+    assert built == []
+
+
+def test_without_the_targets_facts_every_one_is_said_and_none_built(
+        fetched: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The target-root stage could not ask the target's interpreter: the cross stage still
+    succeeds, its report refuses each listed distribution (compiled under emulation)."""
+    built = fake_builds(monkeypatch)
+    assert build_all(fetched, tmp_path / "cross", tmp_path / "no-sysroot", None, []) == 0
+    entries = json.loads((tmp_path / "cross/report.json").read_text())["built"]
+    assert entries and {e["check"] for e in entries.values()} == {"facts"}
+    assert not any(e["ok"] for e in entries.values())
+    assert built == []
+
+
+def test_the_compile_stage_proves_what_passed_and_says_one_line_for_each_other(
+        fetched: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    fake_builds(monkeypatch)
+    cross = tmp_path / "cross"
+    build_all(fetched, cross, tmp_path / "sysroot", None, [])
+    (fetched / CROSS_LIST).write_text("good==1.0\npurefall==1.0\nbroken==1.0\nlate==2.0\n")
+    dep = _wheel(fetched / "wheels", "dep", {"dep/__init__.py": b""}, tag="py3-none-any")
+    capsys.readouterr()
+    imported: list[tuple[str, list[str]]] = []
+
+    def import_check(wheel: Path, others: list[Path]) -> None:
+        imported.append((wheel.name, [o.name for o in others]))
+
+    monkeypatch.setattr(wheel_gate, "import_check", import_check)
+    out = tmp_path / "compiled"
+    assert prove(fetched, cross, out) == {"good==1.0"}
+    assert imported == [("good-1.0-cp311-cp311-linux_armv7l.whl", [dep.name])]
+    assert [p.name for p in out.iterdir()] == ["good-1.0-cp311-cp311-linux_armv7l.whl"]
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[0] == ("bslim: good 1.0: cross-compiled wheel proven on "
+                        f"{wheel_build.TARGET} (imported good._speed)")
+    assert lines[1].startswith("bslim: purefall 1.0: cross-built wheel failed the modules "
+                               "check (no purefall._speedups")
+    assert lines[2:] == [
+        "bslim: broken 1.0: cross-built wheel failed the build check (exit status 1: error: "
+        "arm-linux-gnueabihf-gcc failed with exit code 1); compiling it under emulation",
+        "bslim: late 2.0: cross-built wheel failed the build check (the cross stage did not "
+        "build it); compiling it under emulation"]
+
+
+def test_an_import_failure_under_emulation_is_one_line_too(
+        fetched: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    fake_builds(monkeypatch)
+    build_all(fetched, tmp_path / "cross", tmp_path / "sysroot", None, [])
+    (fetched / CROSS_LIST).write_text("good==1.0\n")
+
+    def import_check(wheel: Path, others: list[Path]) -> None:
+        raise wheel_gate.Rejected("import", "ImportError: good/_speed.so: undefined symbol: x")
+
+    monkeypatch.setattr(wheel_gate, "import_check", import_check)
+    capsys.readouterr()
+    assert prove(fetched, tmp_path / "cross", tmp_path / "out") == set()
+    assert capsys.readouterr().err == (
+        "bslim: good 1.0: cross-built wheel failed the import check (ImportError: "
+        "good/_speed.so: undefined symbol: x); compiling it under emulation\n")
+
+
+def test_nothing_cross_built_nothing_proven(tmp_path: Path) -> None:
+    assert prove(tmp_path, tmp_path / "cross", tmp_path / "out") == set()
