@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
+import re
 import shutil
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from buildkit_slim import files, render
 from buildkit_slim.cache import cache_refs, gha_warning, local_dirs
-from buildkit_slim.config import CACHE_MARKER, is_cache_dir
+from buildkit_slim.config import CACHE_MARKER
 from buildkit_slim.docker import BakeRequest
 from buildkit_slim.errors import UsageError
-from buildkit_slim.plan import WHEELS_SUFFIX, Plan, TargetPlan
+from buildkit_slim.plan import SHIM_CONTEXT, WHEELS_SUFFIX, Plan, TargetPlan
 from buildkit_slim.render.bake import escape_hcl
 
 EXPORT_SUFFIX = "-export-wheels"
@@ -50,6 +52,10 @@ class BakeOptions:
     export_cache: bool = True  # False: --no-cache-export (pull requests must not write)
     export_wheels: Path | None = None
     report_dir: Path | None = None  # `bslim plan`: export the fetch stage's decisions here
+    # A private copy of this run's generation (`render_files`): buildx reads the bake file,
+    # Dockerfile and shim from there, so a render of the project while it builds cannot hand
+    # it half of another generation.
+    inputs: Path | None = None
 
 
 def bake_request(
@@ -57,9 +63,11 @@ def bake_request(
     chosen: Plan,
     options: BakeOptions,
     *,
-    exists: Callable[[Path], bool] = Path.exists,
+    exists: Callable[[Path], bool] | None = None,
 ) -> BakeRequest:
-    """What `docker buildx bake` gets for these choices (`exists` is the only look outside).
+    """What `docker buildx bake` gets for these choices (`exists`, whether a local cache to
+    read is there, is the only look outside; by default `readable_cache`, which refuses a
+    directory at a cache location that bslim did not write).
 
     Per-run values (platforms, the CA secret, per-platform cache refs, exports) go into an
     override bake file passed after the generated one, not into `--set`: bake replaces
@@ -83,7 +91,8 @@ def bake_request(
             # The wheel image builds the same stages: same platforms and secret, but it never
             # writes the cache (the image target does; two writers of one ref race).
             override[target.name + WHEELS_SUFFIX] = dict(body)
-        body.update(_cache_override(target, options, subset, exists))
+        body.update(_cache_override(target, options, subset,
+                                    exists or (lambda path: readable_cache(path, root))))
         if body:
             override[target.name] = body
     names: tuple[str, ...] = () if len(chosen.targets) == len(full.targets) else tuple(
@@ -111,6 +120,10 @@ def bake_request(
                 "output": [f"type=local,dest={export_dir(dest, target.name)}"],
             }
         names = tuple(t.name + suffix for t in chosen.targets)
+    bake_files: tuple[str, ...] = (full.bake_file,)
+    if options.inputs is not None:
+        bake_files = _read_inputs(full, options.inputs.resolve(), override)
+        outside.append(options.inputs.resolve())
     env = {"TAG": options.tag} if options.tag is not None else {}
     if any(not p.is_relative_to(root.resolve()) for p in outside):
         # buildx >= 0.20 refuses secrets and outputs outside the working directory without
@@ -118,7 +131,7 @@ def bake_request(
         env["BUILDX_BAKE_ENTITLEMENTS_FS"] = "0"
     return BakeRequest(
         project_root=root,
-        files=(full.bake_file,),
+        files=bake_files,
         # A bake file too: paths (secret files, export dirs, caches) must stay literal.
         override={"target": _escape_all(override)} if override else None,
         targets=names,
@@ -131,6 +144,26 @@ def bake_request(
         metadata_file=options.metadata_file.resolve() if options.metadata_file else None,
         cache=options.cache,
     )
+
+
+def _read_inputs(full: Plan, inputs: Path, override: dict[str, dict[str, Any]]
+                 ) -> tuple[str, ...]:
+    """Point every target at the private copy of the generation: the Dockerfile (with its
+    .dockerignore beside it) and the shim's context; returns the bake file to read."""
+    def inside(path: str) -> str:
+        return str(inputs / path.removeprefix(full.output_dir + "/"))
+
+    for target in full.targets:
+        body: dict[str, Any] = {}
+        if target.dockerfile == full.dockerfile:
+            body["dockerfile"] = inside(full.dockerfile)
+        if target.shim_dir is not None:
+            body["contexts"] = {SHIM_CONTEXT: inside(target.shim_dir)}
+        names = [target.name] + ([target.name + WHEELS_SUFFIX]
+                                 if target.config.publish_wheels else [])
+        for name in names if body else []:
+            override.setdefault(name, {}).update(body)
+    return (inside(full.bake_file),)
 
 
 def _escape_all(value: Any) -> Any:
@@ -177,8 +210,16 @@ def warnings(plan: Plan, env: Mapping[str, str]) -> list[str]:
     return [message] if message else []
 
 
-def render_files(project_root: Path, plan: Plan) -> list[str]:
-    return files.write_atomically(project_root, render.render_all(plan))
+def render_files(project_root: Path, plan: Plan, inputs: Path | None = None) -> list[str]:
+    """Write the generation into the output directory; with `inputs`, also the private copy
+    the build reads (BakeOptions.inputs)."""
+    generated = render.render_all(plan)
+    if inputs is not None:
+        for f in generated:
+            path = inputs / f.path.removeprefix(plan.output_dir + "/")
+            path.parent.mkdir(parents=True, exist_ok=True)
+            files.write_file(path, f.text.encode(), mode=files.GENERATED_MODE)
+    return files.write_generated(project_root, plan.output_dir, generated)
 
 
 def _local_cache_dirs(chosen: Plan, options: BakeOptions) -> list[tuple[Path, Path]]:
@@ -192,43 +233,124 @@ def _local_cache_dirs(chosen: Plan, options: BakeOptions) -> list[tuple[Path, Pa
     return out
 
 
-def _replaceable(path: Path) -> bool:
-    """Only a directory bslim (or BuildKit, for it) wrote may be deleted: never a symlink,
-    never one holding anything else (cache.local = "." once made that the project's code)."""
-    if path.is_symlink() or not path.is_dir():
+_BUILDKIT_TOP = frozenset(("index.json", "ingest", "blobs", "oci-layout"))
+_HEX = re.compile(r"[0-9a-f]{16,128}")
+_INGEST_FILES = frozenset(("data", "ref", "startedat", "total", "updatedat", "expected"))
+
+
+def _real_dir(path: Path) -> bool:
+    return path.is_dir() and not path.is_symlink()
+
+
+def _real_file(path: Path) -> bool:
+    return path.is_file() and not path.is_symlink()
+
+
+def _buildkit_layout(path: Path) -> bool:
+    """Exactly what BuildKit's local cache exporter writes, and nothing else: index.json,
+    oci-layout, blobs/<algorithm>/<hex digest>, ingest/<hex>/<its bookkeeping>. A directory
+    that only looks so from its top level (blobs/photo.png) is not one."""
+    for entry in path.iterdir():
+        name = entry.name
+        if name not in _BUILDKIT_TOP:
+            return False
+        if name in ("index.json", "oci-layout"):
+            if not _real_file(entry):
+                return False
+        elif not _real_dir(entry):
+            return False
+        elif name == "blobs":
+            for algorithm in entry.iterdir():
+                if not (_real_dir(algorithm) and algorithm.name.isalnum()
+                        and all(_real_file(b) and _HEX.fullmatch(b.name)
+                                for b in algorithm.iterdir())):
+                    return False
+        else:  # ingest
+            for item in entry.iterdir():
+                if not (_real_dir(item) and _HEX.fullmatch(item.name)
+                        and all(_real_file(f) and f.name in _INGEST_FILES
+                                for f in item.iterdir())):
+                    return False
+    return True
+
+
+def owned_cache(path: Path) -> bool:
+    """Whether bslim may read this directory as its cache and delete it: one it marked
+    (`.bslim-cache`, a regular file), or BuildKit's cache layout with nothing else in it
+    (what bslim versions before the mark left). Never a symlink."""
+    if not _real_dir(path):
         return False
-    return is_cache_dir([p.name for p in path.iterdir()])
+    try:
+        return _real_file(path / CACHE_MARKER) or _buildkit_layout(path)
+    except OSError:
+        return False
+
+
+def readable_cache(path: Path, project_root: Path) -> bool:
+    """A local cache to hand BuildKit as cache-from: False when there is none; a directory
+    there that bslim did not write is refused (BuildKit would fail on it, or read a user's
+    files as a cache)."""
+    if not path.exists() and not path.is_symlink():
+        return False
+    readable = (path / "index.json").is_file()
+    if not owned_cache(path) or (not readable and not _real_file(path / CACHE_MARKER)):
+        raise _refuse(path, project_root)
+    return readable
 
 
 def _refuse(path: Path, project_root: Path) -> UsageError:
-    return UsageError(f"{path.relative_to(project_root).as_posix()} is not a build cache bslim "
-                      f"wrote (no {CACHE_MARKER} file in it); bslim deletes no directory it did "
-                      "not create", hint="move it away, or point cache.local elsewhere")
+    shown = path.relative_to(project_root).as_posix() if path.is_relative_to(project_root) \
+        else str(path)
+    return UsageError(f"{shown} is not a build cache bslim wrote (no {CACHE_MARKER} file in it, "
+                      "and not BuildKit's cache layout alone); bslim neither reads it as a "
+                      "cache nor deletes it", hint="move it away, or point cache.local "
+                      "elsewhere")
 
 
 def clear_stale_local_caches(chosen: Plan, options: BakeOptions) -> None:
-    """A `.new` directory left by a failed build would be written into, and grow: start empty."""
+    """A `.new` directory left by a failed build would be written into, and grow: start empty.
+    Deletes only what `owned_cache` says bslim wrote, whoever calls it."""
     for _, new in _local_cache_dirs(chosen, options):
         if new.is_symlink() or new.exists():
-            if not _replaceable(new):
+            if not owned_cache(new):
                 raise _refuse(new, options.project_root)
             shutil.rmtree(new)
 
 
 def rotate_local_caches(chosen: Plan, options: BakeOptions) -> None:
-    """type=local only grows: the build wrote a fresh directory; it replaces the old one."""
+    """type=local only grows: the build wrote a fresh directory; it replaces the old one.
+    Marks and keeps only what BuildKit (or bslim) wrote; deletes only what `owned_cache` says
+    bslim wrote, whoever calls it."""
     if not options.export_cache:
         return
     for current, new in _local_cache_dirs(chosen, options):
-        if new.is_dir() and not new.is_symlink():
-            (new / CACHE_MARKER).write_text("a build cache written by bslim; bslim replaces "
-                                            "this directory after each build\n",
-                                            encoding="utf-8")
-            if current.is_symlink() or current.exists():
-                if not _replaceable(current):
-                    raise _refuse(current, options.project_root)
-                shutil.rmtree(current)
-            new.rename(current)
+        if not new.is_dir() or new.is_symlink():
+            continue
+        for path in (new, current):
+            if (path.is_symlink() or path.exists()) and not owned_cache(path):
+                raise _refuse(path, options.project_root)
+        if not (new / "index.json").is_file():
+            continue  # an export that did not finish: the next build clears it
+        (new / CACHE_MARKER).write_text("a build cache written by bslim; bslim replaces "
+                                        "this directory after each build\n",
+                                        encoding="utf-8")
+        if current.is_symlink() or current.exists():
+            shutil.rmtree(current)
+        new.rename(current)
+
+
+@contextlib.contextmanager
+def local_cache_rotation(chosen: Plan, options: BakeOptions) -> Iterator[None]:
+    """Around a build that writes the local cache: a fresh `.new` before it, swapped in after
+    it; a build that fails or is interrupted leaves no unfinished `.new` behind."""
+    clear_stale_local_caches(chosen, options)
+    try:
+        yield
+    except BaseException:
+        with contextlib.suppress(UsageError, OSError):
+            clear_stale_local_caches(chosen, options)
+        raise
+    rotate_local_caches(chosen, options)
 
 
 def run_bake(request: BakeRequest, *, quiet: bool = False) -> None:

@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated
 
 import typer
 
 from buildkit_slim import __version__, config, plan, release, render
-from buildkit_slim.errors import BslimError, CheckFailed, ConfigError, UsageError
+from buildkit_slim.entry import main
+from buildkit_slim.errors import CheckFailed, UsageError
+from buildkit_slim.oci import check_tag
+
+# `main` is the command line as the console script runs it (buildkit_slim/entry.py).
+__all__ = ["app", "main"]
 
 app = typer.Typer(
     name="bslim",
@@ -50,10 +56,25 @@ def _main(
     """bslim: [tool.slim] in pyproject.toml -> docker buildx bake file + multi-stage Dockerfile."""
 
 
-def _check_secret_files(ca_bundle: Path | None, netrc: Path | None) -> None:
-    for option, path in (("--ca-bundle", ca_bundle), ("--netrc", netrc)):
-        if path is not None and not path.is_file():
+# buildx reads `id=ca,src=PATH` and `type=local,dest=PATH` as comma-separated fields.
+_SPLITS_SPEC = re.compile(r'[,"\x00-\x1f\x7f]')
+
+
+def _check_paths(ca_bundle: Path | None, netrc: Path | None,
+                 export_wheels: Path | None = None) -> None:
+    """Secret files must be files, and every path that goes into a buildx spec must reach it
+    whole: a comma, quote or line break would make the rest another field (`id=evil`)."""
+    for option, path in (("--ca-bundle", ca_bundle), ("--netrc", netrc),
+                         ("--export-wheels", export_wheels)):
+        if path is None:
+            continue
+        if option != "--export-wheels" and not path.is_file():
             raise UsageError(f"{option}: {path} is not a file")
+        resolved = str(path.resolve())
+        if found := _SPLITS_SPEC.search(resolved):
+            raise UsageError(f"{option}: {resolved!r} holds {found.group()!r}, which would split "
+                             "it in the spec buildx reads it from",
+                             hint="rename it, or pass a link to it from a path without one")
 
 
 @app.command()
@@ -73,13 +94,13 @@ def render_cmd(
         sys.stdout.write(next(f.text for f in generated if f.path == the_plan.bake_file))
         return
     if check:
-        stale = files.stale_files(project, generated)
+        stale = files.read_generated(project, the_plan.output_dir, generated)
         if stale:
             raise CheckFailed(f"generated files are stale: {', '.join(stale)}",
                               hint=f"run `bslim render --project {project}` and commit them")
         print(f"up to date: {', '.join(f.path for f in generated)}")
         return
-    written = files.write_atomically(project, generated)
+    written = files.write_generated(project, the_plan.output_dir, generated)
     for f in generated:
         print(f"{'wrote' if f.path in written else 'unchanged'} {f.path}")
 
@@ -110,6 +131,7 @@ def init(
 
 @app.command()
 def bake(
+    ctx: typer.Context,
     targets: Annotated[list[str] | None, typer.Argument(help="Targets to build (default: all).")]
     = None,
     project: ProjectOpt = Path(),
@@ -156,6 +178,7 @@ def bake(
 ) -> None:
     """Render, then build with `docker buildx bake`."""
     import os
+    import tempfile
 
     from buildkit_slim import apply, wheels
 
@@ -166,7 +189,17 @@ def bake(
                          "with --load or --push")
     if progress not in ("plain", "tty", "auto"):
         raise UsageError(f"--progress: {progress!r} is not valid; use plain, tty or auto")
-    _check_secret_files(ca_bundle, netrc)
+    _check_paths(ca_bundle, netrc, export_wheels)
+    # One tag rule for every command (merge's): --tag, else a non-empty $TAG (an empty one is
+    # unset, as for merge: CI templates leave empty variables).
+    if tag is not None:
+        check_tag(tag, "--tag")
+    elif os.environ.get("TAG"):
+        check_tag(os.environ["TAG"], "TAG")
+    elif "TAG" in os.environ:
+        from buildkit_slim.render.bake import DEFAULT_TAG
+
+        tag = DEFAULT_TAG
     _, the_plan = _load(project)
     chosen = plan.select(the_plan, targets or [], platform or [])
     staged = release.stage_choice(chosen, push=push, export_wheels=export_wheels is not None,
@@ -179,17 +212,20 @@ def bake(
         for key, value in release.build_labels(target.name, revision=rev,
                                                created=created).items():
             overrides.setdefault(key, value)
+    # The build reads a private copy of the generation it rendered (removed when it is done).
+    inputs = None if print_ else Path(ctx.with_resource(
+        tempfile.TemporaryDirectory(prefix="bslim-inputs-")))
     options = apply.BakeOptions(
         project_root=project, platforms=tuple(platform or ()),
         overrides=overrides, tag=tag, push=push, load=load,
         builder=builder, progress=progress, metadata_file=metadata_file, ca_bundle=ca_bundle,
         netrc=netrc, cache=not no_cache, export_cache=not no_cache_export,
-        export_wheels=export_wheels,
+        export_wheels=export_wheels, inputs=inputs,
     )
     request = apply.bake_request(the_plan, chosen, options)
     for warning in apply.warnings(chosen, os.environ):
         _err(f"warning: {warning}")
-    apply.render_files(project, the_plan)
+    apply.render_files(project, the_plan, inputs)
     if print_:
         from buildkit_slim import docker
 
@@ -201,15 +237,13 @@ def bake(
         stage_plan = release.plan_stage(
             staged[0], staged[1], tag=tag or os.environ.get("TAG") or "dev",
             by_digest=publish.push_by_digest(builder))
-        apply.clear_stale_local_caches(chosen, options)
-        record, path = publish.run_stage(request, stage_plan, stage)
-        apply.rotate_local_caches(chosen, options)
+        with apply.local_cache_rotation(chosen, options):
+            record, path = publish.run_stage(request, stage_plan, stage)
         how = "by digest" if record.mode == "digest" else f"as {record.ref}"
         print(f"staged {record.target} {record.platform} {record.digest} ({how}) in {path}")
         return
-    apply.clear_stale_local_caches(chosen, options)
-    apply.run_bake(request)
-    apply.rotate_local_caches(chosen, options)
+    with apply.local_cache_rotation(chosen, options):
+        apply.run_bake(request)
     if export_wheels is not None:
         single = len(chosen.targets) == 1
         for target in chosen.targets:
@@ -244,16 +278,16 @@ def plan_cmd(
     from buildkit_slim import apply, wheels
     from buildkit_slim.platforms import native as native_platform
 
-    _check_secret_files(ca_bundle, netrc)
+    _check_paths(ca_bundle, netrc)
     _, the_plan = _load(project)
     chosen = plan.select(the_plan, targets or [], platform or [])
     with tempfile.TemporaryDirectory(prefix="bslim-plan-") as tmp:
         options = apply.BakeOptions(project_root=project, platforms=tuple(platform or ()),
                                     builder=builder, ca_bundle=ca_bundle, netrc=netrc,
-                                    report_dir=Path(tmp),
+                                    report_dir=Path(tmp), inputs=Path(tmp) / "inputs",
                                     progress="plain")
         request = apply.bake_request(the_plan, chosen, options)
-        apply.render_files(project, the_plan)
+        apply.render_files(project, the_plan, options.inputs)
         apply.run_bake(request, quiet=True)
         native = native_platform(host.machine()) or ""
         for target in chosen.targets:
@@ -447,49 +481,3 @@ def release_cmd(
 
 # Typer derives command names from function names; `render` is clearer than render-cmd.
 app.registered_commands[0].name = "render"
-
-
-def _fail(exc: BslimError) -> NoReturn:
-    if isinstance(exc, ConfigError):
-        for problem in exc.problems:
-            _err(f"error: {problem}")
-    else:
-        _err(f"error: {exc.message}")
-    if exc.detail:
-        _err(exc.detail)
-    if exc.hint:
-        _err(f"hint: {exc.hint}")
-    raise SystemExit(exc.exit_code)
-
-
-def main(argv: list[str] | None = None) -> None:
-    try:
-        app(args=argv, prog_name="bslim", standalone_mode=False)
-    except BslimError as exc:
-        _fail(exc)
-    except typer.Exit as exc:
-        raise SystemExit(exc.exit_code) from None
-    except OSError as exc:
-        # A path the user named that cannot be used (too long, a file where a directory
-        # belongs, no permission): what and why, not a traceback.
-        where = f"{exc.filename}: " if exc.filename else ""
-        _fail(UsageError(f"{where}{exc.strerror or exc}"))
-    except RecursionError:
-        _fail(UsageError("the input is nested too deeply to process"))
-    except typer.Abort:
-        _err("error: aborted")
-        raise SystemExit(130) from None
-    except typer.TyperException as exc:
-        if type(exc).__name__ == "NoArgsIsHelpError":  # bare `bslim`: the help is the message
-            _err(exc.format_message())
-            raise SystemExit(2) from None
-        # Usage errors: one line naming the argument, then where to look.
-        _err(f"error: {exc.format_message()}")
-        ctx = getattr(exc, "ctx", None)
-        command = ctx.command_path if ctx is not None else "bslim"
-        _err(f"hint: see `{command} --help`")
-        raise SystemExit(2) from None
-
-
-if __name__ == "__main__":  # pragma: no cover
-    main()

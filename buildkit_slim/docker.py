@@ -24,13 +24,38 @@ TAIL_LINES = 25
 _STEP_RE = re.compile(r"^#(\d+) \[([^\]]+)\] (.*)$")
 _STEP_ERROR_RE = re.compile(r"^#(\d+) ERROR: (.*)$")
 _STEP_LOG_RE = re.compile(r"^#(\d+) [0-9]+\.[0-9]+ (.*)$")
-_DAEMON_DOWN = (
-    "cannot connect to the docker daemon",
-    "is the docker daemon running",
-    "error during connect",
-    "no such file or directory",
-    "connection refused",
-)
+# How the docker CLI says it cannot reach the daemon (docker/cli, the moby client), matched on
+# its own lines only: a build step's log (`#12 3.2 ...`) can say "connection refused" about an
+# index, and buildx says "no such file or directory" about a missing secret file.
+_CANNOT_CONNECT = re.compile(r"Cannot connect to the Docker daemon at (\S+?)\.? Is the docker "
+                             r"daemon running\?")
+_DURING_CONNECT = re.compile(r"^(?:ERROR: )?error during connect: (.*)$")
+_SOCKET_DENIED = re.compile(r"permission denied while trying to connect to the Docker daemon "
+                            r"socket at (\S+?):")
+_DAEMON_HINT = ("start Docker (on these test machines: tests/engine/up.sh), or check "
+                "DOCKER_HOST / `docker context`")
+
+
+def environment_problem(stderr: str) -> EnvironmentProblem | None:
+    """The daemon is not reachable (or not ours to use): an environment problem, exit 3.
+    Anything else docker says is not classified here."""
+    host = os.environ.get("DOCKER_HOST", "the default socket")
+    for line in stderr.splitlines():
+        if _STEP_RE.match(line) or _STEP_LOG_RE.match(line) or _STEP_ERROR_RE.match(line):
+            continue
+        if match := _CANNOT_CONNECT.search(line):
+            return EnvironmentProblem(f"the Docker daemon is not reachable at {match.group(1)}",
+                                      hint=_DAEMON_HINT)
+        if match := _SOCKET_DENIED.search(line):
+            return EnvironmentProblem(
+                f"permission denied on the Docker daemon socket at {match.group(1)}",
+                hint="add your user to the docker group (then log in again), or use a "
+                     "context whose socket you may use")
+        if match := _DURING_CONNECT.match(line):
+            reason = match.group(1).rsplit(": ", 1)[-1]
+            return EnvironmentProblem(f"the Docker daemon is not reachable at {host} "
+                                      f"({reason})", hint=_DAEMON_HINT)
+    return None
 
 
 @contextlib.contextmanager
@@ -53,22 +78,34 @@ def _bake_files(request: BakeRequest) -> Iterator[list[str]]:
 
 
 def _env_problem(exc: Exception) -> EnvironmentProblem | None:
-    text = str(getattr(exc, "stderr", "") or exc).lower()
-    if any(marker in text for marker in _DAEMON_DOWN):
-        host = os.environ.get("DOCKER_HOST", "the default socket")
-        return EnvironmentProblem(
-            f"the Docker daemon is not reachable at {host}",
-            hint="start Docker (on these test machines: tests/engine/up.sh), "
-                 "or check DOCKER_HOST / `docker context`",
-        )
-    return None
+    stderr = getattr(exc, "stderr", None)
+    if isinstance(stderr, bytes):
+        stderr = stderr.decode(errors="replace")
+    return environment_problem(str(stderr or exc))
 
 
-def _client_missing(exc: Exception) -> EnvironmentProblem:
+def _client_missing(exc: BaseException) -> EnvironmentProblem:
+    where = f" ({exc.filename})" if isinstance(exc, OSError) and exc.filename else " on PATH"
     return EnvironmentProblem(
-        f"docker CLI not found ({exc})",
+        f"docker CLI not found{where}",
         hint="install Docker (https://docs.docker.com/engine/install/) and the buildx plugin",
     )
+
+
+@contextlib.contextmanager
+def _client() -> Iterator[None]:
+    """No docker CLI: python-on-whales raises ClientNotFoundError before running anything,
+    the exec a FileNotFoundError naming the program."""
+    from python_on_whales import ClientNotFoundError
+
+    try:
+        yield
+    except ClientNotFoundError as exc:
+        raise _client_missing(exc) from None
+    except FileNotFoundError as exc:
+        if exc.filename is None or Path(str(exc.filename)).name.startswith("docker"):
+            raise _client_missing(exc) from None
+        raise
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -94,14 +131,18 @@ def bake_print(request: BakeRequest) -> dict[str, Any]:
     from python_on_whales.exceptions import DockerException
 
     try:
-        with _bake_files(request) as files:
+        with _client(), _bake_files(request) as files:
             result = docker.buildx.bake(
                 targets=list(request.targets), files=files, print=True,
                 set=dict(request.overrides or {}), variables=dict(request.variables or {}),
                 builder=request.builder, push=request.push, load=request.load,
             )
-    except FileNotFoundError as exc:
-        raise _client_missing(exc) from None
+    except ValueError as exc:  # python-on-whales parses what buildx printed
+        doc = getattr(exc, "doc", "")
+        shown = f": {doc.strip()[:120]!r}" if doc.strip() else ""
+        raise EnvironmentProblem(f"docker buildx bake --print printed no JSON{shown}",
+                                 hint="check `docker buildx version`: bslim needs the buildx "
+                                      "plugin (0.13 or newer)") from None
     except DockerException as exc:
         problem = _env_problem(exc)
         if problem:
@@ -110,7 +151,9 @@ def bake_print(request: BakeRequest) -> dict[str, Any]:
             f"docker buildx bake --print failed (exit {exc.return_code})",
             detail=_tail((exc.stderr or "").splitlines()),
         ) from None
-    assert isinstance(result, dict)
+    if not isinstance(result, dict):
+        raise EnvironmentProblem("docker buildx bake --print printed no JSON object",
+                                 hint="check `docker buildx version`")
     return result
 
 
@@ -152,7 +195,7 @@ def _bake_once(request: BakeRequest, write: Callable[[str], None],
     from python_on_whales.exceptions import DockerException
 
     try:
-        with _bake_files(request) as files:
+        with _client(), _bake_files(request) as files:
             stream = docker.buildx.bake(
                 targets=list(request.targets), files=files,
                 set=dict(request.overrides or {}), variables=dict(request.variables or {}),
@@ -164,8 +207,6 @@ def _bake_once(request: BakeRequest, write: Callable[[str], None],
                 line = raw.rstrip("\n")
                 lines.append(line)
                 write(line)
-    except FileNotFoundError as exc:
-        raise _client_missing(exc) from None
     except DockerException as exc:
         problem = _env_problem(exc)
         if problem and not any(_STEP_RE.match(line) for line in lines):
@@ -226,9 +267,8 @@ def engine_facts() -> EngineFacts:
     from python_on_whales.exceptions import DockerException
 
     try:
-        info = docker.system.info()
-    except FileNotFoundError as exc:
-        raise _client_missing(exc) from None
+        with _client():
+            info = docker.system.info()
     except DockerException as exc:
         raise _env_problem(exc) or EnvironmentProblem(
             f"`docker info` failed (exit {exc.return_code}): "
@@ -249,7 +289,8 @@ def buildx_version() -> str | None:
     from python_on_whales.exceptions import DockerException
 
     try:
-        text = docker.buildx.version()
+        with _client():
+            text = docker.buildx.version()
     except DockerException:
         return None
     raw = str(text.get("version") if isinstance(text, dict) else text)
@@ -263,8 +304,12 @@ def builder_facts(name: str | None) -> BuilderFacts:
     from python_on_whales.exceptions import DockerException
 
     try:
-        builder = docker.buildx.inspect(name)
+        with _client():
+            builder = docker.buildx.inspect(name)
     except DockerException as exc:
+        problem = _env_problem(exc)
+        if problem:
+            raise problem from None
         raise EnvironmentProblem(
             f"builder {name or '(active)'} cannot be inspected: "
             f"{(exc.stderr or '').strip()[-200:]}",
@@ -294,11 +339,12 @@ def probe_platform(image: str, platform: str, builder: str | None) -> str:
         dockerfile = Path(tmp) / "Dockerfile"
         dockerfile.write_text(f'FROM {image}\nRUN python3 -c "{script}"\n', encoding="utf-8")
         try:
-            logs = docker.buildx.build(
-                tmp, platforms=[platform], builder=builder, cache=False, progress="plain",
-                stream_logs=True, output={"type": "cacheonly"},
-            )
-            output = [str(line) for line in logs]
+            with _client():
+                logs = docker.buildx.build(
+                    tmp, platforms=[platform], builder=builder, cache=False,
+                    progress="plain", stream_logs=True, output={"type": "cacheonly"},
+                )
+                output = [str(line) for line in logs]
         except DockerException as exc:
             text = (exc.stderr or "").strip().splitlines()
             raise BuildFailed(text[-1] if text else f"exit {exc.return_code}") from None
@@ -315,9 +361,8 @@ def image_sizes(ref: str) -> list[tuple[str, int]]:
 
     def inspect(name: str) -> Any:
         try:
-            return docker.buildx.imagetools.inspect(name)
-        except FileNotFoundError as exc:
-            raise _client_missing(exc) from None
+            with _client():
+                return docker.buildx.imagetools.inspect(name)
         except DockerException as exc:
             raise _env_problem(exc) or BuildFailed(
                 f"cannot inspect {name}: {(exc.stderr or '').strip()[-300:]}") from None
@@ -358,19 +403,21 @@ def inspect_manifest(ref: str) -> dict[str, Any] | None:
     from python_on_whales.exceptions import DockerException
     from python_on_whales.utils import run
 
-    cmd = [*docker.buildx.imagetools.docker_cmd, "buildx", "imagetools", "inspect",
-           "--format", "{{json .Manifest}}", ref]
     try:
-        text = run(cmd)
-    except FileNotFoundError as exc:
-        raise _client_missing(exc) from None
+        with _client():
+            cmd = [*docker.buildx.imagetools.docker_cmd, "buildx", "imagetools", "inspect",
+                   "--format", "{{json .Manifest}}", ref]
+            text = run(cmd)
     except DockerException as exc:
         stderr = str(exc.stderr or "")
         if any(marker in stderr.lower() for marker in _NOT_FOUND):
             return None
         raise _env_problem(exc) or BuildFailed(
             f"cannot inspect {ref} (exit {exc.return_code}): {_last_line(stderr)}") from None
-    data = json.loads(text)
+    try:
+        data = json.loads(text)
+    except ValueError:
+        data = None
     if not isinstance(data, dict):
         raise BuildFailed(f"cannot inspect {ref}: unexpected answer {text[:200]!r}")
     return data
@@ -386,11 +433,10 @@ def imagetools_create(
 
     for attempt in (1, 2):
         try:
-            docker.buildx.imagetools.create(sources=list(sources), tags=list(tags),
-                                            annotations=dict(annotations or {}))
+            with _client():
+                docker.buildx.imagetools.create(sources=list(sources), tags=list(tags),
+                                                annotations=dict(annotations or {}))
             return
-        except FileNotFoundError as exc:
-            raise _client_missing(exc) from None
         except DockerException as exc:
             stderr = str(exc.stderr or "")
             if attempt == 1 and any(m in stderr.lower() for m in _TRANSIENT):

@@ -1,6 +1,7 @@
-"""Errors with fixed exit codes, caught in one place (cli.main).
+"""Errors with fixed exit codes, caught in one place (entry.main).
 
-0 ok, 1 build or check failed, 2 usage or configuration error, 3 environment problem.
+0 ok, 1 build or check failed, 2 usage or configuration error, 3 environment problem
+(130 / 143: interrupted, see interrupts.py).
 """
 
 from __future__ import annotations

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import difflib
 import os
-import tempfile
+import re
+import stat
 from collections.abc import MutableMapping
 from pathlib import Path
 
 import tomlkit
 from tomlkit.exceptions import TOMLKitError
 
-from buildkit_slim import config
+from buildkit_slim import config, files
 from buildkit_slim.errors import ConfigError, UsageError
 
 
@@ -43,14 +45,46 @@ def build_table(source: config.ProjectSource, image: str | None) -> tomlkit.item
     return table
 
 
+def _writable(path: Path, shown: Path) -> None:
+    """A read-only pyproject.toml is the user's decision: bslim does not replace it (root
+    could; the write bit says what the user meant)."""
+    mode = path.stat().st_mode
+    if not mode & stat.S_IWUSR or not os.access(path, os.W_OK):
+        raise UsageError(f"{shown}: is read-only; bslim does not replace it",
+                         hint="make it writable (chmod u+w) and run init again")
+
+
+def _lines(text: str) -> list[str]:
+    return [line for line in re.split(r"(?<=\n)", text) if line]
+
+
+def keep_line_ends(original: str, text: str) -> str:
+    """The lines the user wrote keep their own line ends; the lines bslim adds (tomlkit writes
+    LF) get the file's usual one, CRLF where most lines end so."""
+    crlf = original.count("\r\n")
+    if crlf <= original.count("\n") - crlf:
+        return text
+    old, new = _lines(original), _lines(text)
+    out: list[str] = []
+    matcher = difflib.SequenceMatcher(a=old, b=new, autojunk=False)
+    for tag, _, _, start, end in matcher.get_opcodes():
+        for line in new[start:end]:
+            bare = tag != "equal" and line.endswith("\n") and not line.endswith("\r\n")
+            out.append(line[:-1] + "\r\n" if bare else line)
+    return "".join(out)
+
+
 def add_table(project: Path, *, image: str | None, force: bool) -> str:
     path = project / "pyproject.toml"
     source = config.read_project(project)  # refuses what cannot be read, with the reason
     if image is not None and not config.REPOSITORY_RE.fullmatch(image):
         raise UsageError(f"--image: {image!r} is not a valid image repository without tag "
                          "(e.g. ghcr.io/acme/spark)")
+    # Through a symlink to the file it names: the link stays a link.
+    real = path.resolve()
+    _writable(real, path)
     # The bytes as they are: read_text would turn CRLF into LF.
-    original = path.read_bytes().decode("utf-8")
+    original = real.read_bytes().decode("utf-8")
     try:
         doc = tomlkit.parse(original)
     except TOMLKitError as exc:
@@ -64,22 +98,15 @@ def add_table(project: Path, *, image: str | None, force: bool) -> str:
     if tool is not None and "slim" in tool and not force:
         raise UsageError(f"{path} already has [tool.slim]",
                          hint="pass --force to replace it")
+    if isinstance(tool, tomlkit.items.InlineTable):
+        raise UsageError(f"{path}: tool is an inline table (tool = {{...}}); bslim adds "
+                         "[tool.slim] as a table of its own, which TOML does not allow inside "
+                         "one", hint="write it as [tool.<name>] sections first")
     table = build_table(source, image)
     if tool is None:
         tool = tomlkit.table(is_super_table=True)
         doc["tool"] = tool
     tool["slim"] = table
-    text = tomlkit.dumps(doc)
-    if "\r\n" in original:  # what tomlkit adds ends lines with LF: keep the file's CRLF
-        text = text.replace("\r\n", "\n").replace("\n", "\r\n")
-    # Through a symlink to the file it names: the link stays a link.
-    real = path.resolve()
-    fd, tmp = tempfile.mkstemp(dir=real.parent, prefix=".pyproject.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
-        Path(tmp).chmod(real.stat().st_mode & 0o777)
-        Path(tmp).replace(real)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
+    text = keep_line_ends(original, tomlkit.dumps(doc))
+    files.write_file(real, text.encode("utf-8"))
     return tomlkit.dumps(table)

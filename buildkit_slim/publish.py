@@ -6,13 +6,12 @@ the registry and the stage directory, and writes once every check has passed.
 
 from __future__ import annotations
 
-import os
 import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from buildkit_slim import docker, release
+from buildkit_slim import docker, files, release
 from buildkit_slim.docker import BakeRequest
 from buildkit_slim.errors import CheckFailed, UsageError
 from buildkit_slim.plan import TargetPlan
@@ -40,21 +39,15 @@ def run_stage(request: BakeRequest, stage: release.StagePlan,
         digest = release.digest_from_metadata(metadata.read_text(encoding="utf-8"),
                                               stage.target)
     record = release.stage_record(stage, digest)
-    path = stage_dir / stage.record_name
-    _write_atomically(path, release.render_record(record))
-    return record, path
+    return record, write_record(stage_dir, stage.record_name, record)
 
 
-def _write_atomically(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        Path(tmp).replace(path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+def write_record(stage_dir: Path, name: str, record: release.StageRecord) -> Path:
+    """The record, at once (a merge job never reads half of one)."""
+    stage_dir.mkdir(parents=True, exist_ok=True)
+    path = stage_dir / name
+    files.write_file(path, release.render_record(record).encode("utf-8"))
+    return path
 
 
 def read_stage_dir(stage_dir: Path) -> list[tuple[str, str]]:
@@ -62,8 +55,18 @@ def read_stage_dir(stage_dir: Path) -> list[tuple[str, str]]:
     download each artifact into its own subdirectory."""
     if not stage_dir.is_dir():
         raise UsageError(f"--stage: {stage_dir} is not a directory")
-    return [(path.relative_to(stage_dir).as_posix(), path.read_text(encoding="utf-8"))
-            for path in sorted(stage_dir.rglob("*.json")) if path.is_file()]
+    out = []
+    for path in sorted(stage_dir.rglob("*.json")):
+        if not path.is_file():
+            continue
+        name = path.relative_to(stage_dir).as_posix()
+        try:
+            out.append((name, path.read_bytes().decode("utf-8")))
+        except UnicodeDecodeError as exc:
+            raise CheckFailed(f"{name}: not a stage record (not UTF-8: byte {exc.start})",
+                              hint="stage records are JSON written by `bslim bake --stage`"
+                              ) from None
+    return out
 
 
 def remote(ref: str) -> release.RemoteImage | None:

@@ -11,6 +11,7 @@ import re
 from collections.abc import Sequence
 
 from buildkit_slim.errors import UsageError
+from buildkit_slim.oci import check_tag
 from buildkit_slim.tag_grammar import TAG_RE
 
 DIGEST_RE = re.compile(r"sha256:[a-f0-9]{64}")
@@ -45,7 +46,4 @@ def tag_on(image: str, value: str, option: str) -> str:
     if repo != image:
         raise UsageError(f"{option}: {value!r} is in repository {repo!r}, not the target's "
                          f"image {image!r}", hint=OWN_REPO.get(option))
-    if not TAG_RE.fullmatch(bare):
-        raise UsageError(f"{option}: {bare!r} is not a valid OCI tag (letters, digits, '_', "
-                         "'.', '-'; at most 128)")
-    return bare
+    return check_tag(bare, option)

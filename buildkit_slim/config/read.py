@@ -3,7 +3,9 @@ configuration. Which keys name paths comes from their declarations (`path=True`)
 
 from __future__ import annotations
 
+import os
 import re
+import stat
 from collections.abc import Iterator, Mapping
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -102,8 +104,12 @@ def _paths(keys: tuple[Key, ...], table: Mapping[str, Any], *, top: bool,
 
 def _read_pyproject(path: Path) -> dict[str, Any]:
     """The parsed file; every way it can be unreadable is a UsageError naming it."""
-    try:
-        raw = path.read_bytes()
+    try:  # O_NONBLOCK, then fstat: a FIFO or device is refused, not waited on
+        with open(os.open(path, os.O_RDONLY | os.O_NONBLOCK), "rb") as handle:  # noqa: PTH123
+            if not stat.S_ISREG(mode := os.fstat(handle.fileno()).st_mode):
+                kind = " (a directory)" if stat.S_ISDIR(mode) else ""
+                raise UsageError(f"{path}: not a regular file{kind}")
+            raw = handle.read()
     except FileNotFoundError:
         raise UsageError(
             f"--project: no pyproject.toml in {path.parent}",

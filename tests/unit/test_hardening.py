@@ -180,7 +180,7 @@ def test_writing_never_follows_a_directory_out_of_the_project(
     outside = tmp_path_factory.mktemp("outside")
     (tmp_path / "bake").symlink_to(outside, target_is_directory=True)
     with pytest.raises(UsageError):
-        files.write_atomically(tmp_path, [GeneratedFile(path="bake/x", text="x\n")])
+        files.write_generated(tmp_path, "bake", [GeneratedFile(path="bake/x", text="x\n")])
     assert list(outside.iterdir()) == []
 
 
@@ -406,7 +406,7 @@ def test_an_interrupted_write_leaves_no_temp_file(
 
     with monkeypatch.context() as patch, pytest.raises(KeyboardInterrupt):
         patch.setattr(os, "fdopen", interrupted)
-        files.write_atomically(tmp_path, [GeneratedFile(path="bake/x", text="x\n")])
+        files.write_generated(tmp_path, "bake", [GeneratedFile(path="bake/x", text="x\n")])
     assert written(tmp_path) == set()
 
 
@@ -432,6 +432,7 @@ def test_rotation_marks_the_cache_and_replaces_only_marked_dirs(
         write_project: WriteProject) -> None:
     root, the_plan = cache_plan(write_project)
     (root / "c/hello.new/blobs").mkdir(parents=True)
+    (root / "c/hello.new/index.json").write_text("{}", encoding="utf-8")
     rotate_local_caches(the_plan, BakeOptions(project_root=root))
     assert (root / "c/hello" / CACHE_MARKER).is_file()
     (root / "c/hello.new").mkdir()
