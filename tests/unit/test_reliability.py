@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from buildkit_slim import apply, config, files, publish, release
+from buildkit_slim import apply, config, files, publish, staging
 from buildkit_slim.apply import BakeOptions, clear_stale_local_caches, rotate_local_caches
 from buildkit_slim.config import CACHE_MARKER, load
 from buildkit_slim.errors import UsageError
@@ -179,7 +179,7 @@ def test_write_one_writer_for_generated_files_init_and_stage_records(
                                    "hello.build-requires.txt", "pins.txt",
                                    "pip_for_target.py", "platforms.py", "wheel_build.py"]
     stage = tmp_path_factory.mktemp("stage")
-    record = release.StageRecord(image="ghcr.io/acme/hello", target="hello",
+    record = staging.StageRecord(image="ghcr.io/acme/hello", target="hello",
                                  platform="linux/amd64", digest="sha256:" + "a" * 64,
                                  ref="ghcr.io/acme/hello@sha256:" + "a" * 64, mode="digest")
     old = os.umask(0o022)
@@ -190,7 +190,7 @@ def test_write_one_writer_for_generated_files_init_and_stage_records(
     assert written[-1] == "hello.linux-amd64.json"
     # A record is no secret: it gets a file's usual mode, not mkstemp's 0600.
     assert stat.S_IMODE(path.stat().st_mode) == 0o644
-    assert release.parse_record(path.name, path.read_text(encoding="utf-8")) == record
+    assert staging.parse_record(path.name, path.read_text(encoding="utf-8")) == record
 
 
 def test_write_a_file_in_the_output_dir_appearing_during_render_survives(
