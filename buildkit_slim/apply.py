@@ -1,213 +1,28 @@
-"""Apply a plan: write the generated files, turn CLI choices into a bake request, run it."""
+"""Apply a plan: the orchestration of `render`, `bake` (build, staging, export) and `plan`'s
+report, each one function the command line calls.
+
+The flow goes one way: config -> plan -> render -> apply -> docker (publish.py for a staging
+push). This module turns the command line's choices into a bake request, writes the generated
+files, and runs the build; the local build cache around it is local_cache.py's.
+"""
 
 from __future__ import annotations
 
-import contextlib
+import json
 import re
-import shutil
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+import tempfile
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from buildkit_slim import files, render
-from buildkit_slim.cache import cache_refs, gha_warning, local_dirs
-from buildkit_slim.config import CACHE_MARKER
+from buildkit_slim import config, files, labels, render, staging
 from buildkit_slim.docker import BakeRequest
-from buildkit_slim.errors import UsageError
-from buildkit_slim.plan import SHIM_CONTEXT, WHEELS_SUFFIX, Plan, TargetPlan
-from buildkit_slim.render.bake import escape_hcl
-
-EXPORT_SUFFIX = "-export-wheels"
-PLAN_SUFFIX = "-plan"
-
-
-def parse_overrides(items: Sequence[str]) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or "." not in key or key.startswith(".") or key.endswith("."):
-            raise UsageError(f"--set: {item!r} must look like pattern.key=value, "
-                             "e.g. *.args.FOO=bar or app.platform=linux/amd64")
-        out[key] = value
-    return out
-
-
-@dataclass(frozen=True, kw_only=True)
-class BakeOptions:
-    """What the user chose on the command line for one `bslim bake`."""
-
-    project_root: Path
-    platforms: tuple[str, ...] = ()  # narrowing; empty: every platform of each target
-    overrides: Mapping[str, str] = field(default_factory=dict)
-    tag: str | None = None
-    push: bool = False
-    load: bool = False
-    builder: str | None = None
-    progress: str = "plain"
-    metadata_file: Path | None = None
-    ca_bundle: Path | None = None
-    netrc: Path | None = None  # credentials for private indexes, a secret like ca_bundle
-    cache: bool = True  # False: --no-cache
-    export_cache: bool = True  # False: --no-cache-export (pull requests must not write)
-    export_wheels: Path | None = None
-    report_dir: Path | None = None  # `bslim plan`: export the fetch stage's decisions here
-    # A private copy of this run's generation (`render_files`): buildx reads the bake file,
-    # Dockerfile and shim from there, so a render of the project while it builds cannot hand
-    # it half of another generation.
-    inputs: Path | None = None
-
-
-def bake_request(
-    full: Plan,
-    chosen: Plan,
-    options: BakeOptions,
-    *,
-    exists: Callable[[Path], bool] | None = None,
-) -> BakeRequest:
-    """What `docker buildx bake` gets for these choices (`exists`, whether a local cache to
-    read is there, is the only look outside; by default `readable_cache`, which refuses a
-    directory at a cache location that bslim did not write).
-
-    Per-run values (platforms, the CA secret, per-platform cache refs, exports) go into an
-    override bake file passed after the generated one, not into `--set`: bake replaces
-    `platforms`/`cache-to`/`output` and appends `cache-from`/`secret` from later files, and
-    `--set` key names differ across buildx versions (`secret` vs `secrets`).
-    """
-    root = options.project_root
-    override: dict[str, dict[str, Any]] = {}
-    outside: list[Path] = []
-    for target in chosen.targets:
-        body: dict[str, Any] = {}
-        subset = tuple(target.platforms) != tuple(target.config.platforms)
-        if subset:
-            body["platforms"] = list(target.platforms)
-        # Secrets go in per run, never into the committed bake file.
-        for secret_id, source in (("ca", options.ca_bundle), ("netrc", options.netrc)):
-            if source is not None:
-                body.setdefault("secret", []).append(f"id={secret_id},src={source.resolve()}")
-                outside.append(source.resolve())
-        if target.config.publish_wheels and body:
-            # The wheel image builds the same stages: same platforms and secret, but it never
-            # writes the cache (the image target does; two writers of one ref race).
-            override[target.name + WHEELS_SUFFIX] = dict(body)
-        body.update(_cache_override(target, options, subset,
-                                    exists or (lambda path: readable_cache(path, root))))
-        if body:
-            override[target.name] = body
-    names: tuple[str, ...] = () if len(chosen.targets) == len(full.targets) else tuple(
-        n for t in chosen.targets
-        for n in (t.name, *([t.name + WHEELS_SUFFIX] if t.config.publish_wheels else [])))
-    # Exports build one stage of each chosen target into a local directory, instead of images.
-    exports = []
-    if options.export_wheels is not None:
-        exports.append((EXPORT_SUFFIX, options.export_wheels.resolve(), "--export-wheels"))
-    if options.report_dir is not None:
-        exports.append((PLAN_SUFFIX, options.report_dir.resolve(), "plan"))
-    for suffix, dest, what in exports:
-        outside.append(dest)
-        for target in chosen.targets:
-            stage = target.wheelhouse_stage if suffix == EXPORT_SUFFIX else (
-                target.fetch_stage and target.stage("fetch-report"))
-            if stage is None:
-                raise UsageError(f"{what}: target {target.name!r} has no such stage (its own "
-                                 "Dockerfile, or fast-wheels = false for plan)")
-            override[target.name + suffix] = {
-                "inherits": [target.name],
-                "target": stage,
-                "tags": [],
-                "cache-to": [],
-                "output": [f"type=local,dest={export_dir(dest, target.name)}"],
-            }
-        names = tuple(t.name + suffix for t in chosen.targets)
-    bake_files: tuple[str, ...] = (full.bake_file,)
-    if options.inputs is not None:
-        bake_files = _read_inputs(full, options.inputs.resolve(), override)
-        outside.append(options.inputs.resolve())
-    env = {"TAG": options.tag} if options.tag is not None else {}
-    if any(not p.is_relative_to(root.resolve()) for p in outside):
-        # buildx >= 0.20 refuses secrets and outputs outside the working directory without
-        # `--allow fs...`, which python-on-whales cannot pass; the paths are the user's choice.
-        env["BUILDX_BAKE_ENTITLEMENTS_FS"] = "0"
-    return BakeRequest(
-        project_root=root,
-        files=bake_files,
-        # A bake file too: paths (secret files, export dirs, caches) must stay literal.
-        override={"target": _escape_all(override)} if override else None,
-        targets=names,
-        overrides=dict(options.overrides),
-        variables=env,
-        push=options.push,
-        load=options.load,
-        builder=options.builder,
-        progress=options.progress,
-        metadata_file=options.metadata_file.resolve() if options.metadata_file else None,
-        cache=options.cache,
-    )
-
-
-def _read_inputs(full: Plan, inputs: Path, override: dict[str, dict[str, Any]]
-                 ) -> tuple[str, ...]:
-    """Point every target at the private copy of the generation: the Dockerfile (with its
-    .dockerignore beside it) and the shim's context; returns the bake file to read."""
-    def inside(path: str) -> str:
-        return str(inputs / path.removeprefix(full.output_dir + "/"))
-
-    for target in full.targets:
-        body: dict[str, Any] = {}
-        if target.dockerfile == full.dockerfile:
-            body["dockerfile"] = inside(full.dockerfile)
-        if target.shim_dir is not None:
-            body["contexts"] = {SHIM_CONTEXT: inside(target.shim_dir)}
-        names = [target.name] + ([target.name + WHEELS_SUFFIX]
-                                 if target.config.publish_wheels else [])
-        for name in names if body else []:
-            override.setdefault(name, {}).update(body)
-    return (inside(full.bake_file),)
-
-
-def _escape_all(value: Any) -> Any:
-    if isinstance(value, str):
-        return escape_hcl(value)
-    if isinstance(value, dict):
-        return {k: _escape_all(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_escape_all(v) for v in value]
-    return value
-
-
-def export_dir(dest: Path, target: str) -> Path:
-    """Where buildx writes a target's wheels before `wheels.collect` sorts them."""
-    return dest / f".bslim-export-{target}"
-
-
-def _cache_override(target: TargetPlan, options: BakeOptions, subset: bool,
-                    exists: Callable[[Path], bool]) -> dict[str, Any]:
-    cache = target.config.cache
-    if not cache.enabled:
-        return {}
-    body: dict[str, Any] = {}
-    refs = cache_refs(cache, target=target.name, all_platforms=target.config.platforms,
-                      platforms=target.platforms, export=options.export_cache)
-    if subset:
-        # The committed file names the whole-target locations; a per-platform build writes
-        # its own (cache-to is replaced) and reads its own as well (cache-from is appended).
-        body["cache-to"] = list(refs.cache_to)
-        body["cache-from"] = [r for r in refs.cache_from if not r.startswith("type=local")]
-    elif not options.export_cache:
-        body["cache-to"] = []
-    elif cache.local:
-        body["cache-to"] = list(refs.cache_to)
-    dirs = local_dirs(cache, target=target.name, all_platforms=target.config.platforms,
-                      platforms=target.platforms)
-    if dirs and exists(options.project_root / dirs[0]):
-        body.setdefault("cache-from", []).append(f"type=local,src={dirs[0]}")
-    return body
-
-
-def warnings(plan: Plan, env: Mapping[str, str]) -> list[str]:
-    message = gha_warning(env, [t.config.cache for t in plan.targets])
-    return [message] if message else []
+from buildkit_slim.errors import CheckFailed, UsageError
+from buildkit_slim.local_cache import local_cache_rotation
+from buildkit_slim.oci import check_tag
+from buildkit_slim.plan import Plan, TargetPlan, make_plan, select
+from buildkit_slim.render.bake import DEFAULT_TAG
+from buildkit_slim.request import BakeOptions, bake_request, export_dir, parse_overrides, warnings
 
 
 def render_files(project_root: Path, plan: Plan, inputs: Path | None = None) -> list[str]:
@@ -215,142 +30,16 @@ def render_files(project_root: Path, plan: Plan, inputs: Path | None = None) -> 
     the build reads (BakeOptions.inputs)."""
     generated = render.render_all(plan)
     if inputs is not None:
-        for f in generated:
-            path = inputs / f.path.removeprefix(plan.output_dir + "/")
-            path.parent.mkdir(parents=True, exist_ok=True)
-            files.write_file(path, f.text.encode(), mode=files.GENERATED_MODE)
+        _write_inputs(plan, generated, inputs)
     return files.write_generated(project_root, plan.output_dir, generated)
 
 
-def _local_cache_dirs(chosen: Plan, options: BakeOptions) -> list[tuple[Path, Path]]:
-    out = []
-    for target in chosen.targets:
-        dirs = local_dirs(target.config.cache, target=target.name,
-                          all_platforms=target.config.platforms, platforms=target.platforms)
-        if dirs is not None:
-            current, new = (options.project_root / d for d in dirs)
-            out.append((current, new))
-    return out
-
-
-_BUILDKIT_TOP = frozenset(("index.json", "ingest", "blobs", "oci-layout"))
-_HEX = re.compile(r"[0-9a-f]{16,128}")
-_INGEST_FILES = frozenset(("data", "ref", "startedat", "total", "updatedat", "expected"))
-
-
-def _real_dir(path: Path) -> bool:
-    return path.is_dir() and not path.is_symlink()
-
-
-def _real_file(path: Path) -> bool:
-    return path.is_file() and not path.is_symlink()
-
-
-def _buildkit_layout(path: Path) -> bool:
-    """Exactly what BuildKit's local cache exporter writes, and nothing else: index.json,
-    oci-layout, blobs/<algorithm>/<hex digest>, ingest/<hex>/<its bookkeeping>. A directory
-    that only looks so from its top level (blobs/photo.png) is not one."""
-    for entry in path.iterdir():
-        name = entry.name
-        if name not in _BUILDKIT_TOP:
-            return False
-        if name in ("index.json", "oci-layout"):
-            if not _real_file(entry):
-                return False
-        elif not _real_dir(entry):
-            return False
-        elif name == "blobs":
-            for algorithm in entry.iterdir():
-                if not (_real_dir(algorithm) and algorithm.name.isalnum()
-                        and all(_real_file(b) and _HEX.fullmatch(b.name)
-                                for b in algorithm.iterdir())):
-                    return False
-        else:  # ingest
-            for item in entry.iterdir():
-                if not (_real_dir(item) and _HEX.fullmatch(item.name)
-                        and all(_real_file(f) and f.name in _INGEST_FILES
-                                for f in item.iterdir())):
-                    return False
-    return True
-
-
-def owned_cache(path: Path) -> bool:
-    """Whether bslim may read this directory as its cache and delete it: one it marked
-    (`.bslim-cache`, a regular file), or BuildKit's cache layout with nothing else in it
-    (what bslim versions before the mark left). Never a symlink."""
-    if not _real_dir(path):
-        return False
-    try:
-        return _real_file(path / CACHE_MARKER) or _buildkit_layout(path)
-    except OSError:
-        return False
-
-
-def readable_cache(path: Path, project_root: Path) -> bool:
-    """A local cache to hand BuildKit as cache-from: False when there is none; a directory
-    there that bslim did not write is refused (BuildKit would fail on it, or read a user's
-    files as a cache)."""
-    if not path.exists() and not path.is_symlink():
-        return False
-    readable = (path / "index.json").is_file()
-    if not owned_cache(path) or (not readable and not _real_file(path / CACHE_MARKER)):
-        raise _refuse(path, project_root)
-    return readable
-
-
-def _refuse(path: Path, project_root: Path) -> UsageError:
-    shown = path.relative_to(project_root).as_posix() if path.is_relative_to(project_root) \
-        else str(path)
-    return UsageError(f"{shown} is not a build cache bslim wrote (no {CACHE_MARKER} file in it, "
-                      "and not BuildKit's cache layout alone); bslim neither reads it as a "
-                      "cache nor deletes it", hint="move it away, or point cache.local "
-                      "elsewhere")
-
-
-def clear_stale_local_caches(chosen: Plan, options: BakeOptions) -> None:
-    """A `.new` directory left by a failed build would be written into, and grow: start empty.
-    Deletes only what `owned_cache` says bslim wrote, whoever calls it."""
-    for _, new in _local_cache_dirs(chosen, options):
-        if new.is_symlink() or new.exists():
-            if not owned_cache(new):
-                raise _refuse(new, options.project_root)
-            shutil.rmtree(new)
-
-
-def rotate_local_caches(chosen: Plan, options: BakeOptions) -> None:
-    """type=local only grows: the build wrote a fresh directory; it replaces the old one.
-    Marks and keeps only what BuildKit (or bslim) wrote; deletes only what `owned_cache` says
-    bslim wrote, whoever calls it."""
-    if not options.export_cache:
-        return
-    for current, new in _local_cache_dirs(chosen, options):
-        if not new.is_dir() or new.is_symlink():
-            continue
-        for path in (new, current):
-            if (path.is_symlink() or path.exists()) and not owned_cache(path):
-                raise _refuse(path, options.project_root)
-        if not (new / "index.json").is_file():
-            continue  # an export that did not finish: the next build clears it
-        (new / CACHE_MARKER).write_text("a build cache written by bslim; bslim replaces "
-                                        "this directory after each build\n",
-                                        encoding="utf-8")
-        if current.is_symlink() or current.exists():
-            shutil.rmtree(current)
-        new.rename(current)
-
-
-@contextlib.contextmanager
-def local_cache_rotation(chosen: Plan, options: BakeOptions) -> Iterator[None]:
-    """Around a build that writes the local cache: a fresh `.new` before it, swapped in after
-    it; a build that fails or is interrupted leaves no unfinished `.new` behind."""
-    clear_stale_local_caches(chosen, options)
-    try:
-        yield
-    except BaseException:
-        with contextlib.suppress(UsageError, OSError):
-            clear_stale_local_caches(chosen, options)
-        raise
-    rotate_local_caches(chosen, options)
+def _write_inputs(plan: Plan, generated: Sequence[render.GeneratedFile], inputs: Path) -> None:
+    """The private copy of a generation a build reads (BakeOptions.inputs)."""
+    for f in generated:
+        path = inputs / f.path.removeprefix(plan.output_dir + "/")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        files.write_file(path, f.text.encode(), mode=files.GENERATED_MODE)
 
 
 def run_bake(request: BakeRequest, *, quiet: bool = False) -> None:
@@ -358,3 +47,288 @@ def run_bake(request: BakeRequest, *, quiet: bool = False) -> None:
     from buildkit_slim import docker
 
     docker.bake(request, emit=(lambda line: None) if quiet else None)
+
+
+# --- the commands' orchestration ---------------------------------------------------------------
+
+def load_plan(project: Path) -> Plan:
+    return make_plan(config.load(project))
+
+
+def configuration(project: Path) -> list[str]:
+    """`bslim config`: the resolved configuration per target, each value with its origin."""
+    from buildkit_slim.config.reference import listing
+
+    cfg = config.load(project)
+    make_plan(cfg)  # what the plan refuses is refused here too
+    return listing(cfg)
+
+
+def doctor(project: Path, *, builder: str | None, probe_bases: bool,
+           say: Callable[[str], None]) -> None:
+    """`bslim doctor`: each check's line to `say`; then CheckFailed when one failed."""
+    from buildkit_slim import doctor as doctor_mod
+
+    try:
+        the_plan: Plan | None = load_plan(project)
+    except UsageError:
+        the_plan = None  # no project here: check the machine only
+    checks = doctor_mod.run_checks(the_plan, builder=builder, probe_bases=probe_bases)
+    for line in doctor_mod.format_checks(checks):
+        say(line)
+    failed = [c.name for c in checks if c.status == "fail"]
+    if failed:
+        raise CheckFailed(f"{len(failed)} check(s) failed: {', '.join(failed)}")
+
+
+def render_project(project: Path, *, check: bool = False, stdout: bool = False) -> list[str]:
+    """`bslim render`: write the generation (or, with `check`, compare it; with `stdout`, give
+    the bake JSON); the lines to print."""
+    the_plan = load_plan(project)
+    generated = render.render_all(the_plan)
+    if stdout:
+        return next(f.text for f in generated if f.path == the_plan.bake_file).splitlines()
+    if check:
+        stale = files.read_generated(project, the_plan.output_dir, generated)
+        if stale:
+            raise CheckFailed(f"generated files are stale: {', '.join(stale)}",
+                              hint=f"run `bslim render --project {project}` and commit them")
+        return [f"up to date: {', '.join(f.path for f in generated)}"]
+    written = files.write_generated(project, the_plan.output_dir, generated)
+    return [f"{'wrote' if f.path in written else 'unchanged'} {f.path}" for f in generated]
+
+
+@dataclass(frozen=True, kw_only=True)
+class BuildChoices:
+    """What `bslim bake` was asked, as the command line gave it; `bake` checks it."""
+
+    project: Path
+    load: bool = False
+    push: bool = False
+    print_: bool = False
+    sets: tuple[str, ...] = ()  # --set pattern.key=value
+    tag: str | None = None
+    builder: str | None = None
+    progress: str = "plain"
+    metadata_file: Path | None = None
+    ca_bundle: Path | None = None
+    netrc: Path | None = None
+    cache: bool = True
+    export_cache: bool = True
+    export_wheels: Path | None = None
+    staging_dir: Path | None = None  # push one platform for a later merge (--staging)
+    revision: str | None = None
+
+
+# buildx reads `id=ca,src=PATH` and `type=local,dest=PATH` as comma-separated fields.
+_SPLITS_SPEC = re.compile(r'[,"\x00-\x1f\x7f]')
+
+
+def check_paths(ca_bundle: Path | None, netrc: Path | None,
+                export_wheels: Path | None = None) -> None:
+    """Secret files must be files, and every path that goes into a buildx spec must reach it
+    whole: a comma, quote or line break would make the rest another field (`id=evil`)."""
+    for option, path in (("--ca-bundle", ca_bundle), ("--netrc", netrc),
+                         ("--export-wheels", export_wheels)):
+        if path is None:
+            continue
+        if option != "--export-wheels" and not path.is_file():
+            raise UsageError(f"{option}: {path} is not a file")
+        resolved = str(path.resolve())
+        if found := _SPLITS_SPEC.search(resolved):
+            raise UsageError(f"{option}: {resolved!r} holds {found.group()!r}, which would split "
+                             "it in the spec buildx reads it from",
+                             hint="rename it, or pass a link to it from a path without one")
+
+
+def _checked_tag(choices: BuildChoices, env: Mapping[str, str]) -> str | None:
+    """One tag rule for every command (merge's): --tag, else a non-empty $TAG (an empty one is
+    unset, as for merge: CI templates leave empty variables)."""
+    if choices.tag is not None:
+        return check_tag(choices.tag, "--tag")
+    if env.get("TAG"):
+        check_tag(env["TAG"], "TAG")
+        return None
+    return DEFAULT_TAG if "TAG" in env else None
+
+
+def _check_choices(choices: BuildChoices) -> None:
+    if choices.load and choices.push:
+        raise UsageError("--load and --push: choose one")
+    if choices.export_wheels is not None and (choices.load or choices.push):
+        raise UsageError("--export-wheels writes wheels to a directory; it cannot be combined "
+                         "with --load or --push")
+    if choices.progress not in ("plain", "tty", "auto"):
+        raise UsageError(f"--progress: {choices.progress!r} is not valid; use plain, tty or auto")
+    check_paths(choices.ca_bundle, choices.netrc, choices.export_wheels)
+
+
+def build(targets: Sequence[str], platforms: Sequence[str], choices: BuildChoices, *,
+          env: Mapping[str, str], warn: Callable[[str], None]) -> list[str]:
+    """`bslim bake`: check the choices, render, build (or push one platform for a later merge,
+    or export the wheels, or print what buildx resolves) the chosen targets for the chosen
+    platforms (default all of each); the lines to print. `warn` gets warning lines as soon as
+    they are known, before the build. Everything that can be refused is, before any write."""
+    from buildkit_slim import docker, publish, wheels
+
+    _check_choices(choices)
+    tag = _checked_tag(choices, env)
+    the_plan = load_plan(choices.project)
+    chosen = select(the_plan, targets, platforms)
+    staged = None if choices.staging_dir is None else staging.prepare(
+        chosen, push=choices.push, export_wheels=choices.export_wheels is not None,
+        print_=choices.print_, tag=tag or env.get("TAG") or DEFAULT_TAG)
+    overrides = parse_overrides(choices.sets)
+    # Per-build labels go in as --set, never into the committed bake file; --set wins.
+    revision = labels.check_revision(choices.revision or env.get("GITHUB_SHA"))
+    created = labels.created_from_epoch(env.get("SOURCE_DATE_EPOCH"))
+    for target in chosen.targets:
+        for key, value in labels.build_labels(target.name, revision=revision,
+                                              created=created).items():
+            overrides.setdefault(key, value)
+    with tempfile.TemporaryDirectory(prefix="bslim-inputs-") as tmp:
+        # The build reads a private copy of the generation it rendered (gone when it is done).
+        options = BakeOptions(
+            project_root=choices.project, platforms=tuple(platforms), overrides=overrides,
+            tag=tag, push=choices.push, load=choices.load, builder=choices.builder,
+            progress=choices.progress, metadata_file=choices.metadata_file,
+            ca_bundle=choices.ca_bundle, netrc=choices.netrc, cache=choices.cache,
+            export_cache=choices.export_cache, export_wheels=choices.export_wheels,
+            inputs=None if choices.print_ else Path(tmp))
+        for warning in warnings(chosen, env):
+            warn(f"warning: {warning}")
+        request = bake_request(the_plan, chosen, options)
+        render_files(choices.project, the_plan, options.inputs)
+        if choices.print_:
+            return json.dumps(docker.bake_print(request), indent=2, sort_keys=True).splitlines()
+        with local_cache_rotation(chosen, choices.project, export_cache=choices.export_cache):
+            if staged is not None and choices.staging_dir is not None:
+                record, path = publish.run_staging(request, staged, choices.staging_dir,
+                                                   choices.builder)
+                how = "by digest" if record.mode == "digest" else f"as {record.ref}"
+                return [f"staged {record.target} {record.platform} {record.digest} ({how}) "
+                        f"in {path}"]
+            run_bake(request)
+    if choices.export_wheels is not None:
+        out = choices.export_wheels
+        single = len(chosen.targets) == 1
+        manifests = [wheels.collect(export_dir(out.resolve(), t.name),
+                                    out if single else out / t.name, t.platforms)
+                     for t in chosen.targets]
+        return [f"wrote {manifest}" for manifest in manifests]
+    names = ", ".join(f"{t.name} ({', '.join(t.platforms)})" for t in chosen.targets)
+    return [f"built {names}" + (" and pushed" if choices.push else "")]
+
+
+def plan_report(project: Path, *, targets: Sequence[str] = (), platforms: Sequence[str] = (),
+                builder: str | None = None, ca_bundle: Path | None = None,
+                netrc: Path | None = None) -> list[str]:
+    """`bslim plan`: run the native fetch stage alone and say, per platform, what comes as a
+    wheel and what will be compiled. Writes nothing in the project: the build reads a private
+    copy of the generation, so the output directory stays as it was."""
+    import platform as host
+
+    from buildkit_slim import wheels
+    from buildkit_slim.platforms import native as native_platform
+
+    check_paths(ca_bundle, netrc)
+    the_plan = load_plan(project)
+    chosen = select(the_plan, list(targets), list(platforms))
+    with tempfile.TemporaryDirectory(prefix="bslim-plan-") as tmp:
+        options = BakeOptions(project_root=project, platforms=tuple(platforms),
+                              builder=builder, ca_bundle=ca_bundle, netrc=netrc,
+                              report_dir=Path(tmp), inputs=Path(tmp) / "inputs",
+                              progress="plain")
+        request = bake_request(the_plan, chosen, options)
+        _write_inputs(the_plan, render.render_all(the_plan), Path(tmp) / "inputs")
+        run_bake(request, quiet=True)
+        native = native_platform(host.machine()) or ""
+        return [line for target in chosen.targets
+                for line in wheels.plan_lines(export_dir(Path(tmp).resolve(), target.name),
+                                              target.platforms, native, target.name)]
+
+
+# --- after the builds: tags, merge, release ----------------------------------------------------
+
+def one_target(the_plan: Plan, name: str | None) -> TargetPlan:
+    if name is None and len(the_plan.targets) > 1:
+        raise UsageError("this project has several targets; name one ("
+                         + ", ".join(t.name for t in the_plan.targets) + ")")
+    return select(the_plan, [name] if name else [], []).targets[0]
+
+
+def _env(env: Mapping[str, str], name: str) -> str | None:
+    """An environment value, empty meaning unset (CI templates leave empty variables)."""
+    return env.get(name) or None
+
+
+def tag_lines(project: Path, target: str | None, *, version: str | None, ref: str | None,
+              sha: str | None, images: bool, no_version: bool, env: Mapping[str, str],
+              warn: Callable[[str], None]) -> list[str]:
+    """`bslim tags`: the tags (or `<image>:<tag>` references) for a version, ref and commit."""
+    from buildkit_slim.tags import TagError, build_tags
+
+    cfg = config.load(project)
+    the_plan = make_plan(cfg)
+    try:
+        result, found = build_tags(
+            project_version=cfg.project.version, version=version,
+            ref=ref if ref is not None else _env(env, "GITHUB_REF"),
+            sha=sha if sha is not None else _env(env, "GITHUB_SHA"),
+            rules=cfg.tags, no_version=no_version)
+    except TagError as exc:
+        raise UsageError(str(exc)) from None
+    for warning in found:
+        warn(f"warning: {warning}")
+    if images:
+        image = one_target(the_plan, target).config.image
+        return [f"{image}:{tag}" for tag in result]
+    if target is not None:
+        one_target(the_plan, target)  # a typo in the name is still an error
+    return list(result)
+
+
+def merge(project: Path, target: str | None, staging_dir: Path, *, tags: Sequence[str],
+          revision: str | None, env: Mapping[str, str], warn: Callable[[str], None]) -> list[str]:
+    """`bslim merge`: every staging record of a target, checked, joined into one index."""
+    from buildkit_slim import merge as merging
+    from buildkit_slim import publish, refs
+
+    chosen = one_target(load_plan(project), target)
+    final = refs.final_tags(chosen.config.image, tags, _env(env, "TAG") or DEFAULT_TAG)
+    annotations = labels.index_annotations(
+        chosen, revision=labels.check_revision(revision or _env(env, "GITHUB_SHA")),
+        created=labels.created_from_epoch(_env(env, "SOURCE_DATE_EPOCH")))
+    merge_plan = merging.plan_merge(chosen, publish.read_staging_dir(staging_dir), tags=final,
+                                    annotations=annotations, staging_dir=str(staging_dir))
+    merged = publish.run_merge(merge_plan)
+    if merged.annotations_skipped:
+        warn("warning: this buildx is older than 0.12: the index has no annotations")
+    for name in merge_plan.ignored:
+        warn(f"note: ignored {name} (another target)")
+    return [*(f"{ref}@{merged.digest}" for ref in merge_plan.tags),
+            f"merged {chosen.name} ({', '.join(merge_plan.platforms)})"]
+
+
+def release(project: Path, version: str, target: str | None, *, from_: str | None, force: bool,
+            warn: Callable[[str], None]) -> list[str]:
+    """`bslim release`: copy a pushed index to the version's tags, every check first."""
+    from buildkit_slim import publish
+    from buildkit_slim.tags import TagError, release_tags
+
+    cfg = config.load(project)
+    chosen = one_target(make_plan(cfg), target)
+    try:
+        released = release_tags(version, cfg.tags).version  # p1/v2.0.0 is 2.0.0
+        done = publish.run_release(chosen, version=version, rules=cfg.tags, from_=from_,
+                                   force=force)
+    except TagError as exc:
+        # compute_tags names its input --version; here it is the VERSION argument.
+        raise UsageError(re.sub(r"^--version\b", "VERSION", str(exc))) from None
+    for tag, old in done.moved:
+        warn(f"note: {tag} moved from {old}")
+    lines = [f"{'tagged' if tag in done.to_write else 'already'} {tag}@{done.digest}"
+             for tag in done.tags]
+    given = f" (given as {version})" if version != released else ""
+    return [*lines, f"released {released} of {chosen.name}{given}"
+            + (" (forced)" if done.forced else "")]

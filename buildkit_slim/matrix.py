@@ -6,7 +6,10 @@ joins them (merge.py).
 
 from __future__ import annotations
 
-from buildkit_slim.plan import Plan
+import json
+from collections.abc import Sequence
+
+from buildkit_slim.plan import Plan, select
 from buildkit_slim.platforms import pair as platform_pair
 
 
@@ -16,3 +19,8 @@ def matrix(plan: Plan) -> dict[str, list[dict[str, str]]]:
         {"target": target.name, "platform": platform, "platform-pair": platform_pair(platform)}
         for target in plan.targets for platform in target.platforms
     ]}
+
+
+def matrix_line(plan: Plan, targets: Sequence[str] = ()) -> str:
+    """`bslim matrix`: the matrix of the chosen targets (default all) as one JSON line."""
+    return json.dumps(matrix(select(plan, list(targets), [])), separators=(",", ":"))

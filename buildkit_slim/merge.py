@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from buildkit_slim.errors import CheckFailed
 from buildkit_slim.plan import TargetPlan
-from buildkit_slim.staging import StageRecord, parse_record, record_name
+from buildkit_slim.staging import StagingRecord, parse_record, record_name
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -37,15 +37,15 @@ def plan_merge(
     *,
     tags: Sequence[str],
     annotations: Mapping[str, str],
-    stage_dir: str,
+    staging_dir: str,
 ) -> MergePlan:
-    """Check every record in the stage directory against the target; refuse with every reason.
+    """Check every record in the staging directory against the target; refuse with every reason.
 
     `files` are (file name, contents) of the directory's *.json files.
     """
     problems: list[str] = []
     ignored: list[str] = []
-    by_platform: dict[str, list[tuple[str, StageRecord]]] = {}
+    by_platform: dict[str, list[tuple[str, StagingRecord]]] = {}
     image = target.config.image
     for name, text in sorted(files):
         try:
@@ -73,21 +73,21 @@ def plan_merge(
     for platform in target.config.platforms:
         found = by_platform.get(platform, [])
         if not found:
-            problems.append(f"{platform}: no stage record in {stage_dir} (expected "
+            problems.append(f"{platform}: no staging record in {staging_dir} (expected "
                             f"{record_name(target.name, platform)} from `bslim bake "
-                            f"{target.name} --platform {platform} --push --stage {stage_dir}`)")
+                            f"{target.name} --platform {platform} --push --staging {staging_dir}`)")
             continue
         digests = sorted({record.digest for _, record in found})
         if len(digests) > 1:
             listed = ", ".join(f"{name} says {record.digest}" for name, record in found)
-            problems.append(f"{platform}: stage records disagree: {listed}")
+            problems.append(f"{platform}: staging records disagree: {listed}")
             continue
         sources.append(found[0][1].source)
     if problems:
         raise CheckFailed(f"cannot merge target {target.name!r}: " + (
             problems[0] if len(problems) == 1 else f"{len(problems)} problems"),
             detail=None if len(problems) == 1 else "\n".join(f"  - {p}" for p in problems),
-            hint="nothing was pushed; stage the missing platforms or clear the stage directory")
+            hint="nothing was pushed; stage the missing platforms or clear the staging directory")
     return MergePlan(target=target.name, image=image, sources=tuple(sources),
                      platforms=tuple(target.config.platforms), tags=tuple(tags),
                      annotations=tuple(sorted(annotations.items())), ignored=tuple(ignored))

@@ -21,38 +21,9 @@ from dataclasses import dataclass
 
 from buildkit_slim import tags as tagging
 from buildkit_slim.errors import CheckFailed, UsageError
-from buildkit_slim.labels import (
-    build_labels,
-    check_revision,
-    created_from_epoch,
-    index_annotations,
-    supports_annotations,
-)
-from buildkit_slim.matrix import matrix
-from buildkit_slim.merge import MergePlan, plan_merge
 from buildkit_slim.plan import TargetPlan
-from buildkit_slim.refs import DIGEST_RE, OWN_REPO, final_tags, tag_on
-from buildkit_slim.remote import RemoteImage, check_index, remote_image
-from buildkit_slim.staging import (
-    StagePlan,
-    StageRecord,
-    digest_from_metadata,
-    plan_stage,
-    render_record,
-    stage_choice,
-    stage_record,
-)
-
-# Until cli.py and publish.py import from the modules split out of this one (they are being
-# rewritten on another branch), the names this module held before the split are re-exported.
-# Not for new code; the list goes once those imports move.
-__all__ = [
-    "MergePlan", "ReleasePlan", "RemoteImage", "StagePlan", "StageRecord", "build_labels",
-    "check_index", "check_revision", "created_from_epoch", "digest_from_metadata", "final_tags",
-    "index_annotations", "matrix", "plan_merge", "plan_release", "plan_stage", "release_tags",
-    "remote_image", "render_record", "resolve_from", "stage_choice", "stage_record",
-    "supports_annotations", "verify_release",
-]
+from buildkit_slim.refs import DIGEST_RE, OWN_REPO, tag_on
+from buildkit_slim.remote import RemoteImage, check_index
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -1,7 +1,7 @@
 """Properties of the real CLI (and the merge planner) over random input (#10, #17).
 
 Every command that takes input is driven here: `render` (and `config`, `matrix` on what
-renders), `init`, `tags`, and `merge`'s stage records and `--tag` values, through the pure
+renders), `init`, `tags`, and `merge`'s staging records and `--tag` values, through the pure
 planner `merge` runs before it touches the registry. The [tool.slim] strategies are derived
 from the key declarations (`keys_of`): every key, sub-table keys included, is drawn with
 hostile values of its TOML type and, three times in four, a valid one (the declared default,
@@ -497,7 +497,7 @@ def test_tags_any_input(version: str | None, ref: str | None, sha: str | None,
     check_no_traceback(code, out, err, {0, 2})
 
 
-# --- merge: the stage records a CI job downloads, and the final tags -------------------------
+# --- merge: the staging records a CI job downloads, and the final tags -------------------------
 
 IMAGE = "ghcr.io/acme/hello"
 PLATFORMS = ("linux/amd64", "linux/arm/v7")
@@ -538,8 +538,8 @@ def test_merge_any_stage_records_and_tags(records: dict[str, str], tags: list[st
         stage.mkdir(exist_ok=True)
         try:
             final = refs.final_tags(IMAGE, tags, "dev")
-            merge = merging.plan_merge(target, publish.read_stage_dir(stage), tags=final,
-                                       annotations={}, stage_dir=str(stage))
+            merge = merging.plan_merge(target, publish.read_staging_dir(stage), tags=final,
+                                       annotations={}, staging_dir=str(stage))
         except BslimError as exc:
             event(f"merge refused ({type(exc).__name__})")
             assert exc.message.strip(), exc

@@ -98,7 +98,7 @@ def test_every_readme_command_line_shows_only_flags_its_command_accepts() -> Non
     ("| `bslim bake [TARGET...] [--load\\|--psuh]` | builds |", "--psuh"),
     ("`bslim release 1.4.2 --form edge`", "--form"),
     ("```\nbslim size IMAGE --project .\n```", "--project"),
-    ("```\nbslim merge --stage d   # or, per target: bslim merge t --stgae d\n```", "--stgae"),
+    ("```\nbslim merge --staging d   # or: bslim merge t --stgaing d\n```", "--stgaing"),
 ])
 def test_a_misspelled_or_missing_flag_is_found(line: str, wrong: str) -> None:
     found = problems(shown_commands(line))

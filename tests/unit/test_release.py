@@ -67,7 +67,7 @@ def record(platform: str = AMD, digest: str = D1, *, image: str = IMAGE,
 
 def merge(target: TargetPlan, files: list[tuple[str, str]]) -> merging.MergePlan:
     return merging.plan_merge(target, files, tags=(f"{IMAGE}:edge",), annotations={},
-                              stage_dir="digests")
+                              staging_dir="digests")
 
 
 def refusal(target: TargetPlan, files: list[tuple[str, str]]) -> list[str]:
@@ -107,7 +107,7 @@ def test_matrix_json_is_deterministic(the_plan: Plan) -> None:
 # --- stage -------------------------------------------------------------------------------------
 
 def test_stage_by_digest_pushes_the_repository_without_tags(target: TargetPlan) -> None:
-    stage = staging.plan_stage(target, ARM, tag="dev", by_digest=True)
+    stage = staging.plan_staging(target, ARM, tag="dev", by_digest=True)
     assert stage.mode == "digest"
     assert dict(stage.overrides) == {
         "spark.output": f"type=image,name={IMAGE},push-by-digest=true,name-canonical=true,"
@@ -120,7 +120,7 @@ def test_stage_by_digest_pushes_the_repository_without_tags(target: TargetPlan) 
 
 
 def test_stage_on_the_docker_driver_uses_a_per_platform_staging_tag(target: TargetPlan) -> None:
-    stage = staging.plan_stage(target, ARM, tag="pr-7", by_digest=False)
+    stage = staging.plan_staging(target, ARM, tag="pr-7", by_digest=False)
     assert stage.mode == "tag"
     assert stage.staging_ref == f"{IMAGE}:pr-7-stage-linux-arm-v7"
     assert dict(stage.overrides) == {"spark.tags": f"{IMAGE}:pr-7-stage-linux-arm-v7"}
@@ -129,33 +129,33 @@ def test_stage_on_the_docker_driver_uses_a_per_platform_staging_tag(target: Targ
 
 def test_staging_tag_must_stay_a_valid_tag(target: TargetPlan) -> None:
     with pytest.raises(UsageError, match="staging tag"):
-        staging.plan_stage(target, AMD, tag="x" * 120, by_digest=False)
+        staging.plan_staging(target, AMD, tag="x" * 120, by_digest=False)
 
 
 def test_stage_platform_must_belong_to_the_target(target: TargetPlan) -> None:
     with pytest.raises(UsageError, match="'linux/arm64' is not a platform of target 'spark'"):
-        staging.plan_stage(target, "linux/arm64", tag="dev", by_digest=True)
+        staging.plan_staging(target, "linux/arm64", tag="dev", by_digest=True)
 
 
 @pytest.mark.parametrize(("kwargs", "message"), [
-    ({"push": False, "export_wheels": False, "print_": False}, "--stage needs --push"),
+    ({"push": False, "export_wheels": False, "print_": False}, "--staging needs --push"),
     ({"push": True, "export_wheels": True, "print_": False}, "combined with --export-wheels"),
     ({"push": True, "export_wheels": False, "print_": True}, "combined with --print"),
     ({"push": True, "export_wheels": False, "print_": False},
-     "--stage builds exactly one platform; pass --platform (one of linux/amd64, linux/arm/v7)"),
+     "--staging builds exactly one platform; pass --platform (one of linux/amd64, linux/arm/v7)"),
 ])
 def test_stage_choice_refusals(the_plan: Plan, kwargs: dict[str, bool], message: str) -> None:
     with pytest.raises(UsageError) as info:
-        staging.stage_choice(the_plan, **kwargs)
+        staging.staging_choice(the_plan, **kwargs)
     assert message in info.value.message
 
 
 def test_stage_choice_needs_one_target(write_project: WriteProject) -> None:
     the_plan = select(make_plan(load(write_project(MULTI))), [], [AMD])
     with pytest.raises(UsageError, match=r"exactly one target; name it \(api, worker\)"):
-        staging.stage_choice(the_plan, push=True, export_wheels=False, print_=False)
+        staging.staging_choice(the_plan, push=True, export_wheels=False, print_=False)
     one = select(the_plan, ["worker"], [AMD])
-    chosen, platform = staging.stage_choice(one, push=True, export_wheels=False, print_=False)
+    chosen, platform = staging.staging_choice(one, push=True, export_wheels=False, print_=False)
     assert (chosen.name, platform) == ("worker", AMD)
 
 
@@ -172,8 +172,8 @@ def test_digest_from_metadata() -> None:
 
 
 def test_record_round_trip(target: TargetPlan) -> None:
-    stage = staging.plan_stage(target, ARM, tag="dev", by_digest=False)
-    rec = staging.stage_record(stage, D2)
+    stage = staging.plan_staging(target, ARM, tag="dev", by_digest=False)
+    rec = staging.staging_record(stage, D2)
     text = staging.render_record(rec)
     assert text.endswith("}\n")
     assert staging.parse_record("x.json", text) == rec
@@ -183,10 +183,10 @@ def test_record_round_trip(target: TargetPlan) -> None:
 
 
 @pytest.mark.parametrize(("text", "message"), [
-    ("{", "a.json: not a stage record (invalid JSON"),
-    ("[]", "a.json: not a stage record (expected a JSON object)"),
-    (record(format=2), "a.json: stage record format 2 is not 1"),
-    (json.dumps({"format": 1, "image": IMAGE}), "a.json: stage record has no target"),
+    ("{", "a.json: not a staging record (invalid JSON"),
+    ("[]", "a.json: not a staging record (expected a JSON object)"),
+    (record(format=2), "a.json: staging record format 2 is not 1"),
+    (json.dumps({"format": 1, "image": IMAGE}), "a.json: staging record has no target"),
     (record(digest="sha256:abc"), "a.json: 'sha256:abc' is not a sha256 digest"),
     (record(image="Not/Valid"), "a.json: 'Not/Valid' is not an image repository"),
     (record(mode="copy"), "a.json: mode 'copy' is not one of digest, tag"),
@@ -221,8 +221,8 @@ def test_merge_ignores_other_targets_and_accepts_identical_duplicates(
 
 def test_merge_refuses_a_missing_platform(target: TargetPlan) -> None:
     assert refusal(target, [("spark.linux-amd64.json", record(AMD))]) == [
-        "linux/arm/v7: no stage record in digests (expected spark.linux-arm-v7.json from "
-        "`bslim bake spark --platform linux/arm/v7 --push --stage digests`)"]
+        "linux/arm/v7: no staging record in digests (expected spark.linux-arm-v7.json from "
+        "`bslim bake spark --platform linux/arm/v7 --push --staging digests`)"]
 
 
 def test_merge_refuses_an_empty_directory_naming_every_platform(target: TargetPlan) -> None:
@@ -234,7 +234,7 @@ def test_merge_refuses_disagreeing_records(target: TargetPlan) -> None:
     files = [("a.json", record(AMD, D1)), ("b.json", record(ARM, D2)),
              ("c.json", record(ARM, D3))]
     assert refusal(target, files) == [
-        f"linux/arm/v7: stage records disagree: b.json says {D2}, c.json says {D3}"]
+        f"linux/arm/v7: staging records disagree: b.json says {D2}, c.json says {D3}"]
 
 
 def test_merge_refuses_a_record_of_another_image(target: TargetPlan) -> None:
@@ -243,8 +243,8 @@ def test_merge_refuses_a_record_of_another_image(target: TargetPlan) -> None:
     assert refusal(target, files) == [
         "b.json: record of target 'spark' is for image 'ghcr.io/acme/other', not the "
         "target's image 'ghcr.io/acme/spark'",
-        "linux/arm/v7: no stage record in digests (expected spark.linux-arm-v7.json from "
-        "`bslim bake spark --platform linux/arm/v7 --push --stage digests`)"]
+        "linux/arm/v7: no staging record in digests (expected spark.linux-arm-v7.json from "
+        "`bslim bake spark --platform linux/arm/v7 --push --staging digests`)"]
 
 
 def test_merge_refuses_a_record_of_this_image_from_another_target(target: TargetPlan) -> None:
@@ -266,7 +266,7 @@ def test_merge_refuses_a_broken_record_even_when_the_rest_is_complete(
     target: TargetPlan
 ) -> None:
     files = [("a.json", record(AMD)), ("b.json", record(ARM, D2)), ("junk.json", "{")]
-    assert refusal(target, files)[0].startswith("junk.json: not a stage record")
+    assert refusal(target, files)[0].startswith("junk.json: not a staging record")
 
 
 # --- final tags --------------------------------------------------------------------------------
