@@ -212,10 +212,12 @@ def build(targets: Sequence[str], platforms: Sequence[str], choices: BuildChoice
     if choices.export_wheels is not None:
         out = choices.export_wheels
         single = len(chosen.targets) == 1
-        manifests = [wheels.collect(export_dir(out.resolve(), t.name),
-                                    out if single else out / t.name, t.platforms)
-                     for t in chosen.targets]
-        return [f"wrote {manifest}" for manifest in manifests]
+        lines = []
+        for target in chosen.targets:
+            manifest = wheels.collect(export_dir(out.resolve(), target.name),
+                                      out if single else out / target.name, target.platforms)
+            lines.append(f"wrote {manifest}")
+        return lines
     names = ", ".join(f"{t.name} ({', '.join(t.platforms)})" for t in chosen.targets)
     return [f"built {names}" + (" and pushed" if choices.push else "")]
 

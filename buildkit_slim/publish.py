@@ -29,7 +29,9 @@ def push_by_digest(builder: str | None) -> bool:
 def run_staging(request: BakeRequest, choice: staging.Staging, staging_dir: Path,
                 builder: str | None) -> tuple[staging.StagingRecord, Path]:
     """Build and push one platform, then write its record (only after the push succeeded)."""
-    stage = choice.by_digest if push_by_digest(builder) else choice.by_tag
+    stage = choice.by_tag
+    if push_by_digest(builder):
+        stage = choice.by_digest
     if isinstance(stage, UsageError):
         raise stage
     overrides = dict(request.overrides or {})
