@@ -1,208 +1,243 @@
-"""Apply a plan: write the generated files, turn CLI choices into a bake request, run it."""
+"""Apply a plan: the orchestration of `render`, `bake` (build, staging, export) and `plan`'s
+report, each one function the command line calls.
+
+The flow goes one way: config -> plan -> render -> apply -> docker (publish.py for a staging
+push). This module turns the command line's choices into a bake request, writes the generated
+files, and runs the build; the local build cache around it is local_cache.py's.
+"""
 
 from __future__ import annotations
 
-import contextlib
+import json
 import re
-import shutil
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+import tempfile
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
 
-from buildkit_slim import files, render
+from buildkit_slim import config, files, labels, render, staging
 from buildkit_slim import reproducible as repro
-from buildkit_slim.cache import cache_refs, gha_warning, local_dirs
-from buildkit_slim.config import CACHE_MARKER
 from buildkit_slim.docker import BakeRequest
-from buildkit_slim.errors import UsageError
-from buildkit_slim.plan import SHIM_CONTEXT, WHEELS_SUFFIX, Plan, TargetPlan
-from buildkit_slim.release import StagePlan
-from buildkit_slim.render.bake import escape_hcl
+from buildkit_slim.errors import CheckFailed, UsageError
+from buildkit_slim.load import load as load_project
+from buildkit_slim.local_cache import local_cache_rotation
+from buildkit_slim.oci import check_tag
+from buildkit_slim.plan import Plan, TargetPlan, select
+from buildkit_slim.render.bake import DEFAULT_TAG
+from buildkit_slim.request import BakeOptions, bake_request, export_dir, parse_overrides, warnings
 
-EXPORT_SUFFIX = "-export-wheels"
-PLAN_SUFFIX = "-plan"
+
+def render_files(project_root: Path, plan: Plan, inputs: Path | None = None) -> list[str]:
+    """Write the generation into the output directory; with `inputs`, also the private copy
+    the build reads (BakeOptions.inputs)."""
+    generated = render.render_all(plan)
+    if inputs is not None:
+        _write_inputs(plan, generated, inputs)
+    return files.write_generated(project_root, plan.output_dir, generated)
 
 
-def parse_overrides(items: Sequence[str]) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or "." not in key or key.startswith(".") or key.endswith("."):
-            raise UsageError(f"--set: {item!r} must look like pattern.key=value, "
-                             "e.g. *.args.FOO=bar or app.platform=linux/amd64")
-        out[key] = value
-    return out
+def _write_inputs(plan: Plan, generated: Sequence[render.GeneratedFile], inputs: Path) -> None:
+    """The private copy of a generation a build reads (BakeOptions.inputs)."""
+    for f in generated:
+        path = inputs / f.path.removeprefix(plan.output_dir + "/")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        files.write_file(path, f.text.encode(), mode=files.GENERATED_MODE)
+
+
+def run_bake(request: BakeRequest, *, quiet: bool = False) -> None:
+    """quiet: keep buildx's progress to show it only when the build fails."""
+    from buildkit_slim import docker
+
+    docker.bake(request, emit=(lambda line: None) if quiet else None)
+
+
+# --- the commands' orchestration ---------------------------------------------------------------
+
+def load_plan(project: Path) -> Plan:
+    return load_project(project)[1]
+
+
+def configuration(project: Path) -> list[str]:
+    """`bslim config`: the resolved configuration per target, each value with its origin."""
+    from buildkit_slim.config.reference import listing
+
+    cfg, _ = load_project(project)  # what the plan (and the lock) refuses is refused here too
+    return listing(cfg)
+
+
+def doctor(project: Path, *, builder: str | None, probe_bases: bool,
+           say: Callable[[str], None]) -> None:
+    """`bslim doctor`: each check's line to `say`; then CheckFailed when one failed."""
+    from buildkit_slim import doctor as doctor_mod
+
+    try:
+        the_plan: Plan | None = load_plan(project)
+    except UsageError:
+        the_plan = None  # no project here: check the machine only
+    checks = doctor_mod.run_checks(the_plan, builder=builder, probe_bases=probe_bases)
+    for line in doctor_mod.format_checks(checks):
+        say(line)
+    failed = [c.name for c in checks if c.status == "fail"]
+    if failed:
+        raise CheckFailed(f"{len(failed)} check(s) failed: {', '.join(failed)}")
+
+
+def render_project(project: Path, *, check: bool = False, stdout: bool = False) -> list[str]:
+    """`bslim render`: write the generation (or, with `check`, compare it; with `stdout`, give
+    the bake JSON); the lines to print."""
+    the_plan = load_plan(project)
+    generated = render.render_all(the_plan)
+    if stdout:
+        return next(f.text for f in generated if f.path == the_plan.bake_file).splitlines()
+    if check:
+        stale = files.read_generated(project, the_plan.output_dir, generated)
+        if stale:
+            raise CheckFailed(f"generated files are stale: {', '.join(stale)}",
+                              hint=f"run `bslim render --project {project}` and commit them")
+        return [f"up to date: {', '.join(f.path for f in generated)}"]
+    written = files.write_generated(project, the_plan.output_dir, generated)
+    return [f"{'wrote' if f.path in written else 'unchanged'} {f.path}" for f in generated]
 
 
 @dataclass(frozen=True, kw_only=True)
-class BakeOptions:
-    """What the user chose on the command line for one `bslim bake`."""
+class BuildChoices:
+    """What `bslim bake` was asked, as the command line gave it; `bake` checks it."""
 
-    project_root: Path
-    platforms: tuple[str, ...] = ()  # narrowing; empty: every platform of each target
-    overrides: Mapping[str, str] = field(default_factory=dict)
-    tag: str | None = None
-    push: bool = False
+    project: Path
     load: bool = False
+    push: bool = False
+    print_: bool = False
+    sets: tuple[str, ...] = ()  # --set pattern.key=value
+    tag: str | None = None
     builder: str | None = None
     progress: str = "plain"
     metadata_file: Path | None = None
     ca_bundle: Path | None = None
-    netrc: Path | None = None  # credentials for private indexes, a secret like ca_bundle
-    cache: bool = True  # False: --no-cache
-    export_cache: bool = True  # False: --no-cache-export (pull requests must not write)
+    netrc: Path | None = None
+    cache: bool = True
+    export_cache: bool = True
     export_wheels: Path | None = None
-    report_dir: Path | None = None  # `bslim plan`: export the fetch stage's decisions here
-    # A private copy of this run's generation (`render_files`): buildx reads the bake file,
-    # Dockerfile and shim from there, so a render of the project while it builds cannot hand
-    # it half of another generation.
-    inputs: Path | None = None
-    reproducible: bool = False
-    epoch: str | None = None  # SOURCE_DATE_EPOCH of a reproducible build
+    staging_dir: Path | None = None  # push one platform for a later merge (--staging)
+    revision: str | None = None
+    reproducible: bool | None = None  # None: [tool.slim] reproducible
     oci: Path | None = None  # images as OCI tarballs: DIR/<target>.oci.tar
 
 
-def bake_request(
-    full: Plan,
-    chosen: Plan,
-    options: BakeOptions,
-    *,
-    exists: Callable[[Path], bool] | None = None,
-) -> BakeRequest:
-    """What `docker buildx bake` gets for these choices (`exists`, whether a local cache to
-    read is there, is the only look outside; by default `readable_cache`, which refuses a
-    directory at a cache location that bslim did not write).
+# buildx reads `id=ca,src=PATH` and `type=local,dest=PATH` as comma-separated fields.
+_SPLITS_SPEC = re.compile(r'[,"\x00-\x1f\x7f]')
 
-    Per-run values (platforms, the CA secret, per-platform cache refs, exports) go into an
-    override bake file passed after the generated one, not into `--set`: bake replaces
-    `platforms`/`cache-to`/`output` and appends `cache-from`/`secret` from later files, and
-    `--set` key names differ across buildx versions (`secret` vs `secrets`).
-    """
-    root = options.project_root
-    override: dict[str, dict[str, Any]] = {}
-    outside: list[Path] = []
+
+def check_paths(ca_bundle: Path | None, netrc: Path | None,
+                export_wheels: Path | None = None, oci: Path | None = None) -> None:
+    """Secret files must be files, and every path that goes into a buildx spec must reach it
+    whole: a comma, quote or line break would make the rest another field (`id=evil`)."""
+    for option, path in (("--ca-bundle", ca_bundle), ("--netrc", netrc),
+                         ("--export-wheels", export_wheels), ("--oci", oci)):
+        if path is None:
+            continue
+        if option in ("--ca-bundle", "--netrc") and not path.is_file():
+            raise UsageError(f"{option}: {path} is not a file")
+        resolved = str(path.resolve())
+        if found := _SPLITS_SPEC.search(resolved):
+            raise UsageError(f"{option}: {resolved!r} holds {found.group()!r}, which would split "
+                             "it in the spec buildx reads it from",
+                             hint="rename it, or pass a link to it from a path without one")
+
+
+def _checked_tag(choices: BuildChoices, env: Mapping[str, str]) -> str | None:
+    """One tag rule for every command (merge's): --tag, else a non-empty $TAG (an empty one is
+    unset, as for merge: CI templates leave empty variables)."""
+    if choices.tag is not None:
+        return check_tag(choices.tag, "--tag")
+    if env.get("TAG"):
+        check_tag(env["TAG"], "TAG")
+        return None
+    return DEFAULT_TAG if "TAG" in env else None
+
+
+def _check_choices(choices: BuildChoices) -> None:
+    if choices.load and choices.push:
+        raise UsageError("--load and --push: choose one")
+    if choices.export_wheels is not None and (choices.load or choices.push):
+        raise UsageError("--export-wheels writes wheels to a directory; it cannot be combined "
+                         "with --load or --push")
+    if choices.progress not in ("plain", "tty", "auto"):
+        raise UsageError(f"--progress: {choices.progress!r} is not valid; use plain, tty or auto")
+    check_paths(choices.ca_bundle, choices.netrc, choices.export_wheels, choices.oci)
+
+
+def build(targets: Sequence[str], platforms: Sequence[str], choices: BuildChoices, *,
+          env: Mapping[str, str], warn: Callable[[str], None]) -> list[str]:
+    """`bslim bake`: check the choices, render, build (or push one platform for a later merge,
+    or export the wheels, or print what buildx resolves) the chosen targets for the chosen
+    platforms (default all of each); the lines to print. `warn` gets warning lines as soon as
+    they are known, before the build. Everything that can be refused is, before any write."""
+    from buildkit_slim import docker, publish, wheels
+
+    _check_choices(choices)
+    tag = _checked_tag(choices, env)
+    cfg, the_plan = load_project(choices.project)
+    epoch = reproducible_epoch(
+        choices.project, cfg.reproducible if choices.reproducible is None
+        else choices.reproducible, env, push=choices.push, load=choices.load, oci=choices.oci,
+        export_wheels=choices.export_wheels is not None, warn=warn)
+    chosen = select(the_plan, targets, platforms)
+    staged = None if choices.staging_dir is None else staging.prepare(
+        chosen, push=choices.push, export_wheels=choices.export_wheels is not None,
+        print_=choices.print_, tag=tag or env.get("TAG") or DEFAULT_TAG)
+    overrides = parse_overrides(choices.sets)
+    # Per-build labels go in as --set, never into the committed bake file; --set wins.
+    revision = labels.check_revision(choices.revision or env.get("GITHUB_SHA"))
+    created = labels.created_from_epoch(epoch.seconds if epoch else
+                                        env.get("SOURCE_DATE_EPOCH"))
     for target in chosen.targets:
-        body: dict[str, Any] = {}
-        subset = tuple(target.platforms) != tuple(target.config.platforms)
-        if subset:
-            body["platforms"] = list(target.platforms)
-        # Secrets go in per run, never into the committed bake file.
-        for secret_id, source in (("ca", options.ca_bundle), ("netrc", options.netrc)):
-            if source is not None:
-                body.setdefault("secret", []).append(f"id={secret_id},src={source.resolve()}")
-                outside.append(source.resolve())
-        body.update(_build_override(target, options, outside))
-        if target.config.publish_wheels and body:
-            # The wheel image builds the same stages: same platforms and secret, but it never
-            # writes the cache (the image target does; two writers of one ref race).
-            override[target.name + WHEELS_SUFFIX] = {k: v for k, v in body.items()
-                                                     if k != "output"}
-        body.update(_cache_override(target, options, subset,
-                                    exists or (lambda path: readable_cache(path, root))))
-        if body:
-            override[target.name] = body
-    names: tuple[str, ...] = () if len(chosen.targets) == len(full.targets) else tuple(
-        n for t in chosen.targets
-        for n in (t.name, *([t.name + WHEELS_SUFFIX] if t.config.publish_wheels else [])))
-    # Exports build one stage of each chosen target into a local directory, instead of images.
-    exports = []
-    if options.export_wheels is not None:
-        exports.append((EXPORT_SUFFIX, options.export_wheels.resolve(), "--export-wheels"))
-    if options.report_dir is not None:
-        exports.append((PLAN_SUFFIX, options.report_dir.resolve(), "plan"))
-    for suffix, dest, what in exports:
-        outside.append(dest)
+        for key, value in labels.build_labels(target.name, revision=revision,
+                                              created=created).items():
+            overrides.setdefault(key, value)
+    with tempfile.TemporaryDirectory(prefix="bslim-inputs-") as tmp:
+        # The build reads a private copy of the generation it rendered (gone when it is done).
+        options = BakeOptions(
+            project_root=choices.project, platforms=tuple(platforms), overrides=overrides,
+            tag=tag, push=choices.push, load=choices.load, builder=choices.builder,
+            progress=choices.progress, metadata_file=choices.metadata_file,
+            ca_bundle=choices.ca_bundle, netrc=choices.netrc, cache=choices.cache,
+            export_cache=choices.export_cache, export_wheels=choices.export_wheels,
+            inputs=None if choices.print_ else Path(tmp), reproducible=epoch is not None,
+            epoch=epoch.seconds if epoch else None, oci=choices.oci)
+        if epoch is not None and choices.push and not choices.print_:
+            check_rewrite_push(choices.builder, staged is not None)
+        if epoch is not None and staged is not None:
+            staged = reproducible_staging(staged)
+        for warning in warnings(chosen, env):
+            warn(f"warning: {warning}")
+        request = bake_request(the_plan, chosen, options)
+        render_files(choices.project, the_plan, options.inputs)
+        if choices.print_:
+            return json.dumps(docker.bake_print(request), indent=2, sort_keys=True).splitlines()
+        if choices.oci is not None:  # buildx 0.13 does not create an OCI tarball's directory
+            choices.oci.mkdir(parents=True, exist_ok=True)
+        with local_cache_rotation(chosen, choices.project, export_cache=choices.export_cache):
+            if staged is not None and choices.staging_dir is not None:
+                record, path = publish.run_staging(request, staged, choices.staging_dir,
+                                                   choices.builder)
+                how = "by digest" if record.mode == "digest" else f"as {record.ref}"
+                return [f"staged {record.target} {record.platform} {record.digest} ({how}) "
+                        f"in {path}"]
+            run_bake(request)
+    if choices.export_wheels is not None:
+        out = choices.export_wheels
+        single = len(chosen.targets) == 1
+        lines = []
         for target in chosen.targets:
-            stage = target.wheelhouse_stage if suffix == EXPORT_SUFFIX else (
-                target.fetch_stage and target.stage("fetch-report"))
-            if stage is None:
-                raise UsageError(f"{what}: target {target.name!r} has no such stage (its own "
-                                 "Dockerfile, or fast-wheels = false for plan)")
-            override[target.name + suffix] = {
-                "inherits": [target.name],
-                "target": stage,
-                "tags": [],
-                "cache-to": [],
-                "output": [f"type=local,dest={export_dir(dest, target.name)}"],
-            }
-        names = tuple(t.name + suffix for t in chosen.targets)
-    bake_files: tuple[str, ...] = (full.bake_file,)
-    if options.inputs is not None:
-        bake_files = _read_inputs(full, options.inputs.resolve(), override)
-        outside.append(options.inputs.resolve())
-    env = {"TAG": options.tag} if options.tag is not None else {}
-    if options.reproducible:
-        env[repro.NO_DEFAULT_ATTESTATIONS] = "1"  # provenance records when the build ran
-    if options.epoch is not None:
-        env["SOURCE_DATE_EPOCH"] = options.epoch
-    if any(not p.is_relative_to(root.resolve()) for p in outside):
-        # buildx >= 0.20 refuses secrets and outputs outside the working directory without
-        # `--allow fs...`, which python-on-whales cannot pass; the paths are the user's choice.
-        env["BUILDX_BAKE_ENTITLEMENTS_FS"] = "0"
-    return BakeRequest(
-        project_root=root,
-        files=bake_files,
-        # A bake file too: paths (secret files, export dirs, caches) must stay literal.
-        override={"target": _escape_all(override)} if override else None,
-        targets=names,
-        overrides=dict(options.overrides),
-        variables=env,
-        push=options.push,
-        load=options.load,
-        builder=options.builder,
-        progress=options.progress,
-        metadata_file=options.metadata_file.resolve() if options.metadata_file else None,
-        cache=options.cache,
-    )
-
-
-def _read_inputs(full: Plan, inputs: Path, override: dict[str, dict[str, Any]]
-                 ) -> tuple[str, ...]:
-    """Point every target at the private copy of the generation: the Dockerfile (with its
-    .dockerignore beside it) and the shim's context; returns the bake file to read."""
-    def inside(path: str) -> str:
-        return str(inputs / path.removeprefix(full.output_dir + "/"))
-
-    for target in full.targets:
-        body: dict[str, Any] = {}
-        if target.dockerfile == full.dockerfile:
-            body["dockerfile"] = inside(full.dockerfile)
-        if target.shim_dir is not None:
-            body["contexts"] = {SHIM_CONTEXT: inside(target.shim_dir)}
-        names = [target.name] + ([target.name + WHEELS_SUFFIX]
-                                 if target.config.publish_wheels else [])
-        for name in names if body else []:
-            override.setdefault(name, {}).update(body)
-    return (inside(full.bake_file),)
-
-
-def _escape_all(value: Any) -> Any:
-    if isinstance(value, str):
-        return escape_hcl(value)
-    if isinstance(value, dict):
-        return {k: _escape_all(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_escape_all(v) for v in value]
-    return value
-
-
-def _build_override(target: TargetPlan, options: BakeOptions,
-                    outside: list[Path]) -> dict[str, Any]:
-    """--reproducible and --oci for one target: its build args and its image output."""
-    body: dict[str, Any] = {}
-    args: dict[str, str] = {}
-    if options.reproducible:
-        args[repro.BUILD_ARG] = "1"
-    output = repro.image_output(push=options.push, oci=options.oci and options.oci.resolve(),
-                                target=target.name, reproducible=options.reproducible)
-    if output is not None:
-        body["output"] = [output]
-        if options.oci is not None:
-            outside.append(options.oci.resolve())
-    if args:
-        body["args"] = args
-    return body
+            manifest = wheels.collect(export_dir(out.resolve(), target.name),
+                                      out if single else out / target.name, target.platforms)
+            lines.append(f"wrote {manifest}")
+        return lines
+    names = ", ".join(f"{t.name} ({', '.join(t.platforms)})" for t in chosen.targets)
+    return [f"built {names}" + (" and pushed" if choices.push else "") + (
+        f" into {choices.oci}/<target>{repro.OCI_SUFFIX}" if choices.oci is not None else "")
+        + (f", reproducibly (SOURCE_DATE_EPOCH {epoch.seconds}, {epoch.source})"
+           if epoch else "")]
 
 
 def reproducible_epoch(root: Path, reproducible: bool, env: Mapping[str, str], *, push: bool,
@@ -234,199 +269,164 @@ def check_rewrite_push(builder: str | None, staged: bool) -> None:
         raise UsageError(problem, hint=repro.PUSH_HINT)
 
 
-def reproducible_stage(stage: StagePlan) -> StagePlan:
-    """`bake --stage` with --reproducible: its push-by-digest output rewrites timestamps."""
-    return replace(stage, overrides=tuple(
+def reproducible_staging(chosen: staging.Staging) -> staging.Staging:
+    """`bake --staging` with --reproducible: its push-by-digest output rewrites timestamps."""
+    plan = chosen.by_digest
+    return replace(chosen, by_digest=replace(plan, overrides=tuple(
         (key, repro.stage_output(value) if key.endswith(".output") else value)
-        for key, value in stage.overrides))
+        for key, value in plan.overrides)))
 
 
-def export_dir(dest: Path, target: str) -> Path:
-    """Where buildx writes a target's wheels before `wheels.collect` sorts them."""
-    return dest / f".bslim-export-{target}"
+def plan_report(project: Path, *, targets: Sequence[str] = (), platforms: Sequence[str] = (),
+                builder: str | None = None, ca_bundle: Path | None = None,
+                netrc: Path | None = None) -> list[str]:
+    """`bslim plan`: say, per platform, what comes as a wheel and what will be compiled: from
+    uv.lock or pylock.toml without a build, else by running the native fetch stage alone.
+    Writes nothing in the project: the build reads a private copy of the generation, so the
+    output directory stays as it was."""
+    import platform as host
+
+    from buildkit_slim import wheels
+    from buildkit_slim.platforms import native as native_platform
+
+    check_paths(ca_bundle, netrc)
+    cfg, the_plan = load_project(project)
+    chosen = select(the_plan, list(targets), list(platforms))
+    native = native_platform(host.machine()) or ""
+    from_lock = [t for t in chosen.targets if t.locked and wheels.lock_tells(t)]
+    lines = [line for target in from_lock
+             for line in wheels.locked_plan_lines(target, native, cfg.project.version)]
+    fetched = replace(chosen, targets=tuple(t for t in chosen.targets if t not in from_lock))
+    if not fetched.targets:
+        return lines
+    with tempfile.TemporaryDirectory(prefix="bslim-plan-") as tmp:
+        options = BakeOptions(project_root=project, platforms=tuple(platforms),
+                              builder=builder, ca_bundle=ca_bundle, netrc=netrc,
+                              report_dir=Path(tmp), inputs=Path(tmp) / "inputs",
+                              progress="plain")
+        request = bake_request(the_plan, fetched, options)
+        _write_inputs(the_plan, render.render_all(the_plan), Path(tmp) / "inputs")
+        run_bake(request, quiet=True)
+        return lines + [line for target in fetched.targets
+                        for line in wheels.plan_lines(export_dir(Path(tmp).resolve(),
+                                                                 target.name),
+                                                      target.platforms, native, target.name)]
 
 
-def _cache_override(target: TargetPlan, options: BakeOptions, subset: bool,
-                    exists: Callable[[Path], bool]) -> dict[str, Any]:
-    cache = target.config.cache
-    if not cache.enabled:
-        return {}
-    body: dict[str, Any] = {}
-    refs = cache_refs(cache, target=target.name, all_platforms=target.config.platforms,
-                      platforms=target.platforms, export=options.export_cache)
-    if subset:
-        # The committed file names the whole-target locations; a per-platform build writes
-        # its own (cache-to is replaced) and reads its own as well (cache-from is appended).
-        body["cache-to"] = list(refs.cache_to)
-        body["cache-from"] = [r for r in refs.cache_from if not r.startswith("type=local")]
-    elif not options.export_cache:
-        body["cache-to"] = []
-    elif cache.local:
-        body["cache-to"] = list(refs.cache_to)
-    dirs = local_dirs(cache, target=target.name, all_platforms=target.config.platforms,
-                      platforms=target.platforms)
-    if dirs and exists(options.project_root / dirs[0]):
-        body.setdefault("cache-from", []).append(f"type=local,src={dirs[0]}")
-    return body
+def lock_bases(project: Path, *, mirror: str | None) -> list[str]:
+    """`bslim lock-bases`: ask the registry what each base image tag points at now, write
+    <output-dir>/bases.lock.json and render with `tag@digest`; the lines to print."""
+    from buildkit_slim import bases, docker
+
+    cfg = config.load(project)
+    refs = sorted({ref for t in cfg.targets if t.dockerfile is None
+                   for ref in (t.builder_base, t.runtime_base) if not bases.has_digest(ref)})
+    if not refs:
+        raise UsageError("no base image to pin: every target names its bases by digest or "
+                         "brings its own Dockerfile")
+    if mirror is None and any(bases.docker_hub_path(r) is not None for r in refs):
+        mirror = next(iter(docker.registry_mirrors()), None)
+    new, lines = [], []
+    for ref in refs:
+        asked = bases.where_to_ask(ref, mirror)
+        manifest = docker.inspect_manifest(asked)
+        if manifest is None:
+            raise UsageError(f"{ref}: not found in the registry (asked {asked})")
+        single = None if "manifests" in manifest else docker.image_platform(asked)
+        new.append(bases.pin_from_descriptor(ref, manifest, single))
+        via = f" (asked {asked})" if asked != ref else ""
+        lines.append(f"pinned {ref}@{new[-1].digest}: {', '.join(dict(new[-1].platforms))}{via}")
+    pins = bases.updated(bases.read_pins(project, cfg.output_dir) or bases.BasePins(), new,
+                         keep=refs)
+    # Every platform of every target must have its pin before anything is written.
+    _, the_plan = load_project(project, cfg, pins)
+    generated = [render.GeneratedFile(path=f"{cfg.output_dir}/{bases.PINS_FILE}",
+                                      text=bases.render_pins(pins)),
+                 *render.render_all(the_plan)]
+    return lines + [f"wrote {name}" for name in
+                    files.write_generated(project, cfg.output_dir, generated)]
 
 
-def warnings(plan: Plan, env: Mapping[str, str]) -> list[str]:
-    message = gha_warning(env, [t.config.cache for t in plan.targets])
-    return [message] if message else []
+# --- after the builds: tags, merge, release ----------------------------------------------------
+
+def one_target(the_plan: Plan, name: str | None) -> TargetPlan:
+    if name is None and len(the_plan.targets) > 1:
+        raise UsageError("this project has several targets; name one ("
+                         + ", ".join(t.name for t in the_plan.targets) + ")")
+    return select(the_plan, [name] if name else [], []).targets[0]
 
 
-def render_files(project_root: Path, plan: Plan, inputs: Path | None = None) -> list[str]:
-    """Write the generation into the output directory; with `inputs`, also the private copy
-    the build reads (BakeOptions.inputs)."""
-    generated = render.render_all(plan)
-    if inputs is not None:
-        for f in generated:
-            path = inputs / f.path.removeprefix(plan.output_dir + "/")
-            path.parent.mkdir(parents=True, exist_ok=True)
-            files.write_file(path, f.text.encode(), mode=files.GENERATED_MODE)
-    return files.write_generated(project_root, plan.output_dir, generated)
+def _env(env: Mapping[str, str], name: str) -> str | None:
+    """An environment value, empty meaning unset (CI templates leave empty variables)."""
+    return env.get(name) or None
 
 
-def _local_cache_dirs(chosen: Plan, options: BakeOptions) -> list[tuple[Path, Path]]:
-    out = []
-    for target in chosen.targets:
-        dirs = local_dirs(target.config.cache, target=target.name,
-                          all_platforms=target.config.platforms, platforms=target.platforms)
-        if dirs is not None:
-            current, new = (options.project_root / d for d in dirs)
-            out.append((current, new))
-    return out
+def tag_lines(project: Path, target: str | None, *, version: str | None, ref: str | None,
+              sha: str | None, images: bool, no_version: bool, env: Mapping[str, str],
+              warn: Callable[[str], None]) -> list[str]:
+    """`bslim tags`: the tags (or `<image>:<tag>` references) for a version, ref and commit."""
+    from buildkit_slim.tags import TagError, build_tags
 
-
-_BUILDKIT_TOP = frozenset(("index.json", "ingest", "blobs", "oci-layout"))
-_HEX = re.compile(r"[0-9a-f]{16,128}")
-_INGEST_FILES = frozenset(("data", "ref", "startedat", "total", "updatedat", "expected"))
-
-
-def _real_dir(path: Path) -> bool:
-    return path.is_dir() and not path.is_symlink()
-
-
-def _real_file(path: Path) -> bool:
-    return path.is_file() and not path.is_symlink()
-
-
-def _buildkit_layout(path: Path) -> bool:
-    """Exactly what BuildKit's local cache exporter writes, and nothing else: index.json,
-    oci-layout, blobs/<algorithm>/<hex digest>, ingest/<hex>/<its bookkeeping>. A directory
-    that only looks so from its top level (blobs/photo.png) is not one."""
-    for entry in path.iterdir():
-        name = entry.name
-        if name not in _BUILDKIT_TOP:
-            return False
-        if name in ("index.json", "oci-layout"):
-            if not _real_file(entry):
-                return False
-        elif not _real_dir(entry):
-            return False
-        elif name == "blobs":
-            for algorithm in entry.iterdir():
-                if not (_real_dir(algorithm) and algorithm.name.isalnum()
-                        and all(_real_file(b) and _HEX.fullmatch(b.name)
-                                for b in algorithm.iterdir())):
-                    return False
-        else:  # ingest
-            for item in entry.iterdir():
-                if not (_real_dir(item) and _HEX.fullmatch(item.name)
-                        and all(_real_file(f) and f.name in _INGEST_FILES
-                                for f in item.iterdir())):
-                    return False
-    return True
-
-
-def owned_cache(path: Path) -> bool:
-    """Whether bslim may read this directory as its cache and delete it: one it marked
-    (`.bslim-cache`, a regular file), or BuildKit's cache layout with nothing else in it
-    (what bslim versions before the mark left). Never a symlink."""
-    if not _real_dir(path):
-        return False
+    cfg, the_plan = load_project(project)
     try:
-        return _real_file(path / CACHE_MARKER) or _buildkit_layout(path)
-    except OSError:
-        return False
+        result, found = build_tags(
+            project_version=cfg.project.version, version=version,
+            ref=ref if ref is not None else _env(env, "GITHUB_REF"),
+            sha=sha if sha is not None else _env(env, "GITHUB_SHA"),
+            rules=cfg.tags, no_version=no_version)
+    except TagError as exc:
+        raise UsageError(str(exc)) from None
+    for warning in found:
+        warn(f"warning: {warning}")
+    if images:
+        image = one_target(the_plan, target).config.image
+        return [f"{image}:{tag}" for tag in result]
+    if target is not None:
+        one_target(the_plan, target)  # a typo in the name is still an error
+    return list(result)
 
 
-def readable_cache(path: Path, project_root: Path) -> bool:
-    """A local cache to hand BuildKit as cache-from: False when there is none; a directory
-    there that bslim did not write is refused (BuildKit would fail on it, or read a user's
-    files as a cache)."""
-    if not path.exists() and not path.is_symlink():
-        return False
-    readable = (path / "index.json").is_file()
-    if not owned_cache(path) or (not readable and not _real_file(path / CACHE_MARKER)):
-        raise _refuse(path, project_root)
-    return readable
+def merge(project: Path, target: str | None, staging_dir: Path, *, tags: Sequence[str],
+          revision: str | None, env: Mapping[str, str], warn: Callable[[str], None]) -> list[str]:
+    """`bslim merge`: every staging record of a target, checked, joined into one index."""
+    from buildkit_slim import merge as merging
+    from buildkit_slim import publish, refs
+
+    chosen = one_target(load_plan(project), target)
+    final = refs.final_tags(chosen.config.image, tags, _env(env, "TAG") or DEFAULT_TAG)
+    annotations = labels.index_annotations(
+        chosen, revision=labels.check_revision(revision or _env(env, "GITHUB_SHA")),
+        created=labels.created_from_epoch(_env(env, "SOURCE_DATE_EPOCH")))
+    merge_plan = merging.plan_merge(chosen, publish.read_staging_dir(staging_dir), tags=final,
+                                    annotations=annotations, staging_dir=str(staging_dir))
+    merged = publish.run_merge(merge_plan)
+    if merged.annotations_skipped:
+        warn("warning: this buildx is older than 0.12: the index has no annotations")
+    for name in merge_plan.ignored:
+        warn(f"note: ignored {name} (another target)")
+    return [*(f"{ref}@{merged.digest}" for ref in merge_plan.tags),
+            f"merged {chosen.name} ({', '.join(merge_plan.platforms)})"]
 
 
-def _refuse(path: Path, project_root: Path) -> UsageError:
-    shown = path.relative_to(project_root).as_posix() if path.is_relative_to(project_root) \
-        else str(path)
-    return UsageError(f"{shown} is not a build cache bslim wrote (no {CACHE_MARKER} file in it, "
-                      "and not BuildKit's cache layout alone); bslim neither reads it as a "
-                      "cache nor deletes it", hint="move it away, or point cache.local "
-                      "elsewhere")
+def release(project: Path, version: str, target: str | None, *, from_: str | None, force: bool,
+            warn: Callable[[str], None]) -> list[str]:
+    """`bslim release`: copy a pushed index to the version's tags, every check first."""
+    from buildkit_slim import publish
+    from buildkit_slim.tags import TagError, release_tags
 
-
-def clear_stale_local_caches(chosen: Plan, options: BakeOptions) -> None:
-    """A `.new` directory left by a failed build would be written into, and grow: start empty.
-    Deletes only what `owned_cache` says bslim wrote, whoever calls it."""
-    for _, new in _local_cache_dirs(chosen, options):
-        if new.is_symlink() or new.exists():
-            if not owned_cache(new):
-                raise _refuse(new, options.project_root)
-            shutil.rmtree(new)
-
-
-def rotate_local_caches(chosen: Plan, options: BakeOptions) -> None:
-    """type=local only grows: the build wrote a fresh directory; it replaces the old one.
-    Marks and keeps only what BuildKit (or bslim) wrote; deletes only what `owned_cache` says
-    bslim wrote, whoever calls it."""
-    if not options.export_cache:
-        return
-    for current, new in _local_cache_dirs(chosen, options):
-        if not new.is_dir() or new.is_symlink():
-            continue
-        for path in (new, current):
-            if (path.is_symlink() or path.exists()) and not owned_cache(path):
-                raise _refuse(path, options.project_root)
-        if not (new / "index.json").is_file():
-            continue  # an export that did not finish: the next build clears it
-        (new / CACHE_MARKER).write_text("a build cache written by bslim; bslim replaces "
-                                        "this directory after each build\n",
-                                        encoding="utf-8")
-        if current.is_symlink() or current.exists():
-            shutil.rmtree(current)
-        new.rename(current)
-
-
-@contextlib.contextmanager
-def local_cache_rotation(chosen: Plan, options: BakeOptions) -> Iterator[None]:
-    """Around a build that writes the local cache: a fresh `.new` before it, swapped in after
-    it; a build that fails or is interrupted leaves no unfinished `.new` behind."""
-    clear_stale_local_caches(chosen, options)
+    cfg, the_plan = load_project(project)
+    chosen = one_target(the_plan, target)
     try:
-        yield
-    except BaseException:
-        with contextlib.suppress(UsageError, OSError):
-            clear_stale_local_caches(chosen, options)
-        raise
-    rotate_local_caches(chosen, options)
-
-
-def make_output_dirs(options: BakeOptions) -> None:
-    """--oci DIR: created when missing (buildx 0.13 does not create an OCI tarball's
-    directory: `failed to open ... no such file or directory`)."""
-    if options.oci is not None:
-        options.oci.mkdir(parents=True, exist_ok=True)
-
-
-def run_bake(request: BakeRequest, *, quiet: bool = False) -> None:
-    """quiet: keep buildx's progress to show it only when the build fails."""
-    from buildkit_slim import docker
-
-    docker.bake(request, emit=(lambda line: None) if quiet else None)
+        released = release_tags(version, cfg.tags).version  # p1/v2.0.0 is 2.0.0
+        done = publish.run_release(chosen, version=version, rules=cfg.tags, from_=from_,
+                                   force=force)
+    except TagError as exc:
+        # compute_tags names its input --version; here it is the VERSION argument.
+        raise UsageError(re.sub(r"^--version\b", "VERSION", str(exc))) from None
+    for tag, old in done.moved:
+        warn(f"note: {tag} moved from {old}")
+    lines = [f"{'tagged' if tag in done.to_write else 'already'} {tag}@{done.digest}"
+             for tag in done.tags]
+    given = f" (given as {version})" if version != released else ""
+    return [*lines, f"released {released} of {chosen.name}{given}"
+            + (" (forced)" if done.forced else "")]

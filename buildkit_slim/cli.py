@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import json
-import re
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from buildkit_slim import __version__, config, plan, release, render
+from buildkit_slim import __version__
 from buildkit_slim.entry import main
-from buildkit_slim.errors import CheckFailed, UsageError
-from buildkit_slim.oci import check_tag
+from buildkit_slim.errors import UsageError
 
 # `main` is the command line as the console script runs it (buildkit_slim/entry.py).
 __all__ = ["app", "main"]
@@ -37,10 +35,25 @@ def _err(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
 
 
-def _load(project: Path) -> tuple[config.Config, plan.Plan]:
-    from buildkit_slim.load import load
+def _say(lines: Iterable[str]) -> None:
+    for line in lines:
+        print(line)
 
-    return load(project)
+
+def _staging_dir(staging: Path | None, stage: Path | None) -> Path | None:
+    """--staging, or its old spelling --stage (hidden, kept so CI files keep working)."""
+    if staging is not None and stage is not None and staging != stage:
+        raise UsageError("--staging and --stage (its old spelling) name different directories; "
+                         "give --staging once")
+    return staging if staging is not None else stage
+
+
+StagingOpt = Annotated[Path | None, typer.Option(
+    "--staging", file_okay=False, show_default=False,
+    help="Push one target's one platform to a staging location and write its staging record "
+         "into DIR for `bslim merge` (needs --push).")]
+# The old spelling: "stage" is a Dockerfile stage; the CI step is "staging".
+OldStageOpt = Annotated[Path | None, typer.Option("--stage", file_okay=False, hidden=True)]
 
 
 def _version_callback(value: bool) -> None:
@@ -57,28 +70,7 @@ def _main(
     """bslim: [tool.slim] in pyproject.toml -> docker buildx bake file + multi-stage Dockerfile."""
 
 
-# buildx reads `id=ca,src=PATH` and `type=local,dest=PATH` as comma-separated fields.
-_SPLITS_SPEC = re.compile(r'[,"\x00-\x1f\x7f]')
-
-
-def _check_paths(ca_bundle: Path | None, netrc: Path | None,
-                 export_wheels: Path | None = None) -> None:
-    """Secret files must be files, and every path that goes into a buildx spec must reach it
-    whole: a comma, quote or line break would make the rest another field (`id=evil`)."""
-    for option, path in (("--ca-bundle", ca_bundle), ("--netrc", netrc),
-                         ("--export-wheels", export_wheels)):
-        if path is None:
-            continue
-        if option != "--export-wheels" and not path.is_file():
-            raise UsageError(f"{option}: {path} is not a file")
-        resolved = str(path.resolve())
-        if found := _SPLITS_SPEC.search(resolved):
-            raise UsageError(f"{option}: {resolved!r} holds {found.group()!r}, which would split "
-                             "it in the spec buildx reads it from",
-                             hint="rename it, or pass a link to it from a path without one")
-
-
-@app.command()
+@app.command("render")
 def render_cmd(
     project: ProjectOpt = Path(),
     check: Annotated[bool, typer.Option("--check", help="Write nothing; exit 1 when the files "
@@ -87,32 +79,17 @@ def render_cmd(
                                          "writing files.")] = False,
 ) -> None:
     """Write the bake file, Dockerfile and .dockerignore into the output dir (atomically)."""
-    from buildkit_slim import files
+    from buildkit_slim import apply
 
-    _, the_plan = _load(project)
-    generated = render.render_all(the_plan)
-    if stdout:
-        sys.stdout.write(next(f.text for f in generated if f.path == the_plan.bake_file))
-        return
-    if check:
-        stale = files.read_generated(project, the_plan.output_dir, generated)
-        if stale:
-            raise CheckFailed(f"generated files are stale: {', '.join(stale)}",
-                              hint=f"run `bslim render --project {project}` and commit them")
-        print(f"up to date: {', '.join(f.path for f in generated)}")
-        return
-    written = files.write_generated(project, the_plan.output_dir, generated)
-    for f in generated:
-        print(f"{'wrote' if f.path in written else 'unchanged'} {f.path}")
+    _say(apply.render_project(project, check=check, stdout=stdout))
 
 
 @app.command("config")
 def config_cmd(project: ProjectOpt = Path()) -> None:
     """Show the resolved configuration per target and where each value came from."""
-    from buildkit_slim.config.reference import listing
+    from buildkit_slim import apply
 
-    cfg, _ = _load(project)
-    print("\n".join(listing(cfg)))
+    _say(apply.configuration(project))
 
 
 @app.command()
@@ -131,8 +108,7 @@ def init(
 
 
 @app.command()
-def bake(  # noqa: PLR0915 (thinned by the #15 CLI work)
-    ctx: typer.Context,
+def bake(
     targets: Annotated[list[str] | None, typer.Argument(help="Targets to build (default: all).")]
     = None,
     project: ProjectOpt = Path(),
@@ -170,9 +146,8 @@ def bake(  # noqa: PLR0915 (thinned by the #15 CLI work)
     export_wheels: Annotated[Path | None, typer.Option(
         file_okay=False, help="Build only the wheels and write them to DIR/<platform>/ with a "
                               "manifest.json.")] = None,
-    stage: Annotated[Path | None, typer.Option(
-        file_okay=False, help="Push one target's one platform to a staging location and write "
-                              "its record into DIR for `bslim merge` (needs --push).")] = None,
+    staging: StagingOpt = None,
+    stage: OldStageOpt = None,
     revision: Annotated[str | None, typer.Option(
         help="Commit sha for the org.opencontainers.image.revision label (default: "
              "$GITHUB_SHA). The created label comes from $SOURCE_DATE_EPOCH.")] = None,
@@ -188,98 +163,39 @@ def bake(  # noqa: PLR0915 (thinned by the #15 CLI work)
 ) -> None:
     """Render, then build with `docker buildx bake`."""
     import os
-    import tempfile
 
-    from buildkit_slim import apply, wheels
-    from buildkit_slim import reproducible as repro
+    from buildkit_slim import apply
 
-    if load and push:
-        raise UsageError("--load and --push: choose one")
-    if export_wheels is not None and (load or push):
-        raise UsageError("--export-wheels writes wheels to a directory; it cannot be combined "
-                         "with --load or --push")
-    if progress not in ("plain", "tty", "auto"):
-        raise UsageError(f"--progress: {progress!r} is not valid; use plain, tty or auto")
-    _check_paths(ca_bundle, netrc, export_wheels)
-    # One tag rule for every command (merge's): --tag, else a non-empty $TAG (an empty one is
-    # unset, as for merge: CI templates leave empty variables).
-    if tag is not None:
-        check_tag(tag, "--tag")
-    elif os.environ.get("TAG"):
-        check_tag(os.environ["TAG"], "TAG")
-    elif "TAG" in os.environ:
-        from buildkit_slim.render.bake import DEFAULT_TAG
-
-        tag = DEFAULT_TAG
-    if oci is not None:
-        _check_paths(None, None, oci)  # an output path reaches buildx's spec too
-    cfg, the_plan = _load(project)
-    epoch = apply.reproducible_epoch(
-        project, cfg.reproducible if reproducible is None else reproducible, os.environ,
-        push=push, load=load, oci=oci, export_wheels=export_wheels is not None, warn=_err)
-    chosen = plan.select(the_plan, targets or [], platform or [])
-    staged = release.stage_choice(chosen, push=push, export_wheels=export_wheels is not None,
-                                  print_=print_) if stage is not None else None
-    overrides = apply.parse_overrides(set_ or [])
-    # Per-build labels go in as --set, never into the committed bake file; --set wins.
-    rev = release.check_revision(revision or os.environ.get("GITHUB_SHA"))
-    created = release.created_from_epoch(epoch.seconds if epoch else
-                                         os.environ.get("SOURCE_DATE_EPOCH"))
-    for target in chosen.targets:
-        for key, value in release.build_labels(target.name, revision=rev,
-                                               created=created).items():
-            overrides.setdefault(key, value)
-    # The build reads a private copy of the generation it rendered (removed when it is done).
-    inputs = None if print_ else Path(ctx.with_resource(
-        tempfile.TemporaryDirectory(prefix="bslim-inputs-")))
-    options = apply.BakeOptions(
-        project_root=project, platforms=tuple(platform or ()),
-        overrides=overrides, tag=tag, push=push, load=load,
+    choices = apply.BuildChoices(
+        project=project, load=load, push=push, print_=print_, sets=tuple(set_ or ()), tag=tag,
         builder=builder, progress=progress, metadata_file=metadata_file, ca_bundle=ca_bundle,
         netrc=netrc, cache=not no_cache, export_cache=not no_cache_export,
-        export_wheels=export_wheels, inputs=inputs, reproducible=epoch is not None,
-        epoch=epoch.seconds if epoch else None, oci=oci,
-    )
-    if epoch is not None and push and not print_:
-        apply.check_rewrite_push(builder, staged is not None)
-    request = apply.bake_request(the_plan, chosen, options)
-    for warning in apply.warnings(chosen, os.environ):
-        _err(f"warning: {warning}")
-    apply.render_files(project, the_plan, inputs)
-    if print_:
-        from buildkit_slim import docker
+        export_wheels=export_wheels, staging_dir=_staging_dir(staging, stage), revision=revision,
+        reproducible=reproducible, oci=oci)
+    _say(apply.build(targets or (), platform or (), choices, env=os.environ, warn=_err))
 
-        print(json.dumps(docker.bake_print(request), indent=2, sort_keys=True))
-        return
-    if stage is not None and staged is not None:
-        from buildkit_slim import publish
 
-        stage_plan = release.plan_stage(
-            staged[0], staged[1], tag=tag or os.environ.get("TAG") or "dev",
-            by_digest=publish.push_by_digest(builder))
-        if epoch is not None:
-            stage_plan = apply.reproducible_stage(stage_plan)
-        with apply.local_cache_rotation(chosen, options):
-            record, path = publish.run_stage(request, stage_plan, stage)
-        how = "by digest" if record.mode == "digest" else f"as {record.ref}"
-        print(f"staged {record.target} {record.platform} {record.digest} ({how}) in {path}")
-        return
-    apply.make_output_dirs(options)
-    with apply.local_cache_rotation(chosen, options):
-        apply.run_bake(request)
-    if export_wheels is not None:
-        single = len(chosen.targets) == 1
-        for target in chosen.targets:
-            manifest = wheels.collect(
-                apply.export_dir(export_wheels.resolve(), target.name),
-                export_wheels if single else export_wheels / target.name, target.platforms)
-            print(f"wrote {manifest}")
-        return
-    names = ", ".join(f"{t.name} ({', '.join(t.platforms)})" for t in chosen.targets)
-    print(f"built {names}" + (" and pushed" if push else "") + (
-        f" into {oci}/<target>{repro.OCI_SUFFIX}" if oci is not None else "")
-        + (f", reproducibly (SOURCE_DATE_EPOCH {epoch.seconds}, {epoch.source})"
-           if epoch else ""))
+@app.command("plan")
+def plan_cmd(
+    targets: Annotated[list[str] | None, typer.Argument(help="Targets (default: all).")] = None,
+    project: ProjectOpt = Path(),
+    platform: Annotated[list[str] | None, typer.Option(
+        "--platform", help="Only these platforms (repeatable).")] = None,
+    builder: Annotated[str | None, typer.Option(help="buildx builder to use.")] = None,
+    ca_bundle: Annotated[Path | None, typer.Option(
+        envvar="BSLIM_CA_BUNDLE", dir_okay=False,
+        help="CA certificates for pip inside build steps (see bake).")] = None,
+    netrc: Annotated[Path | None, typer.Option(
+        envvar="BSLIM_NETRC", dir_okay=False,
+        help="Credentials for private package indexes (see bake).")] = None,
+) -> None:
+    """Before building: per platform, which distributions come as wheels, which are pure, and
+    which will be compiled (under emulation or not). Runs only the native fetch stage and
+    writes nothing into the project."""
+    from buildkit_slim import apply
+
+    _say(apply.plan_report(project, targets=targets or (), platforms=platform or (),
+                           builder=builder, ca_bundle=ca_bundle, netrc=netrc))
 
 
 @app.command()
@@ -290,18 +206,9 @@ def doctor(
                                            "per platform.")] = False,
 ) -> None:
     """Check docker, buildx, the builder, arm/v7 emulation and the base images."""
-    from buildkit_slim import doctor as doctor_mod
+    from buildkit_slim import apply
 
-    try:
-        _, the_plan = _load(project)
-    except UsageError:
-        the_plan = None  # no project here: check the machine only
-    checks = doctor_mod.run_checks(the_plan, builder=builder, probe_bases=not no_probe)
-    for line in doctor_mod.format_checks(checks):
-        print(line)
-    failed = [c.name for c in checks if c.status == "fail"]
-    if failed:
-        raise CheckFailed(f"{len(failed)} check(s) failed: {', '.join(failed)}")
+    apply.doctor(project, builder=builder, probe_bases=not no_probe, say=print)
 
 
 @app.command()
@@ -315,20 +222,6 @@ def size(
         print(f"{image} {platform}: {total / 1e6:.1f} MB compressed ({total} bytes)")
 
 
-def _one_target(the_plan: plan.Plan, name: str | None) -> plan.TargetPlan:
-    if name is None and len(the_plan.targets) > 1:
-        raise UsageError("this project has several targets; name one ("
-                         + ", ".join(t.name for t in the_plan.targets) + ")")
-    return plan.select(the_plan, [name] if name else [], []).targets[0]
-
-
-def _env(name: str) -> str | None:
-    """An environment value, empty meaning unset (CI templates leave empty variables)."""
-    import os
-
-    return os.environ.get(name) or None
-
-
 TargetArg = Annotated[str | None, typer.Argument(
     help="Target (default: the project's only target).", show_default=False)]
 
@@ -340,9 +233,10 @@ def matrix(
     project: ProjectOpt = Path(),
 ) -> None:
     """Print the GitHub Actions matrix: one entry per target and platform, as one JSON line."""
-    _, the_plan = _load(project)
-    chosen = plan.select(the_plan, targets or [], [])
-    print(json.dumps(release.matrix(chosen), separators=(",", ":")))
+    from buildkit_slim import apply
+    from buildkit_slim.matrix import matrix_line
+
+    print(matrix_line(apply.load_plan(project), targets or ()))
 
 
 @app.command()
@@ -364,34 +258,23 @@ def tags(
     project: ProjectOpt = Path(),
 ) -> None:
     """Print the image tags for a version, git ref and commit, one per line."""
-    from buildkit_slim.tags import TagError, build_tags
+    import json
+    import os
 
-    cfg, the_plan = _load(project)
-    try:
-        result, warnings = build_tags(
-            project_version=cfg.project.version, version=version,
-            ref=ref if ref is not None else _env("GITHUB_REF"),
-            sha=sha if sha is not None else _env("GITHUB_SHA"),
-            rules=cfg.tags, no_version=no_version)
-    except TagError as exc:
-        raise UsageError(str(exc)) from None
-    for warning in warnings:
-        _err(f"warning: {warning}")
-    lines = list(result)
-    if images:
-        image = _one_target(the_plan, target).config.image
-        lines = [f"{image}:{tag}" for tag in result]
-    elif target is not None:
-        _one_target(the_plan, target)  # a typo in the name is still an error
+    from buildkit_slim import apply
+
+    lines = apply.tag_lines(project, target, version=version, ref=ref, sha=sha, images=images,
+                            no_version=no_version, env=os.environ, warn=_err)
     print(json.dumps(lines) if json_ else "\n".join(lines))
 
 
 @app.command()
 def merge(
-    stage: Annotated[Path, typer.Option(
-        file_okay=False, help="Directory of stage records (from bake --stage).",
-        show_default=False)],
     target: TargetArg = None,
+    staging: Annotated[Path | None, typer.Option(
+        "--staging", file_okay=False, show_default=False,
+        help="Directory of staging records (from bake --staging); required.")] = None,
+    stage: OldStageOpt = None,
     tag: Annotated[list[str] | None, typer.Option(
         "--tag", help="Final tag, repeatable; bare tags go onto the target's image (default: "
                       "$TAG, else dev).", show_default=False)] = None,
@@ -404,25 +287,16 @@ def merge(
     Refuses, before pushing anything, when a platform is missing, two records of one platform
     disagree or a record belongs to another image.
     """
-    from buildkit_slim import publish
-    from buildkit_slim.render.bake import DEFAULT_TAG
+    import os
 
-    _, the_plan = _load(project)
-    chosen = _one_target(the_plan, target)
-    refs = release.final_tags(chosen.config.image, tag or [], _env("TAG") or DEFAULT_TAG)
-    annotations = release.index_annotations(
-        chosen, revision=release.check_revision(revision or _env("GITHUB_SHA")),
-        created=release.created_from_epoch(_env("SOURCE_DATE_EPOCH")))
-    merge_plan = release.plan_merge(chosen, publish.read_stage_dir(stage), tags=refs,
-                                    annotations=annotations, stage_dir=str(stage))
-    merged = publish.run_merge(merge_plan)
-    if merged.annotations_skipped:
-        _err("warning: this buildx is older than 0.12: the index has no annotations")
-    for name in merge_plan.ignored:
-        _err(f"note: ignored {name} (another target)")
-    for ref in merge_plan.tags:
-        print(f"{ref}@{merged.digest}")
-    print(f"merged {chosen.name} ({', '.join(merge_plan.platforms)})")
+    from buildkit_slim import apply
+
+    directory = _staging_dir(staging, stage)
+    if directory is None:
+        raise UsageError("--staging: missing; name the directory of staging records "
+                         "(from `bslim bake --staging`)")
+    _say(apply.merge(project, target, directory, tags=tag or [], revision=revision,
+                     env=os.environ, warn=_err))
 
 
 @app.command("release")
@@ -442,30 +316,22 @@ def release_cmd(
     The index is copied byte for byte, so the digest stays; every check runs before the first
     tag is written.
     """
-    import re
+    from buildkit_slim import apply
 
-    from buildkit_slim import publish
-    from buildkit_slim.tags import TagError, release_tags
-
-    cfg, the_plan = _load(project)
-    chosen = _one_target(the_plan, target)
-    try:
-        released = release_tags(version, cfg.tags).version  # p1/v2.0.0 is 2.0.0
-        done = publish.run_release(chosen, version=version, rules=cfg.tags, from_=from_,
-                                   force=force)
-    except TagError as exc:
-        # compute_tags names its input --version; here it is the VERSION argument.
-        raise UsageError(re.sub(r"^--version\b", "VERSION", str(exc))) from None
-    for tag, old in done.moved:
-        _err(f"note: {tag} moved from {old}")
-    for tag in done.tags:
-        state = "tagged" if tag in done.to_write else "already"
-        print(f"{state} {tag}@{done.digest}")
-    given = f" (given as {version})" if version != released else ""
-    print(f"released {released} of {chosen.name}{given}" + (" (forced)" if done.forced else ""))
+    _say(apply.release(project, version, target, from_=from_, force=force, warn=_err))
 
 
-# Typer derives command names from function names; `render` is clearer than render-cmd.
-app.registered_commands[0].name = "render"
-# `plan` and `lock-bases`: what a build will take, looked at before building.
-from buildkit_slim import cli_inputs  # noqa: E402, F401
+@app.command("lock-bases")
+def lock_bases(
+    project: ProjectOpt = Path(),
+    mirror: Annotated[str | None, typer.Option(
+        help="Ask this registry for Docker Hub images (host[:port]); default: the engine's "
+             "first registry mirror, where its builds pull them from, else Docker Hub.",
+        show_default=False)] = None,
+) -> None:
+    """Pin every base image by digest: ask the registry what each tag points at now, write
+    <output-dir>/bases.lock.json and render with `tag@digest` FROM lines. The only command
+    that moves them: commit the diff."""
+    from buildkit_slim import apply
+
+    _say(apply.lock_bases(project, mirror=mirror))

@@ -1,5 +1,5 @@
 """bslim's one way to write files: `write_file` replaces one file atomically (generated files,
-`init`'s pyproject.toml, stage records); `write_generated` replaces the output directory's
+`init`'s pyproject.toml, staging records); `write_generated` replaces the output directory's
 whole file set at once.
 
 A new generation is written in full into a hidden sibling of the output directory, then the two

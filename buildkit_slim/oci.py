@@ -1,5 +1,5 @@
 """The OCI tag rule, one for every command that takes a tag from the user: `bake --tag` and
-`$TAG`, `merge --tag`, `--stage`'s staging tag (the grammar itself is config.TAG_RE)."""
+`$TAG`, `merge --tag`, `--staging`'s staging tag (the grammar itself is config.TAG_RE)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,8 @@
-"""Carry out the plans of release.py: stage one platform, merge the staged platforms, release.
+"""Carry out the plans of staging.py, merge.py and release.py: push one platform for a later
+merge, merge the staged platforms, release.
 
-The decisions are made in release.py from plain data; this module only fetches that data from
-the registry and the stage directory, and writes once every check has passed.
+The decisions are made in those modules from plain data; this module only fetches that data from
+the registry and the staging directory, and writes once every check has passed.
 """
 
 from __future__ import annotations
@@ -11,10 +12,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from buildkit_slim import docker, files, release
+from buildkit_slim import docker, files, labels, release, staging
 from buildkit_slim.docker import BakeRequest
 from buildkit_slim.errors import CheckFailed, UsageError
+from buildkit_slim.merge import MergePlan
 from buildkit_slim.plan import TargetPlan
+from buildkit_slim.remote import RemoteImage, check_index, remote_image
 from buildkit_slim.tags import TagRules
 
 
@@ -23,55 +26,53 @@ def push_by_digest(builder: str | None) -> bool:
     return docker.builder_facts(builder).driver != "docker"
 
 
-def run_stage(request: BakeRequest, stage: release.StagePlan,
-              stage_dir: Path) -> tuple[release.StageRecord, Path]:
+def run_staging(request: BakeRequest, choice: staging.Staging, staging_dir: Path,
+                builder: str | None) -> tuple[staging.StagingRecord, Path]:
     """Build and push one platform, then write its record (only after the push succeeded)."""
+    stage = choice.by_tag
+    if push_by_digest(builder):
+        stage = choice.by_digest
+    if isinstance(stage, UsageError):
+        raise stage
     overrides = dict(request.overrides or {})
     clash = sorted(key for key, _ in stage.overrides if key in overrides)
     if clash:
-        raise UsageError(f"--set {clash[0]}: --stage decides where the image goes; "
+        raise UsageError(f"--set {clash[0]}: --staging decides where the image goes; "
                          "do not override it")
     overrides.update(dict(stage.overrides))
-    with tempfile.TemporaryDirectory(prefix="bslim-stage-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="bslim-staging-") as tmp:
         metadata = request.metadata_file or Path(tmp) / "metadata.json"
         docker.bake(replace(request, overrides=overrides, push=stage.push,
                             metadata_file=metadata))
-        digest = release.digest_from_metadata(metadata.read_text(encoding="utf-8"),
-                                              stage.target)
-    record = release.stage_record(stage, digest)
-    return record, write_record(stage_dir, stage.record_name, record)
+        record, text = staging.finish(stage, metadata.read_text(encoding="utf-8"))
+    staging_dir.mkdir(parents=True, exist_ok=True)
+    path = staging_dir / stage.record_name
+    files.write_file(path, text.encode("utf-8"))  # at once: a merge never reads half of one
+    return record, path
 
 
-def write_record(stage_dir: Path, name: str, record: release.StageRecord) -> Path:
-    """The record, at once (a merge job never reads half of one)."""
-    stage_dir.mkdir(parents=True, exist_ok=True)
-    path = stage_dir / name
-    files.write_file(path, release.render_record(record).encode("utf-8"))
-    return path
-
-
-def read_stage_dir(stage_dir: Path) -> list[tuple[str, str]]:
+def read_staging_dir(staging_dir: Path) -> list[tuple[str, str]]:
     """(name relative to the directory, contents) of every *.json below it: a CI merge job may
     download each artifact into its own subdirectory."""
-    if not stage_dir.is_dir():
-        raise UsageError(f"--stage: {stage_dir} is not a directory")
+    if not staging_dir.is_dir():
+        raise UsageError(f"--staging: {staging_dir} is not a directory")
     out = []
-    for path in sorted(stage_dir.rglob("*.json")):
+    for path in sorted(staging_dir.rglob("*.json")):
         if not path.is_file():
             continue
-        name = path.relative_to(stage_dir).as_posix()
+        name = path.relative_to(staging_dir).as_posix()
         try:
             out.append((name, path.read_bytes().decode("utf-8")))
         except UnicodeDecodeError as exc:
-            raise CheckFailed(f"{name}: not a stage record (not UTF-8: byte {exc.start})",
-                              hint="stage records are JSON written by `bslim bake --stage`"
+            raise CheckFailed(f"{name}: not a staging record (not UTF-8: byte {exc.start})",
+                              hint="staging records are JSON written by `bslim bake --staging`"
                               ) from None
     return out
 
 
-def remote(ref: str) -> release.RemoteImage | None:
+def remote(ref: str) -> RemoteImage | None:
     manifest = docker.inspect_manifest(ref)
-    return None if manifest is None else release.remote_image(manifest)
+    return None if manifest is None else remote_image(manifest)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -80,13 +81,13 @@ class Merged:
     annotations_skipped: bool
 
 
-def run_merge(merge: release.MergePlan) -> Merged:
+def run_merge(merge: MergePlan) -> Merged:
     annotations = dict(merge.annotations)
-    skipped = bool(annotations) and not release.supports_annotations(docker.buildx_version())
+    skipped = bool(annotations) and not labels.supports_annotations(docker.buildx_version())
     docker.imagetools_create(merge.sources, merge.tags, {} if skipped else annotations)
     first = merge.tags[0]
     image = remote(first)
-    problems = release.check_index(first, image, merge.platforms)
+    problems = check_index(first, image, merge.platforms)
     if problems or image is None:
         raise CheckFailed(f"after the merge: {problems[0]}")
     return Merged(digest=image.digest, annotations_skipped=skipped)

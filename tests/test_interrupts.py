@@ -158,7 +158,7 @@ def test_render_interrupted_at_random_points(
 # --- no docker ---------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("argv", [["bake"], ["bake", "--print"], ["plan"], ["size", "x/y:1"],
-                                  ["merge", "--stage", "."], ["release", "1.0.0"]],
+                                  ["merge", "--staging", "."], ["release", "1.0.0"]],
                          ids="-".join)
 def test_no_docker_cli_is_exit_3_with_the_fix(project: Path, argv: list[str],
                                              tmp_path: Path) -> None:

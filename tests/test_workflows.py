@@ -154,7 +154,7 @@ def test_the_reusable_workflow_stages_by_digest_and_releases_through_bslim() -> 
     # QEMU before buildx: a docker-container builder created first would not see arm/v7.
     assert uses.index("docker/setup-qemu-action@v3") < uses.index("docker/setup-buildx-action@v3")
     runs = "\n".join(s.get("run", "") for s in build_steps)
-    assert "--push --stage" in runs
+    assert "--push --staging" in runs
     upload = next(s for s in build_steps if s.get("uses") == "actions/upload-artifact@v4")
     assert upload["with"]["name"] == "digests-${{ matrix.target }}-${{ matrix.platform-pair }}"
     merge = "\n".join(s.get("run", "") for s in jobs["merge"]["steps"])

@@ -18,18 +18,16 @@ from buildkit_slim.render.dockerfile import (
     FETCHED,
     SHIM,
     SHIM_HOME,
-    Shell,
     Stage,
     _args,
     _compile,
     _copy_inputs,
     _head,
     _inherit,
-    _run,
-    _shell,
     _shim,
     compile_deps,
 )
+from buildkit_slim.render.instructions import Shell, _run, _shell
 from buildkit_slim.render.shim import GATE_FILE, PLATFORMS_FILE
 from buildkit_slim.resources.cross_build import CROSS_LIST, TARGET_DIR
 from buildkit_slim.resources.pip_for_target import argv

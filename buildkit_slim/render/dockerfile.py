@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import json
 import shlex
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from buildkit_slim.config import SHIM_FILE
 from buildkit_slim.plan import CONTEXT, SHIM_CONTEXT, BuildStage, Plan, TargetPlan, inherited_role
 from buildkit_slim.platforms import ARG_PAIR as PAIR  # the shim's arg_pair(): linux-armv7
 from buildkit_slim.platforms import pair
+from buildkit_slim.render.instructions import Shell, _apt, _run, _shell
 from buildkit_slim.render.shim import PINS_FILE, REPRODUCIBLE_ARG, SHIM_MODULES, shim_files
 from buildkit_slim.resources.pip_for_target import (  # its files, its arguments
     COMPILE_LIST,
@@ -58,11 +59,6 @@ USE_CA = ("if [ -s /run/secrets/ca ]; then export PIP_CERT=/run/secrets/ca; fi \
 # only; the reason stands on the line above each.
 NAMED_CONTEXT = ("# A named build context (the bake file's `contexts`), not a stage:",
                  "# hadolint ignore=DL3022")
-
-class Shell(str):
-    """An argument written as the shell must see it (it expands a build argument)."""
-
-    __slots__ = ()
 
 
 @dataclass(frozen=True)
@@ -119,31 +115,6 @@ def render_stage(stage: Stage) -> list[str]:
     platform = "--platform=$BUILDPLATFORM " if planned.native else (
         f"--platform={planned.platform} " if planned.platform else "")
     return [*comment, f"FROM {platform}{base} AS {planned.name}", *body]
-
-
-def _run(mounts: Iterable[str], commands: list[str]) -> list[str]:
-    """A RUN instruction, one mount or command per line, commands chained with &&."""
-    head = ["RUN " + " \\\n    ".join(mounts)] if mounts else []
-    body = " \\\n && ".join(commands)
-    if head:
-        return [head[0] + " \\\n    " + body]
-    return ["RUN " + body]
-
-
-def _apt(packages: tuple[str, ...]) -> list[str]:
-    if not packages:
-        return []
-    unpinned = ["# Versions as [tool.slim] gives them (`name=version` pins one):",
-                "# hadolint ignore=DL3008"] if any("=" not in p for p in packages) else []
-    return [*unpinned, *_run([], [
-        "apt-get update",
-        "apt-get install -y --no-install-recommends " + " ".join(map(shlex.quote, packages)),
-        "rm -rf /var/lib/apt/lists/*",
-    ])]
-
-
-def _shell(args: Iterable[str]) -> str:
-    return " ".join(a if isinstance(a, Shell) else shlex.quote(a) for a in args)
 
 
 def _fetch_cache(target: TargetPlan) -> str:

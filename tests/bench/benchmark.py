@@ -1,7 +1,11 @@
 """Benchmark: bslim against the origin note's recipe, in ONE invocation, on the local engine.
 
-    .venv/bin/python -m tests.bench.benchmark [--cases abcdefg] [--repeat-cold N] [--out FILE]
-                                              [--layout official|debian]
+    .venv/bin/python -m tests.bench.benchmark [--cases abcdefgh] [--repeat-cold N] [--out FILE]
+                                              [--layout official|debian] [--docs]
+
+--docs puts the result into docs/performance.md, in place of the table of the engine it ran on
+(between `<!-- benchmark: 26 -->` or `28` and `<!-- /benchmark -->`); the rest of that page is
+written by hand.
 
 BSLIM_ENGINE=28 runs it on the second engine tests/engine/up.sh brings up (tests/e2e/engine.py).
 --layout picks the stand-ins both sides build on (tests/e2e/conftest.py): `official` (default,
@@ -47,6 +51,9 @@ from tests.e2e import registry
 from tests.e2e.conftest import FIXTURES, HOST_CA, LAYOUT_REPOS, LAYOUTS, base_image, make_sdist
 
 REPO = Path(__file__).resolve().parents[2]
+DOCS = REPO / "docs" / "performance.md"
+RATIO = ("ratio = wall time / the baseline's same case ((f): with / without wheels-from; "
+         "(g), (h): arm/v7 / amd64 and plain / fast arm/v7).")
 REG = registry.REGISTRY
 PLATFORMS = ("linux/amd64", "linux/arm/v7")
 BASELINE_DOCKERFILE = """\
@@ -352,6 +359,18 @@ def repeat_cold(bench: Bench, times: int) -> str:
             + f"\n\nmedian ratio {median:.2f} ({1 / median:.2f}x faster)\n")
 
 
+def replace_block(doc: str, engine: str, text: str) -> str:
+    """`doc` with the block of `engine` (between its marker and the next end marker) holding
+    `text`; ValueError when the page has no such block."""
+    start_marker, end_marker = f"<!-- benchmark: {engine} -->\n", "<!-- /benchmark -->"
+    start = doc.find(start_marker)
+    end = doc.find(end_marker, start + len(start_marker)) if start >= 0 else -1
+    if start < 0 or end < 0:
+        raise ValueError(f"no `{start_marker.strip()}` ... `{end_marker}` block")
+    body = text if text.endswith("\n") else text + "\n"
+    return doc[:start + len(start_marker)] + body + doc[end:]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", default="abcdefgh")
@@ -360,23 +379,33 @@ def main() -> None:
     parser.add_argument("--out", type=Path)
     parser.add_argument("--layout", choices=LAYOUTS, default="official",
                         help="the python stand-ins both sides build on (default: official)")
+    parser.add_argument("--docs", action="store_true",
+                        help=f"replace this engine's table in {DOCS.relative_to(REPO)}")
     args = parser.parse_args()
     problem = engines.select()
     if problem:
         raise SystemExit(f"benchmark: {problem}")
+    if args.docs:  # refuse before an hour of building, not after
+        try:
+            replace_block(DOCS.read_text(encoding="utf-8"), engines.chosen(), "")
+        except (OSError, ValueError) as exc:
+            raise SystemExit(f"benchmark: --docs: {DOCS}: {exc}") from None
     ca = Path(os.environ.get("BSLIM_CA_BUNDLE") or HOST_CA)
     with tempfile.TemporaryDirectory(prefix="bslim-bench-") as tmp:
         bench = Bench(Path(tmp), ca, args.layout)
         results = run_cases(args.cases, bench)
         repeated = repeat_cold(bench, args.repeat_cold) if args.repeat_cold else ""
     header = (f"Measured {datetime.date.today().isoformat()} on {os.cpu_count()} cores, "
-              f"{versions()}, {args.layout} layout of the python stand-ins; "
-              "ratio = wall time / the baseline's same case "
-              "((f): with / without wheels-from).\n\n")
+              f"{versions()}, {args.layout} layout of the python stand-ins; {RATIO}\n\n")
     text = header + (table(results) if results else "") + repeated
     print(text)
     if args.out:
         args.out.write_text(text)
+    if args.docs:
+        DOCS.write_text(replace_block(DOCS.read_text(encoding="utf-8"), engines.chosen(), text),
+                        encoding="utf-8")
+        print(f"benchmark: wrote the BSLIM_ENGINE={engines.chosen()} table of {DOCS}",
+              file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """The CI flow on the real engine: one process per platform stages, merge joins, release retags.
 
-bake --stage (amd64) and bake --stage (arm/v7) in two separate processes, as two matrix jobs
+bake --staging (amd64) and bake --staging (arm/v7) in two separate processes, as two matrix jobs
 would -> bslim merge with the tags `bslim tags` printed -> one index with both platforms ->
 bslim release 1.2.3 copies it to 1.2.3, 1.2, 1, latest at the same digest -> releasing 1.2.3
 again from a different image is refused and changes nothing -> under monorepo tag rules, the git
@@ -81,8 +81,8 @@ def flow(engine: None, tmp_path_factory: pytest.TempPathFactory,
     for platform in PLATFORMS:
         pair = platform.replace("/", "-")
         code, out, err = timed(
-            timings, f"bake --stage {platform}", "bake", "e2eapp", "--project", str(project),
-            "--platform", platform, "--push", "--stage", str(stage / f"digests-{pair}"),
+            timings, f"bake --staging {platform}", "bake", "e2eapp", "--project", str(project),
+            "--platform", platform, "--push", "--staging", str(stage / f"digests-{pair}"),
             "--tag", "ci", "--revision", SHA, "--ca-bundle", str(ca_bundle[0]), env=env)
         assert code == 0, err[-3000:]
         assert f"staged e2eapp {platform} sha256:" in out
@@ -92,7 +92,7 @@ def flow(engine: None, tmp_path_factory: pytest.TempPathFactory,
     tags = out.split()
     assert tags == ["edge", "sha-3f9c2a1"]
     code, out, err = timed(
-        timings, "merge", "merge", "e2eapp", "--project", str(project), "--stage", str(stage),
+        timings, "merge", "merge", "e2eapp", "--project", str(project), "--staging", str(stage),
         *[arg for tag in tags for arg in ("--tag", tag)], "--revision", SHA, env=env)
     assert code == 0, err
     assert "merged e2eapp (linux/amd64, linux/arm/v7)" in out

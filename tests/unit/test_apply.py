@@ -10,18 +10,12 @@ from typing import Any
 
 import pytest
 
-from buildkit_slim.apply import (
-    BakeOptions,
-    bake_request,
-    clear_stale_local_caches,
-    parse_overrides,
-    rotate_local_caches,
-    warnings,
-)
 from buildkit_slim.config import load
 from buildkit_slim.docker import BakeRequest
 from buildkit_slim.errors import UsageError
+from buildkit_slim.local_cache import clear_stale_local_caches, rotate_local_caches
 from buildkit_slim.plan import Plan, make_plan, select
+from buildkit_slim.request import BakeOptions, bake_request, parse_overrides, warnings
 from tests.unit.conftest import WriteProject
 
 PROJECT = """\
@@ -513,14 +507,14 @@ def test_rotate_local_caches(write_project: WriteProject, slim: str, platforms: 
                              after: dict[str, str]) -> None:
     root, _, chosen = plans(write_project, slim, platforms=platforms)
     make_dirs(root, before)
-    rotate_local_caches(chosen, BakeOptions(project_root=root, export_cache=export_cache))
+    rotate_local_caches(chosen, root, export_cache=export_cache)
     assert tree(root) == after
 
 
 def test_rotate_the_chosen_targets_only(write_project: WriteProject) -> None:
     root, _, chosen = plans(write_project, LOCAL + TWO_TARGETS, targets=["worker"])
     make_dirs(root, {".cache/bk/api.new": "api", ".cache/bk/worker.new": "worker"})
-    rotate_local_caches(chosen, BakeOptions(project_root=root))
+    rotate_local_caches(chosen, root)
     assert tree(root) == {".cache/bk/api.new": "api", ".cache/bk/worker": "worker"}
 
 
@@ -528,5 +522,5 @@ def test_a_stale_new_cache_dir_is_cleared_before_the_build(write_project: WriteP
     root, _, chosen = plans(write_project, LOCAL, platforms=(ARM,))
     make_dirs(root, {".cache/bk/spark": "old", ".cache/bk/spark-linux-arm-v7": "old arm",
                      ".cache/bk/spark-linux-arm-v7.new": "left by a failed build"})
-    clear_stale_local_caches(chosen, BakeOptions(project_root=root))
+    clear_stale_local_caches(chosen, root)
     assert tree(root) == {".cache/bk/spark": "old", ".cache/bk/spark-linux-arm-v7": "old arm"}

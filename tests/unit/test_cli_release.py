@@ -1,4 +1,4 @@
-"""`bslim matrix`, `tags`, `merge`, `release` and `bake --stage` through `cli.main`.
+"""`bslim matrix`, `tags`, `merge`, `release` and `bake --staging` through `cli.main`.
 
 Only what is decided before docker is reached: output of the pure commands, usage errors
 (exit 2) and merge refusals (exit 1). The tripwire fails any test that reaches for docker, so
@@ -182,23 +182,23 @@ def test_bad_tag_rules_are_config_errors(capsys: pytest.CaptureFixture[str],
     assert result.err == "error: tool.slim.tags.sha-length: 4 is out of range (7 to 40)\n"
 
 
-# --- bake --stage ------------------------------------------------------------------------------
+# --- bake --staging ------------------------------------------------------------------------------
 
 @pytest.mark.parametrize(("args", "message"), [
-    ([], "error: --stage needs --push: the merge job reads the staged image from the registry"),
-    (["--push"], "error: --stage builds exactly one platform; pass --platform (one of "
+    ([], "error: --staging needs --push: the merge job reads the staged image from the registry"),
+    (["--push"], "error: --staging builds exactly one platform; pass --platform (one of "
                  "linux/amd64, linux/arm/v7)"),
     (["--push", "--platform", "linux/arm64"], "error: --platform: 'linux/arm64' is not a "
                                               "platform of target 'spark'"),
     (["--push", "--platform", "linux/amd64", "--print"],
-     "error: --stage pushes an image; it cannot be combined with --print"),
+     "error: --staging pushes an image; it cannot be combined with --print"),
     (["--load", "--platform", "linux/amd64"], "error: --load and --push: choose one"),
 ])
 def test_bake_stage_usage_errors(capsys: pytest.CaptureFixture[str], project: Path,
                                  tmp_path: Path, args: list[str], message: str) -> None:
     if "--load" in args:
         args = [*args, "--push"]
-    result = run(capsys, "bake", "--stage", str(tmp_path / "digests"), *args,
+    result = run(capsys, "bake", "--staging", str(tmp_path / "digests"), *args,
                  "--project", str(project))
     assert result.code == 2
     assert result.err.splitlines()[0].startswith(message)
@@ -208,10 +208,10 @@ def test_bake_stage_usage_errors(capsys: pytest.CaptureFixture[str], project: Pa
 def test_bake_stage_needs_one_target(capsys: pytest.CaptureFixture[str],
                                      write_project: WriteProject, tmp_path: Path) -> None:
     root = write_project(MULTI)
-    result = run(capsys, "bake", "--stage", str(tmp_path), "--push", "--platform",
+    result = run(capsys, "bake", "--staging", str(tmp_path), "--push", "--platform",
                  "linux/amd64", "--project", str(root))
     assert result.code == 2
-    assert result.err == ("error: --stage builds exactly one target; name it (api, worker)\n")
+    assert result.err == ("error: --staging builds exactly one target; name it (api, worker)\n")
 
 
 def test_bake_bad_source_date_epoch(capsys: pytest.CaptureFixture[str], project: Path,
@@ -236,10 +236,33 @@ def test_merge_needs_a_stage_directory(capsys: pytest.CaptureFixture[str], proje
                                        tmp_path: Path) -> None:
     result = run(capsys, "merge", "--project", str(project))
     assert result.code == 2
-    assert result.err.splitlines()[0] == "error: Missing option '--stage'."
-    result = run(capsys, "merge", "--stage", str(tmp_path / "none"), "--project", str(project))
-    assert (result.code, result.err) == (2, f"error: --stage: {tmp_path / 'none'} is not a "
+    assert result.err.splitlines() == [
+        "error: --staging: missing; name the directory of staging records (from `bslim bake "
+        "--staging`)"]
+    result = run(capsys, "merge", "--staging", str(tmp_path / "none"), "--project", str(project))
+    assert (result.code, result.err) == (2, f"error: --staging: {tmp_path / 'none'} is not a "
                                             "directory\n")
+
+
+def test_stage_is_the_hidden_old_spelling_of_staging(capsys: pytest.CaptureFixture[str],
+                                                     project: Path, tmp_path: Path) -> None:
+    """`--stage DIR` (CI files written before the rename) still means `--staging DIR`; it is
+    not in --help, and the two naming different directories is refused."""
+    result = run(capsys, "merge", "--stage", str(tmp_path / "none"), "--project", str(project))
+    assert (result.code, result.err) == (2, f"error: --staging: {tmp_path / 'none'} is not a "
+                                            "directory\n")
+    result = run(capsys, "merge", "--stage", str(tmp_path / "a"), "--staging",
+                 str(tmp_path / "b"), "--project", str(project))
+    assert result.code == 2
+    assert result.err.startswith("error: --staging and --stage (its old spelling) name different")
+    for command in ("bake", "merge"):
+        assert "--stage " not in run(capsys, command, "--help").out
+        assert "--staging" in run(capsys, command, "--help").out
+    # bake: the old spelling reaches the same checks as the new one, before any docker call.
+    result = run(capsys, "bake", "--stage", str(tmp_path / "d"), "--project", str(project))
+    assert (result.code, result.err.splitlines()[0]) == (
+        2, "error: --staging needs --push: the merge job reads the staged image from the "
+           "registry")
 
 
 def test_merge_refuses_a_missing_platform_before_pushing(
@@ -247,13 +270,13 @@ def test_merge_refuses_a_missing_platform_before_pushing(
 ) -> None:
     stage = tmp_path / "digests"
     write_record(stage, "spark.linux-amd64.json", "linux/amd64", D1)
-    result = run(capsys, "merge", "--stage", str(stage), "--project", str(project))
+    result = run(capsys, "merge", "--staging", str(stage), "--project", str(project))
     assert result.code == 1
     lines = result.err.splitlines()
     assert lines[0] == (
-        f"error: cannot merge target 'spark': linux/arm/v7: no stage record in {stage} "
+        f"error: cannot merge target 'spark': linux/arm/v7: no staging record in {stage} "
         f"(expected spark.linux-arm-v7.json from `bslim bake spark --platform linux/arm/v7 "
-        f"--push --stage {stage}`)")
+        f"--push --staging {stage}`)")
     assert lines[1].startswith("hint: nothing was pushed")
 
 
@@ -263,20 +286,20 @@ def test_merge_lists_every_problem(capsys: pytest.CaptureFixture[str], project: 
     write_record(stage, "a.json", "linux/amd64", D1)
     write_record(stage, "b.json", "linux/amd64", D2)
     write_record(stage, "c.json", "linux/arm/v7", D1, image="ghcr.io/acme/other")
-    result = run(capsys, "merge", "--stage", str(stage), "--project", str(project))
+    result = run(capsys, "merge", "--staging", str(stage), "--project", str(project))
     assert result.code == 1
     lines = result.err.splitlines()
     assert lines[0] == "error: cannot merge target 'spark': 3 problems"
     assert lines[1].startswith("  - c.json: record of target 'spark' is for image "
                                "'ghcr.io/acme/other'")
-    assert lines[2] == (f"  - linux/amd64: stage records disagree: a.json says {D1}, "
+    assert lines[2] == (f"  - linux/amd64: staging records disagree: a.json says {D1}, "
                         f"b.json says {D2}")
-    assert lines[3].startswith("  - linux/arm/v7: no stage record")
+    assert lines[3].startswith("  - linux/arm/v7: no staging record")
 
 
 def test_merge_refuses_a_tag_of_another_repository(capsys: pytest.CaptureFixture[str],
                                                     project: Path, tmp_path: Path) -> None:
-    result = run(capsys, "merge", "--stage", str(tmp_path), "--tag", "ghcr.io/acme/other:1",
+    result = run(capsys, "merge", "--staging", str(tmp_path), "--tag", "ghcr.io/acme/other:1",
                  "--project", str(project))
     assert result.code == 2
     assert result.err.splitlines() == [

@@ -174,8 +174,8 @@ def test_an_invalid_value_with_credentials_is_not_echoed(
     ["init", f"--image={URL}"],
     ["tags", f"--ref=refs/tags/{URL}"],
     ["tags", f"--version={URL}"],
-    ["merge", "--stage", "stage", f"--tag={TOKEN_URL}"],
-    ["merge", "--stage", "stage", f"--tag=u:{SECRET}@ghcr.io/acme/hello:1"],
+    ["merge", "--staging", "stage", f"--tag={TOKEN_URL}"],
+    ["merge", "--staging", "stage", f"--tag=u:{SECRET}@ghcr.io/acme/hello:1"],
 ], ids=["init-image", "tags-ref", "tags-version", "merge-tag", "merge-tag-ref"])
 def test_a_command_line_value_with_credentials_is_not_echoed(
         tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str]) -> None:

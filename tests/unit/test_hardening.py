@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from buildkit_slim import files
-from buildkit_slim.apply import BakeOptions, clear_stale_local_caches, rotate_local_caches
 from buildkit_slim.config import CACHE_MARKER, load
 from buildkit_slim.errors import ConfigError, UsageError
+from buildkit_slim.local_cache import clear_stale_local_caches, rotate_local_caches
 from buildkit_slim.plan import Plan, make_plan
 from buildkit_slim.render import GeneratedFile, render_all
 from tests.unit.conftest import WriteProject
@@ -433,11 +433,11 @@ def test_rotation_marks_the_cache_and_replaces_only_marked_dirs(
     root, the_plan = cache_plan(write_project)
     (root / "c/hello.new/blobs").mkdir(parents=True)
     (root / "c/hello.new/index.json").write_text("{}", encoding="utf-8")
-    rotate_local_caches(the_plan, BakeOptions(project_root=root))
+    rotate_local_caches(the_plan, root)
     assert (root / "c/hello" / CACHE_MARKER).is_file()
     (root / "c/hello.new").mkdir()
     (root / "c/hello.new/index.json").write_text("{}", encoding="utf-8")
-    rotate_local_caches(the_plan, BakeOptions(project_root=root))
+    rotate_local_caches(the_plan, root)
     assert (root / "c/hello/index.json").is_file()
 
 
@@ -448,7 +448,7 @@ def test_rotation_never_deletes_a_directory_of_the_users(write_project: WritePro
     (root / "c/hello/__init__.py").write_text("code\n", encoding="utf-8")
     (root / "c/hello.new").mkdir()
     with pytest.raises(UsageError, match="not a build cache bslim wrote"):
-        rotate_local_caches(the_plan, BakeOptions(project_root=root))
+        rotate_local_caches(the_plan, root)
     assert (root / "c/hello/__init__.py").read_text(encoding="utf-8") == "code\n"
 
 
@@ -457,7 +457,7 @@ def test_clearing_never_deletes_a_directory_of_the_users(write_project: WritePro
     (root / "c/hello.new").mkdir(parents=True)
     (root / "c/hello.new/notes.txt").write_text("mine\n", encoding="utf-8")
     with pytest.raises(UsageError, match="not a build cache bslim wrote"):
-        clear_stale_local_caches(the_plan, BakeOptions(project_root=root))
+        clear_stale_local_caches(the_plan, root)
     assert (root / "c/hello.new/notes.txt").exists()
 
 
@@ -470,7 +470,7 @@ def test_rotation_never_follows_a_symlink(
     (root / "c/hello").symlink_to(elsewhere, target_is_directory=True)
     (root / "c/hello.new").mkdir()
     with pytest.raises(UsageError):
-        rotate_local_caches(the_plan, BakeOptions(project_root=root))
+        rotate_local_caches(the_plan, root)
     assert (elsewhere / "index.json").exists()
 
 

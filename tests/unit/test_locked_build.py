@@ -12,12 +12,12 @@ from pathlib import Path
 import pytest
 
 from buildkit_slim import reproducible as repro
-from buildkit_slim.apply import BakeOptions, bake_request
 from buildkit_slim.errors import UsageError
 from buildkit_slim.load import load
 from buildkit_slim.locks import LockError
 from buildkit_slim.plan import select
 from buildkit_slim.render import render_all
+from buildkit_slim.request import BakeOptions, bake_request
 from buildkit_slim.resources import pinning
 from tests.unit.conftest import WriteProject
 from tests.unit.test_cli import run

@@ -1,7 +1,7 @@
 """Properties of the real CLI (and the merge planner) over random input (#10, #17).
 
 Every command that takes input is driven here: `render` (and `config`, `matrix` on what
-renders), `init`, `tags`, and `merge`'s stage records and `--tag` values, through the pure
+renders), `init`, `tags`, and `merge`'s staging records and `--tag` values, through the pure
 planner `merge` runs before it touches the registry. The [tool.slim] strategies are derived
 from the key declarations (`keys_of`): every key, sub-table keys included, is drawn with
 hostile values of its TOML type and, three times in four, a valid one (the declared default,
@@ -36,7 +36,8 @@ import tomlkit
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from buildkit_slim import publish, release
+from buildkit_slim import merge as merging
+from buildkit_slim import publish, refs, staging
 from buildkit_slim.cli import main
 from buildkit_slim.config import KEY_TABLE, load
 from buildkit_slim.config.checks import excluded_by_default
@@ -496,19 +497,19 @@ def test_tags_any_input(version: str | None, ref: str | None, sha: str | None,
     check_no_traceback(code, out, err, {0, 2})
 
 
-# --- merge: the stage records a CI job downloads, and the final tags -------------------------
+# --- merge: the staging records a CI job downloads, and the final tags -------------------------
 
 IMAGE = "ghcr.io/acme/hello"
 PLATFORMS = ("linux/amd64", "linux/arm/v7")
 DIGESTS = st.text("0123456789abcdef", min_size=64, max_size=64).map(lambda h: f"sha256:{h}")
 RECORDS = st.fixed_dictionaries(
-    {"format": mostly(st.just(release.RECORD_FORMAT), SCALAR),
+    {"format": mostly(st.just(staging.RECORD_FORMAT), SCALAR),
      "image": mostly(st.sampled_from([IMAGE, "ghcr.io/acme/other"]), STRING),
      "target": mostly(st.sampled_from(["hello", "api"]), STRING),
      "platform": mostly(st.sampled_from([*PLATFORMS, "linux/arm64"]), STRING),
      "digest": mostly(DIGESTS, STRING),
      "ref": mostly(st.just(f"{IMAGE}:stage"), STRING),
-     "mode": mostly(st.sampled_from(release.MODES), STRING)},
+     "mode": mostly(st.sampled_from(staging.MODES), STRING)},
     optional={"extra": SCALAR})
 RECORD_TEXT = st.one_of(
     RECORDS.map(json.dumps),
@@ -536,9 +537,9 @@ def test_merge_any_stage_records_and_tags(records: dict[str, str], tags: list[st
             (stage / name).write_text(text, encoding="utf-8")
         stage.mkdir(exist_ok=True)
         try:
-            refs = release.final_tags(IMAGE, tags, "dev")
-            merge = release.plan_merge(target, publish.read_stage_dir(stage), tags=refs,
-                                       annotations={}, stage_dir=str(stage))
+            final = refs.final_tags(IMAGE, tags, "dev")
+            merge = merging.plan_merge(target, publish.read_staging_dir(stage), tags=final,
+                                       annotations={}, staging_dir=str(stage))
         except BslimError as exc:
             event(f"merge refused ({type(exc).__name__})")
             assert exc.message.strip(), exc

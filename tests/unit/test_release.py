@@ -1,4 +1,4 @@
-"""release.py: matrix, stage records, merge refusals and release preconditions, from plain data.
+"""matrix, labels, refs, staging, merge, remote and release: from plain data.
 
 The registry's answers are given as data (a `current` mapping of tag -> digest, RemoteImage
 values), never by a mocked docker: the decisions are pure functions of them.
@@ -10,11 +10,12 @@ import json
 
 import pytest
 
-from buildkit_slim import release
+from buildkit_slim import labels, matrix, refs, release, remote, staging
+from buildkit_slim import merge as merging
 from buildkit_slim.config import load
 from buildkit_slim.errors import CheckFailed, UsageError
 from buildkit_slim.plan import Plan, TargetPlan, make_plan, select
-from buildkit_slim.release import RemoteImage
+from buildkit_slim.remote import RemoteImage
 from buildkit_slim.tags import DEFAULT_RULES, TagError, TagRules, build_tags
 from tests.unit.conftest import WriteProject
 
@@ -64,9 +65,9 @@ def record(platform: str = AMD, digest: str = D1, *, image: str = IMAGE,
     return json.dumps(body)
 
 
-def merge(target: TargetPlan, files: list[tuple[str, str]]) -> release.MergePlan:
-    return release.plan_merge(target, files, tags=(f"{IMAGE}:edge",), annotations={},
-                              stage_dir="digests")
+def merge(target: TargetPlan, files: list[tuple[str, str]]) -> merging.MergePlan:
+    return merging.plan_merge(target, files, tags=(f"{IMAGE}:edge",), annotations={},
+                              staging_dir="digests")
 
 
 def refusal(target: TargetPlan, files: list[tuple[str, str]]) -> list[str]:
@@ -86,7 +87,7 @@ def test_matrix_one_entry_per_target_and_platform_in_plan_order(
     write_project: WriteProject
 ) -> None:
     the_plan = make_plan(load(write_project(MULTI)))
-    assert release.matrix(the_plan) == {"include": [
+    assert matrix.matrix(the_plan) == {"include": [
         {"target": "api", "platform": AMD, "platform-pair": "linux-amd64"},
         {"target": "api", "platform": ARM, "platform-pair": "linux-arm-v7"},
         {"target": "worker", "platform": AMD, "platform-pair": "linux-amd64"},
@@ -94,19 +95,19 @@ def test_matrix_one_entry_per_target_and_platform_in_plan_order(
         {"target": "worker", "platform": ARM, "platform-pair": "linux-arm-v7"},
     ]}
     only = select(the_plan, ["worker"], [])
-    assert [e["target"] for e in release.matrix(only)["include"]] == ["worker"] * 3
+    assert [e["target"] for e in matrix.matrix(only)["include"]] == ["worker"] * 3
 
 
 def test_matrix_json_is_deterministic(the_plan: Plan) -> None:
-    first = json.dumps(release.matrix(the_plan))
-    assert first == json.dumps(release.matrix(the_plan))
+    first = json.dumps(matrix.matrix(the_plan))
+    assert first == json.dumps(matrix.matrix(the_plan))
     assert list(json.loads(first)["include"][0]) == ["target", "platform", "platform-pair"]
 
 
 # --- stage -------------------------------------------------------------------------------------
 
 def test_stage_by_digest_pushes_the_repository_without_tags(target: TargetPlan) -> None:
-    stage = release.plan_stage(target, ARM, tag="dev", by_digest=True)
+    stage = staging.plan_staging(target, ARM, tag="dev", by_digest=True)
     assert stage.mode == "digest"
     assert dict(stage.overrides) == {
         "spark.output": f"type=image,name={IMAGE},push-by-digest=true,name-canonical=true,"
@@ -119,7 +120,7 @@ def test_stage_by_digest_pushes_the_repository_without_tags(target: TargetPlan) 
 
 
 def test_stage_on_the_docker_driver_uses_a_per_platform_staging_tag(target: TargetPlan) -> None:
-    stage = release.plan_stage(target, ARM, tag="pr-7", by_digest=False)
+    stage = staging.plan_staging(target, ARM, tag="pr-7", by_digest=False)
     assert stage.mode == "tag"
     assert stage.staging_ref == f"{IMAGE}:pr-7-stage-linux-arm-v7"
     assert dict(stage.overrides) == {"spark.tags": f"{IMAGE}:pr-7-stage-linux-arm-v7"}
@@ -128,71 +129,71 @@ def test_stage_on_the_docker_driver_uses_a_per_platform_staging_tag(target: Targ
 
 def test_staging_tag_must_stay_a_valid_tag(target: TargetPlan) -> None:
     with pytest.raises(UsageError, match="staging tag"):
-        release.plan_stage(target, AMD, tag="x" * 120, by_digest=False)
+        staging.plan_staging(target, AMD, tag="x" * 120, by_digest=False)
 
 
 def test_stage_platform_must_belong_to_the_target(target: TargetPlan) -> None:
     with pytest.raises(UsageError, match="'linux/arm64' is not a platform of target 'spark'"):
-        release.plan_stage(target, "linux/arm64", tag="dev", by_digest=True)
+        staging.plan_staging(target, "linux/arm64", tag="dev", by_digest=True)
 
 
 @pytest.mark.parametrize(("kwargs", "message"), [
-    ({"push": False, "export_wheels": False, "print_": False}, "--stage needs --push"),
+    ({"push": False, "export_wheels": False, "print_": False}, "--staging needs --push"),
     ({"push": True, "export_wheels": True, "print_": False}, "combined with --export-wheels"),
     ({"push": True, "export_wheels": False, "print_": True}, "combined with --print"),
     ({"push": True, "export_wheels": False, "print_": False},
-     "--stage builds exactly one platform; pass --platform (one of linux/amd64, linux/arm/v7)"),
+     "--staging builds exactly one platform; pass --platform (one of linux/amd64, linux/arm/v7)"),
 ])
 def test_stage_choice_refusals(the_plan: Plan, kwargs: dict[str, bool], message: str) -> None:
     with pytest.raises(UsageError) as info:
-        release.stage_choice(the_plan, **kwargs)
+        staging.staging_choice(the_plan, **kwargs)
     assert message in info.value.message
 
 
 def test_stage_choice_needs_one_target(write_project: WriteProject) -> None:
     the_plan = select(make_plan(load(write_project(MULTI))), [], [AMD])
     with pytest.raises(UsageError, match=r"exactly one target; name it \(api, worker\)"):
-        release.stage_choice(the_plan, push=True, export_wheels=False, print_=False)
+        staging.staging_choice(the_plan, push=True, export_wheels=False, print_=False)
     one = select(the_plan, ["worker"], [AMD])
-    chosen, platform = release.stage_choice(one, push=True, export_wheels=False, print_=False)
+    chosen, platform = staging.staging_choice(one, push=True, export_wheels=False, print_=False)
     assert (chosen.name, platform) == ("worker", AMD)
 
 
 def test_digest_from_metadata() -> None:
     text = json.dumps({"spark": {"containerimage.digest": D1, "image.name": IMAGE}})
-    assert release.digest_from_metadata(text, "spark") == D1
+    assert staging.digest_from_metadata(text, "spark") == D1
     with pytest.raises(CheckFailed, match=r"no containerimage\.digest for target 'api'"):
-        release.digest_from_metadata(text, "api")
+        staging.digest_from_metadata(text, "api")
     with pytest.raises(CheckFailed, match="is not a sha256 digest"):
-        release.digest_from_metadata(json.dumps({"spark": {"containerimage.digest": "x"}}),
+        staging.digest_from_metadata(json.dumps({"spark": {"containerimage.digest": "x"}}),
                                      "spark")
     with pytest.raises(CheckFailed):
-        release.digest_from_metadata("not json", "spark")
+        staging.digest_from_metadata("not json", "spark")
 
 
 def test_record_round_trip(target: TargetPlan) -> None:
-    stage = release.plan_stage(target, ARM, tag="dev", by_digest=False)
-    rec = release.stage_record(stage, D2)
-    text = release.render_record(rec)
+    stage = staging.plan_staging(target, ARM, tag="dev", by_digest=False)
+    rec = staging.staging_record(stage, D2)
+    text = staging.render_record(rec)
     assert text.endswith("}\n")
-    assert release.parse_record("x.json", text) == rec
+    assert staging.parse_record("x.json", text) == rec
     assert rec.ref == f"{IMAGE}:dev-stage-linux-arm-v7"
     # The merge always reads the digest, never the staging tag that may move.
     assert rec.source == f"{IMAGE}@{D2}"
 
 
 @pytest.mark.parametrize(("text", "message"), [
-    ("{", "a.json: not a stage record (invalid JSON"),
-    ("[]", "a.json: not a stage record (expected a JSON object)"),
-    (record(format=2), "a.json: stage record format 2 is not 1"),
-    (json.dumps({"format": 1, "image": IMAGE}), "a.json: stage record has no target"),
+    ("{", "a.json: not a staging record (invalid JSON"),
+    ("[]", "a.json: not a staging record (expected a JSON object)"),
+    (record(format=2), "a.json: staging record format 2 is not 1"),
+    (json.dumps({"format": 1, "image": IMAGE}), "a.json: staging record has no target"),
     (record(digest="sha256:abc"), "a.json: 'sha256:abc' is not a sha256 digest"),
     (record(image="Not/Valid"), "a.json: 'Not/Valid' is not an image repository"),
     (record(mode="copy"), "a.json: mode 'copy' is not one of digest, tag"),
 ])
 def test_bad_records(text: str, message: str) -> None:
     with pytest.raises(CheckFailed) as info:
-        release.parse_record("a.json", text)
+        staging.parse_record("a.json", text)
     assert info.value.message.startswith(message)
 
 
@@ -220,8 +221,8 @@ def test_merge_ignores_other_targets_and_accepts_identical_duplicates(
 
 def test_merge_refuses_a_missing_platform(target: TargetPlan) -> None:
     assert refusal(target, [("spark.linux-amd64.json", record(AMD))]) == [
-        "linux/arm/v7: no stage record in digests (expected spark.linux-arm-v7.json from "
-        "`bslim bake spark --platform linux/arm/v7 --push --stage digests`)"]
+        "linux/arm/v7: no staging record in digests (expected spark.linux-arm-v7.json from "
+        "`bslim bake spark --platform linux/arm/v7 --push --staging digests`)"]
 
 
 def test_merge_refuses_an_empty_directory_naming_every_platform(target: TargetPlan) -> None:
@@ -233,7 +234,7 @@ def test_merge_refuses_disagreeing_records(target: TargetPlan) -> None:
     files = [("a.json", record(AMD, D1)), ("b.json", record(ARM, D2)),
              ("c.json", record(ARM, D3))]
     assert refusal(target, files) == [
-        f"linux/arm/v7: stage records disagree: b.json says {D2}, c.json says {D3}"]
+        f"linux/arm/v7: staging records disagree: b.json says {D2}, c.json says {D3}"]
 
 
 def test_merge_refuses_a_record_of_another_image(target: TargetPlan) -> None:
@@ -242,8 +243,8 @@ def test_merge_refuses_a_record_of_another_image(target: TargetPlan) -> None:
     assert refusal(target, files) == [
         "b.json: record of target 'spark' is for image 'ghcr.io/acme/other', not the "
         "target's image 'ghcr.io/acme/spark'",
-        "linux/arm/v7: no stage record in digests (expected spark.linux-arm-v7.json from "
-        "`bslim bake spark --platform linux/arm/v7 --push --stage digests`)"]
+        "linux/arm/v7: no staging record in digests (expected spark.linux-arm-v7.json from "
+        "`bslim bake spark --platform linux/arm/v7 --push --staging digests`)"]
 
 
 def test_merge_refuses_a_record_of_this_image_from_another_target(target: TargetPlan) -> None:
@@ -265,17 +266,17 @@ def test_merge_refuses_a_broken_record_even_when_the_rest_is_complete(
     target: TargetPlan
 ) -> None:
     files = [("a.json", record(AMD)), ("b.json", record(ARM, D2)), ("junk.json", "{")]
-    assert refusal(target, files)[0].startswith("junk.json: not a stage record")
+    assert refusal(target, files)[0].startswith("junk.json: not a staging record")
 
 
 # --- final tags --------------------------------------------------------------------------------
 
 def test_final_tags_default_bare_and_full() -> None:
-    assert release.final_tags(IMAGE, [], "dev") == (f"{IMAGE}:dev",)
-    assert release.final_tags(IMAGE, ["edge", f"{IMAGE}:sha-3f9c2a1", "edge"], "dev") == (
+    assert refs.final_tags(IMAGE, [], "dev") == (f"{IMAGE}:dev",)
+    assert refs.final_tags(IMAGE, ["edge", f"{IMAGE}:sha-3f9c2a1", "edge"], "dev") == (
         f"{IMAGE}:edge", f"{IMAGE}:sha-3f9c2a1")
     registry = "127.0.0.1:5000/acme/spark"
-    assert release.final_tags(registry, [f"{registry}:1.0"], "dev") == (f"{registry}:1.0",)
+    assert refs.final_tags(registry, [f"{registry}:1.0"], "dev") == (f"{registry}:1.0",)
 
 
 @pytest.mark.parametrize(("tag", "message"), [
@@ -288,39 +289,39 @@ def test_final_tags_default_bare_and_full() -> None:
 ])
 def test_final_tags_refusals(tag: str, message: str) -> None:
     with pytest.raises(UsageError) as info:
-        release.final_tags(IMAGE, [tag], "dev")
+        refs.final_tags(IMAGE, [tag], "dev")
     assert message in info.value.message
 
 
 # --- metadata ----------------------------------------------------------------------------------
 
 def test_created_from_source_date_epoch() -> None:
-    assert release.created_from_epoch(None) is None
-    assert release.created_from_epoch("") is None
-    assert release.created_from_epoch("0") == "1970-01-01T00:00:00Z"
-    assert release.created_from_epoch("1700000000") == "2023-11-14T22:13:20Z"
+    assert labels.created_from_epoch(None) is None
+    assert labels.created_from_epoch("") is None
+    assert labels.created_from_epoch("0") == "1970-01-01T00:00:00Z"
+    assert labels.created_from_epoch("1700000000") == "2023-11-14T22:13:20Z"
     for bad in ("-1", "1.5", "soon", "9" * 30):
         with pytest.raises(UsageError, match="SOURCE_DATE_EPOCH"):
-            release.created_from_epoch(bad)
+            labels.created_from_epoch(bad)
 
 
 def test_revision() -> None:
-    assert release.check_revision(None) is None
-    assert release.check_revision("3F9C2A1") == "3f9c2a1"
+    assert labels.check_revision(None) is None
+    assert labels.check_revision("3F9C2A1") == "3f9c2a1"
     with pytest.raises(UsageError, match="--revision: 'main' is not a commit sha"):
-        release.check_revision("main")
+        labels.check_revision("main")
 
 
 def test_build_labels_are_set_values_for_the_target() -> None:
-    assert release.build_labels("spark", revision=None, created=None) == {}
-    assert release.build_labels("spark", revision="abc1234", created="1970-01-01T00:00:00Z") == {
+    assert labels.build_labels("spark", revision=None, created=None) == {}
+    assert labels.build_labels("spark", revision="abc1234", created="1970-01-01T00:00:00Z") == {
         "spark.labels.org.opencontainers.image.revision": "abc1234",
         "spark.labels.org.opencontainers.image.created": "1970-01-01T00:00:00Z",
     }
 
 
 def test_index_annotations_carry_the_oci_labels(target: TargetPlan) -> None:
-    assert release.index_annotations(target, revision="abc1234", created=None) == {
+    assert labels.index_annotations(target, revision="abc1234", created=None) == {
         "index:org.opencontainers.image.description": "Spark, the service",
         "index:org.opencontainers.image.licenses": "MIT",
         "index:org.opencontainers.image.revision": "abc1234",
@@ -339,7 +340,7 @@ def test_index_annotations_carry_the_oci_labels(target: TargetPlan) -> None:
     ("unparseable", True),
 ])
 def test_annotations_need_buildx_0_12(version: str | None, expected: bool) -> None:
-    assert release.supports_annotations(version) is expected
+    assert labels.supports_annotations(version) is expected
 
 
 # --- what the registry says --------------------------------------------------------------------
@@ -356,22 +357,22 @@ def index_json(digest: str, *platforms: str) -> dict[str, object]:
 
 
 def test_remote_image_from_inspect_output() -> None:
-    image = release.remote_image(index_json(D1, AMD, ARM))
+    image = remote.remote_image(index_json(D1, AMD, ARM))
     assert image == RemoteImage(digest=D1, index=True, platforms=(AMD, ARM))
-    single = release.remote_image({"digest": D2, "layers": []})
+    single = remote.remote_image({"digest": D2, "layers": []})
     assert single == RemoteImage(digest=D2, index=False, platforms=())
 
 
 def test_check_index() -> None:
     both = RemoteImage(digest=D1, index=True, platforms=(AMD, ARM))
-    assert release.check_index("r", both, (AMD, ARM)) == []
-    assert release.check_index("r", None, (AMD,)) == ["r does not exist in the registry"]
+    assert remote.check_index("r", both, (AMD, ARM)) == []
+    assert remote.check_index("r", None, (AMD,)) == ["r does not exist in the registry"]
     amd_only = RemoteImage(digest=D1, index=True, platforms=(AMD,))
-    assert release.check_index("r", amd_only, (AMD, ARM)) == [
+    assert remote.check_index("r", amd_only, (AMD, ARM)) == [
         "r lacks linux/arm/v7 (it has linux/amd64)"]
     single = RemoteImage(digest=D2, index=False, platforms=())
-    assert "single-platform image" in release.check_index("r", single, (AMD, ARM))[0]
-    assert release.check_index("r", single, (AMD,)) == []
+    assert "single-platform image" in remote.check_index("r", single, (AMD, ARM))[0]
+    assert remote.check_index("r", single, (AMD,)) == []
 
 
 # --- release -----------------------------------------------------------------------------------

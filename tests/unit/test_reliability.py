@@ -20,12 +20,13 @@ from typing import Any
 
 import pytest
 
-from buildkit_slim import apply, config, files, publish, release
-from buildkit_slim.apply import BakeOptions, clear_stale_local_caches, rotate_local_caches
+from buildkit_slim import apply, config, files, local_cache, publish, staging
 from buildkit_slim.config import CACHE_MARKER, load
 from buildkit_slim.errors import UsageError
+from buildkit_slim.local_cache import clear_stale_local_caches, rotate_local_caches
 from buildkit_slim.plan import make_plan, select
 from buildkit_slim.render import GeneratedFile, render_all
+from buildkit_slim.request import BakeOptions, bake_request
 from tests.unit.conftest import Tripwire, WriteProject
 from tests.unit.test_cli import Result, run
 
@@ -64,7 +65,7 @@ def _interrupted(*args: object, **kwargs: object) -> Any:
 
 @pytest.mark.parametrize("argv", [
     ["render"], ["render", "--check"], ["config"], ["init", "--force"], ["bake"], ["plan"],
-    ["doctor", "--no-probe"], ["matrix"], ["tags"], ["merge", "--stage", "."],
+    ["doctor", "--no-probe"], ["matrix"], ["tags"], ["merge", "--staging", "."],
     ["release", "1.0.0"], ["size", "ghcr.io/acme/hello:1"],
 ])
 def test_interrupt_ctrl_c_exits_130_with_one_line(
@@ -181,18 +182,20 @@ def test_write_one_writer_for_generated_files_init_and_stage_records(
                                    "pip_for_target.py", "platforms.py", "wheel_build.py",
                                    "wheel_gate.py"]
     stage = tmp_path_factory.mktemp("stage")
-    record = release.StageRecord(image="ghcr.io/acme/hello", target="hello",
-                                 platform="linux/amd64", digest="sha256:" + "a" * 64,
-                                 ref="ghcr.io/acme/hello@sha256:" + "a" * 64, mode="digest")
+    record = staging.StagingRecord(image="ghcr.io/acme/hello", target="hello",
+                                   platform="linux/amd64", digest="sha256:" + "a" * 64,
+                                   ref="ghcr.io/acme/hello@sha256:" + "a" * 64, mode="digest")
     old = os.umask(0o022)
     try:
-        path = publish.write_record(stage, "hello.linux-amd64.json", record)
+        # What publish.run_staging does with a record once the push succeeded.
+        path = stage / "hello.linux-amd64.json"
+        files.write_file(path, staging.render_record(record).encode("utf-8"))
     finally:
         os.umask(old)
     assert written[-1] == "hello.linux-amd64.json"
     # A record is no secret: it gets a file's usual mode, not mkstemp's 0600.
     assert stat.S_IMODE(path.stat().st_mode) == 0o644
-    assert release.parse_record(path.name, path.read_text(encoding="utf-8")) == record
+    assert staging.parse_record(path.name, path.read_text(encoding="utf-8")) == record
 
 
 def test_write_a_file_in_the_output_dir_appearing_during_render_survives(
@@ -248,7 +251,7 @@ def test_cache_a_user_directory_at_the_cache_path_is_refused_before_building(
     full = make_plan(load(root))
     chosen = select(full, [], ["linux/amd64"])
     with pytest.raises(UsageError, match="c/hello-linux-amd64"):
-        apply.bake_request(full, chosen, BakeOptions(project_root=root,
+        bake_request(full, chosen, BakeOptions(project_root=root,
                                                      platforms=("linux/amd64",)))
     result = run(capsys, "bake", "--platform", "linux/amd64", "--project", str(root))
     assert result.code == 2, result.err
@@ -261,7 +264,7 @@ def test_cache_a_cache_bslim_wrote_is_still_read(write_project: WriteProject) ->
     buildkit_cache(root / "c" / "hello")
     (root / "c" / "hello" / CACHE_MARKER).write_text("x\n", encoding="utf-8")
     full = make_plan(load(root))
-    request = apply.bake_request(full, full, BakeOptions(project_root=root))
+    request = bake_request(full, full, BakeOptions(project_root=root))
     assert request.override is not None
     assert request.override["target"]["hello"]["cache-from"] == ["type=local,src=c/hello"]
 
@@ -273,7 +276,7 @@ def test_cache_rotation_called_directly_never_deletes_a_look_alike(
     photo = look_alike(root / "c" / "hello")
     buildkit_cache(root / "c" / "hello.new")
     with pytest.raises(UsageError, match="not a build cache bslim wrote"):
-        rotate_local_caches(the_plan, BakeOptions(project_root=root))
+        rotate_local_caches(the_plan, root)
     assert photo.read_bytes() == b"\x89PNG my holiday"
 
 
@@ -283,7 +286,7 @@ def test_cache_clean_up_called_directly_never_deletes_a_look_alike(
     the_plan = make_plan(load(root))
     photo = look_alike(root / "c" / "hello.new")
     with pytest.raises(UsageError, match="not a build cache bslim wrote"):
-        clear_stale_local_caches(the_plan, BakeOptions(project_root=root))
+        clear_stale_local_caches(the_plan, root)
     assert photo.read_bytes() == b"\x89PNG my holiday"
 
 
@@ -293,7 +296,7 @@ def test_cache_rotation_never_marks_a_look_alike_as_its_own(
     the_plan = make_plan(load(root))
     photo = look_alike(root / "c" / "hello.new")
     with pytest.raises(UsageError, match="not a build cache bslim wrote"):
-        rotate_local_caches(the_plan, BakeOptions(project_root=root))
+        rotate_local_caches(the_plan, root)
     assert photo.read_bytes() == b"\x89PNG my holiday"
     assert not (root / "c" / "hello.new" / CACHE_MARKER).exists()
     assert not (root / "c" / "hello").exists()
@@ -307,7 +310,7 @@ def test_cache_a_buildkit_cache_without_the_mark_still_rotates(
     buildkit_cache(root / "c" / "hello")
     buildkit_cache(root / "c" / "hello.new")
     (root / "c" / "hello.new" / "index.json").write_text('{"new": 1}', encoding="utf-8")
-    rotate_local_caches(the_plan, BakeOptions(project_root=root))
+    rotate_local_caches(the_plan, root)
     assert (root / "c" / "hello" / "index.json").read_text(encoding="utf-8") == '{"new": 1}'
     assert (root / "c" / "hello" / CACHE_MARKER).is_file()
 
@@ -393,7 +396,7 @@ def test_tag_bake_refuses_what_merge_refuses(
     assert line.startswith("error: --tag: "), line
     assert tripwire.trips == []
     stage = tmp_path_factory.mktemp("stage")
-    merged = run(capsys, "merge", "--stage", str(stage), "--tag", tag, "--project", str(hello))
+    merged = run(capsys, "merge", "--staging", str(stage), "--tag", tag, "--project", str(hello))
     assert merged.code == 2, merged.err
 
 
@@ -431,7 +434,7 @@ def test_traceback_merge_with_a_record_that_is_not_utf8(
         tmp_path_factory: pytest.TempPathFactory) -> None:
     stage = tmp_path_factory.mktemp("stage")
     (stage / "hello.linux-amd64.json").write_bytes(b"\xff\xfe{}")
-    result = run(capsys, "merge", "--stage", str(stage), "--project", str(hello))
+    result = run(capsys, "merge", "--staging", str(stage), "--project", str(hello))
     no_traceback(result)
     assert result.code == 1, result.err
     assert "hello.linux-amd64.json" in errors(result)[0]
@@ -514,7 +517,7 @@ def test_minor_init_on_dotted_tool_keys_keeps_them(
 def test_minor_stage_directory_records_round_trip(tmp_path: Path) -> None:
     (tmp_path / "a").mkdir()
     (tmp_path / "a" / "x.json").write_text(json.dumps({"k": 1}), encoding="utf-8")
-    assert publish.read_stage_dir(tmp_path) == [("a/x.json", '{"k": 1}')]
+    assert publish.read_staging_dir(tmp_path) == [("a/x.json", '{"k": 1}')]
 
 
 def test_minor_generated_files_are_written_with_lf(tmp_path: Path) -> None:
@@ -536,7 +539,7 @@ def test_write_bake_reads_a_private_copy_of_its_generation(
     root = write_project(SLIM + '    publish-wheels = true\n')
     inputs = tmp_path_factory.mktemp("inputs")
     full = make_plan(load(root))
-    request = apply.bake_request(full, full, BakeOptions(project_root=root, inputs=inputs),
+    request = bake_request(full, full, BakeOptions(project_root=root, inputs=inputs),
                                  exists=lambda path: False)
     apply.render_files(root, full, inputs)
     assert request.files == (str(inputs / "docker-bake.json"),)
@@ -560,8 +563,7 @@ def test_cache_an_interrupted_build_leaves_no_unfinished_cache(
         write_project: WriteProject) -> None:
     root = write_project(CACHED)
     the_plan = make_plan(load(root))
-    with pytest.raises(KeyboardInterrupt), apply.local_cache_rotation(
-            the_plan, BakeOptions(project_root=root)):
+    with pytest.raises(KeyboardInterrupt), local_cache.local_cache_rotation(the_plan, root):
         # What BuildKit had written when the build was stopped.
         (root / "c" / "hello.new" / "ingest").mkdir(parents=True)
         raise KeyboardInterrupt

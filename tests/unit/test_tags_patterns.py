@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from buildkit_slim import config, release, tag_grammar
+from buildkit_slim import config, refs, staging, tag_grammar
 from buildkit_slim.config import checks
 from buildkit_slim.tag_grammar import is_tag, parse_pattern, tag_problem
 from buildkit_slim.tags import (
@@ -273,8 +273,8 @@ def test_tag_problem(text: str, problem: str | None) -> None:
 
 
 def test_the_tag_grammar_is_written_once() -> None:
-    """tag_grammar is the one source: config's checks, release and tags take it from there."""
-    assert config.TAG_RE is vars(release)["TAG_RE"] is tag_grammar.TAG_RE
+    """tag_grammar is the one source: config's checks, refs, staging and tags take it from there."""
+    assert config.TAG_RE is vars(refs)["TAG_RE"] is vars(staging)["TAG_RE"] is tag_grammar.TAG_RE
     assert f"(?::{tag_grammar.TAG_GRAMMAR})?" in checks.IMAGE_REF_RE.pattern
     # No other module spells the grammar's character classes.
     package = Path(tag_grammar.__file__).parent

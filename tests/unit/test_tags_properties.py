@@ -31,7 +31,7 @@ from buildkit_slim import release
 from buildkit_slim.config import load
 from buildkit_slim.errors import CheckFailed
 from buildkit_slim.plan import TargetPlan, make_plan
-from buildkit_slim.release import RemoteImage
+from buildkit_slim.remote import RemoteImage
 from buildkit_slim.tags import TagError, TagRules, compute_tags, release_tags
 
 EXAMPLES = 300

@@ -117,9 +117,9 @@ def test_valid_names_give_stage_names_buildkit_accepts(
 
 
 def test_the_derived_bake_targets_are_those_bslim_adds() -> None:
-    from buildkit_slim.apply import EXPORT_SUFFIX, PLAN_SUFFIX
     from buildkit_slim.config.parse import DERIVED_TARGETS
     from buildkit_slim.plan import WHEELS_SUFFIX
+    from buildkit_slim.request import EXPORT_SUFFIX, PLAN_SUFFIX
 
     assert [suffix for suffix, _ in DERIVED_TARGETS] == [WHEELS_SUFFIX, EXPORT_SUFFIX,
                                                          PLAN_SUFFIX]
