@@ -181,10 +181,13 @@ def build(targets: Sequence[str], platforms: Sequence[str], choices: BuildChoice
         choices.project, cfg.reproducible if choices.reproducible is None
         else choices.reproducible, env, push=choices.push, load=choices.load, oci=choices.oci,
         export_wheels=choices.export_wheels is not None, warn=warn)
+    if epoch is not None and choices.push and not choices.print_:
+        check_rewrite_push(choices.builder, choices.staging_dir is not None)
     chosen = select(the_plan, targets, platforms)
     staged = None if choices.staging_dir is None else staging.prepare(
         chosen, push=choices.push, export_wheels=choices.export_wheels is not None,
-        print_=choices.print_, tag=tag or env.get("TAG") or DEFAULT_TAG)
+        print_=choices.print_, tag=tag or env.get("TAG") or DEFAULT_TAG,
+        reproducible=epoch is not None)
     overrides = parse_overrides(choices.sets)
     # Per-build labels go in as --set, never into the committed bake file; --set wins.
     revision = labels.check_revision(choices.revision or env.get("GITHUB_SHA"))
@@ -204,10 +207,6 @@ def build(targets: Sequence[str], platforms: Sequence[str], choices: BuildChoice
             export_cache=choices.export_cache, export_wheels=choices.export_wheels,
             inputs=None if choices.print_ else Path(tmp), reproducible=epoch is not None,
             epoch=epoch.seconds if epoch else None, oci=choices.oci)
-        if epoch is not None and choices.push and not choices.print_:
-            check_rewrite_push(choices.builder, staged is not None)
-        if epoch is not None and staged is not None:
-            staged = reproducible_staging(staged)
         for warning in warnings(chosen, env):
             warn(f"warning: {warning}")
         request = bake_request(the_plan, chosen, options)
@@ -267,14 +266,6 @@ def check_rewrite_push(builder: str | None, staged: bool) -> None:
     problem = repro.push_problem(facts.driver, docker.engine_facts().server_version)
     if problem is not None:
         raise UsageError(problem, hint=repro.PUSH_HINT)
-
-
-def reproducible_staging(chosen: staging.Staging) -> staging.Staging:
-    """`bake --staging` with --reproducible: its push-by-digest output rewrites timestamps."""
-    plan = chosen.by_digest
-    return replace(chosen, by_digest=replace(plan, overrides=tuple(
-        (key, repro.stage_output(value) if key.endswith(".output") else value)
-        for key, value in plan.overrides)))
 
 
 def plan_report(project: Path, *, targets: Sequence[str] = (), platforms: Sequence[str] = (),

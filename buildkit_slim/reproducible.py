@@ -112,8 +112,3 @@ PUSH_HINT = ("write an OCI tarball instead, `bslim bake --reproducible --oci DIR
              f"DIR/<target>{OCI_SUFFIX} with skopeo (skopeo copy oci-archive:FILE "
              "docker://IMAGE:TAG), crane or regctl; or build on a docker-container builder "
              "(docker buildx create --use --driver docker-container)")
-
-
-def stage_output(output: str) -> str:
-    """`bake --stage`'s push-by-digest output, with rewrite-timestamp."""
-    return output if REWRITE in output else f"{output},{REWRITE}"

@@ -93,14 +93,24 @@ def bake_request(
             if source is not None:
                 body.setdefault("secret", []).append(f"id={secret_id},src={source.resolve()}")
                 outside.append(source.resolve())
-        body.update(_build_override(target, options, outside))
-        if target.config.publish_wheels and body:
-            # The wheel image builds the same stages: same platforms and secret, but it never
-            # writes the cache (the image target does; two writers of one ref race).
-            override[target.name + WHEELS_SUFFIX] = {k: v for k, v in body.items()
-                                                     if k != "output"}
-        body.update(_cache_override(target, options, subset,
-                                    exists or (lambda path: readable_cache(path, root))))
+        cache = _cache_override(target, options, subset,
+                                exists or (lambda path: readable_cache(path, root)))
+        # --reproducible and --oci: the build arg, and the image output.
+        args = {repro.BUILD_ARG: "1"} if options.reproducible else {}
+        output = repro.image_output(push=options.push, oci=options.oci and options.oci.resolve(),
+                                    target=target.name, reproducible=options.reproducible)
+        if target.config.publish_wheels and (body or args or output):
+            # The wheel image builds the same stages: same platforms, secret and args, but it
+            # never writes the cache (the image target does; two writers of one ref race) and
+            # keeps its own output.
+            override[target.name + WHEELS_SUFFIX] = {**body, **({"args": args} if args else {})}
+        if output is not None:
+            body["output"] = [output]
+            if options.oci is not None:
+                outside.append(options.oci.resolve())
+        if args:
+            body["args"] = args
+        body.update(cache)
         if body:
             override[target.name] = body
     names: tuple[str, ...] = () if len(chosen.targets) == len(full.targets) else tuple(
@@ -220,21 +230,3 @@ def _cache_override(target: TargetPlan, options: BakeOptions, subset: bool,
 def warnings(plan: Plan, env: Mapping[str, str]) -> list[str]:
     message = gha_warning(env, [t.config.cache for t in plan.targets])
     return [message] if message else []
-
-
-def _build_override(target: TargetPlan, options: BakeOptions,
-                    outside: list[Path]) -> dict[str, Any]:
-    """--reproducible and --oci for one target: its build args and its image output."""
-    body: dict[str, Any] = {}
-    args: dict[str, str] = {}
-    if options.reproducible:
-        args[repro.BUILD_ARG] = "1"
-    output = repro.image_output(push=options.push, oci=options.oci and options.oci.resolve(),
-                                target=target.name, reproducible=options.reproducible)
-    if output is not None:
-        body["output"] = [output]
-        if options.oci is not None:
-            outside.append(options.oci.resolve())
-    if args:
-        body["args"] = args
-    return body

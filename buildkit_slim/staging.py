@@ -24,6 +24,7 @@ from buildkit_slim.errors import CheckFailed, UsageError
 from buildkit_slim.plan import Plan, TargetPlan
 from buildkit_slim.platforms import pair as platform_pair
 from buildkit_slim.refs import DIGEST_RE
+from buildkit_slim.reproducible import REWRITE
 from buildkit_slim.tag_grammar import TAG_RE
 
 RECORD_FORMAT = 1
@@ -73,10 +74,12 @@ class Staging:
 
 
 def prepare(chosen: Plan, *, push: bool, export_wheels: bool, print_: bool,
-            tag: str) -> Staging:
+            tag: str, reproducible: bool = False) -> Staging:
+    """`reproducible`: the push by digest rewrites timestamps (`bake --reproducible`)."""
     target, platform = staging_choice(chosen, push=push, export_wheels=export_wheels,
                                       print_=print_)
-    by_digest = plan_staging(target, platform, tag=tag, by_digest=True)
+    by_digest = plan_staging(target, platform, tag=tag, by_digest=True,
+                             reproducible=reproducible)
     try:
         by_tag: StagingPlan | UsageError = plan_staging(target, platform, tag=tag,
                                                         by_digest=False)
@@ -97,14 +100,16 @@ def staging_tag(tag: str, platform: str) -> str:
     return staged
 
 
-def plan_staging(target: TargetPlan, platform: str, *, tag: str, by_digest: bool) -> StagingPlan:
+def plan_staging(target: TargetPlan, platform: str, *, tag: str, by_digest: bool,
+                 reproducible: bool = False) -> StagingPlan:
     """How one platform of `target` is pushed for a later merge."""
     if platform not in target.config.platforms:
         raise UsageError(f"--platform: {platform!r} is not a platform of target {target.name!r} "
                          f"(platforms: {', '.join(target.config.platforms)})")
     image, name = target.config.image, target.name
     if by_digest:
-        output = f"type=image,name={image},push-by-digest=true,name-canonical=true,push=true"
+        output = f"type=image,name={image},push-by-digest=true,name-canonical=true,push=true" + (
+            f",{REWRITE}" if reproducible else "")
         return StagingPlan(
             target=name, image=image, platform=platform, mode="digest",
             # An empty tags list would fall back to the bake file's: clear it explicitly.
