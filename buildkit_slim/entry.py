@@ -94,6 +94,14 @@ def main(argv: list[str] | None = None) -> None:
         interrupts.report(exc)
     except KeyboardInterrupt:  # a SIGINT the handlers did not see (not the main thread)
         interrupts.report(interrupts.Interrupted(signal.SIGINT))
+    except Exception as exc:
+        # An interrupt that came while a class was being created is wrapped by CPython 3.11
+        # ("RuntimeError: Error calling __set_name__ ...", the Interrupted as its cause): a
+        # signal during an import (Typer imports pydantic as it parses) is an interrupt still.
+        cause = interrupts.within(exc)
+        if cause is None:
+            raise
+        interrupts.report(cause)
 
 
 def console() -> None:

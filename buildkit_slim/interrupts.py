@@ -130,6 +130,19 @@ def block() -> None:
         signal.pthread_sigmask(signal.SIG_BLOCK, SIGNALS)
 
 
+def within(exc: BaseException) -> Interrupted | None:
+    """The Interrupted that `exc` was raised from or while handling, if any (an exception
+    that wraps one: an interrupt all the same)."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, Interrupted):
+            return current
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return None
+
+
 def report(exc: Interrupted) -> None:
     """The one line; then the exit code."""
     try:

@@ -54,8 +54,9 @@ def test_a_wheel_failing_the_gate_is_compiled_under_emulation_and_says_why(
     pyproject.write_text(pyproject.read_text().replace(
         'image = "127.0.0.1:5000/bslim-e2e/e2eapp"', f'image = "{FAILING_IMAGE}"')
         + '\n[tool.slim.cross]\nenv = { tinyext = { TINYEXT_MODULE = "notthere" } }\n')
+    # --no-cache: the log is what is read, and a step the build cache answers prints nothing.
     result = bslim("bake", "--project", str(project), "--push", "--tag", "e2e",
-                   "--ca-bundle", str(ca_bundle[0]))
+                   "--ca-bundle", str(ca_bundle[0]), "--no-cache")
     assert result.returncode == 0, result.stderr[-3000:]
     assert re.search(r"bslim: tinyext 0\.1\.0: cross-built wheel failed the modules check "
                      r"\(no tinyext, which the build platform's tinyext-0\.1\.0-[^ ]+\.whl "
@@ -77,8 +78,9 @@ def test_pyyaml_with_libyaml_on_both_platforms(
     pyproject.write_text(pyproject.read_text().replace(
         'image = "127.0.0.1:5000/bslim-e2e/e2eapp"',
         f'image = "{YAML_IMAGE}"\napt-build = ["libyaml-dev"]\napt-runtime = ["libyaml-0-2"]'))
+    # --no-cache: the log is what is read, and a step the build cache answers prints nothing.
     result = bslim("bake", "--project", str(project), "--push", "--tag", "e2e",
-                   "--ca-bundle", str(ca_bundle[0]))
+                   "--ca-bundle", str(ca_bundle[0]), "--no-cache")
     assert result.returncode == 0, result.stderr[-3000:]
     log = result.stderr
     assert re.search(r"bslim: pyyaml==6\.0\.4: cross-compiled for linux/arm/v7 in", log), \

@@ -12,6 +12,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import signal
 import stat
 import threading
 from collections.abc import Iterator
@@ -20,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from buildkit_slim import apply, config, files, local_cache, publish, staging
+from buildkit_slim import apply, config, files, interrupts, local_cache, publish, staging
 from buildkit_slim.config import CACHE_MARKER, load
 from buildkit_slim.errors import UsageError
 from buildkit_slim.local_cache import clear_stale_local_caches, rotate_local_caches
@@ -79,6 +80,41 @@ def test_interrupt_ctrl_c_exits_130_with_one_line(
     no_traceback(result)
     assert result.code == 130, (result.code, result.err)
     assert result.err.splitlines() == ["error: interrupted (SIGINT)"], result.err
+
+
+class _Named:
+    """A descriptor whose __set_name__ meets the signal: CPython 3.11 wraps what it raises."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        raise interrupts.Interrupted(signal.SIGTERM)
+
+
+def _class_created_when_the_signal_came(*args: object, **kwargs: object) -> Any:
+    type("Late", (), {"value": _Named()})  # an import that defines a class, interrupted
+    raise AssertionError("not reached")
+
+
+def test_interrupt_inside_a_class_being_created_exits_143_with_one_line(
+        capsys: pytest.CaptureFixture[str], hello: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The signal that comes while an import creates a class (Typer imports pydantic as it
+    parses the command line) is the interrupt still, whatever wraps it."""
+    monkeypatch.setattr(config, "read_project", _class_created_when_the_signal_came)
+    result = run(capsys, "render", "--project", str(hello))
+    no_traceback(result)
+    assert result.code == 143, (result.code, result.err)
+    assert result.err.splitlines() == ["error: interrupted (SIGTERM)"], result.err
+
+
+def test_interrupt_within_finds_the_cause_and_nothing_else() -> None:
+    cause = interrupts.Interrupted(signal.SIGINT)
+    try:
+        try:
+            raise cause
+        except interrupts.Interrupted as exc:
+            raise RuntimeError("Error calling __set_name__") from exc
+    except RuntimeError as wrapped:
+        assert interrupts.within(wrapped) is cause
+    assert interrupts.within(RuntimeError("no interrupt")) is None
 
 
 def test_interrupt_while_writing_leaves_the_old_generation(
