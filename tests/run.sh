@@ -17,4 +17,5 @@ echo "run: ruff"
 echo "run: mypy"
 "$BSLIM_VENV/bin/mypy"
 echo "run: pytest (unit + end-to-end)"
-BSLIM_REQUIRE_ENGINE=1 "$BSLIM_VENV/bin/pytest" --run-e2e "$@"
+# --durations: where CI's time goes (its budget is 90 minutes), printed before the summary.
+BSLIM_REQUIRE_ENGINE=1 "$BSLIM_VENV/bin/pytest" --run-e2e --durations=20 "$@"
