@@ -1,8 +1,10 @@
-"""Locked builds and reproducible wheels, for bslim's shim (pip_for_target.py) in the build.
+"""Locked builds, the install step and reproducible wheels, for bslim's shim
+(pip_for_target.py) in the build.
 
 Shipped beside the shim in the named context `bslim-shim`; the standard library only (it runs
-on whatever Python the builder and runtime images have; wheel names are read with the
-`packaging` vendored in that image's pip, imported by the caller).
+on whatever Python the builder and runtime images have), but for `locked_entries` and
+`write_pinned`, which read names and versions with the `packaging` vendored in the shim's
+pinned pip, as pip itself does (a pip-internal use the shim's docstring lists).
 
 A platform's locked requirements (`<target>.<arg_pair>.lock.txt`, written by bslim from the
 project's lock) hold one line per package: `name==version --hash=sha256:<hex>  # how: file`,
@@ -15,6 +17,9 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import shutil
+import stat
+import sys
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -51,6 +56,24 @@ def read_locked(path: Path, canonical: Callable[[str], str]) -> dict[str, Locked
         out[canonical(name.strip())] = Locked(name=canonical(name.strip()), version=version,
                                               hashes=tuple(_HASH_RE.findall(line)), line=line)
     return out
+
+
+def locked_entries(path: Path | None) -> dict[str, Locked]:
+    """`read_locked`, names canonical as pip's packaging spells them; none without a lock."""
+    from pip._vendor.packaging.utils import canonicalize_name
+
+    return read_locked(path, lambda n: str(canonicalize_name(n))) if path else {}
+
+
+def sdist_requirement(requirement: str, entry: Locked | None, sdists: Path) -> list[str]:
+    """What `pip download` fetches a listed sdist into `sdists` by: the requirement, or the
+    lock's line, by its hash (written to sdists.lock.txt, where the compile reads it too)."""
+    if entry is None:
+        return [requirement]
+    pinned = sdists.with_suffix(".lock.txt")
+    pinned.parent.mkdir(parents=True, exist_ok=True)
+    pinned.write_text(f"{entry.line}\n")
+    return ["--require-hashes", "--requirement", str(pinned)]
 
 
 def sha256_of(path: Path) -> str:
@@ -91,6 +114,58 @@ def pin(wheels: Path, locked: dict[str, Locked], project: str | None,
             "the project" if entry is None else "built here from the locked sdist"
         lines.append(f"{name}=={wheel_version} --hash={digest}  # {how}: {wheel.name}\n")
     return "".join(lines), problems
+
+
+def write_pinned(wheels: Path, locked: dict[str, Locked], project: str | None,
+                 out: Path) -> int:
+    """`pin`, names and versions compared as pip's packaging does, written to `out`; each
+    problem on stderr. 1 when there is one (what a wheel stage or install then exits with)."""
+    from pip._vendor.packaging.utils import canonicalize_name, parse_wheel_filename
+    from pip._vendor.packaging.version import Version
+
+    def parse_wheel(filename: str) -> tuple[str, str]:
+        name, version, _, _ = parse_wheel_filename(filename)
+        return str(name), str(version)
+
+    text, problems = pin(wheels, locked, project and str(canonicalize_name(project)),
+                         parse_wheel, lambda a, b: Version(a) == Version(b))
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text)
+    return int(bool(problems))
+
+
+def capture(roots: list[Path], out: Path, removed: Path, action: Callable[[], int]) -> int:
+    """Run `action`; copy what it created or changed under `roots` into `out` (same paths,
+    modes and times; parents with the modes they have here), list what it deleted."""
+    def tree() -> dict[str, tuple[int, int, int, int]]:  # symlinks not followed
+        return {f"{parent}/{name}": (st.st_mode, st.st_size, st.st_mtime_ns, st.st_ino)
+                for root in roots for parent, dirs, files in os.walk(root)
+                for name in dirs + files if (st := (Path(parent) / name).lstat())}
+
+    before = tree()
+    if (status := action()) != 0:
+        return status
+    after = tree()
+    out.mkdir(parents=True, exist_ok=True)
+    for path, info in sorted(after.items()):
+        if before.get(path) == info or (stat.S_ISDIR(info[0]) and path in before):
+            continue
+        for parent in reversed(Path(path).parents):
+            if not (mirror := out / str(parent).lstrip("/")).exists():
+                mirror.mkdir()
+                shutil.copystat(parent, mirror)
+        copy = out / path.lstrip("/")
+        if stat.S_ISLNK(info[0]):
+            copy.symlink_to(Path(path).readlink())
+        elif stat.S_ISDIR(info[0]):
+            copy.mkdir(exist_ok=True)
+            shutil.copystat(path, copy)
+        else:
+            shutil.copy2(path, copy)
+    removed.write_text("".join(f"{p}\n" for p in sorted(set(before) - set(after))))
+    return 0
 
 
 def normalize_wheel(wheel: Path) -> None:

@@ -12,16 +12,22 @@ Command lines: ARGS (bslim's renderer spells them from it).
 pip cannot resolve (`pip wheel`) or install into this interpreter's scheme for another platform
 through public options (--platform/--abi/--python-version/--implementation need --target or
 --dry-run, and binary wheels only), and evaluates markers for the running interpreter only. So
-a pass and `install` run pip's command line in a process that `pretend`s to be the target,
-relying on (each checked with the pinned pip by bslim's tests/unit/test_pip_for_target.py):
+a pass and `install` run pip's command line in a process that `pretend`s to be the target.
+Wheels that need no resolution (build requirements) come through pip's public options instead.
+Every pip internal bslim relies on (1-3 checked with the pinned pip by bslim's
+tests/unit/test_pip_for_target.py; 4-5 used by every build):
  1. packaging (vendored in pip) taking PEP 508's platform_machine from platform.machine() and
-    PEP 425's platform tag from sysconfig.get_platform(), when first asked (then cached).
+    PEP 425's platform tag from sysconfig.get_platform(), when first asked, then cached
+    (`pretend`, through wheel_build.pretend_machine).
  2. pip._vendor.packaging._manylinux._have_compatible_abi, replaced for armv7l and i686: it
     reads the ELF header of this interpreter (the build machine's). Builder and target share
-    Debian, so the glibc found here is the target's.
- 3. pip._vendor.packaging (tags, names, requirements; tomli on 3.10, in wheel_build.py too):
-    pip's own copy, so that what fits the target here is what pip chose.
-Wheels that need no resolution (build requirements) come through pip's public options instead.
+    Debian, so the glibc found here is the target's (`pretend`).
+ 3. pip's own packaging, so that what fits the target here is what pip chose: tags
+    (`target_tags`, `target_options`), utils (`classify`, `check`, `sort`; pinning.py's
+    `locked_entries`, `write_pinned`), version (`write_pinned`), requirements (wheel_build.py's
+    `build_project`); pip._vendor.tomli on Python 3.10 (wheel_build.build_system).
+ 4. pip's command line run in this process (`run_pip`, runpy), where `pretend` reaches it
+    (pip documents only a subprocess); 5. pip's wheel cache layout (`_pip_built`).
 """
 
 from __future__ import annotations
@@ -39,7 +45,7 @@ from pathlib import Path
 from typing import IO, Any
 
 try:  # bslim's own modules; in a build, their copies beside this file
-    from buildkit_slim.platforms import MACHINES, MANYLINUX_MACHINES, arg_pair, pair
+    from buildkit_slim.platforms import MACHINES, MANYLINUX_MACHINES, arg_pair, pair, platform_tags
     from buildkit_slim.resources import cross_build as cross
     from buildkit_slim.resources import pinning
     from buildkit_slim.resources import wheel_build as build
@@ -53,6 +59,7 @@ except ImportError:  # (in bslim's tree, one up)
         MANYLINUX_MACHINES,
         arg_pair,
         pair,
+        platform_tags,
     )
     del sys.path[:2]
 BUILD_MACHINE, NATIVE, TARGET, LIB = build.BUILD_MACHINE, build.NATIVE, build.TARGET, build.LIB
@@ -62,9 +69,6 @@ PINS = (("pip", PIP_VERSION, "f3b60b20ffaadd4415ed7957212a38ac63fa4c5fa375bd0f4a
          "5fc53fdac9f7bd63fbcdc868fb5f90b4784d78a53a3d3388cd738b807441a20b"))
 if LIB.is_dir() and str(LIB) not in sys.path:
     sys.path.insert(0, str(LIB))
-# Machines packaging offers manylinux tags for (armv7l and i686 once pretend patched; riscv64
-# too, though PyPI has none): what target_platforms spells, to match pip's tags.
-MANYLINUX = ("x86_64", "i686", "aarch64", "armv7l", "ppc64le", "s390x", "riscv64")
 COMPILE_LIST, REPORT, WHEELS = build.COMPILE_LIST, "report.json", build.WHEELS  # a pass's DIR
 REPRODUCIBLE = build.REPRODUCIBLE  # `bslim bake --reproducible` (wheel_build.py says what)
 
@@ -133,15 +137,9 @@ def pretend(target: str | None, *, tags: bool) -> None:
 
 
 def target_platforms(machine: str) -> list[str]:
-    """`machine`'s platform tags with this glibc (the target's), in packaging's order: linux_,
-    then PEP 600's manylinux_2_<n> down to 2_17 (2_5 on x86), each with its PEP 513/571/599 name."""
-    glibc = (os.confstr("CS_GNU_LIBC_VERSION") or "-").split()[-1].split(".")
-    out = [f"linux_{machine}"]
-    if machine in MANYLINUX and glibc[0] == "2" and len(glibc) > 1:
-        for minor in range(int(glibc[1]), 4 if machine in ("x86_64", "i686") else 16, -1):
-            legacy = {17: "manylinux2014", 12: "manylinux2010", 5: "manylinux1"}.get(minor)
-            out += [f"manylinux_2_{minor}_{machine}", *([f"{legacy}_{machine}"] * bool(legacy))]
-    return out
+    """`machine`'s platform tags with this glibc (the target's), in packaging's order."""
+    glibc = (os.confstr("CS_GNU_LIBC_VERSION") or "glibc 0.0").split()[-1].split(".")
+    return platform_tags(machine, (int(glibc[0]), int(glibc[1])))
 
 
 def target_options(target: str | None) -> list[str]:
@@ -219,13 +217,9 @@ def sort(directory: Path, project: str | None, source: str, hooked: str | None =
         if kind == "compile":
             mine = project is not None and name == canonicalize_name(project)
             listed.append(source if mine else f"{name}=={version}")
-            why = emulated(name, mine) if emulated else None
-            if emulated:
-                report[-1].update({"how": "emulated", "why": why} if why else {"how": "cross"})
-            if emulated and not why:
-                crossed.append(listed[-1])
-                (directory / cross.REFERENCE).mkdir(exist_ok=True)
-                wheel.rename(directory / cross.REFERENCE / wheel.name)
+            if emulated:  # `how` it is compiled; its wheel built here, kept or dropped
+                report[-1].update(cross.set_aside(directory, wheel, why := emulated(name, mine)))
+                crossed += [] if why else [listed[-1]]
             else:
                 wheel.unlink()
     (directory / COMPILE_LIST).write_text("".join(f"{line}\n" for line in listed))
@@ -233,9 +227,7 @@ def sort(directory: Path, project: str | None, source: str, hooked: str | None =
     (directory / REPORT).write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
 
 
-def _pip_built() -> set[str]:
-    """File names of the wheels in pip's wheel cache: what pip built from an sdist (what it
-    downloads as a wheel never goes there)."""
+def _pip_built() -> set[str]:  # the wheels in pip's cache: what it built (not downloaded)
     cache = Path(os.environ.get("PIP_CACHE_DIR") or Path.home() / ".cache" / "pip") / "wheels"
     return {p.name for p in cache.rglob("*.whl")} if cache.is_dir() else set()
 
@@ -245,11 +237,8 @@ def locked_file(template: str | None) -> Path | None:
     return Path(template.replace("{pair}", arg_pair(str(TARGET)))) if template else None
 
 
-def locked_entries(template: str | None) -> dict[str, Any]:  # name -> pinning.Locked
-    from pip._vendor.packaging.utils import canonicalize_name
-
-    path = locked_file(template)
-    return pinning.read_locked(path, lambda n: str(canonicalize_name(n))) if path else {}
+def locked_entries(template: str | None) -> dict[str, pinning.Locked]:
+    return pinning.locked_entries(locked_file(template))
 
 
 def _self(args: list[str], env: Mapping[str, str] | None = None,
@@ -286,24 +275,19 @@ def _install(into: Path, requirements: list[str], options: list[str],
 
 
 def prepare(directory: Path, requirement: str, options: list[str],
-            locked: Mapping[str, Any] | None = None) -> bool:
+            locked: Mapping[str, pinning.Locked] | None = None) -> bool:
     """Natively, for one listed distribution: its source (the project, or its sdist from pip
     download, unpacked; its sha256 keys the compile cache) and its build requirements (static,
     then what the backend asks for: asked here, with them installed for the build machine into
     DIR/buildenv-native/<key>, which the cross build uses) installed for the target into
     DIR/buildenv/<key>, so that the emulated compile runs neither pip nor its build isolation.
-    `locked`: the sdist is downloaded by the lock's hash (pip --require-hashes)."""
+    `locked`: the sdist is downloaded by the lock's hash (pinning.sdist_requirement)."""
     import hashlib
 
     key, src = build.dist_key(requirement), Path(requirement)
     env, sdists = directory / build.BUILDENV / key, directory / build.SDISTS / key
     if requirement[0] != "/":
-        what = [requirement]
-        if key in (locked or {}):
-            pinned = sdists.with_suffix(".lock.txt")
-            pinned.parent.mkdir(parents=True, exist_ok=True)
-            pinned.write_text(f"{(locked or {})[key].line}\n")
-            what = ["--require-hashes", "--requirement", str(pinned)]
+        what = pinning.sdist_requirement(requirement, (locked or {}).get(key), sdists)
         if _pip(["download", "--quiet", "--no-deps", "--no-binary", key, "--dest", str(sdists),
                  *options, *what]) != 0 or len(found := list(sdists.iterdir())) != 1:
             return False
@@ -413,64 +397,6 @@ def fetch(ns: argparse.Namespace, options: list[str]) -> int:
     return status or int(failed is not None)
 
 
-def capture(roots: list[Path], out: Path, removed: Path, action: Callable[[], int]) -> int:
-    """Run `action`; copy what it created or changed under `roots` into `out` (same paths,
-    modes and times; parents with the modes they have here), list what it deleted."""
-    import stat
-
-    def tree() -> dict[str, tuple[int, int, int, int]]:  # symlinks not followed
-        return {f"{parent}/{name}": (st.st_mode, st.st_size, st.st_mtime_ns, st.st_ino)
-                for root in roots for parent, dirs, files in os.walk(root)
-                for name in dirs + files if (st := (Path(parent) / name).lstat())}
-
-    before = tree()
-    if (status := action()) != 0:
-        return status
-    after = tree()
-    out.mkdir(parents=True, exist_ok=True)
-    for path, info in sorted(after.items()):
-        if before.get(path) == info or (stat.S_ISDIR(info[0]) and path in before):
-            continue
-        for parent in reversed(Path(path).parents):
-            if not (mirror := out / str(parent).lstrip("/")).exists():
-                mirror.mkdir()
-                shutil.copystat(parent, mirror)
-        copy = out / path.lstrip("/")
-        if stat.S_ISLNK(info[0]):
-            copy.symlink_to(Path(path).readlink())
-        elif stat.S_ISDIR(info[0]):
-            copy.mkdir(exist_ok=True)
-            shutil.copystat(path, copy)
-        else:
-            shutil.copy2(path, copy)
-    removed.write_text("".join(f"{p}\n" for p in sorted(set(before) - set(after))))
-    return 0
-
-
-def pinned(wheels: Path, template: str, project: str | None) -> tuple[str, list[str]]:
-    """The locked packages' wheels and the project's, each pinned by its sha256 (pinning.pin)."""
-    from pip._vendor.packaging.utils import canonicalize_name, parse_wheel_filename
-    from pip._vendor.packaging.version import Version
-
-    def parse_wheel(filename: str) -> tuple[str, str]:
-        name, version, _, _ = parse_wheel_filename(filename)
-        return str(name), str(version)
-
-    return pinning.pin(wheels, locked_entries(template),
-                       project and str(canonicalize_name(project)), parse_wheel,
-                       lambda a, b: Version(a) == Version(b))
-
-
-def pin(ns: argparse.Namespace, _: list[str]) -> int:
-    """The plain strategy's wheel stage: what its runtime stage installs, pinned (`pinned`)."""
-    text, problems = pinned(Path(ns.wheels), ns.locked, ns.project)
-    for problem in problems:
-        print(problem, file=sys.stderr)
-    Path(ns.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(ns.out).write_text(text)
-    return int(bool(problems))
-
-
 def install(ns: argparse.Namespace, pip_args: list[str]) -> int:
     """Natively, for the target: pip install into this (the build platform's runtime) image,
     then copy what it wrote into `out`; what it deleted (an upgraded package) into `removed`.
@@ -480,20 +406,19 @@ def install(ns: argparse.Namespace, pip_args: list[str]) -> int:
 
     sys.dont_write_bytecode = True  # no byte code of pip's own modules in `out`
     if ns.locked:
-        text, problems = pinned(Path(ns.wheels), ns.locked, ns.project)
-        for problem in problems:
-            print(problem, file=sys.stderr)
-        if problems:
-            return 1
         requirements = Path(tempfile.mkdtemp(prefix="bslim-")) / "pinned.txt"
-        requirements.write_text(text)
-        print(f"bslim: installing for {TARGET}, pinned:\n{text}", end="", file=sys.stderr)
+        if pinning.write_pinned(Path(ns.wheels), locked_entries(ns.locked), ns.project,
+                                requirements):
+            return 1
+        print(f"bslim: installing for {TARGET}, pinned:\n{requirements.read_text()}", end="",
+              file=sys.stderr)
         pip_args = [*pip_args, "--no-deps", "--require-hashes", "--requirement",
                     str(requirements)]
     # Under the data path of this interpreter's preferred scheme (sysconfig's, which pip
     # follows on Python 3.10+): /usr/local on the python images, Debian's included.
     root = Path(sysconfig.get_paths(sysconfig.get_preferred_scheme("prefix"))["data"])
-    return capture([root], Path(ns.out), Path(ns.removed), lambda: run_pip(["install", *pip_args]))
+    return pinning.capture([root], Path(ns.out), Path(ns.removed),
+                           lambda: run_pip(["install", *pip_args]))
 
 
 def main(args: list[str]) -> int:
@@ -512,7 +437,8 @@ def main(args: list[str]) -> int:
             pip=lambda args, log: _pip(args, log=log), locked=locked_entries(ns.locked),
             done=cross.prove(Path(ns.dir), Path(ns.cross_wheels), Path(ns.out))
             if ns.cross_wheels else ()),
-        "pin": pin,
+        "pin": lambda ns, rest: pinning.write_pinned(
+            Path(ns.wheels), locked_entries(ns.locked), ns.project, Path(ns.out)),
         "cross": lambda ns, rest: cross.build_all(Path(ns.dir), Path(ns.out), Path(ns.sysroot),
                                                   ns.cache and Path(ns.cache), ns.env),
         "check": lambda ns, rest: check(Path(ns.inherited)),

@@ -53,6 +53,11 @@ ALIASES = {
 # What a 64-bit kernel tells a 32-bit process, and the machine that process really runs as: an
 # arm64 machine running an arm/v7 container natively says aarch64 (armv8l under linux32).
 THIRTY_TWO_BIT = {"x86_64": "i686", "aarch64": "armv7l", "armv8l": "armv7l"}
+# Machines with manylinux wheels (PEP 599/600) and the oldest glibc their tags start from
+# (packaging's _manylinux: x86 since manylinux1, the others since manylinux2014).
+MANYLINUX_FROM = {"x86_64": 5, "i686": 5, "aarch64": 17, "armv7l": 17, "ppc64le": 17,
+                  "s390x": 17, "riscv64": 17}
+LEGACY_MANYLINUX = {17: "manylinux2014", 12: "manylinux2010", 5: "manylinux1"}
 # The Dockerfile spelling of arg_pair(), built from BuildKit's automatic platform arguments.
 ARG_PAIR = "${TARGETOS}-${TARGETARCH}${TARGETVARIANT}"
 
@@ -116,3 +121,17 @@ def alias(name: str) -> str | None:
     """The platform another name means: x86_64, linux/x86_64 or armhf -> its OCI platform."""
     name = name.lower()
     return ALIASES.get(name[len("linux/"):] if name.startswith("linux/") else name)
+
+
+def platform_tags(machine: str, glibc: tuple[int, int]) -> list[str]:
+    """pip's order: linux_<machine> (a wheel built on such a machine), then
+    manylinux_2_<glibc>_<machine> down to the machine's oldest, each legacy alias right after
+    the version it stands for."""
+    out = [f"linux_{machine}"]
+    oldest = MANYLINUX_FROM.get(machine)
+    if oldest is not None and glibc[0] == 2:
+        for minor in range(glibc[1], oldest - 1, -1):
+            out.append(f"manylinux_2_{minor}_{machine}")
+            if minor in LEGACY_MANYLINUX and (minor == 17 or machine in ("x86_64", "i686")):
+                out.append(f"{LEGACY_MANYLINUX[minor]}_{machine}")
+    return out

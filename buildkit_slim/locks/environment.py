@@ -22,18 +22,13 @@ from packaging.tags import compatible_tags, cpython_tags
 from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 from packaging.version import InvalidVersion, Version
 
-from buildkit_slim.platforms import MACHINES
+from buildkit_slim.platforms import MACHINES, platform_tags
 
 # glibc of each Debian release the python images are built on: the newest manylinux tag a
 # wheel may carry there (bullseye 2.31, bookworm 2.36, trixie 2.41; forky as trixie until it
 # is released). Another release: only what every glibc-based image takes (2.17).
 DEBIAN_GLIBC = {"bullseye": (2, 31), "bookworm": (2, 36), "trixie": (2, 41), "forky": (2, 41)}
 OLDEST_GLIBC = (2, 17)
-# Machines with manylinux wheels (PEP 599/600) and the oldest glibc their tags start from
-# (packaging's _manylinux: x86 since manylinux1, the others since manylinux2014).
-MANYLINUX_FROM = {"x86_64": 5, "i686": 5, "aarch64": 17, "armv7l": 17, "ppc64le": 17,
-                  "s390x": 17, "riscv64": 17}
-LEGACY_MANYLINUX = {17: "manylinux2014", 12: "manylinux2010", 5: "manylinux1"}
 
 
 class AmbiguousMarker(ValueError):
@@ -143,20 +138,6 @@ class TargetEnvironment:
         ranks = _ranks(self.machine, self.python, self.glibc)
         found = [ranks[str(tag)] for tag in tags if str(tag) in ranks]
         return min(found) if found else None
-
-
-def platform_tags(machine: str, glibc: tuple[int, int]) -> list[str]:
-    """pip's order: linux_<machine> (a wheel built on such a machine), then
-    manylinux_2_<glibc>_<machine> down to the machine's oldest, each legacy alias right after
-    the version it stands for."""
-    out = [f"linux_{machine}"]
-    oldest = MANYLINUX_FROM.get(machine)
-    if oldest is not None and glibc[0] == 2:
-        for minor in range(glibc[1], oldest - 1, -1):
-            out.append(f"manylinux_2_{minor}_{machine}")
-            if minor in LEGACY_MANYLINUX and (minor == 17 or machine in ("x86_64", "i686")):
-                out.append(f"{LEGACY_MANYLINUX[minor]}_{machine}")
-    return out
 
 
 @functools.lru_cache(maxsize=64)

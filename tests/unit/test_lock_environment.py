@@ -9,12 +9,8 @@ import sys
 import pytest
 from packaging.tags import sys_tags
 
-from buildkit_slim.locks.environment import (
-    AmbiguousMarker,
-    TargetEnvironment,
-    equivalent,
-    platform_tags,
-)
+from buildkit_slim.locks.environment import AmbiguousMarker, TargetEnvironment, equivalent
+from buildkit_slim.platforms import platform_tags
 
 ARM = TargetEnvironment(platform="linux/arm/v7", python="3.13", debian="trixie")
 AMD = TargetEnvironment(platform="linux/amd64", python="3.13", debian="trixie")

@@ -183,6 +183,41 @@ def test_pin_names_each_wheel_by_its_hash_and_refuses_what_is_missing(tmp_path: 
     assert problems == [f"bslim: msgpack 1.0.8: no wheels of it in {wheels}, one expected"]
 
 
+def test_write_pinned_compares_names_and_versions_as_pip_does(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The shim's `pin` and locked `install`: names canonical and versions equal as pip's own
+    packaging says (Six 1.16 locked, six-1.16.0 built; my_app the project's my-app)."""
+    wheels = tmp_path / "wheels"
+    wheels.mkdir()
+    when = (1980, 1, 1, 0, 0, 0)
+    six = _wheel(wheels / "six-1.16.0-py2.py3-none-any.whl", [("six.py", "", when)])
+    _wheel(wheels / "my_app-0.1.0-py3-none-any.whl", [("my_app.py", "", when)])
+    lock = tmp_path / "app.linux-amd64.lock.txt"
+    lock.write_text(f"Six==1.16 --hash=sha256:{pinning.sha256_of(six)}  # pure: six\n")
+    locked = pinning.locked_entries(lock)
+    assert set(locked) == {"six"} and pinning.locked_entries(None) == {}
+    out = tmp_path / "out" / "pinned.txt"
+    assert pinning.write_pinned(wheels, locked, "My.App", out) == 0
+    assert out.read_text().splitlines() == [
+        f"six==1.16.0 --hash=sha256:{pinning.sha256_of(six)}  # downloaded: {six.name}",
+        f"my-app==0.1.0 --hash=sha256:{pinning.sha256_of(wheels / 'my_app-0.1.0-py3-none-any.whl')}"
+        "  # the project: my_app-0.1.0-py3-none-any.whl"]
+    six.unlink()
+    assert pinning.write_pinned(wheels, locked, "My.App", out) == 1
+    assert capsys.readouterr().err == (
+        f"bslim: six 1.16: no wheels of it in {wheels}, one expected\n")
+
+
+def test_sdist_requirement_downloads_by_the_locks_hash(tmp_path: Path) -> None:
+    sdists = tmp_path / "sdists" / "msgpack"
+    assert pinning.sdist_requirement("msgpack==1.0.8", None, sdists) == ["msgpack==1.0.8"]
+    entry = pinning.Locked(name="msgpack", version="1.0.8", hashes=("sha256:ab",),
+                           line="msgpack==1.0.8 --hash=sha256:ab")
+    assert pinning.sdist_requirement("msgpack==1.0.8", entry, sdists) == [
+        "--require-hashes", "--requirement", str(tmp_path / "sdists" / "msgpack.lock.txt")]
+    assert (tmp_path / "sdists" / "msgpack.lock.txt").read_text() == f"{entry.line}\n"
+
+
 # --- --reproducible and --oci -------------------------------------------------------------------
 
 def test_source_date_epoch_from_the_environment_is_checked(tmp_path: Path) -> None:

@@ -23,13 +23,13 @@ from pip._vendor.packaging import _manylinux, markers, tags
 
 from buildkit_slim.platforms import MACHINES, running_as
 from buildkit_slim.resources import pip_for_target, wheel_build
+from buildkit_slim.resources.pinning import capture
 from buildkit_slim.resources.pip_for_target import (
     COMPILE_LIST,
     PINS,
     REPORT,
     WHEELS,
     argv,
-    capture,
     check,
     classify,
     parse,

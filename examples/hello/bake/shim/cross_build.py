@@ -69,6 +69,18 @@ def why_emulated(name: str, mine: bool, *, enabled: bool, emulate: Sequence[str]
     return None
 
 
+def set_aside(directory: Path, wheel: Path, why: str | None) -> dict[str, str]:
+    """A listed wheel the fetch built here for the target: with no reason to compile it under
+    emulation (`why`), kept as the gate's reference for its cross build, else deleted. What
+    the pass's report says of how it is compiled."""
+    if why:
+        wheel.unlink()
+        return {"how": "emulated", "why": why}
+    (directory / REFERENCE).mkdir(exist_ok=True)
+    wheel.rename(directory / REFERENCE / wheel.name)
+    return {"how": "cross"}
+
+
 def toolchain(gnu: str, sysroot: Path, bin_dir: Path) -> tuple[dict[str, str], str]:
     """Wrappers named <gnu>-gcc etc. (what autotools look for), first on PATH, calling Debian's
     cross tools by path, the compilers with --sysroot: the environment of a cross build and
