@@ -557,6 +557,7 @@ RUN python3 -c \"$probe\" $lay-$tag | tee /probe.txt && dpkg --audit && apt-get 
     done; done
     [ $i -gt 0 ] || return 0
     rm -rf "$dest"
+    say "verifying the stand-ins: one build FROM the $i slim one(s), both platforms (about $((5 + 10 * i)) s)"
     if ! printf '%sFROM scratch\n%s' "$df" "$stages" | timeout 600 docker buildx build --builder default \
         --platform "$PLATFORMS" --pull --no-cache --progress plain --output "type=local,dest=$dest" - >"$log" 2>&1; then
         die "a build FROM the stand-ins failed" "$log"
