@@ -82,8 +82,8 @@ EOF
         listing "$newdir/$arch.tar" >"$dir/new-$arch.list"
         listing "$basedir/$arch.tar" >"$dir/base-$arch.list"
         n=$(wc -l <"$dir/new-$arch.list")
-        d=$(diff "$dir/base-$arch.list" "$dir/new-$arch.list" | grep -c '^[<>]' || true)
+        d=$(comm -13 "$dir/base-$arch.list" "$dir/new-$arch.list" | wc -l)
         paths=$(diff <(cut -d' ' -f1 "$dir/base-$arch.list") <(cut -d' ' -f1 "$dir/new-$arch.list") | grep -c '^[<>]' || true)
-        echo "bench: $arch tree: $n entries; $paths paths differ, $d entries differ in type/mode/owner/target/content (diff $dir/base-$arch.list $dir/new-$arch.list)"
+        echo "bench: $arch tree: $n entries; $paths paths differ; $d entries of the new tree differ in type/mode/owner/target/content (diff $dir/base-$arch.list $dir/new-$arch.list)"
     done
 fi
