@@ -155,7 +155,7 @@ build_cpython() {
     fi
     cp "$src" "$out.tmp/"
     cp "$ENGINE_DIR/cpython-build.sh" "$ENGINE_DIR/config.site.arm-linux-gnueabihf" "$out.tmp/"
-    say "CPython $version ($rel): two build roots side by side, amd64 native and armhf cross (Debian's python$(py_version "$rel") as build interpreter); about 4-5 min on 2 idle cores (8 min measured with load average 6), the longest step of a cold start (logs: $log, $plog)"
+    say "CPython $version ($rel): two build roots side by side, amd64 native and armhf cross (Debian's python$(py_version "$rel") as build interpreter); about 3.5-4 min on 2 idle cores (5-8 min measured at load average 5-6), the longest step of a cold start (logs: $log, $plog)"
     local step mm=() rc=0 arches
     : >"$plog"
     for step in native cross; do
@@ -175,7 +175,7 @@ build_cpython() {
             "$rel" /dev/null "deb $DEBIAN_MIRROR $rel main" >"$log.$step" 2>&1 &
         mm+=($!)
     done
-    say "CPython $version: making the two build roots (about 1 min)"
+    say "CPython $version: making the two build roots (about 30 s-1 min)"
     # the build script's steps, as they come, until both roots are done
     (while kill -0 "${mm[0]}" 2>/dev/null || kill -0 "${mm[1]}" 2>/dev/null; do sleep 1; done) &
     local watcher=$!
