@@ -1,22 +1,27 @@
 #!/bin/sh
-# Runs INSIDE the CPython build root that standins.sh makes with mmdebstrap (Debian <release>,
-# amd64, plus the arm-linux-gnueabihf cross compiler and the :armhf -dev packages), never on the
-# host. Builds CPython the way docker-library/python's Dockerfiles do (3.13/slim-trixie,
-# 3.11/slim-bookworm: https://github.com/docker-library/python), from the tarball standins.sh
-# verified, into /usr/local:
-#   1. natively for amd64: configure, make, relink `python` with rpath $ORIGIN/../lib,
-#      make install (ensurepip) into this build root's own /usr/local (it is the build
-#      interpreter of step 2), pip's extras as the recipe installs them, the recipe's cleanup;
-#   2. cross for armhf: --build/--host, --with-build-python=/usr/local/bin/pythonX.Y (step 1),
+# Runs INSIDE a CPython build root that standins.sh makes with mmdebstrap (Debian <release>,
+# amd64), never on the host, except `merge`. Builds CPython the way docker-library/python's
+# Dockerfiles do (3.13/slim-trixie, 3.11/slim-bookworm: https://github.com/docker-library/python),
+# from the tarball standins.sh verified, into /usr/local. Two build roots run side by side:
+#   native (amd64 root, the recipe's build dependencies): configure, make, relink `python` with
+#      rpath $ORIGIN/../lib, make install (ensurepip) into the root's own /usr/local, pip's
+#      extras as the recipe installs them, the recipe's cleanup;
+#   cross (amd64 root with the arm-linux-gnueabihf cross compiler, the :armhf -dev packages and
+#      Debian's own pythonX.Y of the same upstream version as build interpreter, so it need not
+#      wait for the native build): --build/--host, --with-build-python=/usr/bin/pythonX.Y,
 #      CONFIG_SITE answering what configure cannot run on the target; make install
-#      DESTDIR=/build/out/armhf; pip & co. copied from step 1 (pure Python, same paths).
+#      DESTDIR=/build/out/armhf;
+#   merge (on the host, after both): pip & co. copied from the amd64 tree into the armhf one
+#      (pure Python, same paths), the symlinks, armhf.tar.
 # Left out on purpose (tests/engine/README.md says why): --enable-optimizations (PGO runs the
 # test suite on the target), --with-lto, debug info (-g0: the slim recipe strips it anyway).
-# Usage: cpython-build.sh native VERSION TARBALL [PIP-WHEEL...]   (step 1)
-#        cpython-build.sh cross VERSION TARBALL                    (step 2, after step 1)
-# Writes /build/out/<arch>.tar (usr/local), /build/out/gdb-<arch>/ (the full images' GDB file)
-# and, from step 1, /build/out/runtime-packages (what the slim recipe keeps: the packages of
-# the libraries CPython's binaries link).
+# Usage: cpython-build.sh native VERSION TARBALL [PIP-WHEEL...]
+#        cpython-build.sh cross VERSION TARBALL
+#        cpython-build.sh merge VERSION OUTDIR           (OUTDIR: amd64.tar and armhf/ -> armhf.tar)
+# Writes /build/out/<arch>.tar (usr/local; armhf: by merge), /build/out/gdb-<arch>/ (the full
+# images' GDB file) and, from native, /build/out/runtime-packages (what the slim recipe keeps:
+# the packages of the libraries CPython's binaries link).
+# BSLIM_CPY_SHARE: how many builds share the cores (for the time estimates it prints).
 set -eu
 STEP=$1
 VERSION=$2
@@ -24,7 +29,9 @@ TARBALL=$3
 shift 3
 XY=${VERSION%.*}
 JOBS=$(nproc)
-BUILD=$(dpkg-architecture --query DEB_BUILD_GNU_TYPE)
+SHARE=${BSLIM_CPY_SHARE:-1}
+# CPU seconds one `make` takes (measured, tests/engine/README.md): for the estimates only
+CPU_S=150
 export DEBIAN_FRONTEND=noninteractive LC_ALL=C.UTF-8 PYTHONDONTWRITEBYTECODE=1
 
 log() { printf 'cpython-build: %s\n' "$*"; }
@@ -63,15 +70,15 @@ build() { # ARCH DESTDIR INSTALL-ARG CONFIGURE-ARGS...
     tar --extract --strip-components=1 --file "$TARBALL"
     flags "$arch"
     t=$(date +%s)
-    log "$arch: configuring (about 30 s)"
+    log "$arch: configuring (about 30-60 s)"
     ./configure \
-        --build="$BUILD" \
+        --build="$(dpkg-architecture --query DEB_BUILD_GNU_TYPE)" \
         --enable-loadable-sqlite-extensions \
         --enable-option-checking=fatal \
         --enable-shared \
         --with-ensurepip \
         "$@" >"/build/configure-$arch.log" 2>&1 || { tail -n 60 "/build/configure-$arch.log"; exit 1; }
-    log "$arch: configured in $(($(date +%s) - t)) s; compiling with $JOBS jobs (about $((240 / JOBS))-$((360 / JOBS)) s when the cores are idle)"
+    log "$arch: configured in $(($(date +%s) - t)) s; compiling with $JOBS jobs (about $((CPU_S * SHARE / JOBS / 60 + 1)) min on idle cores$([ "$SHARE" = 1 ] || echo ", shared with the other build"))"
     t=$(date +%s)
     make -j "$JOBS" "EXTRA_CFLAGS=$EXTRA_CFLAGS" "LDFLAGS=$LDFLAGS" "CFLAGS_NODIST=$NODIST" \
         >"/build/make-$arch.log" 2>&1 || { tail -n 60 "/build/make-$arch.log"; exit 1; }
@@ -136,37 +143,41 @@ native() {
     log "runtime packages: $(tr '\n' ' ' </build/out/runtime-packages)"
 }
 
-# 2. cross: armhf
+# 2. cross: armhf, in a build root of its own with Debian's pythonX.Y as build interpreter
 cross() {
     HOST=arm-linux-gnueabihf
-    # libdb5.3-dev cannot be installed for two architectures at once (db.h differs): swap it
-    apt-get install -y --no-install-recommends libdb-dev:armhf >/build/apt-cross.log 2>&1 ||
-        { tail -n 30 /build/apt-cross.log; exit 1; }
+    # configure checks that it is the same X.Y; the frozen modules and the compileall at install
+    # are made with it (the bytecode format is the same for every X.Y.z)
+    python$XY -c "import sys; assert sys.version_info[:2] == tuple(map(int, '$XY'.split('.')))"
     # the target's libraries through pkg-config, as Debian's <triplet>-pkg-config would
     export PKG_CONFIG=pkg-config
     export PKG_CONFIG_LIBDIR=/usr/lib/$HOST/pkgconfig:/usr/share/pkgconfig
     export CONFIG_SITE=/build/config.site.$HOST
-    # no ensurepip here: pip comes from step 1 below
-    build armhf /build/out/armhf ENSUREPIP=no --host="$HOST" --with-build-python="/usr/local/bin/python$XY"
+    # no ensurepip here: pip comes from the native build (merge)
+    build armhf /build/out/armhf ENSUREPIP=no --host="$HOST" --with-build-python="/usr/bin/python$XY"
     cleanup /build/out/armhf
-    # pip (ensurepip) and, on 3.11, setuptools and wheel are pure Python: the target gets
-    # exactly what step 1 installed, not a second pip run
-    site=usr/local/lib/python$XY/site-packages
-    rm -rf "/build/out/armhf/$site"
-    cp -a "/$site" "/build/out/armhf/$site"
-    rm -f /build/out/armhf/usr/local/bin/pip*
-    for f in /usr/local/bin/pip3* /usr/local/bin/wheel; do
-        [ ! -e "$f" ] || cp -a "$f" "/build/out/armhf$f"
-    done
-    links /build/out/armhf
-    tar -C /build/out/armhf -cf /build/out/armhf.tar usr/local
-    rm -rf /build/out/armhf
     cp -a /build/gdb-armhf /build/out/gdb-armhf
+}
+
+# 3. merge (on the host): pip (ensurepip) and, on 3.11, setuptools and wheel are pure Python:
+# the armhf tree gets exactly what the native build installed, not a second pip run
+merge() { # OUTDIR
+    d=$1
+    site=usr/local/lib/python$XY/site-packages
+    rm -rf "${d:?}/armhf/$site" "$d"/armhf/usr/local/bin/pip*
+    tar -C "$d/armhf" -xf "$d/amd64.tar" "$site"
+    tar -tf "$d/amd64.tar" usr/local/bin/ | grep -E '^usr/local/bin/(pip3[.0-9]*|wheel)$' |
+        xargs tar -C "$d/armhf" -xf "$d/amd64.tar"
+    links "$d/armhf"
+    tar -C "$d/armhf" -cf "$d/armhf.tar.tmp" usr/local
+    mv "$d/armhf.tar.tmp" "$d/armhf.tar"
+    rm -rf "${d:?}/armhf"
 }
 
 case $STEP in
     native) native "$@" ;;
     cross) cross ;;
-    *) echo "usage: $0 native|cross VERSION TARBALL [WHEEL...]" >&2; exit 2 ;;
+    merge) merge "$TARBALL" ;;
+    *) echo "usage: $0 native|cross|merge VERSION TARBALL|OUTDIR [WHEEL...]" >&2; exit 2 ;;
 esac
 log "$STEP done"

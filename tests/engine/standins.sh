@@ -91,13 +91,19 @@ fetch_cpython_source() {
 }
 
 # --- CPython, built once per release and architecture ------------------------------------------
-# The build root: the release's buildd set, the recipe's build dependencies for amd64 and armhf
-# (tk-dev left out: no tkinter), the cross compiler. armhf packages are installed there as a
-# second dpkg architecture: their maintainer scripts run with the root's own amd64 shell.
+# Two build roots, made and used side by side: native (the release's buildd set and the recipe's
+# build dependencies, tk-dev left out: no tkinter) and cross (the buildd set, the cross compiler,
+# the build dependencies for armhf and Debian's own pythonX.Y as build interpreter). armhf
+# packages are installed there as a second dpkg architecture: their maintainer scripts run with
+# the root's own amd64 shell.
 CPYTHON_BUILD_DEPS="libbluetooth-dev libbz2-dev libffi-dev libgdbm-dev liblzma-dev libncursesw5-dev libreadline-dev libsqlite3-dev libssl-dev uuid-dev zlib1g-dev"
-cpython_build_packages() {
-    local p out="build-essential dpkg-dev pkgconf libdb-dev $CPYTHON_BUILD_DEPS gcc-arm-linux-gnueabihf libc6-dev:armhf"
-    # libdb-dev:armhf conflicts with libdb-dev (db.h differs): cpython-build.sh swaps it in
+cpython_build_packages() { # native|cross RELEASE
+    local p out="build-essential dpkg-dev pkgconf"
+    if [ "$1" = native ]; then
+        echo "$out libdb-dev $CPYTHON_BUILD_DEPS"
+        return 0
+    fi
+    out+=" python$(py_version "$2") gcc-arm-linux-gnueabihf libc6-dev:armhf libdb-dev:armhf"
     for p in $CPYTHON_BUILD_DEPS; do out+=" $p:armhf"; done
     echo "$out"
 }
@@ -113,7 +119,7 @@ cpython_runtime_packages() {
 }
 cpython_recipe() { # RELEASE
     printf 'recipe-version %s\nrelease %s\ncpython %s\nbuild-packages %s\n' "$RECIPE_VERSION" "$1" \
-        "$(cpython_spec "$1")" "$(cpython_build_packages)"
+        "$(cpython_spec "$1")" "$(cpython_build_packages native "$1") / $(cpython_build_packages cross "$1")"
     [ "$1" != bookworm ] || printf 'pip-extras %s\n' "$PIP_EXTRAS_311"
     cat "$ENGINE_DIR/cpython-build.sh" "$ENGINE_DIR/config.site.arm-linux-gnueabihf"
 }
@@ -129,7 +135,7 @@ check_runtime() {
 
 # build_cpython RELEASE: $(cpython_dir RELEASE)/{amd64,armhf}.tar (usr/local), gdb-*/, runtime-packages
 build_cpython() {
-    local rel=$1 out t=$SECONDS log="$LOGS/cpython-$1.log" src version extras=()
+    local rel=$1 out t=$SECONDS log="$LOGS/cpython-$1.log" src version extras=() plog="$LOGS/cpython-$1.steps.log"
     out=$(cpython_dir "$rel")
     if [ -s "$out/armhf.tar" ] && [ -s "$out/amd64.tar" ]; then
         check_runtime "$rel"
@@ -149,28 +155,54 @@ build_cpython() {
     fi
     cp "$src" "$out.tmp/"
     cp "$ENGINE_DIR/cpython-build.sh" "$ENGINE_DIR/config.site.arm-linux-gnueabihf" "$out.tmp/"
-    say "CPython $version ($rel): build root, then amd64 natively, then armhf cross; 6-11 min on 2 cores, the longest step of a cold start (10m20s measured while other builds ran) (log: $log)"
-    local inc plog="$LOGS/cpython-$rel.steps.log" mm rc=0
-    inc=$(cpython_build_packages | tr ' ' ,)
+    say "CPython $version ($rel): two build roots side by side, amd64 native and armhf cross (Debian's python$(py_version "$rel") as build interpreter); about 3.5-4 min on 2 idle cores (5-8 min measured at load average 5-6), the longest step of a cold start (logs: $log, $plog)"
+    local step mm=() rc=0 arches
     : >"$plog"
-    BSLIM_CPY_IN="$out.tmp" BSLIM_CPY_LOG="$plog" BSLIM_CPY_ARGS="$version /build/${src##*/}" \
-        BSLIM_CPY_EXTRAS="${extras[*]}" TMPDIR="$CACHE/tmp" \
-        mmdebstrap --mode=root --variant=buildd --architectures=amd64,armhf \
-        --include="$inc" --dpkgopt=force-unsafe-io --format=null --skip=check/qemu \
-        --customize-hook='mkdir -p "$1/build" && cp -a "$BSLIM_CPY_IN/." "$1/build/"' \
-        --customize-hook='chroot "$1" sh /build/cpython-build.sh native $BSLIM_CPY_ARGS $BSLIM_CPY_EXTRAS >>"$BSLIM_CPY_LOG" 2>&1' \
-        --customize-hook='chroot "$1" sh /build/cpython-build.sh cross $BSLIM_CPY_ARGS >>"$BSLIM_CPY_LOG" 2>&1' \
-        --customize-hook='cp -a "$1/build/out/." "$BSLIM_CPY_IN/"' \
-        "$rel" /dev/null "deb $DEBIAN_MIRROR $rel main" >"$log" 2>&1 &
-    mm=$!
-    # the build script's steps, as they come
-    tail -n +1 -F --pid="$mm" "$plog" 2>/dev/null | grep --line-buffered '^cpython-build: ' |
-        sed -u "s/^cpython-build: /engine:   CPython $version: /"
-    wait "$mm" || rc=$?
+    for step in native cross; do
+        arches=amd64
+        [ "$step" = native ] || arches=amd64,armhf
+        # each root its own output directory: the two hooks copy out at different times
+        mkdir -p "$out.tmp/$step"
+        BSLIM_CPY_IN="$out.tmp" BSLIM_CPY_OUT="$out.tmp/$step" BSLIM_CPY_LOG="$plog" BSLIM_CPY_STEP=$step \
+            BSLIM_CPY_ARGS="$version /build/${src##*/}" BSLIM_CPY_SRC="$out.tmp/${src##*/}" BSLIM_CPY_SHARE=2 \
+            BSLIM_CPY_EXTRAS="$([ "$step" = native ] && echo "${extras[*]}")" TMPDIR="$CACHE/tmp" \
+            mmdebstrap --mode=root --variant=buildd --architectures="$arches" \
+            --include="$(cpython_build_packages "$step" "$rel" | tr ' ' ,)" --dpkgopt=force-unsafe-io \
+            --format=null --skip=check/qemu \
+            --customize-hook='mkdir -p "$1/build" && cp -a "$BSLIM_CPY_IN/cpython-build.sh" "$BSLIM_CPY_IN/config.site.arm-linux-gnueabihf" "$BSLIM_CPY_SRC" "$BSLIM_CPY_IN/wheels" "$1/build/"' \
+            --customize-hook='chroot "$1" env BSLIM_CPY_SHARE=$BSLIM_CPY_SHARE sh /build/cpython-build.sh $BSLIM_CPY_STEP $BSLIM_CPY_ARGS $BSLIM_CPY_EXTRAS >>"$BSLIM_CPY_LOG" 2>&1' \
+            --customize-hook='cp -a "$1/build/out/." "$BSLIM_CPY_OUT/"' \
+            "$rel" /dev/null "deb $DEBIAN_MIRROR $rel main" >"$log.$step" 2>&1 &
+        mm+=($!)
+    done
+    say "CPython $version: making the two build roots (about 30 s-1 min)"
+    # the build script's steps, as they come, until both roots are done
+    (while kill -0 "${mm[0]}" 2>/dev/null || kill -0 "${mm[1]}" 2>/dev/null; do sleep 1; done) &
+    local watcher=$!
+    tail -n +1 -F --pid="$watcher" "$plog" 2>/dev/null | grep --line-buffered '^cpython-build: ' |
+        sed -u "s/^cpython-build: /engine:   CPython $version: /" &
+    local tailer=$! i failed=
+    for i in 0 1; do
+        step=$([ "$i" = 0 ] && echo native || echo cross)
+        if ! wait "${mm[$i]}"; then
+            rc=1
+            # the build script's own log when it got that far, mmdebstrap's otherwise
+            if [ -z "$failed" ]; then
+                failed=$log.$step
+                grep -q "^cpython-build: $([ "$step" = native ] && echo amd64 || echo armhf): configuring" "$plog" && failed=$plog
+            fi
+        fi
+    done
+    wait "$watcher" "$tailer" 2>/dev/null || true
+    if [ "$rc" = 0 ]; then
+        say "CPython $version: merging pip into the armhf tree"
+        { mv "$out.tmp/native/"* "$out.tmp/" && mv "$out.tmp/cross/"* "$out.tmp/" &&
+            rmdir "$out.tmp/native" "$out.tmp/cross" &&
+            sh "$ENGINE_DIR/cpython-build.sh" merge "$version" "$out.tmp" >>"$plog" 2>&1; } || { rc=1; failed=$plog; }
+    fi
     if [ "$rc" != 0 ]; then
         rm -rf "$out.tmp"
-        [ -s "$plog" ] && [ "$(tail -n1 "$plog")" != "cpython-build: cross done" ] && log=$plog
-        die "building CPython $version ($rel) failed" "$log"
+        die "building CPython $version ($rel) failed" "$failed"
     fi
     rm -rf "$out.tmp/wheels" "$out.tmp/${src##*/}" "$out.tmp/cpython-build.sh" "$out.tmp/config.site.arm-linux-gnueabihf"
     find "$CACHE/cpython" -maxdepth 1 -name "cpython-$version-*" ! -name "${out##*/}" ! -name "${out##*/}.tmp" -exec rm -rf {} +
@@ -525,6 +557,7 @@ RUN python3 -c \"$probe\" $lay-$tag | tee /probe.txt && dpkg --audit && apt-get 
     done; done
     [ $i -gt 0 ] || return 0
     rm -rf "$dest"
+    say "verifying the stand-ins: one build FROM the $i slim one(s), both platforms (about $((5 + 10 * i)) s)"
     if ! printf '%sFROM scratch\n%s' "$df" "$stages" | timeout 600 docker buildx build --builder default \
         --platform "$PLATFORMS" --pull --no-cache --progress plain --output "type=local,dest=$dest" - >"$log" 2>&1; then
         die "a build FROM the stand-ins failed" "$log"

@@ -104,7 +104,7 @@ ensure_packages() {
     [ ${#missing[@]} -gt 0 ] || return 0
 
     local t=$SECONDS log="$LOGS/apt.log"
-    say "installing ${missing[*]} (log: $log)"
+    say "installing ${missing[*]} (about 20-40 s with apt-get update) (log: $log)"
     if [ "$CODENAME" = bookworm ]; then
         # docker.io 26, containerd 1.7, buildx and docker-cli come from trixie; nothing else may.
         write_file /etc/apt/sources.list.d/bslim-engine-trixie.sources "# Written by bslim tests/engine/up.sh; see /etc/apt/preferences.d/bslim-engine-trixie
