@@ -4,10 +4,11 @@ left running and no half-written file.
 `handled()` turns both signals into `Interrupted`, a BaseException: no `except Exception`
 swallows it, and Typer does not see a KeyboardInterrupt (it turns that into an exit code the
 caller has to notice). Before it is raised, every process bslim started (the docker CLI, and the
-buildx plugin below it) gets the same signal and a few seconds to stop — buildx cancels the
-build on the engine when it stops — then SIGKILL; so the `finally` blocks that clean up run
-after the build has stopped writing. Only the first signal raises: one that comes while the
-cleanup runs is remembered, not raised, so that the cleanup completes. `deferred()` holds
+buildx plugin below it, also when it starts after the signal) gets the same signal and a few
+seconds to stop — buildx cancels the build on the engine when it stops — then SIGKILL; so the
+`finally` blocks that clean up run after the build has stopped writing. Only the first signal
+raises: one that comes while the cleanup runs is remembered, not raised, so that the cleanup
+completes. `deferred()` holds
 signals back for a few statements that must happen together (renaming a new generation in).
 
 The console script (buildkit_slim/__main__.py) catches both signals in its first statements and
