@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from buildkit_slim import interrupts
 from buildkit_slim.errors import BuildFailed, EnvironmentProblem
 
 TAIL_LINES = 25
@@ -95,8 +96,11 @@ def _client_missing(exc: BaseException) -> EnvironmentProblem:
 @contextlib.contextmanager
 def _client() -> Iterator[None]:
     """No docker CLI: python-on-whales raises ClientNotFoundError before running anything,
-    the exec a FileNotFoundError naming the program."""
+    the exec a FileNotFoundError naming the program. Orphans of the docker processes come to
+    this one from the first on (see interrupts.adopt_orphans)."""
     from python_on_whales import ClientNotFoundError
+
+    interrupts.adopt_orphans()
 
     try:
         yield

@@ -4,10 +4,11 @@ left running and no half-written file.
 `handled()` turns both signals into `Interrupted`, a BaseException: no `except Exception`
 swallows it, and Typer does not see a KeyboardInterrupt (it turns that into an exit code the
 caller has to notice). Before it is raised, every process bslim started (the docker CLI, and the
-buildx plugin below it) gets the same signal and a few seconds to stop — buildx cancels the
-build on the engine when it stops — then SIGKILL; so the `finally` blocks that clean up run
-after the build has stopped writing. Only the first signal raises: one that comes while the
-cleanup runs is remembered, not raised, so that the cleanup completes. `deferred()` holds
+buildx plugin below it, also when it starts after the signal) gets the same signal and a few
+seconds to stop — buildx cancels the build on the engine when it stops — then SIGKILL; so the
+`finally` blocks that clean up run after the build has stopped writing. Only the first signal
+raises: one that comes while the cleanup runs is remembered, not raised, so that the cleanup
+completes. `deferred()` holds
 signals back for a few statements that must happen together (renaming a new generation in).
 
 The console script (buildkit_slim/__main__.py) catches both signals in its first statements and
@@ -154,55 +155,63 @@ def report(exc: Interrupted) -> None:
 
 # --- the processes bslim started ---------------------------------------------------------------
 
-def _processes() -> dict[int, tuple[int, str]]:
-    """pid -> (parent pid, start time) of every live process that can be seen."""
-    out: dict[int, tuple[int, str]] = {}
+def _processes() -> dict[int, tuple[int, str, str]]:
+    """pid -> (parent pid, start time, command name) of every live process that can be seen.
+    The start time tells a pid reused by another process; the name changes when the process
+    runs another program (exec), e.g. the docker CLI's child becoming the buildx plugin."""
+    out: dict[int, tuple[int, str, str]] = {}
     if os.path.isdir("/proc"):
         for name in os.listdir("/proc"):
             if not name.isdigit():
                 continue
             try:
                 with open(f"/proc/{name}/stat", encoding="utf-8", errors="replace") as handle:
-                    fields = handle.read().rsplit(")", 1)[-1].split()
+                    head, _, tail = handle.read().rpartition(")")
             except OSError:
                 continue
+            fields = tail.split()
             if len(fields) > 19 and fields[0] != "Z":
-                out[int(name)] = (int(fields[1]), fields[19])
+                out[int(name)] = (int(fields[1]), fields[19], head.partition("(")[2])
         return out
     import subprocess  # no /proc (macOS): ps, without start times
 
     try:
-        listing = subprocess.run(["ps", "-A", "-o", "pid=", "-o", "ppid=", "-o", "stat="],
+        listing = subprocess.run(["ps", "-A", "-o", "pid=", "-o", "ppid=", "-o", "stat=",
+                                  "-o", "comm="],
                                  capture_output=True, text=True, check=False, timeout=5).stdout
     except (OSError, subprocess.SubprocessError):
         return out
     for line in listing.splitlines():
-        parts = line.split()
+        parts = line.split(None, 3)
         if len(parts) >= 3 and parts[0].isdigit() and parts[1].isdigit() \
                 and not parts[2].startswith("Z"):
-            out[int(parts[0])] = (int(parts[1]), "")
+            out[int(parts[0])] = (int(parts[1]), "", parts[3] if len(parts) > 3 else "")
     return out
 
 
-def descendants(root: int | None = None) -> dict[int, str]:
-    """The live processes below `root` (default: this one): pid -> start time."""
-    table = _processes()
+def _below(table: dict[int, tuple[int, str, str]], root: int) -> dict[int, tuple[str, str]]:
     children: dict[int, list[int]] = {}
-    for pid, (ppid, _) in table.items():
+    for pid, (ppid, _, _) in table.items():
         children.setdefault(ppid, []).append(pid)
-    found: dict[int, str] = {}
-    todo = [os.getpid() if root is None else root]
+    found: dict[int, tuple[str, str]] = {}
+    todo = [root]
     while todo:
         for child in children.get(todo.pop(), []):
             if child not in found:
-                found[child] = table[child][1]
+                found[child] = table[child][1:]
                 todo.append(child)
     return found
 
 
+def descendants(root: int | None = None) -> dict[int, str]:
+    """The live processes below `root` (default: this one): pid -> start time."""
+    below = _below(_processes(), os.getpid() if root is None else root)
+    return {pid: started for pid, (started, _) in below.items()}
+
+
 def _reap() -> None:
     """Collect exited children of this process (their Popen objects went with the call that
-    was interrupted)."""
+    was interrupted, and orphans adopted meanwhile have none)."""
     while True:
         try:
             pid, _ = os.waitpid(-1, os.WNOHANG)
@@ -212,25 +221,18 @@ def _reap() -> None:
             return
 
 
-def _wait(processes: dict[int, str], seconds: float) -> bool:
-    deadline = time.monotonic() + seconds
-    while True:
-        _reap()
-        table = _processes()
-        if not any(pid in table and table[pid][1] == started
-                   for pid, started in processes.items()):
-            return True
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(0.05)
+class _Adopting:
+    done = False
 
 
-def _adopt_orphans() -> None:
-    """Linux: processes orphaned below this one come to it, not to init (a child that dies of
-    the signal leaves its own children, started just then, to the next subreaper up): so
-    `descendants()` still finds them."""
-    if not sys.platform.startswith("linux"):
+def adopt_orphans() -> None:
+    """Linux: a process orphaned below this one comes to it, not to init (PR_SET_CHILD_SUBREAPER).
+    Called before the first docker process starts: the docker CLI that dies of a signal just
+    after starting the buildx plugin leaves buildx to this process, where `stop_children` finds
+    and stops it; under init it would go on building. Elsewhere: nothing."""
+    if _Adopting.done or not sys.platform.startswith("linux"):
         return
+    _Adopting.done = True
     try:
         import ctypes
 
@@ -240,38 +242,41 @@ def _adopt_orphans() -> None:
         pass
 
 
+def _kill(pid: int, signum: int) -> None:
+    try:
+        os.kill(pid, signum)
+    except OSError:
+        pass
+
+
 def stop_children(signum: int, grace: float = GRACE_SECONDS) -> None:
-    """Pass the signal to the processes this one started, and wait for them and theirs (the
-    buildx plugin below the docker CLI); SIGKILL what is left after `grace` seconds, and what
-    their ending orphaned (adopted by this process meanwhile)."""
-    below = descendants()
-    if not below:
-        return
-    _adopt_orphans()
-    _stop(signum, below, grace)
-    for _ in range(3):  # orphans that came to this process while the others stopped
-        _reap()
-        orphans = descendants()
-        if not orphans:
-            return
-        _stop(signal.SIGKILL, orphans, 0)
+    """Pass the signal to every process below this one (the docker CLI, the buildx plugin it
+    started, what those started) and wait until all of them are gone; SIGKILL what is left
+    after `grace` seconds.
 
-
-def _stop(signum: int, below: dict[int, str], grace: float) -> None:
+    The tree is watched, not looked at once: a process that appears after the signal (buildx
+    started by a docker CLI that had the signal already) gets it too, and so does one that ran
+    another program since it got it (a signal between a fork and its exec reaches the copy of
+    the parent, whose handler does nothing with it; the program exec'd never sees it). Only
+    processes below this one are signalled: what bslim started, and their orphans, which come
+    to it (`adopt_orphans`)."""
+    adopt_orphans()
     me = os.getpid()
-    for pid, (ppid, started) in _processes().items():
-        if ppid == me and below.get(pid) == started:
-            try:
-                os.kill(pid, signum)
-            except OSError:
-                pass
-    if _wait(below, grace):
-        return
-    table = _processes()
-    for pid, started in below.items():
-        if pid in table and table[pid][1] == started:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except OSError:
-                pass
-    _wait(below, 5)
+    signalled: dict[int, tuple[str, str]] = {}  # pid -> (start time, name) when signalled
+    killing = False
+    deadline = time.monotonic() + grace
+    while True:
+        _reap()
+        below = _below(_processes(), me)
+        if not below:
+            return
+        now = time.monotonic()
+        if not killing and now >= deadline:
+            killing, deadline, signalled = True, now + 5, {}
+        elif killing and now >= deadline:
+            return
+        for pid, seen in below.items():
+            if signalled.get(pid) != seen:
+                signalled[pid] = seen
+                _kill(pid, signal.SIGKILL if killing else signum)
+        time.sleep(0.02)

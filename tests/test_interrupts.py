@@ -252,3 +252,41 @@ def test_a_grandchild_orphaned_by_the_signal_is_stopped_too() -> None:
         os.kill(pid, signal.SIGKILL)
     assert handled(outcome, signal.SIGTERM), outcome
     assert left == [], "the orphaned grandchild kept running"
+
+
+STARTING_LATE = """\
+import subprocess, sys, time
+from buildkit_slim import interrupts
+interrupts.install()
+try:
+    # Like a docker CLI that has the signal before it starts its plugin: it starts it all the
+    # same and waits for it. The plugin must get the signal (buildx cancels the build on the
+    # engine when it stops), not wait out the grace and die of SIGKILL. The shell records how
+    # its late child ended: 143 for SIGTERM, 137 for SIGKILL.
+    child = subprocess.Popen(["sh", "-c", "trap 'sleep $TOKEN & wait $!; echo $? > $MARK; "
+                              "exit 0' TERM; while :; do sleep 0.05; done"],
+                             env={"TOKEN": sys.argv[1], "MARK": sys.argv[2]},
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    print("ready", flush=True)
+    time.sleep(600)
+except interrupts.Interrupted as exc:
+    interrupts.report(exc)
+"""
+
+
+def test_a_process_started_after_the_signal_gets_it_too(tmp_path: Path) -> None:
+    token = f"3002.{os.getpid()}"
+    mark = tmp_path / "how-it-ended"
+    process = subprocess.Popen([sys.executable, "-c", STARTING_LATE, token, str(mark)],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    wait_ready(process)
+    time.sleep(0.2)
+    process.send_signal(signal.SIGTERM)
+    outcome = finish(process)
+    left = _running(f"sleep {token}")
+    for pid in left:
+        os.kill(pid, signal.SIGKILL)
+    assert handled(outcome, signal.SIGTERM), outcome
+    assert left == []
+    assert mark.is_file(), "the shell that started it was killed before it ended"
+    assert mark.read_text().strip() == str(128 + signal.SIGTERM)

@@ -110,11 +110,6 @@ def sleepy(tmp_path: Path) -> Path:
     return root
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "known defect, open in issue #17: after this round's merges a bake signalled in its first "
-    "seconds (run 0, SIGINT 0-3 s after start) exits 130 with its one line, but the build goes "
-    "on in the engine: its RUN step starts ~15 s later and is not cancelled (seen twice on "
-    "engine 26 on 2026-12-06; the same test passed 3/3 on both engines before the merges)"))
 def test_a_real_bake_stopped_at_random_points(sleepy: Path) -> None:
     rng = random.Random(1707)
     before_inputs = inputs_dirs()
