@@ -8,8 +8,8 @@ buildx plugin below it, also when it starts after the signal) gets the same sign
 seconds to stop — buildx cancels the build on the engine when it stops — then SIGKILL; so the
 `finally` blocks that clean up run after the build has stopped writing. Only the first signal
 raises: one that comes while the cleanup runs is remembered, not raised, so that the cleanup
-completes. `deferred()` holds
-signals back for a few statements that must happen together (renaming a new generation in).
+completes. `deferred()` holds signals back for a few statements that must happen together
+(renaming a new generation in).
 
 The console script (buildkit_slim/__main__.py) catches both signals in its first statements and
 installs these handlers before it imports the command line; this module imports only what the
