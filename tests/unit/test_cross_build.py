@@ -186,6 +186,42 @@ def test_without_the_targets_facts_every_one_is_said_and_none_built(
     assert built == []
 
 
+def test_without_the_targets_facts_the_compile_stage_says_nothing_was_cross_built(
+        fetched: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """No facts, no cross build: each listed distribution's line says so, not that a
+    cross-built wheel failed a check (there is none)."""
+    fake_builds(monkeypatch)
+    build_all(fetched, tmp_path / "cross", tmp_path / "no-sysroot", None, [])
+    listed = (fetched / CROSS_LIST).read_text().split()
+    capsys.readouterr()
+    assert prove(fetched, tmp_path / "cross", tmp_path / "out") == set()
+    lines = capsys.readouterr().err.splitlines()
+    assert lines == [
+        f"bslim: {name} {version}: the target interpreter gave no facts, so nothing was "
+        "cross-built (see the target-root stage's log); compiled under emulation instead"
+        for name, _, version in (r.partition("==") for r in listed)]
+    assert not any("failed the" in line for line in lines)
+
+
+def test_without_a_cross_compiler_the_compile_stage_says_nothing_was_cross_built(
+        fetched: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    fake_builds(monkeypatch)
+
+    def no_gcc(gnu: str, sysroot: Path, bin_dir: Path) -> tuple[dict[str, str], str]:
+        raise wheel_gate.Rejected("toolchain", f"no {gnu}-gcc on the build platform")
+
+    monkeypatch.setattr(cross_build, "toolchain", no_gcc)
+    build_all(fetched, tmp_path / "cross", tmp_path / "sysroot", None, [])
+    capsys.readouterr()
+    assert prove(fetched, tmp_path / "cross", tmp_path / "out") == set()
+    lines = capsys.readouterr().err.splitlines()
+    assert lines and all("no cross compiler, so nothing was cross-built (no " in line
+                         and line.endswith("; compiled under emulation instead")
+                         for line in lines), lines
+
+
 def test_the_compile_stage_proves_what_passed_and_says_one_line_for_each_other(
         fetched: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         capsys: pytest.CaptureFixture[str]) -> None:
