@@ -201,8 +201,8 @@ def build_all(directory: Path, out: Path, sysroot: Path, cache: Path | None,
     target_dir = sysroot / TARGET_DIR.lstrip("/")
     if not (target_dir / "facts.json").is_file():  # the target-root stage said why
         report = {r: {"name": r.partition("==")[0], "version": r.partition("==")[2],
-                      "ok": False, "check": "facts", "detail": "the target's interpreter did "
-                      "not say what a cross build needs (see the target-root stage)"}
+                      "ok": False, "check": "facts", "detail": "see the target-root stage's "
+                      "log"}
                   for r in listed}
         out.mkdir(parents=True, exist_ok=True)
         (out / REPORT).write_text(json.dumps({"toolchain": "", "facts": {}, "built": report},
