@@ -50,6 +50,7 @@ TARGET_DIR = "/bslim/target"  # in the target's root: what `wheel_gate.py facts`
 KNOWN_ENV = {"uvloop": {"LIBUV_CONFIGURE_HOST": "{host}"}}
 TOOLS = ("gcc", "g++", "cpp", "ar", "ranlib", "strip", "nm", "ld", "objcopy", "readelf")
 SYSROOTED = ("gcc", "g++", "cpp")  # take --sysroot
+LOG_TAIL = 25  # lines of a failed cross build's log the cross stage prints
 
 
 def why_emulated(name: str, mine: bool, *, enabled: bool, emulate: Sequence[str],
@@ -244,6 +245,13 @@ def build_all(directory: Path, out: Path, sysroot: Path, cache: Path | None,
             print(f"bslim: {requirement}: cross-compiled for {facts['platform']} in "
                   f"{entry['seconds']} s{' (from the cache)' if entry['cached'] else ''}; "
                   "proven on the target before use", file=sys.stderr)
+        elif entry["check"] == "build":  # the log stays in this stage: its end, to see why
+            log = out / "logs" / f"{build.dist_key(requirement)}.log"
+            tail = [line.rstrip()[:300] for line in (log.read_text(errors="replace").splitlines()
+                    if log.is_file() else []) if line.strip()][-LOG_TAIL:]
+            print(f"bslim: {requirement}: its cross build failed" + (
+                "; the end of its log:\n" + "\n".join(f"  {line}" for line in tail)
+                if tail else ""), file=sys.stderr)
     (out / REPORT).write_text(json.dumps({"toolchain": version, "facts": abi,
                                           "built": report}, indent=2, sort_keys=True) + "\n")
     return 0

@@ -146,7 +146,11 @@ def test_the_cross_stage_builds_checks_and_reports_each(
     assert (env["TARGETPLATFORM"], env["_PYTHON_HOST_PLATFORM"], env["A"], env["CC"]) == (
         "linux/arm/v7", "linux-armv7l", "b", "arm-linux-gnueabihf-gcc")
     assert env["_PYTHON_SYSCONFIGDATA_NAME"] == FACTS["sysconfigdata"]
-    assert "cross-compiled for linux/arm/v7" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "cross-compiled for linux/arm/v7" in err
+    # A failed build's log is in the stage only: its end is printed, to see why.
+    assert ("bslim: broken==1.0: its cross build failed; the end of its log:\n  compiling...\n"
+            "  error: arm-linux-gnueabihf-gcc failed with exit code 1\n") in err
     # Again: the good one from the cache (still checked), the others built again.
     built.clear()
     assert build_all(fetched, tmp_path / "again", tmp_path / "sysroot", cache,
