@@ -25,6 +25,7 @@ import os
 import shutil
 import subprocess
 import sys
+import sysconfig
 import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -70,10 +71,22 @@ def why_emulated(name: str, mine: bool, *, enabled: bool, emulate: Sequence[str]
     return None
 
 
-def toolchain(gnu: str, sysroot: Path, bin_dir: Path) -> tuple[dict[str, str], str]:
+def _swap_includes(includes: Mapping[str, str]) -> str:
+    """Shell: each `-I<dir>` argument naming a key of `includes` becomes `-I<its value>`."""
+    arms = "".join(f" -I{host} | -I{host}/) a=-I{target} ;;"
+                   for host, target in sorted(includes.items()))
+    return (f'for a do shift; case $a in{arms} esac; set -- "$@" "$a"; done\n'
+            if arms else "")
+
+
+def toolchain(gnu: str, sysroot: Path, bin_dir: Path, includes: Mapping[str, str] | None = None,
+              ) -> tuple[dict[str, str], str]:
     """Wrappers named <gnu>-gcc etc. (what autotools look for), first on PATH, calling Debian's
     cross tools by path, the compilers with --sysroot: the environment of a cross build and
-    the toolchain's identity (its compiler's version line)."""
+    the toolchain's identity (its compiler's version line). `includes`: the build
+    interpreter's header directories -> the target's, swapped in the compilers' `-I`
+    arguments (a setup.py taking sysconfig.get_path("include"), as cymem's does, names the
+    build platform's Python headers, whose pyconfig.h is another machine's: LONG_BIT)."""
     real = shutil.which(f"{gnu}-gcc")
     if real is None:
         raise gate.Rejected("toolchain", f"no {gnu}-gcc on the build platform")
@@ -82,7 +95,8 @@ def toolchain(gnu: str, sysroot: Path, bin_dir: Path) -> tuple[dict[str, str], s
         if (found := shutil.which(f"{gnu}-{tool}")) is not None:
             wrapper = bin_dir / f"{gnu}-{tool}"
             flag = f" --sysroot={sysroot}" if tool in SYSROOTED else ""
-            wrapper.write_text(f'#!/bin/sh\nexec {found}{flag} "$@"\n')
+            swap = _swap_includes(includes or {}) if tool in SYSROOTED else ""
+            wrapper.write_text(f'#!/bin/sh\n{swap}exec {found}{flag} "$@"\n')
             wrapper.chmod(0o755)
     version = subprocess.run([real, "--version"], capture_output=True, text=True,
                              check=False).stdout.partition("\n")[0]
@@ -226,7 +240,10 @@ def build_all(directory: Path, out: Path, sysroot: Path, cache: Path | None,
     tmp.mkdir(parents=True)
     try:
         try:
-            tools, version, missing = *toolchain(gnu, sysroot, tmp / "bin"), None
+            target_include = str(target_dir / "include")
+            host_includes = {sysconfig.get_path(name) for name in ("include", "platinclude")}
+            tools, version, missing = *toolchain(gnu, sysroot, tmp / "bin", {
+                host.rstrip("/"): target_include for host in host_includes if host}), None
             link_multiarch(sysroot, str(facts.get("multiarch") or gnu))
         except gate.Rejected as error:
             tools, version, missing = {}, "", error

@@ -104,7 +104,7 @@ def fake_builds(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, dict[str, st
     """The toolchain and each backend stood in for: good builds an armhf module, purefall
     silently builds without its extension, broken fails."""
     built: list[tuple[str, dict[str, str]]] = []
-    monkeypatch.setattr(cross_build, "toolchain", lambda gnu, sysroot, bin_dir: (
+    monkeypatch.setattr(cross_build, "toolchain", lambda gnu, sysroot, bin_dir, includes: (
         {"CC": f"{gnu}-gcc"}, "arm-linux-gnueabihf-gcc (Debian 12.2.0-14) 12.2.0"))
     monkeypatch.setattr(cross_build, "link_multiarch", lambda sysroot, multiarch: None)
 
@@ -168,7 +168,7 @@ def test_without_a_cross_compiler_every_one_is_said_and_none_built(
         fetched: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     built = fake_builds(monkeypatch)
 
-    def no_gcc(gnu: str, sysroot: Path, bin_dir: Path) -> Any:
+    def no_gcc(gnu: str, sysroot: Path, bin_dir: Path, includes: Any) -> Any:
         raise wheel_gate.Rejected("toolchain", f"no {gnu}-gcc on the build platform")
 
     monkeypatch.setattr(cross_build, "toolchain", no_gcc)
@@ -213,7 +213,7 @@ def test_without_a_cross_compiler_the_compile_stage_says_nothing_was_cross_built
         capsys: pytest.CaptureFixture[str]) -> None:
     fake_builds(monkeypatch)
 
-    def no_gcc(gnu: str, sysroot: Path, bin_dir: Path) -> tuple[dict[str, str], str]:
+    def no_gcc(gnu: str, sysroot: Path, bin_dir: Path, includes: Any) -> Any:
         raise wheel_gate.Rejected("toolchain", f"no {gnu}-gcc on the build platform")
 
     monkeypatch.setattr(cross_build, "toolchain", no_gcc)
