@@ -39,6 +39,31 @@ def test_the_wrappers_call_debians_cross_tools_with_the_sysroot(
     assert not (tmp_path / "bin" / f"{GNU}-g++").exists()  # only what is installed
 
 
+def test_the_compilers_take_the_targets_python_headers_for_the_build_platforms(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A setup.py naming sysconfig.get_path("include") (cymem's) names the build platform's
+    Python headers: the compiler wrappers swap that -I for the target's, and nothing else."""
+    real = tmp_path / "usr-bin"
+    real.mkdir()
+    for tool in ("gcc", "g++"):
+        script = real / f"{GNU}-{tool}"
+        script.write_text('#!/bin/sh\n[ "$1" = --version ] && echo v && exit 0\n'
+                          'for a do echo "[$a]"; done\n')
+        script.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{real}:{os.environ['PATH']}")
+    env, _ = cross_build.toolchain(GNU, Path("/bslim/sysroot"), tmp_path / "bin", {
+        "/usr/local/include/python3.13": "/bslim/sysroot/bslim/target/include"})
+    for compiler in (env["CC"], env["CXX"]):
+        called = subprocess.run(
+            [compiler, "-I/usr/local/include/python3.13", "-I/usr/local/include/python3.13/",
+             "-I/usr/local/include/python3.13x", "-DX=a b", "-I", "/usr/local/include/x", "c.c"],
+            env={**os.environ, **env}, capture_output=True, text=True, check=True).stdout
+        assert called.splitlines() == [
+            "[--sysroot=/bslim/sysroot]", "[-I/bslim/sysroot/bslim/target/include]",
+            "[-I/bslim/sysroot/bslim/target/include]", "[-I/usr/local/include/python3.13x]",
+            "[-DX=a b]", "[-I]", "[/usr/local/include/x]", "[c.c]"]
+
+
 def test_no_cross_compiler_is_the_toolchain_check(tmp_path: Path,
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PATH", str(tmp_path))

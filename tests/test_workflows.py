@@ -155,6 +155,15 @@ def test_the_reusable_workflow_stages_by_digest_and_releases_through_bslim() -> 
     assert uses.index("docker/setup-qemu-action@v3") < uses.index("docker/setup-buildx-action@v3")
     runs = "\n".join(s.get("run", "") for s in build_steps)
     assert "--push --staging" in runs
+    # The matrix's runner ([tool.slim] runners); QEMU only where the runner did not run the
+    # platform natively (bslim matrix's native-on, then one container of it tried).
+    assert jobs["build"]["runs-on"] == "${{ matrix.runs-on || 'ubuntu-24.04' }}"
+    native = next(s for s in build_steps if s.get("id") == "native")
+    assert native["env"]["NATIVE"] == "${{ contains(matrix.native-on, runner.arch) }}"
+    assert 'docker run --rm --pull always --platform "$PLATFORM"' in native["run"]
+    qemu = next(s for s in build_steps if s.get("uses") == "docker/setup-qemu-action@v3")
+    assert qemu["if"] == "steps.native.outputs.qemu == 'true'"
+    assert build_steps.index(native) < build_steps.index(qemu)
     upload = next(s for s in build_steps if s.get("uses") == "actions/upload-artifact@v4")
     assert upload["with"]["name"] == "digests-${{ matrix.target }}-${{ matrix.platform-pair }}"
     merge = "\n".join(s.get("run", "") for s in jobs["merge"]["steps"])
@@ -163,3 +172,36 @@ def test_the_reusable_workflow_stages_by_digest_and_releases_through_bslim() -> 
     # The git tag's name as pushed (p1/v1.0.0): bslim release reads the version from it through
     # [tool.slim.tags], exactly as `bslim tags --ref refs/tags/p1/v1.0.0` does.
     assert 'bslim release "$GITHUB_REF_NAME"' in merge
+
+
+@pytest.mark.parametrize(("native", "arch", "platform", "runs", "qemu"), [
+    ("true", "X64", "linux/amd64", None, "false"),  # the runner's own: nothing tried
+    ("false", "X64", "linux/arm/v7", None, "true"),  # the default runner: QEMU as before
+    ("true", "ARM64", "linux/arm64", None, "false"),
+    ("true", "ARM64", "linux/arm/v7", True, "false"),  # AArch32 there: no QEMU
+    ("true", "ARM64", "linux/arm/v7", False, "true"),  # exec format error: QEMU after all
+    ("false", "ARM64", "linux/amd64", None, "true"),
+])
+def test_the_build_job_sets_up_qemu_only_where_the_runner_does_not_run_the_platform(
+        tmp_path: Path, native: str, arch: str, platform: str, runs: bool | None,
+        qemu: str) -> None:
+    """The `native` step's script, as GitHub runs it (bash -e), with a `docker` on PATH that
+    records its call and runs (or not) the platform's container."""
+    step = next(s for s in load(WORKFLOWS / "slim-image.yml")["jobs"]["build"]["steps"]
+                if s.get("id") == "native")
+    bin_dir, calls, output = tmp_path / "bin", tmp_path / "calls", tmp_path / "output"
+    bin_dir.mkdir()
+    fake = bin_dir / "docker"
+    fake.write_text(f'#!/bin/sh\necho "$@" >>"{calls}"\nexit {0 if runs else 1}\n')
+    fake.chmod(0o755)
+    output.touch()
+    env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "NATIVE": native,
+           "RUNNER_ARCH": arch, "PLATFORM": platform, "GITHUB_OUTPUT": str(output)}
+    result = subprocess.run(["bash", "-e", "-c", step["run"]], capture_output=True, text=True,
+                            check=False, env=env)
+    assert result.returncode == 0, result.stderr
+    assert output.read_text() == f"qemu={qemu}\n"
+    tried = calls.read_text().splitlines() if calls.exists() else []
+    assert tried == ([] if runs is None else
+                     [f"run --rm --pull always --platform {platform} busybox:stable true"])
+    assert ("does not run" in result.stdout) == (runs is False)

@@ -357,6 +357,38 @@ def platform_urls(
     return tuple(out)
 
 
+_RUNNER_LABEL_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+
+
+def platform_runners(
+    raw: dict[str, Any], key: str, ctx: Context
+) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """`runners`: platform -> a GitHub Actions runner label, or an array of labels (a
+    self-hosted runner's, all of which it must have)."""
+    out = []
+    for platform, value in sorted(raw.items()):
+        item_key = f"{key}.{dotted(platform)}"
+        if not _platform(platform, item_key, ctx):
+            continue
+        items = [value] if isinstance(value, str) else value
+        if not isinstance(items, list) or not items:
+            ctx.add(item_key, "must be a runner label (e.g. \"ubuntu-24.04-arm\") or a "
+                    f"non-empty array of labels, got "
+                    f"{'an empty array' if value == [] else describe(value)}")
+            continue
+        labels = []
+        for label_key, label in _strings(items, item_key, ctx):
+            if _RUNNER_LABEL_RE.fullmatch(label):
+                labels.append(label)
+            else:
+                ctx.add(label_key if not isinstance(value, str) else item_key,
+                        f"{label!r} is not a runner label (letters, digits, '.', '_' and '-', "
+                        "starting with a letter or digit)")
+        if len(labels) == len(items):
+            out.append((platform, tuple(labels)))
+    return tuple(out)
+
+
 def wheel_sources(raw: list[Any], key: str, ctx: Context) -> tuple[tuple[str, str], ...]:
     out: list[tuple[str, str]] = []
     for item_key, item in _strings(raw, key, ctx):

@@ -240,6 +240,16 @@ class TargetConfig:
         f"{_NATIVE_SPEED}.", check=checks.platform_urls,
         schema={"type": "object", "propertyNames": {"enum": list(PLATFORMS)},
                 "additionalProperties": {"type": "array", "items": {"type": "string"}}})
+    runners: tuple[tuple[str, tuple[str, ...]], ...] = key(
+        {}, "GitHub Actions runner per platform for `bslim matrix` (its `runs-on`), a label "
+        "or an array of labels, e.g. `{ \"linux/arm/v7\" = \"ubuntu-24.04-arm\" }`; a "
+        "platform not named runs on `ubuntu-24.04`. Where the runner's own architecture runs "
+        "the platform, the reusable workflow sets up no QEMU (see [GitHub Actions]"
+        "(#github-actions)).", check=checks.platform_runners,
+        schema={"type": "object", "propertyNames": {"enum": list(PLATFORMS)},
+                "additionalProperties": {"oneOf": [
+                    {"type": "string"},
+                    {"type": "array", "items": {"type": "string"}, "minItems": 1}]}})
     find_links: tuple[str, ...] = key(
         (), "Directories in the project holding wheels or sdists pip may use (a local "
         "wheelhouse); kept in the build context even under `dist/`.",

@@ -227,6 +227,23 @@ BAD = [
     pytest.param('[tool.slim]\nplatform-index-urls = { "linux/arm/v7" = "https://x" }\n', None,
                  ['tool.slim.platform-index-urls."linux/arm/v7": must be an array of URLs, '
                   "got a string"], id="platform-index-not-a-list"),
+    pytest.param('[tool.slim]\nrunners = { "linux/armv7" = "ubuntu-24.04-arm" }\n', None,
+                 ['tool.slim.runners."linux/armv7": \'linux/armv7\' is not a supported '
+                  "platform; did you mean 'linux/arm/v7'?"], id="runners-bad-platform"),
+    pytest.param('[tool.slim]\nrunners = { "linux/arm/v7" = 7, "linux/amd64" = [] }\n', None,
+                 ['tool.slim.runners."linux/amd64": must be a runner label (e.g. '
+                  '"ubuntu-24.04-arm") or a non-empty array of labels, got an empty array',
+                  'tool.slim.runners."linux/arm/v7": must be a runner label (e.g. '
+                  '"ubuntu-24.04-arm") or a non-empty array of labels, got an integer'],
+                 id="runners-not-labels"),
+    pytest.param('[tool.slim]\nrunners = { "linux/arm/v7" = ["self-hosted", "arm 64"] }\n',
+                 None, ['tool.slim.runners."linux/arm/v7"[1]: \'arm 64\' is not a runner '
+                        "label (letters, digits, '.', '_' and '-', starting with a letter or "
+                        "digit)"], id="runners-bad-label"),
+    pytest.param('[tool.slim]\nrunners = { "linux/arm/v7" = "${{ evil }}" }\n', None,
+                 ['tool.slim.runners."linux/arm/v7": \'${{ evil }}\' is not a runner label '
+                  "(letters, digits, '.', '_' and '-', starting with a letter or digit)"],
+                 id="runners-expression"),
     pytest.param('[tool.slim]\nindex-url = "ftp://mirror/simple"\n', None,
                  ["tool.slim.index-url: 'ftp://mirror/simple' must be an http(s) URL without "
                   "spaces or quotes"], id="index-url-scheme"),

@@ -104,7 +104,7 @@ def fake_builds(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, dict[str, st
     """The toolchain and each backend stood in for: good builds an armhf module, purefall
     silently builds without its extension, broken fails."""
     built: list[tuple[str, dict[str, str]]] = []
-    monkeypatch.setattr(cross_build, "toolchain", lambda gnu, sysroot, bin_dir: (
+    monkeypatch.setattr(cross_build, "toolchain", lambda gnu, sysroot, bin_dir, includes: (
         {"CC": f"{gnu}-gcc"}, "arm-linux-gnueabihf-gcc (Debian 12.2.0-14) 12.2.0"))
     monkeypatch.setattr(cross_build, "link_multiarch", lambda sysroot, multiarch: None)
 
@@ -146,7 +146,11 @@ def test_the_cross_stage_builds_checks_and_reports_each(
     assert (env["TARGETPLATFORM"], env["_PYTHON_HOST_PLATFORM"], env["A"], env["CC"]) == (
         "linux/arm/v7", "linux-armv7l", "b", "arm-linux-gnueabihf-gcc")
     assert env["_PYTHON_SYSCONFIGDATA_NAME"] == FACTS["sysconfigdata"]
-    assert "cross-compiled for linux/arm/v7" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "cross-compiled for linux/arm/v7" in err
+    # A failed build's log is in the stage only: its end is printed, to see why.
+    assert ("bslim: broken==1.0: its cross build failed; the end of its log:\n  compiling...\n"
+            "  error: arm-linux-gnueabihf-gcc failed with exit code 1\n") in err
     # Again: the good one from the cache (still checked), the others built again.
     built.clear()
     assert build_all(fetched, tmp_path / "again", tmp_path / "sysroot", cache,
@@ -164,7 +168,7 @@ def test_without_a_cross_compiler_every_one_is_said_and_none_built(
         fetched: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     built = fake_builds(monkeypatch)
 
-    def no_gcc(gnu: str, sysroot: Path, bin_dir: Path) -> Any:
+    def no_gcc(gnu: str, sysroot: Path, bin_dir: Path, includes: Any) -> Any:
         raise wheel_gate.Rejected("toolchain", f"no {gnu}-gcc on the build platform")
 
     monkeypatch.setattr(cross_build, "toolchain", no_gcc)
@@ -184,6 +188,42 @@ def test_without_the_targets_facts_every_one_is_said_and_none_built(
     assert entries and {e["check"] for e in entries.values()} == {"facts"}
     assert not any(e["ok"] for e in entries.values())
     assert built == []
+
+
+def test_without_the_targets_facts_the_compile_stage_says_nothing_was_cross_built(
+        fetched: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """No facts, no cross build: each listed distribution's line says so, not that a
+    cross-built wheel failed a check (there is none)."""
+    fake_builds(monkeypatch)
+    build_all(fetched, tmp_path / "cross", tmp_path / "no-sysroot", None, [])
+    listed = (fetched / CROSS_LIST).read_text().split()
+    capsys.readouterr()
+    assert prove(fetched, tmp_path / "cross", tmp_path / "out") == set()
+    lines = capsys.readouterr().err.splitlines()
+    assert lines == [
+        f"bslim: {name} {version}: the target interpreter gave no facts, so nothing was "
+        "cross-built (see the target-root stage's log); compiled under emulation instead"
+        for name, _, version in (r.partition("==") for r in listed)]
+    assert not any("failed the" in line for line in lines)
+
+
+def test_without_a_cross_compiler_the_compile_stage_says_nothing_was_cross_built(
+        fetched: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    fake_builds(monkeypatch)
+
+    def no_gcc(gnu: str, sysroot: Path, bin_dir: Path, includes: Any) -> Any:
+        raise wheel_gate.Rejected("toolchain", f"no {gnu}-gcc on the build platform")
+
+    monkeypatch.setattr(cross_build, "toolchain", no_gcc)
+    build_all(fetched, tmp_path / "cross", tmp_path / "sysroot", None, [])
+    capsys.readouterr()
+    assert prove(fetched, tmp_path / "cross", tmp_path / "out") == set()
+    lines = capsys.readouterr().err.splitlines()
+    assert lines and all("no cross compiler, so nothing was cross-built (no " in line
+                         and line.endswith("; compiled under emulation instead")
+                         for line in lines), lines
 
 
 def test_the_compile_stage_proves_what_passed_and_says_one_line_for_each_other(

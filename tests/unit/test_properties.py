@@ -131,6 +131,7 @@ VALID: dict[str, st.SearchStrategy[Any]] = {
     "index-url": st.just("https://pypi.org/simple"),
     "extra-index-urls": st.just(["https://example.org/simple"]),
     "platform-index-urls": st.just({"linux/arm/v7": ["https://www.piwheels.org/simple"]}),
+    "runners": st.just({"linux/arm/v7": "ubuntu-24.04-arm", "linux/amd64": ["self-hosted"]}),
     "find-links": st.lists(st.sampled_from(["wheels", "dist/wheels"]), max_size=2,
                            unique=True),
     "output-dir": st.sampled_from(["bake", "out", "gen/bake", "%{x}", "a~b+c"]),

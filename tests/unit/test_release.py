@@ -87,12 +87,18 @@ def test_matrix_one_entry_per_target_and_platform_in_plan_order(
     write_project: WriteProject
 ) -> None:
     the_plan = make_plan(load(write_project(MULTI)))
+    x64, arm, default = ["X64"], ["ARM", "ARM64"], "ubuntu-24.04"
     assert matrix.matrix(the_plan) == {"include": [
-        {"target": "api", "platform": AMD, "platform-pair": "linux-amd64"},
-        {"target": "api", "platform": ARM, "platform-pair": "linux-arm-v7"},
-        {"target": "worker", "platform": AMD, "platform-pair": "linux-amd64"},
-        {"target": "worker", "platform": "linux/arm64", "platform-pair": "linux-arm64"},
-        {"target": "worker", "platform": ARM, "platform-pair": "linux-arm-v7"},
+        {"target": "api", "platform": AMD, "platform-pair": "linux-amd64",
+         "runs-on": default, "native-on": x64},
+        {"target": "api", "platform": ARM, "platform-pair": "linux-arm-v7",
+         "runs-on": default, "native-on": arm},
+        {"target": "worker", "platform": AMD, "platform-pair": "linux-amd64",
+         "runs-on": default, "native-on": x64},
+        {"target": "worker", "platform": "linux/arm64", "platform-pair": "linux-arm64",
+         "runs-on": default, "native-on": ["ARM64"]},
+        {"target": "worker", "platform": ARM, "platform-pair": "linux-arm-v7",
+         "runs-on": default, "native-on": arm},
     ]}
     only = select(the_plan, ["worker"], [])
     assert [e["target"] for e in matrix.matrix(only)["include"]] == ["worker"] * 3
@@ -101,7 +107,32 @@ def test_matrix_one_entry_per_target_and_platform_in_plan_order(
 def test_matrix_json_is_deterministic(the_plan: Plan) -> None:
     first = json.dumps(matrix.matrix(the_plan))
     assert first == json.dumps(matrix.matrix(the_plan))
-    assert list(json.loads(first)["include"][0]) == ["target", "platform", "platform-pair"]
+    assert list(json.loads(first)["include"][0]) == [
+        "target", "platform", "platform-pair", "runs-on", "native-on"]
+
+
+def test_runners_map_a_platform_to_its_runner_per_target(write_project: WriteProject) -> None:
+    """Off by default (every job on ubuntu-24.04); the top level's runners reach every target,
+    a target's own replace them; an array of labels stays an array (a self-hosted runner)."""
+    the_plan = make_plan(load(write_project(MULTI.replace(
+        "    [tool.slim.targets.api]\n", '    runners = { "linux/arm/v7" = "ubuntu-24.04-arm" }'
+        "\n    [tool.slim.targets.api]\n").replace(
+        '    image = "ghcr.io/acme/spark-worker"\n',
+        '    image = "ghcr.io/acme/spark-worker"\n'
+        '    runners = { "linux/arm64" = ["self-hosted", "ARM64"] }\n'))))
+    runs_on = [(e["target"], e["platform"], e["runs-on"])
+               for e in matrix.matrix(the_plan)["include"]]
+    assert runs_on == [
+        ("api", AMD, "ubuntu-24.04"), ("api", ARM, "ubuntu-24.04-arm"),
+        ("worker", AMD, "ubuntu-24.04"), ("worker", "linux/arm64", ["self-hosted", "ARM64"]),
+        ("worker", ARM, "ubuntu-24.04")]
+
+
+def test_a_platform_no_runner_arch_runs_natively_lists_none(write_project: WriteProject) -> None:
+    the_plan = make_plan(load(write_project(PROJECT.replace(
+        "    [tool.slim]\n",
+        '    [tool.slim]\n    platforms = ["linux/riscv64", "linux/386"]\n', 1))))
+    assert [e["native-on"] for e in matrix.matrix(the_plan)["include"]] == [[], ["X86", "X64"]]
 
 
 # --- stage -------------------------------------------------------------------------------------

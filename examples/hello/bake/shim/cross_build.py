@@ -25,6 +25,7 @@ import os
 import shutil
 import subprocess
 import sys
+import sysconfig
 import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -50,6 +51,7 @@ TARGET_DIR = "/bslim/target"  # in the target's root: what `wheel_gate.py facts`
 KNOWN_ENV = {"uvloop": {"LIBUV_CONFIGURE_HOST": "{host}"}}
 TOOLS = ("gcc", "g++", "cpp", "ar", "ranlib", "strip", "nm", "ld", "objcopy", "readelf")
 SYSROOTED = ("gcc", "g++", "cpp")  # take --sysroot
+LOG_TAIL = 25  # lines of a failed cross build's log the cross stage prints
 
 
 def why_emulated(name: str, mine: bool, *, enabled: bool, emulate: Sequence[str],
@@ -81,10 +83,22 @@ def set_aside(directory: Path, wheel: Path, why: str | None) -> dict[str, str]:
     return {"how": "cross"}
 
 
-def toolchain(gnu: str, sysroot: Path, bin_dir: Path) -> tuple[dict[str, str], str]:
+def _swap_includes(includes: Mapping[str, str]) -> str:
+    """Shell: each `-I<dir>` argument naming a key of `includes` becomes `-I<its value>`."""
+    arms = "".join(f" -I{host} | -I{host}/) a=-I{target} ;;"
+                   for host, target in sorted(includes.items()))
+    return (f'for a do shift; case $a in{arms} esac; set -- "$@" "$a"; done\n'
+            if arms else "")
+
+
+def toolchain(gnu: str, sysroot: Path, bin_dir: Path, includes: Mapping[str, str] | None = None,
+              ) -> tuple[dict[str, str], str]:
     """Wrappers named <gnu>-gcc etc. (what autotools look for), first on PATH, calling Debian's
     cross tools by path, the compilers with --sysroot: the environment of a cross build and
-    the toolchain's identity (its compiler's version line)."""
+    the toolchain's identity (its compiler's version line). `includes`: the build
+    interpreter's header directories -> the target's, swapped in the compilers' `-I`
+    arguments (a setup.py taking sysconfig.get_path("include"), as cymem's does, names the
+    build platform's Python headers, whose pyconfig.h is another machine's: LONG_BIT)."""
     real = shutil.which(f"{gnu}-gcc")
     if real is None:
         raise gate.Rejected("toolchain", f"no {gnu}-gcc on the build platform")
@@ -93,7 +107,8 @@ def toolchain(gnu: str, sysroot: Path, bin_dir: Path) -> tuple[dict[str, str], s
         if (found := shutil.which(f"{gnu}-{tool}")) is not None:
             wrapper = bin_dir / f"{gnu}-{tool}"
             flag = f" --sysroot={sysroot}" if tool in SYSROOTED else ""
-            wrapper.write_text(f'#!/bin/sh\nexec {found}{flag} "$@"\n')
+            swap = _swap_includes(includes or {}) if tool in SYSROOTED else ""
+            wrapper.write_text(f'#!/bin/sh\n{swap}exec {found}{flag} "$@"\n')
             wrapper.chmod(0o755)
     version = subprocess.run([real, "--version"], capture_output=True, text=True,
                              check=False).stdout.partition("\n")[0]
@@ -213,8 +228,8 @@ def build_all(directory: Path, out: Path, sysroot: Path, cache: Path | None,
     target_dir = sysroot / TARGET_DIR.lstrip("/")
     if not (target_dir / "facts.json").is_file():  # the target-root stage said why
         report = {r: {"name": r.partition("==")[0], "version": r.partition("==")[2],
-                      "ok": False, "check": "facts", "detail": "the target's interpreter did "
-                      "not say what a cross build needs (see the target-root stage)"}
+                      "ok": False, "check": "facts", "detail": "see the target-root stage's "
+                      "log"}
                   for r in listed}
         out.mkdir(parents=True, exist_ok=True)
         (out / REPORT).write_text(json.dumps({"toolchain": "", "facts": {}, "built": report},
@@ -237,7 +252,10 @@ def build_all(directory: Path, out: Path, sysroot: Path, cache: Path | None,
     tmp.mkdir(parents=True)
     try:
         try:
-            tools, version, missing = *toolchain(gnu, sysroot, tmp / "bin"), None
+            target_include = str(target_dir / "include")
+            host_includes = {sysconfig.get_path(name) for name in ("include", "platinclude")}
+            tools, version, missing = *toolchain(gnu, sysroot, tmp / "bin", {
+                host.rstrip("/"): target_include for host in host_includes if host}), None
             link_multiarch(sysroot, str(facts.get("multiarch") or gnu))
         except gate.Rejected as error:
             tools, version, missing = {}, "", error
@@ -256,6 +274,13 @@ def build_all(directory: Path, out: Path, sysroot: Path, cache: Path | None,
             print(f"bslim: {requirement}: cross-compiled for {facts['platform']} in "
                   f"{entry['seconds']} s{' (from the cache)' if entry['cached'] else ''}; "
                   "proven on the target before use", file=sys.stderr)
+        elif entry["check"] == "build":  # the log stays in this stage: its end, to see why
+            log = out / "logs" / f"{build.dist_key(requirement)}.log"
+            tail = [line.rstrip()[:300] for line in (log.read_text(errors="replace").splitlines()
+                    if log.is_file() else []) if line.strip()][-LOG_TAIL:]
+            print(f"bslim: {requirement}: its cross build failed" + (
+                "; the end of its log:\n" + "\n".join(f"  {line}" for line in tail)
+                if tail else ""), file=sys.stderr)
     (out / REPORT).write_text(json.dumps({"toolchain": version, "facts": abi,
                                           "built": report}, indent=2, sort_keys=True) + "\n")
     return 0

@@ -72,8 +72,19 @@ class Rejected(Exception):
         self.check = check
 
 
+# Checks failed before anything was built: no wheel exists to have failed them.
+NOTHING_BUILT = {
+    "facts": "the target interpreter gave no facts, so nothing was cross-built",
+    "toolchain": "no cross compiler, so nothing was cross-built",
+}
+
+
 def failed(name: str, version: str, check: str, detail: str) -> str:
-    """The one line a wheel that failed a check gets."""
+    """The one line a distribution whose cross-built wheel is not used gets: the check its
+    wheel failed, or (NOTHING_BUILT) why there is no wheel."""
+    if check in NOTHING_BUILT:
+        return (f"bslim: {name} {version}: {NOTHING_BUILT[check]} ({detail}); compiled under "
+                "emulation instead")
     return (f"bslim: {name} {version}: cross-built wheel failed the {check} check ({detail}); "
             "compiling it under emulation")
 
