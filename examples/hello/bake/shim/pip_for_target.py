@@ -84,7 +84,7 @@ ARGS: dict[str, Declared] = {  # dir: a pass's output; template: the same with {
     "cross": (("dir", {}), ("out", {}), ("--sysroot", {"required": True}), ("--cache", {}),
               ("--env", {**LIST, "nargs": 2, "metavar": ("DISTRIBUTION", "NAME=VALUE")})),
     "install": (("out", {}), ("removed", {}), ("--locked", {}), ("--wheels", {}),
-                ("--project", {})),
+                ("--project", {}), ("--fetched", {}), ("--cross-wheels", {})),
     "pin": (("wheels", {}), ("locked", {}), ("out", {}), ("--project", {})),
     "check": (("inherited", {}),),
     "pip": (),
@@ -492,8 +492,98 @@ def install(ns: argparse.Namespace, pip_args: list[str]) -> int:
                     str(requirements)]
     # Under the data path of this interpreter's preferred scheme (sysconfig's, which pip
     # follows on Python 3.10+): /usr/local on the python images, Debian's included.
-    root = Path(sysconfig.get_paths(sysconfig.get_preferred_scheme("prefix"))["data"])
-    return capture([root], Path(ns.out), Path(ns.removed), lambda: run_pip(["install", *pip_args]))
+    paths = sysconfig.get_paths(sysconfig.get_preferred_scheme("prefix"))
+    root, report = Path(paths["data"]), Path(tempfile.mkdtemp(prefix="bslim-")) / "report.json"
+
+    def pip_then_record() -> int:
+        status = run_pip(["install", *pip_args, "--report", str(report)])
+        if status == 0 and ns.fetched:
+            record_origins(json.loads(report.read_text()), {Path(paths["purelib"]),
+                           Path(paths["platlib"])}, Path(ns.fetched) / arg_pair(str(TARGET)),
+                           ns.project, ns.cross_wheels and Path(ns.cross_wheels))
+        return status
+
+    return capture([root], Path(ns.out), Path(ns.removed), pip_then_record)
+
+
+ORIGIN_FILE = "bslim-origin.json"  # in each .dist-info bslim installed; buildkit_slim/sbom_scan.py
+
+
+def origin_of(entry: dict[str, Any] | None, wheel: Path, *, project: bool, fetched: Path,
+              cross_wheels: Path | None) -> tuple[str, str]:
+    """(origin, how) of an installed wheel, from what the fetch decided for it (its report
+    entry) and, for one compiled for a foreign target, whether it is the cross stage's."""
+    import hashlib
+
+    if entry is None:
+        return "inherited", "a wheel this build did not fetch (a wheels-from image or directory)"
+    kind, built = entry.get("kind"), bool(entry.get("built"))
+    sdist = fetched / ("project" if project else "deps") / build.SDISTS / \
+        build.dist_key(f"{entry['name']}=={entry['version']}")
+    digest = sdist.with_suffix(".sha256")
+    source = f" from its sdist sha256:{digest.read_text().strip()}" if digest.is_file() \
+        else " from its source"
+    if kind == "compile":
+        crossed = cross_wheels and cross_wheels / "wheels" / wheel.name
+        if crossed and crossed.is_file() and hashlib.sha256(crossed.read_bytes()).digest() == \
+                hashlib.sha256(wheel.read_bytes()).digest():
+            how = (f"cross-compiled on the build platform ({NATIVE}) for {TARGET}{source}, "
+                   "then imported on the target")
+        else:
+            why = entry.get("why")
+            how = f"compiled on {TARGET} (under emulation where foreign){source}" + \
+                (f"; not cross-compiled: {why}" if why else "")
+        return ("project" if project else "compiled"), how
+    if built or kind == "native":
+        return ("project" if project else "compiled"), \
+            f"built on the build platform ({NATIVE}){source}"
+    if project:
+        return "project", "its wheel, as the build found it"
+    return "downloaded", ("pure-Python" if kind == "pure" else "binary") + \
+        " wheel downloaded from the package index"
+
+
+def record_origins(report: dict[str, Any], libs: set[Path], fetched: Path,
+                   project: str | None, cross_wheels: Path | None) -> None:
+    """Into each .dist-info pip just wrote: ORIGIN_FILE (the wheel's file name, its sha256,
+    where it came from), listed in RECORD. `report`: pip's installation report."""
+    import base64
+    import hashlib
+    from email.parser import HeaderParser
+    from urllib.parse import unquote, urlparse
+
+    from pip._vendor.packaging.utils import canonicalize_name
+
+    fetch: dict[tuple[str, str], dict[str, Any]] = {}
+    for part in ("deps", "project"):
+        if (fetched / part / REPORT).is_file():
+            for entry in json.loads((fetched / part / REPORT).read_text()):
+                fetch[(canonicalize_name(entry["name"]), entry["version"])] = entry
+    infos = {}
+    for lib in sorted(libs):
+        for info in sorted(lib.glob("*.dist-info")):
+            if (info / "METADATA").is_file():
+                headers = HeaderParser().parsestr((info / "METADATA").read_text(
+                    encoding="utf-8", errors="replace"))
+                infos[(canonicalize_name(headers["Name"] or ""), headers["Version"])] = info
+    mine = canonicalize_name(project) if project else None
+    for item in report.get("install", []):
+        name, version = canonicalize_name(item["metadata"]["name"]), item["metadata"]["version"]
+        wheel = Path(unquote(urlparse(item["download_info"]["url"]).path))
+        found = infos.get((name, version))
+        if found is None or not wheel.is_file():
+            print(f"bslim: no record of {name} {version}: {found} / {wheel}", file=sys.stderr)
+            continue
+        info = found
+        origin, how = origin_of(fetch.get((name, version)), wheel, project=name == mine,
+                                fetched=fetched, cross_wheels=cross_wheels)
+        data = (json.dumps({"wheel": wheel.name, "sha256": hashlib.sha256(
+            wheel.read_bytes()).hexdigest(), "origin": origin, "how": how,
+            "platform": str(TARGET)}, indent=2, sort_keys=True) + "\n").encode()
+        (info / ORIGIN_FILE).write_bytes(data)
+        digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+        with (info / "RECORD").open("a", encoding="utf-8") as record:
+            record.write(f"{info.name}/{ORIGIN_FILE},sha256={digest},{len(data)}\n")
 
 
 def main(args: list[str]) -> int:
