@@ -30,7 +30,8 @@ PREDICATE_TYPE = "https://spdx.dev/Document"
 STATEMENT_TYPE = "https://in-toto.io/Statement/v0.1"
 NAMESPACE = "https://spdx.org/spdxdocs/bslim"  # + /<image>/<platform>/<content hash>
 NOASSERTION = "NOASSERTION"
-ORIGINS = ("downloaded", "compiled", "inherited", "project", "base")  # base: not bslim's
+ORIGINS = ("downloaded", "compiled", "inherited", "project", "base", "exported")
+# base: in the base image; exported: by --export-wheels, which keeps no origin
 _SPDXID_BAD = re.compile(r"[^A-Za-z0-9.-]+")
 # Trove classifiers of the commonest licenses, for metadata that declares no expression.
 CLASSIFIERS = {
