@@ -195,6 +195,12 @@ def build(targets: Sequence[str], platforms: Sequence[str], choices: BuildChoice
     if epoch is not None and choices.push and not choices.print_:
         check_rewrite_push(choices.builder, choices.staging_dir is not None)
     chosen = select(the_plan, targets, platforms)
+    if choices.sbom is not None and (plain := [t.name for t in chosen.targets
+                                               if t.fetch_stage is None]):
+        raise UsageError(f"--sbom: {', '.join(plain)} installs with pip on the target "
+                         "(fast-wheels = false, or its own Dockerfile): that install records no "
+                         "wheel or origin for the SBOM to list",
+                         hint="use fast-wheels = true (the default) for an exact SBOM")
     staged = None if choices.staging_dir is None else staging.prepare(
         chosen, push=choices.push, export_wheels=choices.export_wheels is not None,
         print_=choices.print_, tag=tag or env.get("TAG") or DEFAULT_TAG,

@@ -170,14 +170,15 @@ def test_bake_sbom_attests_each_target_with_the_generator(
     ("ghcr.io/a/b:1,push=true", False, "--sbom: 'ghcr.io/a/b:1,push=true' is not an image"),
     ("", False, "--sbom: '' is not an image"),
     ("ghcr.io/a/b:1", True, "--sbom attaches an SBOM to images; --export-wheels"),
+    ("ghcr.io/a/b:1", None, "--sbom: spark installs with pip on the target"),
 ])
 def test_bake_sbom_refuses_what_buildx_would_misread(
-        write_project: WriteProject, tmp_path: Path, sbom_ref: str, export: bool,
+        write_project: WriteProject, tmp_path: Path, sbom_ref: str, export: bool | None,
         message: str) -> None:
     from buildkit_slim import apply
     from buildkit_slim.errors import UsageError
 
-    root = write_project(SPARK)
+    root = write_project(SPARK + ("fast-wheels = false\n" if export is None else ""))
     choices = apply.BuildChoices(project=root, sbom=sbom_ref,
                                  export_wheels=tmp_path / "w" if export else None)
     with pytest.raises(UsageError) as raised:
