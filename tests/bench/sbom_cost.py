@@ -18,8 +18,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from tests.e2e.conftest import make_project
+from tests.e2e.conftest import HOST_CA, make_project
 from tests.e2e.test_sbom import GENERATOR, IMAGE, REPO
+
+# The engine's builds reach the index through a TLS-intercepting proxy here: the host's CAs.
+CA = ("--ca-bundle", str(HOST_CA))
 
 
 def bake(*args: str) -> float:
@@ -47,14 +50,14 @@ def main() -> None:
                     (tree / name).parent.mkdir(parents=True, exist_ok=True)
                     (tree / name).write_bytes((REPO / name).read_bytes())
             took = bake("--project", str(tree), "--platform", "linux/amd64", "--push",
-                        "--set", f"buildkit-slim.tags={GENERATOR}")
+                        "--set", f"buildkit-slim.tags={GENERATOR}", *CA)
             print(f"generator: {took:.1f} s")
         project = make_project(Path(tmp) / "sbomapp", packages=("tinyext",),
                                dependencies=["tinyext==0.1.0", "six==1.17.0"])
         pyproject = project / "pyproject.toml"
         pyproject.write_text(pyproject.read_text().replace(
             'image = "127.0.0.1:5000/bslim-e2e/e2eapp"', f'image = "{IMAGE}"'))
-        common = ["--project", str(project), "--push", "--tag", "sbom-bench",
+        common = ["--project", str(project), "--push", "--tag", "sbom-bench", *CA,
                   *(["--no-cache"] if cold else [])]
         if not cold:
             print(f"warm-up: {bake(*common):.1f} s")

@@ -25,7 +25,8 @@ SIX_SHA256 = "4721f391ed90541fddacab5acf947aa0d3dc7d27b2e1e8eda2be8970586c3274"
 
 
 @pytest.fixture(scope="module")
-def generator(engine: None, tmp_path_factory: pytest.TempPathFactory) -> str:
+def generator(engine: None, tmp_path_factory: pytest.TempPathFactory,
+              ca_bundle: tuple[Path, str]) -> str:
     """bslim's own image (this tree), built by bslim for the build platform and pushed where
     the engine can pull it: the SBOM generator."""
     tree = tmp_path_factory.mktemp("bslim") / "buildkit-slim"
@@ -36,7 +37,7 @@ def generator(engine: None, tmp_path_factory: pytest.TempPathFactory) -> str:
             (tree / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(REPO / name, tree / name)
     result = bslim("bake", "--project", str(tree), "--platform", "linux/amd64", "--push",
-                   "--set", f"buildkit-slim.tags={GENERATOR}")
+                   "--set", f"buildkit-slim.tags={GENERATOR}", "--ca-bundle", str(ca_bundle[0]))
     assert result.returncode == 0, result.stderr[-3000:]
     return GENERATOR
 
