@@ -121,6 +121,7 @@ class BuildChoices:
     revision: str | None = None
     reproducible: bool | None = None  # None: [tool.slim] reproducible
     oci: Path | None = None  # images as OCI tarballs: DIR/<target>.oci.tar
+    sbom: str | None = None  # an SBOM generator image: an SBOM attestation per platform
 
 
 # buildx reads `id=ca,src=PATH` and `type=local,dest=PATH` as comma-separated fields.
@@ -164,6 +165,16 @@ def _check_choices(choices: BuildChoices) -> None:
     if choices.progress not in ("plain", "tty", "auto"):
         raise UsageError(f"--progress: {choices.progress!r} is not valid; use plain, tty or auto")
     check_paths(choices.ca_bundle, choices.netrc, choices.export_wheels, choices.oci)
+    if choices.sbom is not None:
+        if choices.export_wheels is not None:
+            raise UsageError("--sbom attaches an SBOM to images; --export-wheels builds none "
+                             "(it writes each platform's SBOM beside its manifest.json)")
+        if not choices.sbom or _SPLITS_SPEC.search(choices.sbom) or \
+                any(c.isspace() for c in choices.sbom):
+            raise UsageError(f"--sbom: {choices.sbom!r} is not an image reference buildx can "
+                             "take as `generator=` (no commas, quotes or spaces)",
+                             hint="e.g. --sbom ghcr.io/bslim-dev/bslim:0.1.0 (bslim's own image "
+                                  "is an SBOM generator)")
 
 
 def build(targets: Sequence[str], platforms: Sequence[str], choices: BuildChoices, *,
@@ -184,6 +195,12 @@ def build(targets: Sequence[str], platforms: Sequence[str], choices: BuildChoice
     if epoch is not None and choices.push and not choices.print_:
         check_rewrite_push(choices.builder, choices.staging_dir is not None)
     chosen = select(the_plan, targets, platforms)
+    if choices.sbom is not None and (plain := [t.name for t in chosen.targets
+                                               if t.fetch_stage is None]):
+        raise UsageError(f"--sbom: {', '.join(plain)} installs with pip on the target "
+                         "(fast-wheels = false, or its own Dockerfile): that install records no "
+                         "wheel or origin for the SBOM to list",
+                         hint="use fast-wheels = true (the default) for an exact SBOM")
     staged = None if choices.staging_dir is None else staging.prepare(
         chosen, push=choices.push, export_wheels=choices.export_wheels is not None,
         print_=choices.print_, tag=tag or env.get("TAG") or DEFAULT_TAG,
@@ -197,6 +214,8 @@ def build(targets: Sequence[str], platforms: Sequence[str], choices: BuildChoice
         for key, value in labels.build_labels(target.name, revision=revision,
                                               created=created).items():
             overrides.setdefault(key, value)
+        if choices.sbom is not None:  # BuildKit's SBOM generator protocol (bslim.sbom_scan)
+            overrides.setdefault(f"{target.name}.attest", f"type=sbom,generator={choices.sbom}")
     with tempfile.TemporaryDirectory(prefix="bslim-inputs-") as tmp:
         # The build reads a private copy of the generation it rendered (gone when it is done).
         options = BakeOptions(

@@ -160,6 +160,10 @@ def bake(
         file_okay=False, help="Write each target's images as one OCI tarball, "
                               "DIR/<target>.oci.tar, instead of keeping or pushing them.")] =
     None,
+    sbom: Annotated[str | None, typer.Option(
+        metavar="GENERATOR", help="Attach an SPDX SBOM of the installed Python distributions "
+        "to each platform's image, made by this generator image (bslim's own image is one); "
+        "the engine must be able to pull it.")] = None,
 ) -> None:
     """Render, then build with `docker buildx bake`."""
     import os
@@ -171,7 +175,7 @@ def bake(
         builder=builder, progress=progress, metadata_file=metadata_file, ca_bundle=ca_bundle,
         netrc=netrc, cache=not no_cache, export_cache=not no_cache_export,
         export_wheels=export_wheels, staging_dir=_staging_dir(staging, stage), revision=revision,
-        reproducible=reproducible, oci=oci)
+        reproducible=reproducible, oci=oci, sbom=sbom)
     _say(apply.build(targets or (), platform or (), choices, env=os.environ, warn=_err))
 
 

@@ -44,6 +44,14 @@ def fail(exc: BslimError) -> NoReturn:
 
 
 def _run(argv: list[str] | None) -> None:
+    import os
+
+    if not (sys.argv[1:] if argv is None else argv) and \
+            os.environ.get("BUILDKIT_SCAN_SOURCE") and os.environ.get("BUILDKIT_SCAN_DESTINATION"):
+        # Bare `bslim` run by BuildKit as an SBOM generator (`bslim bake --sbom`).
+        from buildkit_slim import sbom_scan
+
+        raise SystemExit(sbom_scan.protocol(os.environ))
     import typer
 
     from buildkit_slim.cli import app

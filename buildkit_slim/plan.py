@@ -62,8 +62,8 @@ FAST_STAGES = (
     BuildStage(role="wheels", name="wheels", base="scratch",
                reads=("fetch", "fetch-project", "compile-project")),
     BuildStage(role="wheelhouse", name="wheelhouse", base="scratch", reads=("wheels",)),
-    BuildStage(role="install", name="install", base="runtime", reads=("fetch", "wheels"),
-               native=True),
+    BuildStage(role="install", name="install", base="runtime",
+               reads=("fetch", "fetch-project", "wheels"), native=True),
     BuildStage(role="runtime", name="runtime", base="runtime", reads=("install",)),
 )
 # Cross-compiling, with fast-wheels: the target's builder (apt-build, asked for its ABI facts)
@@ -113,6 +113,9 @@ def plan_stages(prefix: str, *, fast: bool, contexts: Sequence[tuple[str, str]] 
         at = next(i for i, s in enumerate(graph) if s.role == "compile")
         graph[at:at + 1] = [*CROSS_STAGES, replace(graph[at], base="target-root",
                                                     reads=("fetch", "cross"))]
+        # install records which wheels are the cross stage's (bslim-origin.json, the SBOM's)
+        graph = [replace(s, reads=(*s.reads, "cross")) if s.role == "install" else s
+                 for s in graph]
     stages = [replace(s, reads=s.reads + takes[s.role][0], contexts=s.contexts
                       + takes[s.role][1]) if s.role in takes else s for s in graph]
     return tuple(replace(stage, name=prefix + stage.role) for stage in (*inherited, *stages))

@@ -30,7 +30,8 @@ PREDICATE_TYPE = "https://spdx.dev/Document"
 STATEMENT_TYPE = "https://in-toto.io/Statement/v0.1"
 NAMESPACE = "https://spdx.org/spdxdocs/bslim"  # + /<image>/<platform>/<content hash>
 NOASSERTION = "NOASSERTION"
-ORIGINS = ("downloaded", "compiled", "inherited", "project")
+ORIGINS = ("downloaded", "compiled", "inherited", "project", "base", "exported")
+# base: in the base image; exported: by --export-wheels, which keeps no origin
 _SPDXID_BAD = re.compile(r"[^A-Za-z0-9.-]+")
 # Trove classifiers of the commonest licenses, for metadata that declares no expression.
 CLASSIFIERS = {
@@ -53,8 +54,8 @@ class Component:
 
     name: str
     version: str
-    wheel: str  # the file name of the wheel installed
-    sha256: str  # of that wheel
+    wheel: str | None  # the file name of the wheel installed (None: in the base image)
+    sha256: str | None  # of that wheel
     origin: str  # one of ORIGINS
     how: str  # e.g. "binary wheel from https://pypi.org/simple", "compiled under emulation
     #            (linux/arm/v7) from msgpack-1.0.8.tar.gz sha256:95c0..."
@@ -125,7 +126,8 @@ def document(*, image: str, platform: str, components: Sequence[Component], tool
         "spdxElementId": "SPDXRef-DOCUMENT", "relationshipType": "DESCRIBES",
         "relatedSpdxElement": root_id}]
     seen: set[str] = set()
-    for component in sorted(components, key=lambda c: (c.name.lower(), c.version, c.wheel)):
+    for component in sorted(components, key=lambda c: (c.name.lower(), c.version,
+                                                        c.wheel or "")):
         spdx_id = _spdx_id("Package-python", component.name, component.version)
         while spdx_id in seen:
             spdx_id += "-dup"
@@ -134,12 +136,10 @@ def document(*, image: str, platform: str, components: Sequence[Component], tool
             "SPDXID": spdx_id,
             "name": component.name,
             "versionInfo": component.version,
-            "packageFileName": component.wheel,
             "downloadLocation": component.download_url or NOASSERTION,
             "filesAnalyzed": False,
             "primaryPackagePurpose": "APPLICATION" if component.origin == "project"
             else "LIBRARY",
-            "checksums": [{"algorithm": "SHA256", "checksumValue": component.sha256}],
             "licenseConcluded": NOASSERTION,
             "licenseDeclared": component.license or NOASSERTION,
             "copyrightText": NOASSERTION,
@@ -149,6 +149,10 @@ def document(*, image: str, platform: str, components: Sequence[Component], tool
                               "referenceLocator": purl(component.name, component.version,
                                                        component.wheel)}],
         }
+        if component.wheel:
+            package["packageFileName"] = component.wheel
+        if component.sha256:
+            package["checksums"] = [{"algorithm": "SHA256", "checksumValue": component.sha256}]
         if component.license_text:
             package["licenseComments"] = f"declared: {component.license_text}"
         packages.append(package)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from packaging.utils import parse_wheel_filename
 
+from buildkit_slim import sbom
 from buildkit_slim.plan import TargetPlan
 from buildkit_slim.platforms import export_dir, pair
 
@@ -37,7 +38,48 @@ def collect(exported: Path, dest: Path, platforms: Sequence[str]) -> Path:
     path = dest / MANIFEST
     path.write_text(json.dumps(manifest(dest, platforms), indent=2, sort_keys=True) + "\n",
                     encoding="utf-8")
+    for platform in platforms:  # beside it, each platform's SBOM of exactly these wheels
+        (dest / f"{pair(platform)}{SBOM_SUFFIX}").write_text(sbom.render(sbom.document(
+            image=dest.name, platform=platform, components=exported_components(
+                dest / pair(platform)), tool=f"bslim-{_version()}")), encoding="utf-8")
     return path
+
+
+SBOM_SUFFIX = ".spdx.json"
+
+
+def _version() -> str:
+    from importlib.metadata import version
+
+    return version("buildkit-slim")
+
+
+def exported_components(directory: Path) -> list[sbom.Component]:
+    """The exported wheels as SBOM components: name, version, sha256, license from each
+    wheel's METADATA. Whether a wheel was downloaded or compiled is not recorded on this path
+    (the wheel stage keeps no record; the image's install step does): origin "exported"."""
+    import zipfile
+
+    found = []
+    for wheel in sorted(directory.glob("*.whl")):
+        name, version, _, tags = parse_wheel_filename(wheel.name)
+        try:
+            with zipfile.ZipFile(wheel) as archive:
+                metadata = next((archive.read(n).decode("utf-8", "replace")
+                                 for n in sorted(archive.namelist())
+                                 if n.count("/") == 1 and n.endswith(".dist-info/METADATA")),
+                                "")
+        except zipfile.BadZipFile:  # no license to read; the rest stands
+            metadata = ""
+        expression, declared = sbom.license_of(metadata)
+        pure = all(t.platform == "any" for t in tags)
+        found.append(sbom.Component(
+            name=str(name), version=str(version), wheel=wheel.name,
+            sha256=hashlib.sha256(wheel.read_bytes()).hexdigest(), origin="exported",
+            how="exported by bslim bake --export-wheels: a " + (
+                "pure-Python" if pure else "binary") + " wheel of this build (downloaded or "
+            "compiled: not recorded on this path)", license=expression, license_text=declared))
+    return found
 
 
 def manifest(dest: Path, platforms: Sequence[str]) -> dict[str, object]:

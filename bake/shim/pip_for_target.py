@@ -47,11 +47,12 @@ from typing import IO, Any
 try:  # bslim's own modules; in a build, their copies beside this file
     from buildkit_slim.platforms import MACHINES, MANYLINUX_MACHINES, arg_pair, pair, platform_tags
     from buildkit_slim.resources import cross_build as cross
-    from buildkit_slim.resources import pinning
+    from buildkit_slim.resources import origins, pinning
     from buildkit_slim.resources import wheel_build as build
 except ImportError:  # (in bslim's tree, one up)
     sys.path[:0] = [str(Path(__file__).parent), str(Path(__file__).parents[1])]
     import cross_build as cross  # type: ignore[import-not-found,no-redef]
+    import origins  # type: ignore[import-not-found,no-redef]
     import pinning  # type: ignore[import-not-found,no-redef]
     import wheel_build as build  # type: ignore[import-not-found,no-redef]
     from platforms import (  # type: ignore[import-not-found,no-redef]
@@ -69,7 +70,7 @@ PINS = (("pip", PIP_VERSION, "f3b60b20ffaadd4415ed7957212a38ac63fa4c5fa375bd0f4a
          "5fc53fdac9f7bd63fbcdc868fb5f90b4784d78a53a3d3388cd738b807441a20b"))
 if LIB.is_dir() and str(LIB) not in sys.path:
     sys.path.insert(0, str(LIB))
-COMPILE_LIST, REPORT, WHEELS = build.COMPILE_LIST, "report.json", build.WHEELS  # a pass's DIR
+COMPILE_LIST, REPORT, WHEELS = build.COMPILE_LIST, build.REPORT, build.WHEELS  # a pass's DIR
 REPRODUCIBLE = build.REPRODUCIBLE  # `bslim bake --reproducible` (wheel_build.py says what)
 
 Declared = tuple[tuple[str, dict[str, Any]], ...]  # (name, argparse's add_argument keywords)
@@ -88,7 +89,7 @@ ARGS: dict[str, Declared] = {  # dir: a pass's output; template: the same with {
     "cross": (("dir", {}), ("out", {}), ("--sysroot", {"required": True}), ("--cache", {}),
               ("--env", {**LIST, "nargs": 2, "metavar": ("DISTRIBUTION", "NAME=VALUE")})),
     "install": (("out", {}), ("removed", {}), ("--locked", {}), ("--wheels", {}),
-                ("--project", {})),
+                ("--project", {}), ("--fetched", {}), ("--cross-wheels", {})),
     "pin": (("wheels", {}), ("locked", {}), ("out", {}), ("--project", {})),
     "check": (("inherited", {}),),
     "pip": (),
@@ -416,9 +417,20 @@ def install(ns: argparse.Namespace, pip_args: list[str]) -> int:
                     str(requirements)]
     # Under the data path of this interpreter's preferred scheme (sysconfig's, which pip
     # follows on Python 3.10+): /usr/local on the python images, Debian's included.
-    root = Path(sysconfig.get_paths(sysconfig.get_preferred_scheme("prefix"))["data"])
-    return pinning.capture([root], Path(ns.out), Path(ns.removed),
-                           lambda: run_pip(["install", *pip_args]))
+    paths = sysconfig.get_paths(sysconfig.get_preferred_scheme("prefix"))
+    report = Path(tempfile.mkdtemp(prefix="bslim-")) / "report.json"
+
+    def pip_then_record() -> int:  # with --fetched: each wheel's origin, for the SBOM
+        status = run_pip(["install", *pip_args, "--report", str(report)])
+        if status == 0 and ns.fetched:
+            origins.record_origins(
+                json.loads(report.read_text()), {Path(paths["purelib"]), Path(paths["platlib"])},
+                Path(ns.fetched) / arg_pair(str(TARGET)), ns.project,
+                ns.cross_wheels and Path(ns.cross_wheels))
+        return status
+
+    return pinning.capture([Path(paths["data"])], Path(ns.out), Path(ns.removed),
+                           pip_then_record)
 
 
 def main(args: list[str]) -> int:

@@ -40,6 +40,7 @@ NATIVE = native(BUILD_MACHINE)
 TARGET = os.environ.get("TARGETPLATFORM") or NATIVE
 LIB = Path(__file__).with_name("lib")  # the shim's PINS, installed: first on the path
 COMPILE_LIST, WHEELS = "compile.txt", "wheels"  # in a fetch pass's DIR: what has no wheel
+REPORT = "report.json"  # in a fetch pass's DIR: what it decided for each distribution
 BUILDENV, SDISTS, SOURCES = "buildenv", "sdists", "src"  # DIR/<this>/<key>: for `compile`
 NATIVE_ENV = "buildenv-native"  # DIR/<this>/<key>: its build requirements for the build machine
 LEGACY = {"build-backend": "setuptools.build_meta:__legacy__", "backend-path": [],

@@ -35,9 +35,10 @@ from buildkit_slim.config.project import (
     ProjectSource,
     parse_project,
 )
-from buildkit_slim.config.read import GENERATED_NAMES, SHIM_DIR, SHIM_FILE, read_project
+from buildkit_slim.config.read import GENERATED_NAMES, SHIM_DIR, read_project
 from buildkit_slim.credentials import has_credentials
 from buildkit_slim.platforms import PLATFORMS
+from buildkit_slim.resources import SHIM_FILE
 from buildkit_slim.tag_grammar import TAG_RE
 
 KEYS = KEY_TABLE.keys

@@ -16,6 +16,7 @@ from buildkit_slim.config.model import KEY_TABLE, KeyTable, is_cache_dir
 from buildkit_slim.config.project import ProjectSource
 from buildkit_slim.errors import UsageError
 from buildkit_slim.keys import Key, keys_of
+from buildkit_slim.resources import PINS_FILE, SHIM_MODULES
 
 # What bslim writes into the output directory; anything else there is the user's, and the
 # directory goes into .dockerignore.
@@ -26,10 +27,9 @@ BASES_LOCK = "bases.lock.json"
 LOCK_NAMES = ("uv.lock", "pylock.toml")
 # fast-wheels' helper: <output-dir>/shim/pip_for_target.py (the build's named context), with
 # the modules it imports, what it pins and each target's lists (render/dockerfile.py's shim_files).
-SHIM_DIR, SHIM_FILE = "shim", "pip_for_target.py"
-SHIM_NAMES = re.compile(r"pip_for_target\.py|platforms\.py|wheel_build\.py|pinning\.py"
-                        r"|cross_build\.py|wheel_gate\.py|pins\.txt"
-                        r"|[A-Za-z0-9_-]+\.(requirements|build-requires)\.txt"
+SHIM_DIR = "shim"
+SHIM_NAMES = re.compile("|".join(re.escape(n) for n in (*SHIM_MODULES, PINS_FILE))
+                        + r"|[A-Za-z0-9_-]+\.(requirements|build-requires)\.txt"
                         r"|[A-Za-z0-9_-]+\.[a-z0-9]+-[a-z0-9]+\.lock\.txt")
 
 

@@ -15,6 +15,7 @@ from collections.abc import Callable
 
 from buildkit_slim.platforms import cross_packages
 from buildkit_slim.render.dockerfile import (
+    CROSS_DIR,
     FETCHED,
     SHIM,
     SHIM_HOME,
@@ -34,7 +35,7 @@ from buildkit_slim.resources.pip_for_target import argv
 
 SYSROOT = "/bslim/sysroot"  # where the cross stage mounts the target's root
 CROSS_CACHE = "/root/.cache/bslim-cross"  # wheels cross-built earlier (see cross_build.py)
-CROSSED = "/cross"  # the cross stage's output: report.json, wheels/ (checked), logs/
+CROSSED = CROSS_DIR  # the cross stage's output: report.json, wheels/ (checked), logs/
 ALL_ARGS = "ARG TARGETPLATFORM TARGETOS TARGETARCH TARGETVARIANT"
 
 

@@ -21,7 +21,8 @@ from buildkit_slim.plan import CONTEXT, SHIM_CONTEXT, BuildStage, Plan, TargetPl
 from buildkit_slim.platforms import ARG_PAIR as PAIR  # the shim's arg_pair(): linux-armv7
 from buildkit_slim.platforms import pair
 from buildkit_slim.render.instructions import Shell, _apt, _run, _shell
-from buildkit_slim.render.shim import PINS_FILE, REPRODUCIBLE_ARG, SHIM_MODULES, shim_files
+from buildkit_slim.render.shim import REPRODUCIBLE_ARG, shim_files
+from buildkit_slim.resources import PINS_FILE, SHIM_MODULES
 from buildkit_slim.resources.pip_for_target import (  # its files, its arguments
     COMPILE_LIST,
     LIB,
@@ -39,6 +40,7 @@ INHERITED_DIR = "/bslim/wheels-from"
 FETCHED = "/fetched"
 TARGET_ARGS = "TARGETOS TARGETARCH TARGETVARIANT"
 COMPILED = "/compiled"
+CROSS_DIR = "/cross"  # the cross stage's output (render/cross.py)
 COMPILE_CACHE = "/root/.cache/pip/bslim-compiled"  # in the per-platform pip cache mount
 INSTALLED = "/bslim/installed"
 REMOVED = "/bslim/removed.txt"
@@ -383,10 +385,20 @@ def install(stage: Stage) -> tuple[list[str], list[str]]:
     of the runtime image (same Python, same paths); the runtime stage copies the result."""
     target, lock = stage.target, stage.target.lock_template
     # With a lock: the locked wheels and the project's, each by its sha256, nothing resolved.
-    locked = {"locked": f"{SHIM_HOME}/{lock}", "wheels": WHEELS_DIR,
-              "project": target.install.split("[", 1)[0]} if lock else {}
-    command = ["python3", SHIM, *argv("install", INSTALLED, REMOVED, **locked), "--",
+    locked = {"locked": f"{SHIM_HOME}/{lock}", "wheels": WHEELS_DIR} if lock else {}
+    # What the fetch decided for each wheel (and the cross stage's wheels): the origin each
+    # installed distribution records (bslim-origin.json in its .dist-info, for the SBOM).
+    crossed = "cross" in stage.planned.reads
+    command = ["python3", SHIM, *argv("install", INSTALLED, REMOVED, **locked,
+                                      project=target.install.split("[", 1)[0],
+                                      fetched=FETCHED, cross_wheels=CROSS_DIR if crossed
+                                      else None), "--",
                *INSTALL_OPTIONS, *([] if lock else [target.install])]
+    mounts = [f"--mount=type=bind,from={stage.read('fetch-project')},source={FETCHED},"
+              f"target={FETCHED}"]
+    if crossed:
+        mounts.append(f"--mount=type=bind,from={stage.read('cross')},source={CROSS_DIR},"
+                      f"target={CROSS_DIR}")
     return [f"# {target.config.name} installed natively for the target: pip never runs under "
             "emulation."], [
         "ARG TARGETPLATFORM TARGETOS TARGETARCH TARGETVARIANT",
@@ -396,7 +408,7 @@ def install(stage: Stage) -> tuple[list[str], list[str]]:
         *_run([f"--mount=type=bind,from={stage.read('wheels')},source={WHEELS_DIR},"
                f"target={WHEELS_DIR}",
                f"--mount=type=bind,from={stage.read('fetch')},source={SHIM_HOME},"
-               f"target={SHIM_HOME}"], [shlex.join(command)]),
+               f"target={SHIM_HOME}", *mounts], [shlex.join(command)]),
     ]
 
 

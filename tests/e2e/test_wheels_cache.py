@@ -75,6 +75,12 @@ def test_export_wheels_writes_each_platform_and_a_manifest(
         ext = next(w for w in entry["wheels"] if w["name"] == "tinyext")
         machine = "armv7l" if platform == "linux/arm/v7" else "x86_64"
         assert all(tag.endswith(machine) for tag in ext["tags"]), ext["tags"]
+        # Beside the manifest, the platform's SBOM lists exactly these wheels, by sha256.
+        doc = json.loads((out / f"{entry['directory']}.spdx.json").read_text())
+        assert doc["spdxVersion"] == "SPDX-2.3"
+        assert sorted((p["packageFileName"], p["checksums"][0]["checksumValue"])
+                      for p in doc["packages"] if "versionInfo" in p) == \
+            sorted((w["file"], w["sha256"]) for w in entry["wheels"])
     assert not list(out.glob(".bslim-export-*")), "the raw export was not cleaned up"
 
 

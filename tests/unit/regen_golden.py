@@ -14,7 +14,8 @@ from pathlib import Path
 from buildkit_slim.config import SHIM_FILE
 from buildkit_slim.load import load
 from buildkit_slim.render import render_all
-from buildkit_slim.render.shim import SHIM_MODULES, shim_files
+from buildkit_slim.render.shim import shim_files
+from buildkit_slim.resources import SHIM_MODULES
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
 EXPECTED = "expected"

@@ -45,7 +45,8 @@ FILES = ["bake/Dockerfile", "bake/Dockerfile.dockerignore", "bake/docker-bake.js
          # the named context bslim-shim: the shim, what it pins, the project's build requirements,
          # and the modules the shim imports
          "bake/shim/cross_build.py", "bake/shim/hello.build-requires.txt",
-         "bake/shim/pinning.py", "bake/shim/pins.txt", "bake/shim/pip_for_target.py",
+         "bake/shim/origins.py", "bake/shim/pinning.py", "bake/shim/pins.txt",
+         "bake/shim/pip_for_target.py",
          "bake/shim/platforms.py", "bake/shim/wheel_build.py", "bake/shim/wheel_gate.py"]
 
 

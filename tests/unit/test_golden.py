@@ -164,7 +164,7 @@ def test_the_lists_are_files_in_the_shim_context_not_in_the_dockerfile(
     dockerfile = files["bake/Dockerfile"]
     assert "<<" not in dockerfile and "BSLIM_REQUIREMENTS" not in dockerfile
     assert ("COPY --from=bslim-shim pip_for_target.py platforms.py wheel_build.py pinning.py "
-            "cross_build.py wheel_gate.py pins.txt "
+            "cross_build.py wheel_gate.py origins.py pins.txt "
             "p.requirements.txt p.build-requires.txt /bslim/shim/\n") in dockerfile
     assert json.loads(files["bake/docker-bake.json"])["target"]["p"]["contexts"] == {
         "bslim-shim": "bake/shim"}

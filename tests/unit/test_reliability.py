@@ -214,7 +214,8 @@ def test_write_one_writer_for_generated_files_init_and_stage_records(
     assert run(capsys, "render", "--project", str(root)).code == 0
     assert sorted(written[1:]) == ["Dockerfile", "Dockerfile.dockerignore", "cross_build.py",
                                    "docker-bake.json",
-                                   "hello.build-requires.txt", "pinning.py", "pins.txt",
+                                   "hello.build-requires.txt", "origins.py", "pinning.py",
+                                   "pins.txt",
                                    "pip_for_target.py", "platforms.py", "wheel_build.py",
                                    "wheel_gate.py"]
     stage = tmp_path_factory.mktemp("stage")
@@ -591,7 +592,8 @@ def test_write_bake_reads_a_private_copy_of_its_generation(
     assert copied == on_disk
     assert sorted(copied) == ["Dockerfile", "Dockerfile.dockerignore", "docker-bake.json",
                               "shim/cross_build.py", "shim/hello.build-requires.txt",
-                              "shim/pinning.py", "shim/pins.txt", "shim/pip_for_target.py",
+                              "shim/origins.py", "shim/pinning.py", "shim/pins.txt",
+                              "shim/pip_for_target.py",
                               "shim/platforms.py", "shim/wheel_build.py", "shim/wheel_gate.py"]
 
 

@@ -48,8 +48,15 @@ def test_collect_one_platform(tmp_path: Path) -> None:
     write(exported, {EXT_ARM: b"abc", PURE: b"", "not-a-wheel.txt": b"x"})
     path = collect(exported, dest, [ARM])
     assert path == dest / MANIFEST
-    assert listing(dest) == [f"linux-arm-v7/{EXT_ARM}", f"linux-arm-v7/{PURE}", MANIFEST]
+    assert listing(dest) == ["linux-arm-v7.spdx.json", f"linux-arm-v7/{EXT_ARM}",
+                             f"linux-arm-v7/{PURE}", MANIFEST]
     assert not exported.exists()
+    # Beside the manifest, the platform's SBOM: exactly these wheels, by sha256.
+    doc = json.loads((dest / "linux-arm-v7.spdx.json").read_text(encoding="utf-8"))
+    assert [(p["name"], p["versionInfo"], p["checksums"][0]["checksumValue"])
+            for p in doc["packages"] if "versionInfo" in p] == [
+        ("tinyext", "0.1.0", ABC_SHA), ("tinypure", "1.0", EMPTY_SHA)]
+    assert doc["spdxVersion"] == "SPDX-2.3"
     expected = {"platforms": {ARM: {"directory": "linux-arm-v7", "wheels": [
         {"file": EXT_ARM, "name": "tinyext", "version": "0.1.0",
          "tags": ["cp313-cp313-linux_armv7l"], "sha256": ABC_SHA, "size": 3},
@@ -68,8 +75,9 @@ def test_collect_several_platforms(tmp_path: Path) -> None:
                      f"linux_arm_v7/{NUMPY_ARM}": b"hello\n", f"linux_arm_v7/{PURE}": b""})
     collect(exported, dest, [ARM, AMD])
     assert listing(tmp_path / "out") == [
-        f"api/linux-amd64/{EXT_AMD}", f"api/linux-amd64/{PURE}",
-        f"api/linux-arm-v7/{NUMPY_ARM}", f"api/linux-arm-v7/{PURE}",
+        "api/linux-amd64.spdx.json", f"api/linux-amd64/{EXT_AMD}", f"api/linux-amd64/{PURE}",
+        "api/linux-arm-v7.spdx.json", f"api/linux-arm-v7/{NUMPY_ARM}",
+        f"api/linux-arm-v7/{PURE}",
         f"api/{MANIFEST}",
     ]
     data = json.loads((dest / MANIFEST).read_text(encoding="utf-8"))
@@ -91,7 +99,8 @@ def test_collect_replaces_an_earlier_export(tmp_path: Path) -> None:
                  "linux-amd64/keep.txt": b"another platform"})
     write(exported, {EXT_ARM: b"abc"})
     collect(exported, dest, [ARM])
-    assert listing(dest) == ["linux-amd64/keep.txt", f"linux-arm-v7/{EXT_ARM}", MANIFEST]
+    assert listing(dest) == ["linux-amd64/keep.txt", "linux-arm-v7.spdx.json",
+                             f"linux-arm-v7/{EXT_ARM}", MANIFEST]
     assert list(json.loads((dest / MANIFEST).read_text(encoding="utf-8"))["platforms"]) == [ARM]
 
 

@@ -1,0 +1,1 @@
+# buildkit_slim/resources/origins.py, byte for byte
