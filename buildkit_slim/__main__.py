@@ -5,22 +5,23 @@ is imported with a handler in place, so a Ctrl-C at any moment is the one line a
 not a traceback. entry.console then installs the handlers the commands run with.
 """
 
-import signal
+import _signal  # type: ignore[import-not-found]  # CPython's own: no signal.py, enum to import
 import sys
 
 
 def _before_bslim(signum: int, frame: object) -> None:
     """Until entry.console has installed the real handlers: nothing to stop or clean yet."""
     try:
-        sys.stderr.write(f"error: interrupted ({signal.Signals(signum).name})\n")
+        name = "SIGINT" if signum == _signal.SIGINT else "SIGTERM"
+        sys.stderr.write(f"error: interrupted ({name})\n")
         sys.stderr.flush()
     finally:
         raise SystemExit(128 + signum)
 
 
-for _signal in (signal.SIGINT, signal.SIGTERM):
-    if signal.getsignal(_signal) != signal.SIG_IGN:
-        signal.signal(_signal, _before_bslim)
+for _signum in (_signal.SIGINT, _signal.SIGTERM):
+    if _signal.getsignal(_signum) != _signal.SIG_IGN:
+        _signal.signal(_signum, _before_bslim)
 
 from buildkit_slim.entry import console  # noqa: E402 - after the handlers, on purpose
 

@@ -318,15 +318,17 @@ def _remove_ours(stage: Path, wanted: Mapping[str, bytes], real: Path) -> None:
 
 
 def _is_generated_name(rel: str) -> bool:
-    """A name bslim writes in the output directory, or a temporary file of one (left by a
-    write that was killed, also by bslim versions that wrote in place)."""
-    from buildkit_slim.config import GENERATED_NAMES, SHIM_DIR, SHIM_FILE
+    """A name bslim writes in the output directory (the shim's context: each module, what it
+    pins, each target's lists), or a temporary file of one (left by a write that was killed,
+    also by bslim versions that wrote in place)."""
+    from buildkit_slim.config.read import GENERATED_NAMES, SHIM_DIR, SHIM_NAMES
 
-    if rel in GENERATED_NAMES or rel == f"{SHIM_DIR}/{SHIM_FILE}":
-        return True
     folder, _, name = rel.rpartition("/")
-    names = GENERATED_NAMES if not folder else (SHIM_FILE,) if folder == SHIM_DIR else ()
-    return name.endswith(".tmp") and any(name.startswith(f".{n}.") for n in names)
+    if name.startswith(".") and name.endswith(".tmp"):  # .<name>.<token>.tmp
+        name = name[1:].rsplit(".", 2)[0]
+    if not folder:
+        return name in GENERATED_NAMES
+    return folder == SHIM_DIR and SHIM_NAMES.fullmatch(name) is not None
 
 
 def _recover(real: Path) -> None:

@@ -260,7 +260,6 @@ def stop_children(signum: int, grace: float = GRACE_SECONDS) -> None:
     the parent, whose handler does nothing with it; the program exec'd never sees it). Only
     processes below this one are signalled: what bslim started, and their orphans, which come
     to it (`adopt_orphans`)."""
-    adopt_orphans()
     me = os.getpid()
     signalled: dict[int, tuple[str, str]] = {}  # pid -> (start time, name) when signalled
     killing = False

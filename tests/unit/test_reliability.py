@@ -28,6 +28,7 @@ from buildkit_slim.local_cache import clear_stale_local_caches, rotate_local_cac
 from buildkit_slim.plan import make_plan, select
 from buildkit_slim.render import GeneratedFile, render_all
 from buildkit_slim.request import BakeOptions, bake_request
+from buildkit_slim.resources import SHIM_MODULES
 from tests.unit.conftest import Tripwire, WriteProject
 from tests.unit.test_cli import Result, run
 
@@ -103,6 +104,24 @@ def test_interrupt_inside_a_class_being_created_exits_143_with_one_line(
     no_traceback(result)
     assert result.code == 143, (result.code, result.err)
     assert result.err.splitlines() == ["error: interrupted (SIGTERM)"], result.err
+
+
+def test_the_signal_handlers_work_imports_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """stop_children runs inside the signal handler, which can interrupt any import: one of
+    its own (ctypes, for the subreaper) then met the interrupted module half made, and bslim
+    ended in an ImportError traceback ('partially initialized module struct'), exit 1."""
+    imported: list[str] = []
+    real = __import__
+
+    def spy(name: str, *args: Any, **kwargs: Any) -> Any:
+        imported.append(name)
+        return real(name, *args, **kwargs)
+
+    monkeypatch.setattr(interrupts, "_processes", dict)  # no children: nothing is signalled
+    monkeypatch.setattr(interrupts._Adopting, "done", False)
+    monkeypatch.setattr("builtins.__import__", spy)
+    interrupts.stop_children(signal.SIGTERM, grace=0)
+    assert imported == []
 
 
 def test_interrupt_within_finds_the_cause_and_nothing_else() -> None:
@@ -634,6 +653,12 @@ def test_write_a_killed_writers_stage_directory_is_cleaned_up(
     (stage / "shim").mkdir(parents=True)
     (stage / "Dockerfile").write_text("half", encoding="utf-8")
     (stage / "shim" / ".pip_for_target.py.1234.tmp").write_text("half", encoding="utf-8")
+    # Killed after writing the whole shim context (each module, the lists, a temporary file):
+    # every name of it is bslim's (a leftover seen in tests/test_concurrency.py)
+    for name in (*SHIM_MODULES, "pins.txt", "hello.build-requires.txt",
+                 "hello.linux-armv7.lock.txt"):
+        (stage / "shim" / name).write_text("whole", encoding="utf-8")
+        (stage / "shim" / f".{name}.5678.tmp").write_text("half", encoding="utf-8")
     # A link of something carried over from the output directory.
     (stage / "docker-bake.json").hardlink_to(hello / "bake" / "docker-bake.json")
     (hello / "pyproject.toml").write_text(SLIM.replace("    ", "") + 'args = {A = "1"}\n',
