@@ -208,6 +208,7 @@ ORPHANING = """\
 import subprocess, sys, time
 from buildkit_slim import interrupts
 interrupts.install()
+interrupts.adopt_orphans()  # as bslim's docker module does before its first docker process
 try:
     # Like a docker CLI that starts its plugin just as the signal comes and dies of it: the
     # plugin is not there when bslim looks, and its parent is gone when it is.

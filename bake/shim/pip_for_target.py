@@ -403,35 +403,20 @@ def install(ns: argparse.Namespace, pip_args: list[str]) -> int:
     then copy what it wrote into `out`; what it deleted (an upgraded package) into `removed`.
     `--locked`: exactly the locked packages' wheels and the project's, each by its sha256,
     nothing resolved (pip --no-deps --require-hashes)."""
-    import tempfile
-
     sys.dont_write_bytecode = True  # no byte code of pip's own modules in `out`
     if ns.locked:
-        requirements = Path(tempfile.mkdtemp(prefix="bslim-")) / "pinned.txt"
-        if pinning.write_pinned(Path(ns.wheels), locked_entries(ns.locked), ns.project,
-                                requirements):
+        pinned = pinning.pinned_install(Path(ns.wheels), locked_entries(ns.locked), ns.project,
+                                        str(TARGET))
+        if pinned is None:
             return 1
-        print(f"bslim: installing for {TARGET}, pinned:\n{requirements.read_text()}", end="",
-              file=sys.stderr)
-        pip_args = [*pip_args, "--no-deps", "--require-hashes", "--requirement",
-                    str(requirements)]
+        pip_args = [*pip_args, *pinned]
     # Under the data path of this interpreter's preferred scheme (sysconfig's, which pip
     # follows on Python 3.10+): /usr/local on the python images, Debian's included.
     paths = sysconfig.get_paths(sysconfig.get_preferred_scheme("prefix"))
-    report = Path(tempfile.mkdtemp(prefix="bslim-")) / "report.json"
-
-    def pip_then_record() -> int:  # with --fetched: each wheel's origin, for the SBOM
-        status = run_pip(["install", *pip_args, "--report", str(report)])
-        if status == 0 and ns.fetched:
-            origins.record_origins(
-                json.loads(report.read_text()), {Path(paths["purelib"]), Path(paths["platlib"])},
-                Path(ns.fetched) / arg_pair(str(TARGET)), ns.project,
-                ns.cross_wheels and Path(ns.cross_wheels))
-        return status
-
-    return pinning.capture([Path(paths["data"])], Path(ns.out), Path(ns.removed),
-                           pip_then_record)
-
+    return pinning.capture([Path(paths["data"])], Path(ns.out), Path(ns.removed), origins.recorded(
+        lambda extra: run_pip(["install", *pip_args, *extra]), paths,
+        ns.fetched and Path(ns.fetched) / arg_pair(str(TARGET)), ns.project,
+        ns.cross_wheels and Path(ns.cross_wheels)))
 
 def main(args: list[str]) -> int:
     ns, rest = parse(args)

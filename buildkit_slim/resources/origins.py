@@ -13,6 +13,8 @@ import base64
 import hashlib
 import json
 import sys
+import tempfile
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +26,23 @@ except ImportError:
 
 ORIGIN_FILE = "bslim-origin.json"  # in each .dist-info bslim installed; read by sbom_scan.py
 
+
+def recorded(install: Callable[[list[str]], int], paths: Mapping[str, str],
+             fetched: Path | None, project: str | None,
+             cross_wheels: Path | None) -> Callable[[], int]:
+    """`install` (pip install, given more arguments), then, with `fetched` (the fetch's pass
+    directory for this platform), ORIGIN_FILE into each .dist-info it wrote."""
+    def run() -> int:
+        if fetched is None:
+            return install([])
+        report = Path(tempfile.mkdtemp(prefix="bslim-")) / "report.json"
+        status = install(["--report", str(report)])
+        if status == 0:
+            record_origins(json.loads(report.read_text()), {Path(paths["purelib"]),
+                           Path(paths["platlib"])}, fetched, project, cross_wheels)
+        return status
+
+    return run
 
 def origin_of(entry: dict[str, Any] | None, wheel: Path, *, project: bool, fetched: Path,
               cross_wheels: Path | None) -> tuple[str, str]:

@@ -116,6 +116,20 @@ def pin(wheels: Path, locked: dict[str, Locked], project: str | None,
     return "".join(lines), problems
 
 
+def pinned_install(wheels: Path, entries: dict[str, Locked], project: str | None,
+                   target: str) -> list[str] | None:
+    """pip's arguments for a locked install (exactly the locked packages' wheels and the
+    project's, each by its sha256, nothing resolved); None when a wheel is missing
+    (write_pinned has said which)."""
+    import tempfile
+
+    requirements = Path(tempfile.mkdtemp(prefix="bslim-")) / "pinned.txt"
+    if write_pinned(wheels, entries, project, requirements):
+        return None
+    print(f"bslim: installing for {target}, pinned:\n{requirements.read_text()}", end="",
+          file=sys.stderr)
+    return ["--no-deps", "--require-hashes", "--requirement", str(requirements)]
+
 def write_pinned(wheels: Path, locked: dict[str, Locked], project: str | None,
                  out: Path) -> int:
     """`pin`, names and versions compared as pip's packaging does, written to `out`; each
