@@ -1,7 +1,7 @@
-"""Apply a plan: the orchestration of `render`, `bake` (build, staging, export) and `plan`'s
+"""Apply a blueprint: the orchestration of `render`, `bake` (build, staging, export) and `plan`'s
 report, each one function the command line calls.
 
-The flow goes one way: config -> plan -> render -> apply -> docker (publish.py for a staging
+The flow goes one way: config -> blueprint -> render -> apply -> docker (publish.py for a staging
 push). This module turns the command line's choices into a bake request, writes the generated
 files, and runs the build; the local build cache around it is local_cache.py's.
 """
@@ -17,29 +17,30 @@ from pathlib import Path
 
 from buildkit_slim import config, files, labels, render, staging
 from buildkit_slim import reproducible as repro
+from buildkit_slim.blueprint import Blueprint, TargetBlueprint, select
 from buildkit_slim.docker import BakeRequest
 from buildkit_slim.errors import CheckFailed, UsageError
 from buildkit_slim.load import load as load_project
 from buildkit_slim.local_cache import local_cache_rotation
 from buildkit_slim.oci import check_tag
-from buildkit_slim.plan import Plan, TargetPlan, select
 from buildkit_slim.render.bake import DEFAULT_TAG
 from buildkit_slim.request import BakeOptions, bake_request, export_dir, parse_overrides, warnings
 
 
-def render_files(project_root: Path, plan: Plan, inputs: Path | None = None) -> list[str]:
+def render_files(project_root: Path, blueprint: Blueprint, inputs: Path | None = None) -> list[str]:
     """Write the generation into the output directory; with `inputs`, also the private copy
     the build reads (BakeOptions.inputs)."""
-    generated = render.render_all(plan)
+    generated = render.render_all(blueprint)
     if inputs is not None:
-        _write_inputs(plan, generated, inputs)
-    return files.write_generated(project_root, plan.output_dir, generated)
+        _write_inputs(blueprint, generated, inputs)
+    return files.write_generated(project_root, blueprint.output_dir, generated)
 
 
-def _write_inputs(plan: Plan, generated: Sequence[render.GeneratedFile], inputs: Path) -> None:
+def _write_inputs(blueprint: Blueprint, generated: Sequence[render.GeneratedFile],
+                  inputs: Path) -> None:
     """The private copy of a generation a build reads (BakeOptions.inputs)."""
     for f in generated:
-        path = inputs / f.path.removeprefix(plan.output_dir + "/")
+        path = inputs / f.path.removeprefix(blueprint.output_dir + "/")
         path.parent.mkdir(parents=True, exist_ok=True)
         files.write_file(path, f.text.encode(), mode=files.GENERATED_MODE)
 
@@ -53,7 +54,7 @@ def run_bake(request: BakeRequest, *, quiet: bool = False) -> None:
 
 # --- the commands' orchestration ---------------------------------------------------------------
 
-def load_plan(project: Path) -> Plan:
+def load_blueprint(project: Path) -> Blueprint:
     return load_project(project)[1]
 
 
@@ -61,7 +62,7 @@ def configuration(project: Path) -> list[str]:
     """`bslim config`: the resolved configuration per target, each value with its origin."""
     from buildkit_slim.config.reference import listing
 
-    cfg, _ = load_project(project)  # what the plan (and the lock) refuses is refused here too
+    cfg, _ = load_project(project)  # what the blueprint (and the lock) refuses is refused here too
     return listing(cfg)
 
 
@@ -71,10 +72,10 @@ def doctor(project: Path, *, builder: str | None, probe_bases: bool,
     from buildkit_slim import doctor as doctor_mod
 
     try:
-        the_plan: Plan | None = load_plan(project)
+        the_blueprint: Blueprint | None = load_blueprint(project)
     except UsageError:
-        the_plan = None  # no project here: check the machine only
-    checks = doctor_mod.run_checks(the_plan, builder=builder, probe_bases=probe_bases)
+        the_blueprint = None  # no project here: check the machine only
+    checks = doctor_mod.run_checks(the_blueprint, builder=builder, probe_bases=probe_bases)
     for line in doctor_mod.format_checks(checks):
         say(line)
     failed = [c.name for c in checks if c.status == "fail"]
@@ -85,17 +86,17 @@ def doctor(project: Path, *, builder: str | None, probe_bases: bool,
 def render_project(project: Path, *, check: bool = False, stdout: bool = False) -> list[str]:
     """`bslim render`: write the generation (or, with `check`, compare it; with `stdout`, give
     the bake JSON); the lines to print."""
-    the_plan = load_plan(project)
-    generated = render.render_all(the_plan)
+    the_blueprint = load_blueprint(project)
+    generated = render.render_all(the_blueprint)
     if stdout:
-        return next(f.text for f in generated if f.path == the_plan.bake_file).splitlines()
+        return next(f.text for f in generated if f.path == the_blueprint.bake_file).splitlines()
     if check:
-        stale = files.read_generated(project, the_plan.output_dir, generated)
+        stale = files.read_generated(project, the_blueprint.output_dir, generated)
         if stale:
             raise CheckFailed(f"generated files are stale: {', '.join(stale)}",
                               hint=f"run `bslim render --project {project}` and commit them")
         return [f"up to date: {', '.join(f.path for f in generated)}"]
-    written = files.write_generated(project, the_plan.output_dir, generated)
+    written = files.write_generated(project, the_blueprint.output_dir, generated)
     return [f"{'wrote' if f.path in written else 'unchanged'} {f.path}" for f in generated]
 
 
@@ -187,14 +188,14 @@ def build(targets: Sequence[str], platforms: Sequence[str], choices: BuildChoice
 
     _check_choices(choices)
     tag = _checked_tag(choices, env)
-    cfg, the_plan = load_project(choices.project)
+    cfg, the_blueprint = load_project(choices.project)
     epoch = reproducible_epoch(
         choices.project, cfg.reproducible if choices.reproducible is None
         else choices.reproducible, env, push=choices.push, load=choices.load, oci=choices.oci,
         export_wheels=choices.export_wheels is not None, warn=warn)
     if epoch is not None and choices.push and not choices.print_:
         check_rewrite_push(choices.builder, choices.staging_dir is not None)
-    chosen = select(the_plan, targets, platforms)
+    chosen = select(the_blueprint, targets, platforms)
     if choices.sbom is not None and (plain := [t.name for t in chosen.targets
                                                if t.fetch_stage is None]):
         raise UsageError(f"--sbom: {', '.join(plain)} installs with pip on the target "
@@ -228,8 +229,8 @@ def build(targets: Sequence[str], platforms: Sequence[str], choices: BuildChoice
             epoch=epoch.seconds if epoch else None, oci=choices.oci)
         for warning in warnings(chosen, env):
             warn(f"warning: {warning}")
-        request = bake_request(the_plan, chosen, options)
-        render_files(choices.project, the_plan, options.inputs)
+        request = bake_request(the_blueprint, chosen, options)
+        render_files(choices.project, the_blueprint, options.inputs)
         if choices.print_:
             return json.dumps(docker.bake_print(request), indent=2, sort_keys=True).splitlines()
         if choices.oci is not None:  # buildx 0.13 does not create an OCI tarball's directory
@@ -300,8 +301,8 @@ def plan_report(project: Path, *, targets: Sequence[str] = (), platforms: Sequen
     from buildkit_slim.platforms import native as native_platform
 
     check_paths(ca_bundle, netrc)
-    cfg, the_plan = load_project(project)
-    chosen = select(the_plan, list(targets), list(platforms))
+    cfg, the_blueprint = load_project(project)
+    chosen = select(the_blueprint, list(targets), list(platforms))
     native = native_platform(host.machine()) or ""
     from_lock = [t for t in chosen.targets if t.locked and wheels.lock_tells(t)]
     lines = [line for target in from_lock
@@ -314,8 +315,8 @@ def plan_report(project: Path, *, targets: Sequence[str] = (), platforms: Sequen
                               builder=builder, ca_bundle=ca_bundle, netrc=netrc,
                               report_dir=Path(tmp), inputs=Path(tmp) / "inputs",
                               progress="plain")
-        request = bake_request(the_plan, fetched, options)
-        _write_inputs(the_plan, render.render_all(the_plan), Path(tmp) / "inputs")
+        request = bake_request(the_blueprint, fetched, options)
+        _write_inputs(the_blueprint, render.render_all(the_blueprint), Path(tmp) / "inputs")
         run_bake(request, quiet=True)
         return lines + [line for target in fetched.targets
                         for line in wheels.plan_lines(export_dir(Path(tmp).resolve(),
@@ -349,21 +350,21 @@ def lock_bases(project: Path, *, mirror: str | None) -> list[str]:
     pins = bases.updated(bases.read_pins(project, cfg.output_dir) or bases.BasePins(), new,
                          keep=refs)
     # Every platform of every target must have its pin before anything is written.
-    _, the_plan = load_project(project, cfg, pins)
+    _, the_blueprint = load_project(project, cfg, pins)
     generated = [render.GeneratedFile(path=f"{cfg.output_dir}/{bases.PINS_FILE}",
                                       text=bases.render_pins(pins)),
-                 *render.render_all(the_plan)]
+                 *render.render_all(the_blueprint)]
     return lines + [f"wrote {name}" for name in
                     files.write_generated(project, cfg.output_dir, generated)]
 
 
 # --- after the builds: tags, merge, release ----------------------------------------------------
 
-def one_target(the_plan: Plan, name: str | None) -> TargetPlan:
-    if name is None and len(the_plan.targets) > 1:
+def one_target(the_blueprint: Blueprint, name: str | None) -> TargetBlueprint:
+    if name is None and len(the_blueprint.targets) > 1:
         raise UsageError("this project has several targets; name one ("
-                         + ", ".join(t.name for t in the_plan.targets) + ")")
-    return select(the_plan, [name] if name else [], []).targets[0]
+                         + ", ".join(t.name for t in the_blueprint.targets) + ")")
+    return select(the_blueprint, [name] if name else [], []).targets[0]
 
 
 def _env(env: Mapping[str, str], name: str) -> str | None:
@@ -377,7 +378,7 @@ def tag_lines(project: Path, target: str | None, *, version: str | None, ref: st
     """`bslim tags`: the tags (or `<image>:<tag>` references) for a version, ref and commit."""
     from buildkit_slim.tags import TagError, build_tags
 
-    cfg, the_plan = load_project(project)
+    cfg, the_blueprint = load_project(project)
     try:
         result, found = build_tags(
             project_version=cfg.project.version, version=version,
@@ -389,10 +390,10 @@ def tag_lines(project: Path, target: str | None, *, version: str | None, ref: st
     for warning in found:
         warn(f"warning: {warning}")
     if images:
-        image = one_target(the_plan, target).config.image
+        image = one_target(the_blueprint, target).config.image
         return [f"{image}:{tag}" for tag in result]
     if target is not None:
-        one_target(the_plan, target)  # a typo in the name is still an error
+        one_target(the_blueprint, target)  # a typo in the name is still an error
     return list(result)
 
 
@@ -402,20 +403,20 @@ def merge(project: Path, target: str | None, staging_dir: Path, *, tags: Sequenc
     from buildkit_slim import merge as merging
     from buildkit_slim import publish, refs
 
-    chosen = one_target(load_plan(project), target)
+    chosen = one_target(load_blueprint(project), target)
     final = refs.final_tags(chosen.config.image, tags, _env(env, "TAG") or DEFAULT_TAG)
     annotations = labels.index_annotations(
         chosen, revision=labels.check_revision(revision or _env(env, "GITHUB_SHA")),
         created=labels.created_from_epoch(_env(env, "SOURCE_DATE_EPOCH")))
-    merge_plan = merging.plan_merge(chosen, publish.read_staging_dir(staging_dir), tags=final,
-                                    annotations=annotations, staging_dir=str(staging_dir))
-    merged = publish.run_merge(merge_plan)
+    merge_steps = merging.merge_steps(chosen, publish.read_staging_dir(staging_dir), tags=final,
+                                      annotations=annotations, staging_dir=str(staging_dir))
+    merged = publish.run_merge(merge_steps)
     if merged.annotations_skipped:
         warn("warning: this buildx is older than 0.12: the index has no annotations")
-    for name in merge_plan.ignored:
+    for name in merge_steps.ignored:
         warn(f"note: ignored {name} (another target)")
-    return [*(f"{ref}@{merged.digest}" for ref in merge_plan.tags),
-            f"merged {chosen.name} ({', '.join(merge_plan.platforms)})"]
+    return [*(f"{ref}@{merged.digest}" for ref in merge_steps.tags),
+            f"merged {chosen.name} ({', '.join(merge_steps.platforms)})"]
 
 
 def release(project: Path, version: str, target: str | None, *, from_: str | None, force: bool,
@@ -424,8 +425,8 @@ def release(project: Path, version: str, target: str | None, *, from_: str | Non
     from buildkit_slim import publish
     from buildkit_slim.tags import TagError, release_tags
 
-    cfg, the_plan = load_project(project)
-    chosen = one_target(the_plan, target)
+    cfg, the_blueprint = load_project(project)
+    chosen = one_target(the_blueprint, target)
     try:
         released = release_tags(version, cfg.tags).version  # p1/v2.0.0 is 2.0.0
         done = publish.run_release(chosen, version=version, rules=cfg.tags, from_=from_,

@@ -1,4 +1,4 @@
-"""The `bslim` command line: thin Typer commands over config -> plan -> render -> apply."""
+"""The `bslim` command line: thin Typer commands over config -> blueprint -> render -> apply."""
 
 from __future__ import annotations
 
@@ -240,7 +240,7 @@ def matrix(
     from buildkit_slim import apply
     from buildkit_slim.matrix import matrix_line
 
-    print(matrix_line(apply.load_plan(project), targets or ()))
+    print(matrix_line(apply.load_blueprint(project), targets or ()))
 
 
 @app.command()

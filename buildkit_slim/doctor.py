@@ -8,8 +8,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from buildkit_slim.blueprint import Blueprint
 from buildkit_slim.errors import BslimError, EnvironmentProblem
-from buildkit_slim.plan import Plan
 from buildkit_slim.platforms import machine as machine_of
 from buildkit_slim.platforms import native as native_of
 
@@ -81,7 +81,7 @@ def arm_emulation(foreign: Sequence[str], builder_platforms: Sequence[str],
 
 
 def run_checks(
-    plan: Plan | None,
+    blueprint: Blueprint | None,
     *,
     builder: str | None,
     which: Callable[[str], str | None] = shutil.which,
@@ -124,22 +124,22 @@ def run_checks(
             fix="enable the containerd image store (daemon.json: "
                 "{\"features\": {\"containerd-snapshotter\": true}}) or "
                 "`docker buildx create --use --driver docker-container`"))
-    platforms = sorted({p for t in (plan.targets if plan else ()) for p in t.platforms})
+    platforms = sorted({p for t in (blueprint.targets if blueprint else ()) for p in t.platforms})
     native = native_of(host_platform.machine()) or ""
     foreign = [p for p in platforms if p not in (native, "linux/386")]
     if any(p.startswith("linux/arm/") for p in foreign):
         checks.append(arm_emulation(foreign, facts.platforms, binfmt))
-    if plan is not None and probe_bases:
-        checks.extend(_probe_bases(plan, builder))
+    if blueprint is not None and probe_bases:
+        checks.extend(_probe_bases(blueprint, builder))
     return checks
 
 
-def _probe_bases(plan: Plan, builder: str | None) -> list[Check]:
+def _probe_bases(blueprint: Blueprint, builder: str | None) -> list[Check]:
     from buildkit_slim import docker
 
     checks = []
     seen: set[tuple[str, str]] = set()
-    for target in plan.targets:
+    for target in blueprint.targets:
         if target.wheels_stage is None:
             continue
         for image in (target.config.builder_base, target.config.runtime_base):

@@ -11,8 +11,8 @@ from __future__ import annotations
 import re
 from datetime import datetime, timezone
 
+from buildkit_slim.blueprint import TargetBlueprint
 from buildkit_slim.errors import UsageError
-from buildkit_slim.plan import TargetPlan
 
 _REVISION_RE = re.compile(r"[0-9a-fA-F]{7,64}")
 OCI = "org.opencontainers.image."
@@ -53,7 +53,7 @@ def build_labels(target: str, *, revision: str | None, created: str | None) -> d
 
 
 def index_annotations(
-    target: TargetPlan, *, revision: str | None, created: str | None
+    target: TargetBlueprint, *, revision: str | None, created: str | None
 ) -> dict[str, str]:
     """The OCI labels of the target, plus revision and created, as index annotations."""
     values = {key: value for key, value in target.labels if key.startswith(OCI)}

@@ -14,13 +14,13 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
+from buildkit_slim.blueprint import Blueprint
 from buildkit_slim.cache import local_dirs
 from buildkit_slim.config import CACHE_MARKER
 from buildkit_slim.errors import UsageError
-from buildkit_slim.plan import Plan
 
 
-def _local_cache_dirs(chosen: Plan, project_root: Path) -> list[tuple[Path, Path]]:
+def _local_cache_dirs(chosen: Blueprint, project_root: Path) -> list[tuple[Path, Path]]:
     out = []
     for target in chosen.targets:
         dirs = local_dirs(target.config.cache, target=target.name,
@@ -105,7 +105,7 @@ def _refuse(path: Path, project_root: Path) -> UsageError:
                       "elsewhere")
 
 
-def clear_stale_local_caches(chosen: Plan, project_root: Path) -> None:
+def clear_stale_local_caches(chosen: Blueprint, project_root: Path) -> None:
     """A `.new` directory left by a failed build would be written into, and grow: start empty.
     Deletes only what `owned_cache` says bslim wrote, whoever calls it."""
     for _, new in _local_cache_dirs(chosen, project_root):
@@ -115,7 +115,8 @@ def clear_stale_local_caches(chosen: Plan, project_root: Path) -> None:
             shutil.rmtree(new)
 
 
-def rotate_local_caches(chosen: Plan, project_root: Path, *, export_cache: bool = True) -> None:
+def rotate_local_caches(chosen: Blueprint, project_root: Path, *,
+                        export_cache: bool = True) -> None:
     """type=local only grows: the build wrote a fresh directory; it replaces the old one.
     Marks and keeps only what BuildKit (or bslim) wrote; deletes only what `owned_cache` says
     bslim wrote, whoever calls it."""
@@ -138,7 +139,7 @@ def rotate_local_caches(chosen: Plan, project_root: Path, *, export_cache: bool 
 
 
 @contextlib.contextmanager
-def local_cache_rotation(chosen: Plan, project_root: Path, *,
+def local_cache_rotation(chosen: Blueprint, project_root: Path, *,
                          export_cache: bool = True) -> Iterator[None]:
     """Around a build that writes the local cache: a fresh `.new` before it, swapped in after
     it; a build that fails or is interrupted leaves no unfinished `.new` behind."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
-from buildkit_slim.plan import Plan, select
+from buildkit_slim.blueprint import Blueprint, select
 from buildkit_slim.platforms import pair as platform_pair
 
 DEFAULT_RUNNER = "ubuntu-24.04"
@@ -28,10 +28,11 @@ NATIVE_ON = {
 }
 
 
-def matrix(plan: Plan) -> dict[str, list[dict[str, object]]]:
-    """`strategy.matrix` for GitHub Actions: one entry per target and platform, in plan order."""
+def matrix(blueprint: Blueprint) -> dict[str, list[dict[str, object]]]:
+    """`strategy.matrix` for GitHub Actions: one entry per target and platform, in blueprint
+    order."""
     include: list[dict[str, object]] = []
-    for target in plan.targets:
+    for target in blueprint.targets:
         runners = dict(target.config.runners)
         for platform in target.platforms:
             labels = runners.get(platform, (DEFAULT_RUNNER,))
@@ -43,6 +44,6 @@ def matrix(plan: Plan) -> dict[str, list[dict[str, object]]]:
     return {"include": include}
 
 
-def matrix_line(plan: Plan, targets: Sequence[str] = ()) -> str:
+def matrix_line(blueprint: Blueprint, targets: Sequence[str] = ()) -> str:
     """`bslim matrix`: the matrix of the chosen targets (default all) as one JSON line."""
-    return json.dumps(matrix(select(plan, list(targets), [])), separators=(",", ":"))
+    return json.dumps(matrix(select(blueprint, list(targets), [])), separators=(",", ":"))

@@ -15,13 +15,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from buildkit_slim.blueprint import TargetBlueprint
 from buildkit_slim.errors import CheckFailed
-from buildkit_slim.plan import TargetPlan
 from buildkit_slim.staging import StagingRecord, parse_record, record_name
 
 
 @dataclass(frozen=True, kw_only=True)
-class MergePlan:
+class MergeSteps:
     target: str
     image: str
     sources: tuple[str, ...]  # <image>@<digest>, in the target's platform order
@@ -31,14 +31,14 @@ class MergePlan:
     ignored: tuple[str, ...]  # record files of other targets
 
 
-def plan_merge(
-    target: TargetPlan,
+def merge_steps(
+    target: TargetBlueprint,
     files: Sequence[tuple[str, str]],
     *,
     tags: Sequence[str],
     annotations: Mapping[str, str],
     staging_dir: str,
-) -> MergePlan:
+) -> MergeSteps:
     """Check every record in the staging directory against the target; refuse with every reason.
 
     `files` are (file name, contents) of the directory's *.json files.
@@ -88,6 +88,6 @@ def plan_merge(
             problems[0] if len(problems) == 1 else f"{len(problems)} problems"),
             detail=None if len(problems) == 1 else "\n".join(f"  - {p}" for p in problems),
             hint="nothing was pushed; stage the missing platforms or clear the staging directory")
-    return MergePlan(target=target.name, image=image, sources=tuple(sources),
-                     platforms=tuple(target.config.platforms), tags=tuple(tags),
-                     annotations=tuple(sorted(annotations.items())), ignored=tuple(ignored))
+    return MergeSteps(target=target.name, image=image, sources=tuple(sources),
+                      platforms=tuple(target.config.platforms), tags=tuple(tags),
+                      annotations=tuple(sorted(annotations.items())), ignored=tuple(ignored))

@@ -1,4 +1,4 @@
-"""Carry out the plans of staging.py, merge.py and release.py: push one platform for a later
+"""Carry out the steps of staging.py, merge.py and release.py: push one platform for a later
 merge, merge the staged platforms, release.
 
 The decisions are made in those modules from plain data; this module only fetches that data from
@@ -13,10 +13,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from buildkit_slim import docker, files, labels, release, staging
+from buildkit_slim.blueprint import TargetBlueprint
 from buildkit_slim.docker import BakeRequest
 from buildkit_slim.errors import CheckFailed, UsageError
-from buildkit_slim.merge import MergePlan
-from buildkit_slim.plan import TargetPlan
+from buildkit_slim.merge import MergeSteps
 from buildkit_slim.remote import RemoteImage, check_index, remote_image
 from buildkit_slim.tags import TagRules
 
@@ -81,7 +81,7 @@ class Merged:
     annotations_skipped: bool
 
 
-def run_merge(merge: MergePlan) -> Merged:
+def run_merge(merge: MergeSteps) -> Merged:
     annotations = dict(merge.annotations)
     skipped = bool(annotations) and not labels.supports_annotations(docker.buildx_version())
     docker.imagetools_create(merge.sources, merge.tags, {} if skipped else annotations)
@@ -101,16 +101,16 @@ def current_digests(refs: Sequence[str]) -> Mapping[str, str | None]:
     return out
 
 
-def run_release(target: TargetPlan, *, version: str, rules: TagRules, from_: str | None,
-                force: bool) -> release.ReleasePlan:
+def run_release(target: TargetBlueprint, *, version: str, rules: TagRules, from_: str | None,
+                force: bool) -> release.ReleaseSteps:
     """Check every precondition against the registry, copy, then verify the copy."""
     image = target.config.image
     immutable, tags = release.release_tags(image, version, rules)
     source_ref = release.resolve_from(image, from_, rules)
-    the_plan = release.plan_release(
+    steps = release.release_steps(
         target, immutable=immutable, tags=tags, source_ref=source_ref,
         source=remote(source_ref), current=current_digests(tags), force=force)
-    if the_plan.to_write:
-        docker.imagetools_create([the_plan.source], the_plan.to_write)
-    release.verify_release(the_plan, current_digests(tags))
-    return the_plan
+    if steps.to_write:
+        docker.imagetools_create([steps.source], steps.to_write)
+    release.verify_release(steps, current_digests(tags))
+    return steps

@@ -20,14 +20,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from buildkit_slim import tags as tagging
+from buildkit_slim.blueprint import TargetBlueprint
 from buildkit_slim.errors import CheckFailed, UsageError
-from buildkit_slim.plan import TargetPlan
 from buildkit_slim.refs import DIGEST_RE, OWN_REPO, tag_on
 from buildkit_slim.remote import RemoteImage, check_index
 
 
 @dataclass(frozen=True, kw_only=True)
-class ReleasePlan:
+class ReleaseSteps:
     target: str
     source: str  # <image>@<digest>: what is copied
     digest: str
@@ -66,8 +66,8 @@ def resolve_from(image: str, given: str | None, rules: tagging.TagRules) -> str:
     return given
 
 
-def plan_release(
-    target: TargetPlan,
+def release_steps(
+    target: TargetBlueprint,
     *,
     immutable: Sequence[str],
     tags: Sequence[str],
@@ -75,7 +75,7 @@ def plan_release(
     source: RemoteImage | None,
     current: Mapping[str, str | None],
     force: bool,
-) -> ReleasePlan:
+) -> ReleaseSteps:
     """Every precondition of a release, from what the registry said (`current`: tag -> digest,
     None where the tag does not exist)."""
     problems = check_index(source_ref, source, target.config.platforms)
@@ -94,7 +94,7 @@ def plan_release(
         raise CheckFailed(
             f"{listed}, not at {source.digest} ({source_ref}); version tags are immutable",
             hint="release a new version, or pass --force to move the tag anyway")
-    return ReleasePlan(
+    return ReleaseSteps(
         target=target.name, source=f"{target.config.image}@{source.digest}",
         digest=source.digest, tags=tuple(tags), immutable=tuple(immutable),
         to_write=tuple(t for t in tags if current.get(t) != source.digest),
@@ -102,12 +102,12 @@ def plan_release(
     )
 
 
-def verify_release(plan: ReleasePlan, after: Mapping[str, str | None]) -> None:
+def verify_release(steps: ReleaseSteps, after: Mapping[str, str | None]) -> None:
     """After the copy: every tag must be the source's digest, byte for byte (a carbon copy)."""
-    wrong = [f"{tag} -> {after.get(tag) or 'missing'}" for tag in plan.tags
-             if after.get(tag) != plan.digest]
+    wrong = [f"{tag} -> {after.get(tag) or 'missing'}" for tag in steps.tags
+             if after.get(tag) != steps.digest]
     if wrong:
         raise CheckFailed(f"after the release, {len(wrong)} tag(s) do not point at "
-                          f"{plan.digest}: {'; '.join(wrong)}",
+                          f"{steps.digest}: {'; '.join(wrong)}",
                           hint="the registry rewrote the index; check it with "
                                "`docker buildx imagetools inspect`")

@@ -14,11 +14,11 @@ from pathlib import Path
 from typing import Any
 
 from buildkit_slim import reproducible as repro
+from buildkit_slim.blueprint import SHIM_CONTEXT, WHEELS_SUFFIX, Blueprint, TargetBlueprint
 from buildkit_slim.cache import cache_refs, gha_warning, local_dirs
 from buildkit_slim.docker import BakeRequest
 from buildkit_slim.errors import UsageError
 from buildkit_slim.local_cache import readable_cache
-from buildkit_slim.plan import SHIM_CONTEXT, WHEELS_SUFFIX, Plan, TargetPlan
 from buildkit_slim.render.bake import escape_hcl
 
 EXPORT_SUFFIX = "-export-wheels"
@@ -65,8 +65,8 @@ class BakeOptions:
 
 
 def bake_request(
-    full: Plan,
-    chosen: Plan,
+    full: Blueprint,
+    chosen: Blueprint,
     options: BakeOptions,
     *,
     exists: Callable[[Path], bool] | None = None,
@@ -168,7 +168,7 @@ def bake_request(
     )
 
 
-def _read_inputs(full: Plan, inputs: Path, override: dict[str, dict[str, Any]]
+def _read_inputs(full: Blueprint, inputs: Path, override: dict[str, dict[str, Any]]
                  ) -> tuple[str, ...]:
     """Point every target at the private copy of the generation: the Dockerfile (with its
     .dockerignore beside it) and the shim's context; returns the bake file to read."""
@@ -203,7 +203,7 @@ def export_dir(dest: Path, target: str) -> Path:
     return dest / f".bslim-export-{target}"
 
 
-def _cache_override(target: TargetPlan, options: BakeOptions, subset: bool,
+def _cache_override(target: TargetBlueprint, options: BakeOptions, subset: bool,
                     exists: Callable[[Path], bool]) -> dict[str, Any]:
     cache = target.config.cache
     if not cache.enabled:
@@ -227,6 +227,6 @@ def _cache_override(target: TargetPlan, options: BakeOptions, subset: bool,
     return body
 
 
-def warnings(plan: Plan, env: Mapping[str, str]) -> list[str]:
-    message = gha_warning(env, [t.config.cache for t in plan.targets])
+def warnings(blueprint: Blueprint, env: Mapping[str, str]) -> list[str]:
+    message = gha_warning(env, [t.config.cache for t in blueprint.targets])
     return [message] if message else []

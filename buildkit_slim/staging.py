@@ -19,9 +19,9 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from buildkit_slim.blueprint import Blueprint, TargetBlueprint
 from buildkit_slim.config import REPOSITORY_RE
 from buildkit_slim.errors import CheckFailed, UsageError
-from buildkit_slim.plan import Plan, TargetPlan
 from buildkit_slim.platforms import pair as platform_pair
 from buildkit_slim.refs import DIGEST_RE
 from buildkit_slim.reproducible import REWRITE
@@ -32,7 +32,7 @@ MODES = ("digest", "tag")
 
 
 @dataclass(frozen=True, kw_only=True)
-class StagingPlan:
+class StagingSteps:
     target: str
     image: str
     platform: str
@@ -43,8 +43,8 @@ class StagingPlan:
     record_name: str
 
 
-def staging_choice(chosen: Plan, *, push: bool, export_wheels: bool,
-                   print_: bool) -> tuple[TargetPlan, str]:
+def staging_choice(chosen: Blueprint, *, push: bool, export_wheels: bool,
+                   print_: bool) -> tuple[TargetBlueprint, str]:
     """The one target and one platform `bake --staging` builds, or a usage error saying why not."""
     if not push:
         raise UsageError("--staging needs --push: the merge job reads the staged image from the "
@@ -69,20 +69,20 @@ class Staging:
     and how it is pushed by a builder that pushes by digest or by the `docker` driver (which
     cannot: under a staging tag, or why that tag is not valid)."""
 
-    by_digest: StagingPlan
-    by_tag: StagingPlan | UsageError
+    by_digest: StagingSteps
+    by_tag: StagingSteps | UsageError
 
 
-def prepare(chosen: Plan, *, push: bool, export_wheels: bool, print_: bool,
+def prepare(chosen: Blueprint, *, push: bool, export_wheels: bool, print_: bool,
             tag: str, reproducible: bool = False) -> Staging:
     """`reproducible`: the push by digest rewrites timestamps (`bake --reproducible`)."""
     target, platform = staging_choice(chosen, push=push, export_wheels=export_wheels,
                                       print_=print_)
-    by_digest = plan_staging(target, platform, tag=tag, by_digest=True,
-                             reproducible=reproducible)
+    by_digest = staging_steps(target, platform, tag=tag, by_digest=True,
+                              reproducible=reproducible)
     try:
-        by_tag: StagingPlan | UsageError = plan_staging(target, platform, tag=tag,
-                                                        by_digest=False)
+        by_tag: StagingSteps | UsageError = staging_steps(target, platform, tag=tag,
+                                                          by_digest=False)
     except UsageError as exc:
         by_tag = exc
     return Staging(by_digest=by_digest, by_tag=by_tag)
@@ -100,8 +100,8 @@ def staging_tag(tag: str, platform: str) -> str:
     return staged
 
 
-def plan_staging(target: TargetPlan, platform: str, *, tag: str, by_digest: bool,
-                 reproducible: bool = False) -> StagingPlan:
+def staging_steps(target: TargetBlueprint, platform: str, *, tag: str, by_digest: bool,
+                  reproducible: bool = False) -> StagingSteps:
     """How one platform of `target` is pushed for a later merge."""
     if platform not in target.config.platforms:
         raise UsageError(f"--platform: {platform!r} is not a platform of target {target.name!r} "
@@ -110,14 +110,14 @@ def plan_staging(target: TargetPlan, platform: str, *, tag: str, by_digest: bool
     if by_digest:
         output = f"type=image,name={image},push-by-digest=true,name-canonical=true,push=true" + (
             f",{REWRITE}" if reproducible else "")
-        return StagingPlan(
+        return StagingSteps(
             target=name, image=image, platform=platform, mode="digest",
             # An empty tags list would fall back to the bake file's: clear it explicitly.
             overrides=((f"{name}.output", output), (f"{name}.tags", "")),
             push=False, staging_ref=None, record_name=record_name(name, platform),
         )
     ref = f"{image}:{staging_tag(tag, platform)}"
-    return StagingPlan(
+    return StagingSteps(
         target=name, image=image, platform=platform, mode="tag",
         overrides=((f"{name}.tags", ref),), push=True, staging_ref=ref,
         record_name=record_name(name, platform),
@@ -152,7 +152,7 @@ class StagingRecord:
         return f"{self.image}@{self.digest}"
 
 
-def staging_record(stage: StagingPlan, digest: str) -> StagingRecord:
+def staging_record(stage: StagingSteps, digest: str) -> StagingRecord:
     return StagingRecord(image=stage.image, target=stage.target, platform=stage.platform,
                          digest=digest, ref=stage.staging_ref or f"{stage.image}@{digest}",
                          mode=stage.mode)
@@ -191,7 +191,7 @@ def parse_record(name: str, text: str) -> StagingRecord:
     return StagingRecord(**fields)
 
 
-def finish(stage: StagingPlan, metadata: str) -> tuple[StagingRecord, str]:
+def finish(stage: StagingSteps, metadata: str) -> tuple[StagingRecord, str]:
     """The record of a pushed platform, from buildx's --metadata-file, and its file's text."""
     record = staging_record(stage, digest_from_metadata(metadata, stage.target))
     return record, render_record(record)

@@ -11,7 +11,7 @@ from pathlib import Path
 from packaging.utils import parse_wheel_filename
 
 from buildkit_slim import sbom
-from buildkit_slim.plan import TargetPlan
+from buildkit_slim.blueprint import TargetBlueprint
 from buildkit_slim.platforms import export_dir, pair
 
 MANIFEST = "manifest.json"
@@ -132,14 +132,14 @@ def plan_lines(exported: Path, platforms: Sequence[str], native: str,
     return lines
 
 
-def lock_tells(target: TargetPlan) -> bool:
+def lock_tells(target: TargetBlueprint) -> bool:
     """Whether the lock alone says what each platform installs and how (uv.lock and
     pylock.toml name their files; a requirements file only hashes, which pip matches at
     build time)."""
     return all(p.how != "pip" for _, locked in target.locked for p in locked.packages)
 
 
-def locked_plan_lines(target: TargetPlan, native: str, version: str | None) -> list[str]:
+def locked_plan_lines(target: TargetBlueprint, native: str, version: str | None) -> list[str]:
     """`bslim plan` for a locked target, from the lock alone: each platform's locked
     versions, which come as wheels and which compile from their sdists (the project itself is
     built from its source)."""

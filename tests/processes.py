@@ -185,13 +185,13 @@ VARIANTS = {"a": PROJECT + 'args = { ALPHA = "1" }\n', "b": PROJECT + 'args = { 
 
 def generation(variant: str, scratch: Path) -> dict[str, bytes]:
     """What `bslim render` writes for a variant, rendered in this process."""
+    from buildkit_slim.blueprint import make_blueprint
     from buildkit_slim.config import load
-    from buildkit_slim.plan import make_plan
     from buildkit_slim.render import render_all
 
     scratch.mkdir(parents=True, exist_ok=True)
     (scratch / "pyproject.toml").write_text(VARIANTS[variant], encoding="utf-8")
-    return {f.path: f.text.encode() for f in render_all(make_plan(load(scratch)))}
+    return {f.path: f.text.encode() for f in render_all(make_blueprint(load(scratch)))}
 
 
 def set_variant(root: Path, variant: str) -> None:

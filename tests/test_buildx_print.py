@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from buildkit_slim.apply import render_files
-from buildkit_slim.load import load as load_plan
+from buildkit_slim.load import load as load_blueprint
 from buildkit_slim.render.bake import escape_hcl
 from tests.unit.regen_golden import EXPECTED, cases
 
@@ -81,16 +81,16 @@ def printed_escaped(buildx: None, tmp_path_factory: pytest.TempPathFactory) -> b
 def test_buildx_accepts_the_golden_bake_file(case: Path, tag: str | None, tmp_path: Path,
                                             printed_escaped: bool) -> None:
     root = materialize(case, tmp_path / case.name)
-    plan = load_plan(root)[1]
-    resolved = bake_print(root, plan.bake_file, tag)
+    blueprint = load_blueprint(root)[1]
+    resolved = bake_print(root, blueprint.bake_file, tag)
 
     # publish-wheels adds `<target>-wheels` (the wheel image) beside its target (newer buildx
     # print a group's targets sorted, older ones as written).
-    names = [n for t in plan.targets
+    names = [n for t in blueprint.targets
              for n in (t.name, *([f"{t.name}-wheels"] if t.config.publish_wheels else []))]
     assert sorted(resolved["group"]["default"]["targets"]) == sorted(names)
     assert sorted(resolved["target"]) == sorted(names)
-    for target in plan.targets:
+    for target in blueprint.targets:
         body = resolved["target"][target.name]
         assert body["platforms"] == list(target.platforms)
         assert body["tags"] == [f"{target.config.image}:{tag or 'dev'}"]
@@ -108,9 +108,9 @@ def test_buildx_accepts_the_golden_bake_file(case: Path, tag: str | None, tmp_pa
 def test_buildx_accepts_the_committed_bake_files(project: Path) -> None:
     # The repo's own bake/ and the example's are kept current by their own tests; here buildx
     # reads them where they are, as `bslim bake` would.
-    plan = load_plan(project)[1]
-    resolved = bake_print(project, plan.bake_file, None)
-    assert sorted(resolved["target"]) == sorted(t.name for t in plan.targets)
+    blueprint = load_blueprint(project)[1]
+    resolved = bake_print(project, blueprint.bake_file, None)
+    assert sorted(resolved["target"]) == sorted(t.name for t in blueprint.targets)
 
 
 # Target names at the edges of bslim's rule (a letter first, then letters, digits, '_', '-';
@@ -133,19 +133,19 @@ def edge_name_project(root: Path) -> Path:
         'platforms = ["linux/amd64"]\n' + tables, encoding="utf-8")
     (root / "hello").mkdir(exist_ok=True)
     (root / "hello" / "__init__.py").write_text("def main() -> None: ...\n", encoding="utf-8")
-    render_files(root, load_plan(root)[1])
+    render_files(root, load_blueprint(root)[1])
     return root
 
 
 @pytest.mark.usefixtures("buildx")
 def test_buildx_accepts_the_edge_target_names(tmp_path: Path) -> None:
     root = edge_name_project(tmp_path / "names")
-    plan = load_plan(root)[1]
-    resolved = bake_print(root, plan.bake_file, None)
+    blueprint = load_blueprint(root)[1]
+    resolved = bake_print(root, blueprint.bake_file, None)
     expected = [*EDGE_NAMES, "default-wheels"]
     assert sorted(resolved["group"]["default"]["targets"]) == sorted(expected)
     assert sorted(resolved["target"]) == sorted(expected)
-    for target in plan.targets:
+    for target in blueprint.targets:
         body = resolved["target"][target.name]
         assert body["target"] == target.runtime_stage == f"{target.name.lower()}-runtime"
         assert sorted(body.get("contexts", {})) == sorted(

@@ -42,7 +42,7 @@ TARGET_NAME_RULE = (
     "a target name is a letter, then letters and digits, which one '_', two '_' or a run of "
     f"'-' may separate, at most {TARGET_NAME_MAX} characters (it begins Dockerfile stage "
     "names, which BuildKit requires to start with a letter and reads as image names)")
-# Bake targets bslim adds beside a target: its wheel image (publish-wheels; plan.WHEELS_SUFFIX)
+# Bake targets bslim adds beside a target: its wheel image (publish-wheels; blueprint.WHEELS_SUFFIX)
 # and, per run, `bake --export-wheels` and `bslim plan` (apply.EXPORT_SUFFIX, PLAN_SUFFIX).
 DERIVED_TARGETS = (("-wheels", "its wheel image, publish-wheels"),
                    ("-export-wheels", "bake --export-wheels"), ("-plan", "bslim plan"))

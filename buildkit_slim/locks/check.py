@@ -172,7 +172,7 @@ def check_lock(lock: Lock, environments: Sequence[TargetEnvironment], *, project
                extras: Sequence[str] = (), wanted: Sequence[str] = ()
                ) -> dict[str, PlatformLock]:
     """Each platform's packages, or a LockError with every problem of the lock at once.
-    `wanted`: the project's requirements with the chosen extras (plan.dependencies)."""
+    `wanted`: the project's requirements with the chosen extras (blueprint.dependencies)."""
     problems = check_roots(lock, project=project, dependencies=dependencies,
                             optional=optional, extras=extras)
     if lock.extras is not None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from buildkit_slim.blueprint import SHIM_CONTEXT, WHEELS_SUFFIX, Blueprint, TargetBlueprint
 from buildkit_slim.cache import cache_refs
-from buildkit_slim.plan import SHIM_CONTEXT, WHEELS_SUFFIX, Plan, TargetPlan
 
 TAG_VARIABLE = "TAG"
 DEFAULT_TAG = "dev"
@@ -17,7 +17,7 @@ def escape_hcl(value: str) -> str:
     return value.replace("${", "$${").replace("%{", "%%{")
 
 
-def bake_target(target: TargetPlan) -> dict[str, Any]:
+def bake_target(target: TargetBlueprint) -> dict[str, Any]:
     body: dict[str, Any] = {
         "context": ".",
         "dockerfile": escape_hcl(target.dockerfile),  # a project path may hold `%{`
@@ -45,7 +45,7 @@ def bake_target(target: TargetPlan) -> dict[str, Any]:
     return body
 
 
-def wheels_target(target: TargetPlan) -> dict[str, Any]:
+def wheels_target(target: TargetBlueprint) -> dict[str, Any]:
     """`<image>-wheels:<tag>`: a FROM scratch image of the wheels, for derived images."""
     body = bake_target(target)
     body["target"] = target.wheelhouse_stage
@@ -56,9 +56,9 @@ def wheels_target(target: TargetPlan) -> dict[str, Any]:
     return body
 
 
-def bake_definition(plan: Plan) -> dict[str, Any]:
+def bake_definition(blueprint: Blueprint) -> dict[str, Any]:
     targets: dict[str, Any] = {}
-    for target in plan.targets:
+    for target in blueprint.targets:
         targets[target.name] = bake_target(target)
         if target.config.publish_wheels and target.wheelhouse_stage:
             targets[target.name + WHEELS_SUFFIX] = wheels_target(target)
@@ -69,5 +69,6 @@ def bake_definition(plan: Plan) -> dict[str, Any]:
     }
 
 
-def render_bake(plan: Plan) -> str:
-    return json.dumps(bake_definition(plan), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+def render_bake(blueprint: Blueprint) -> str:
+    return json.dumps(bake_definition(blueprint), indent=2, sort_keys=True,
+                      ensure_ascii=False) + "\n"

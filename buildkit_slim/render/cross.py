@@ -1,4 +1,4 @@
-"""The cross stages of a fast-wheels target (plan.CROSS_STAGES): what each role runs.
+"""The cross stages of a fast-wheels target (blueprint.CROSS_STAGES): what each role runs.
 
   target-root  the target's builder with apt-build (emulated for a foreign platform), asked
                once for what a cross build needs (wheel_gate.py facts); `compile` starts here.

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from importlib import resources
 
-from buildkit_slim.plan import TargetPlan
+from buildkit_slim.blueprint import TargetBlueprint
 from buildkit_slim.resources import PINS_FILE, SHIM_FILE, SHIM_MODULES
 from buildkit_slim.resources.pip_for_target import PINS
 
@@ -19,7 +19,7 @@ PLATFORMS_FILE, BUILD_FILE, PINNING_FILE, CROSS_FILE, GATE_FILE, ORIGINS_FILE = 
 REPRODUCIBLE_ARG = "ARG BSLIM_REPRODUCIBLE"
 
 
-def shim_files(target: TargetPlan) -> dict[str, str]:
+def shim_files(target: TargetBlueprint) -> dict[str, str]:
     """What the named context bslim-shim holds for `target` (file name -> text): the shim and
     its modules, what it pins (by hash), the dependencies and build requirements, and with a
     lock each platform's locked requirements (one file each: a platform's files and hashes)."""

@@ -23,8 +23,8 @@ from pathlib import Path
 import pytest
 
 from buildkit_slim.apply import render_files
+from buildkit_slim.blueprint import make_blueprint
 from buildkit_slim.config import load
-from buildkit_slim.plan import make_plan
 from tests.e2e.conftest import bslim, make_project
 from tests.test_buildx_print import edge_name_project
 
@@ -66,7 +66,7 @@ def test_buildkit_refuses_the_names_bslim_refuses(engine: None, tmp_path: Path,
     # Past config's rule (which refuses these names): what BuildKit says of the stages.
     forced = replace(config, targets=tuple(
         replace(t, name=n) for t, n in zip(config.targets, names, strict=False)))
-    render_files(root, make_plan(forced))
+    render_files(root, make_blueprint(forced))
     err = parse(root)
     assert said in err, err[-2000:]
     assert "could not be found" not in err, err[-2000:]
@@ -91,7 +91,7 @@ def test_a_named_context_must_be_lowercase(engine: None, tmp_path: Path, name: s
         assert result.returncode != 0
         assert "must be lowercase" in result.stderr, result.stderr[-2000:]
     root = edge_name_project(tmp_path / "names")
-    contexts = [c for t in make_plan(load(root)).targets for c, _ in t.contexts]
+    contexts = [c for t in make_blueprint(load(root)).targets for c, _ in t.contexts]
     assert contexts == [c.lower() for c in contexts] and "api-wheels-from-0" in contexts
 
 

@@ -49,7 +49,7 @@ def test_only_the_c_extension_is_compiled_for_the_target(pushed: Pushed) -> None
 def test_plan_reports_what_each_platform_compiles(
     engine: None, app_project: Path, ca_bundle: tuple[Path, str], tmp_path: Path
 ) -> None:
-    # A copy without bake/: plan builds from a private copy of the generation and writes
+    # A copy without bake/: `bslim plan` builds from a private copy of the generation and writes
     # nothing into the project (the copy's content is the same, so the cache still serves).
     project = tmp_path / "app"
     shutil.copytree(app_project, project, ignore=shutil.ignore_patterns("bake"))

@@ -37,8 +37,8 @@ def locked_project(root: Path, *, slim: str = "") -> Path:
 
 def expected(root: Path) -> dict[str, set[str]]:
     """Per platform, `name==version` of what bslim selected from the lock, and the project."""
-    _, the_plan = load(root)
-    (target,) = the_plan.targets
+    _, the_blueprint = load(root)
+    (target,) = the_blueprint.targets
     return {platform: {f"{p.name}=={p.version}" for p in locked.packages} | {"lockapp==0.1.0"}
             for platform, locked in target.locked}
 

@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 
+from buildkit_slim.blueprint import Blueprint, make_blueprint, select
 from buildkit_slim.config import load
 from buildkit_slim.docker import BakeRequest
 from buildkit_slim.errors import UsageError
 from buildkit_slim.local_cache import clear_stale_local_caches, rotate_local_caches
-from buildkit_slim.plan import Plan, make_plan, select
 from buildkit_slim.request import BakeOptions, bake_request, parse_overrides, warnings
 from tests.unit.conftest import WriteProject
 
@@ -49,11 +49,11 @@ NO_STAGE = "target {!r} has no such stage (its own Dockerfile, or fast-wheels = 
 FS = {"BUILDX_BAKE_ENTITLEMENTS_FS": "0"}
 
 
-def plans(write_project: WriteProject, slim: str, targets: Collection[str] = (),
-          platforms: Collection[str] = (), files: dict[str, str] | None = None,
-          ) -> tuple[Path, Plan, Plan]:
+def blueprints(write_project: WriteProject, slim: str, targets: Collection[str] = (),
+               platforms: Collection[str] = (), files: dict[str, str] | None = None,
+               ) -> tuple[Path, Blueprint, Blueprint]:
     root = write_project(PROJECT + slim, files)
-    full = make_plan(load(root))
+    full = make_blueprint(load(root))
     return root, full, select(full, list(targets), list(platforms))
 
 
@@ -66,7 +66,7 @@ def existing(root: Path, dirs: Collection[str]) -> Callable[[Path], bool]:
 def request_of(write_project: WriteProject, slim: str, *, targets: Collection[str] = (),
                platforms: Collection[str] = (), dirs: Collection[str] = (),
                files: dict[str, str] | None = None, **options: Any) -> BakeRequest:
-    root, full, chosen = plans(write_project, slim, targets, platforms, files)
+    root, full, chosen = blueprints(write_project, slim, targets, platforms, files)
     return bake_request(full, chosen, BakeOptions(project_root=root, platforms=tuple(platforms),
                                                   **options), exists=existing(root, dirs))
 
@@ -187,7 +187,7 @@ def test_platforms_and_cache(write_project: WriteProject, slim: str, platforms: 
 
 def test_the_local_cache_is_looked_up_in_the_project(write_project: WriteProject,
                                                      tmp_path: Path) -> None:
-    root, full, chosen = plans(write_project, LOCAL, platforms=[ARM])
+    root, full, chosen = blueprints(write_project, LOCAL, platforms=[ARM])
     asked: list[Path] = []
 
     def exists(path: Path) -> bool:
@@ -222,8 +222,8 @@ def test_no_two_runs_write_one_cache_location(write_project: WriteProject) -> No
     """What reaches buildx: every `--platform` choice of a target (a CI matrix next to a whole
     build) writes its own places, the publish-wheels target none."""
     platforms = (AMD, ARM, "linux/arm64")
-    root, full, _ = plans(write_project, PUBLISH + 'platforms = ["linux/amd64", "linux/arm/v7", '
-                          '"linux/arm64"]\n' + BOTH_CACHES)
+    root, full, _ = blueprints(write_project, PUBLISH + 'platforms = ["linux/amd64", '
+                               '"linux/arm/v7", "linux/arm64"]\n' + BOTH_CACHES)
     writers: dict[str, tuple[str, ...]] = {}
     for size in range(1, len(platforms) + 1):
         for chosen in itertools.combinations(platforms, size):
@@ -435,7 +435,7 @@ def test_an_outside_metadata_file_needs_no_entitlement(
 
 @pytest.mark.parametrize(("slim", "count"), [(GHA, 1), (REGISTRY, 0)])
 def test_warnings(write_project: WriteProject, slim: str, count: int) -> None:
-    _, full, _ = plans(write_project, slim)
+    _, full, _ = blueprints(write_project, slim)
     found = warnings(full, {"GITHUB_ACTIONS": "true"})
     assert len(found) == count
     assert all(w.startswith("cache.gha is set but ACTIONS_RUNTIME_TOKEN") for w in found)
@@ -505,21 +505,21 @@ ROTATE = [
 def test_rotate_local_caches(write_project: WriteProject, slim: str, platforms: tuple[str, ...],
                              export_cache: bool, before: dict[str, str],
                              after: dict[str, str]) -> None:
-    root, _, chosen = plans(write_project, slim, platforms=platforms)
+    root, _, chosen = blueprints(write_project, slim, platforms=platforms)
     make_dirs(root, before)
     rotate_local_caches(chosen, root, export_cache=export_cache)
     assert tree(root) == after
 
 
 def test_rotate_the_chosen_targets_only(write_project: WriteProject) -> None:
-    root, _, chosen = plans(write_project, LOCAL + TWO_TARGETS, targets=["worker"])
+    root, _, chosen = blueprints(write_project, LOCAL + TWO_TARGETS, targets=["worker"])
     make_dirs(root, {".cache/bk/api.new": "api", ".cache/bk/worker.new": "worker"})
     rotate_local_caches(chosen, root)
     assert tree(root) == {".cache/bk/api.new": "api", ".cache/bk/worker": "worker"}
 
 
 def test_a_stale_new_cache_dir_is_cleared_before_the_build(write_project: WriteProject) -> None:
-    root, _, chosen = plans(write_project, LOCAL, platforms=(ARM,))
+    root, _, chosen = blueprints(write_project, LOCAL, platforms=(ARM,))
     make_dirs(root, {".cache/bk/spark": "old", ".cache/bk/spark-linux-arm-v7": "old arm",
                      ".cache/bk/spark-linux-arm-v7.new": "left by a failed build"})
     clear_stale_local_caches(chosen, root)

@@ -150,7 +150,7 @@ def _location(ref: str) -> str:
 
 
 def _subsets(platforms: tuple[str, ...]) -> list[tuple[str, ...]]:
-    # In config order, as `plan.select` narrows: every build bslim can start for the target.
+    # In config order, as `blueprint.select` narrows: every build bslim can start for the target.
     return [combo for size in range(1, len(platforms) + 1)
             for combo in itertools.combinations(platforms, size)]
 

@@ -17,9 +17,9 @@ import pytest
 from typer.testing import CliRunner
 
 from buildkit_slim import __version__
+from buildkit_slim.blueprint import make_blueprint
 from buildkit_slim.cli import app, main
 from buildkit_slim.config import load
-from buildkit_slim.plan import make_plan
 from buildkit_slim.render import render_all
 from tests.unit.conftest import Tripwire, TripwireError, WriteProject
 
@@ -83,7 +83,7 @@ def snapshot(root: Path) -> dict[str, str]:
 
 
 def rendered(root: Path) -> dict[str, str]:
-    return {f.path: f.text for f in render_all(make_plan(load(root)))}
+    return {f.path: f.text for f in render_all(make_blueprint(load(root)))}
 
 
 # --- render -------------------------------------------------------------------------------------

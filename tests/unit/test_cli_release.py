@@ -441,16 +441,16 @@ def test_release_says_which_version_it_released(
     """What `bslim release` prints once the registry work is done. That work (publish) is
     stood in for by its result: the real one runs in tests/e2e/test_release_flow.py."""
     from buildkit_slim import publish
-    from buildkit_slim.plan import TargetPlan
-    from buildkit_slim.release import ReleasePlan, release_tags
+    from buildkit_slim.blueprint import TargetBlueprint
+    from buildkit_slim.release import ReleaseSteps, release_tags
     from buildkit_slim.tags import TagRules
 
-    def registry_done(target: TargetPlan, *, version: str, rules: TagRules, from_: str | None,
-                      force: bool) -> ReleasePlan:
+    def registry_done(target: TargetBlueprint, *, version: str, rules: TagRules, from_: str | None,
+                      force: bool) -> ReleaseSteps:
         immutable, tags = release_tags(target.config.image, version, rules)
-        return ReleasePlan(target=target.name, source=f"{target.config.image}@{D1}", digest=D1,
-                           tags=tags, immutable=immutable, to_write=tags, moved=(),
-                           forced=False)
+        return ReleaseSteps(target=target.name, source=f"{target.config.image}@{D1}", digest=D1,
+                            tags=tags, immutable=immutable, to_write=tags, moved=(),
+                            forced=False)
 
     monkeypatch.setattr(publish, "run_release", registry_done)
     result = run(capsys, "release", given, "--project", str(write_project(MONOREPO)))

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
+from buildkit_slim.blueprint import make_blueprint
 from buildkit_slim.config import load
 from buildkit_slim.errors import ConfigError
-from buildkit_slim.plan import make_plan
 from buildkit_slim.render import render_all
 from buildkit_slim.render.dockerignore import DOCKERIGNORE
 from tests.unit.conftest import WriteProject
@@ -54,7 +54,7 @@ def tree(root: Path) -> dict[str, bytes]:
 
 
 def dockerignore(root: Path) -> list[str]:
-    text = next(f.text for f in render_all(make_plan(load(root)))
+    text = next(f.text for f in render_all(make_blueprint(load(root)))
                 if f.path.endswith(".dockerignore"))
     return text.splitlines()
 
@@ -115,7 +115,7 @@ def test_a_file_beside_the_output_dir_is_fine(write_project: WriteProject) -> No
                               'image = "own"', 'dockerfile = "bake.Dockerfile"',
                               'requirements = "bake-req.txt"'),
                          {"bake.Dockerfile": USER_DOCKERFILE, "bake-req.txt": "a==1\n"})
-    assert [t.dockerfile for t in make_plan(load(root)).targets] == [
+    assert [t.dockerfile for t in make_blueprint(load(root)).targets] == [
         "bake/Dockerfile", "bake.Dockerfile"]
 
 

@@ -9,8 +9,14 @@ from pathlib import Path
 
 import pytest
 
+from buildkit_slim.blueprint import (
+    CONTEXT,
+    Blueprint,
+    BuildStage,
+    TargetBlueprint,
+    blueprint_stages,
+)
 from buildkit_slim.load import load
-from buildkit_slim.plan import CONTEXT, BuildStage, Plan, TargetPlan, plan_stages
 from buildkit_slim.render import dockerfile as renderer
 from buildkit_slim.render.dockerfile import render_dockerfile
 from tests.unit.regen_golden import GOLDEN, cases
@@ -56,11 +62,11 @@ def stages(dockerfile: str) -> dict[str, Stage]:
 def fast_cases() -> list[tuple[Path, str, dict[str, Stage]]]:
     out = []
     for case in cases():
-        plan = load(case)[1]
-        if not plan.generated_targets:
+        blueprint = load(case)[1]
+        if not blueprint.generated_targets:
             continue
-        text = render_dockerfile(plan)
-        for target in plan.generated_targets:
+        text = render_dockerfile(blueprint)
+        for target in blueprint.generated_targets:
             if target.fetch_stage is not None:
                 out.append((case, target.fetch_stage.removesuffix("fetch"), stages(text)))
     return out
@@ -143,26 +149,26 @@ def test_the_plain_strategy_installs_with_pip_on_the_target() -> None:
                     for t in load(case)[1].targets)]
     assert plain, "a golden case has fast-wheels = false"
     for case in plain:
-        plan = load(case)[1]
-        found = stages(render_dockerfile(plan))
-        for target in plan.generated_targets:
+        blueprint = load(case)[1]
+        found = stages(render_dockerfile(blueprint))
+        for target in blueprint.generated_targets:
             if target.fetch_stage is None:
                 name = target.runtime_stage or ""
                 assert any("pip install" in run for run in found[name].runs)
                 assert f"{name.removesuffix('runtime')}install" not in found
 
 
-def _graph_cases() -> list[tuple[str, TargetPlan, dict[str, Stage]]]:
+def _graph_cases() -> list[tuple[str, TargetBlueprint, dict[str, Stage]]]:
     out = []
     for case in cases():
-        plan = load(case)[1]
-        if plan.generated_targets:
-            found = stages(render_dockerfile(plan))
-            out += [(case.name, target, found) for target in plan.generated_targets]
+        blueprint = load(case)[1]
+        if blueprint.generated_targets:
+            found = stages(render_dockerfile(blueprint))
+            out += [(case.name, target, found) for target in blueprint.generated_targets]
     return out
 
 
-def expect_graph(target: TargetPlan, found: dict[str, Stage]) -> None:
+def expect_graph(target: TargetBlueprint, found: dict[str, Stage]) -> None:
     images = {"builder": target.config.builder_base, "runtime": target.config.runtime_base,
               "scratch": "scratch"}
     assert [name for name in found if name in {s.name for s in target.stages}] == [
@@ -181,40 +187,40 @@ def expect_graph(target: TargetPlan, found: dict[str, Stage]) -> None:
 @pytest.mark.parametrize(("target", "found"), [
     pytest.param(target, found, id=f"{name}:{target.name}")
     for name, target, found in _graph_cases()])
-def test_the_rendered_stages_are_the_planned_graph(target: TargetPlan,
+def test_the_rendered_stages_are_the_planned_graph(target: TargetBlueprint,
                                                    found: dict[str, Stage]) -> None:
-    """plan.py decides the stages and what each reads; the renderer only spells them out."""
+    """blueprint.py decides the stages and what each reads; the renderer only spells them out."""
     expect_graph(target, found)
 
 
 # --- a change to the graph is a change in one place: the rendered Dockerfile follows ---------
 
-def _with_stages(plan: Plan, change: dict[str, dict[str, object]]) -> Plan:
-    """The plan with some stages changed (by role), in every target."""
+def _with_stages(blueprint: Blueprint, change: dict[str, dict[str, object]]) -> Blueprint:
+    """The blueprint with some stages changed (by role), in every target."""
     targets = tuple(replace(t, stages=tuple(
         replace(s, **change.get(s.role, {})) for s in t.stages))  # type: ignore[arg-type]
-        for t in plan.targets)
-    return replace(plan, targets=targets)
+        for t in blueprint.targets)
+    return replace(blueprint, targets=targets)
 
 
 @pytest.fixture
-def plan() -> Plan:
+def blueprint() -> Blueprint:
     return load(GOLDEN / "derived-cache")[1]  # both strategies, inherited wheels
 
 
-def test_renamed_stages_are_renamed_everywhere(plan: Plan) -> None:
-    renamed = replace(plan, targets=tuple(replace(t, stages=tuple(
-        replace(s, name=f"x{s.name}") for s in t.stages)) for t in plan.targets))
+def test_renamed_stages_are_renamed_everywhere(blueprint: Blueprint) -> None:
+    renamed = replace(blueprint, targets=tuple(replace(t, stages=tuple(
+        replace(s, name=f"x{s.name}") for s in t.stages)) for t in blueprint.targets))
     found = stages(render_dockerfile(renamed))
     assert all(name.startswith("x") for name in found)
     for target in renamed.targets:
         expect_graph(target, found)
 
 
-def test_a_new_base_or_platform_is_the_new_from(plan: Plan) -> None:
-    changed = _with_stages(plan, {"compile-project": {"base": "builder"},
-                                  "install": {"native": False},
-                                  "wheels-from-0-linux-amd64": {"platform": "linux/386"}})
+def test_a_new_base_or_platform_is_the_new_from(blueprint: Blueprint) -> None:
+    changed = _with_stages(blueprint, {"compile-project": {"base": "builder"},
+                                       "install": {"native": False},
+                                       "wheels-from-0-linux-amd64": {"platform": "linux/386"}})
     found = stages(render_dockerfile(changed))
     assert found["spark-compile-project"].base == "python:3.13-trixie"
     assert found["spark-install"].platform is None
@@ -223,27 +229,27 @@ def test_a_new_base_or_platform_is_the_new_from(plan: Plan) -> None:
         expect_graph(target, found)
 
 
-def test_a_stage_cannot_read_what_its_plan_does_not_list(plan: Plan) -> None:
-    broken = _with_stages(plan, {"fetch-report": {"reads": ("fetch",)}})
+def test_a_stage_cannot_read_what_its_blueprint_does_not_list(blueprint: Blueprint) -> None:
+    broken = _with_stages(blueprint, {"fetch-report": {"reads": ("fetch",)}})
     with pytest.raises(ValueError, match=r"stage spark-fetch-report reads 'fetch-project', "
-                                         r"which its plan does not list \(reads: fetch\)"):
+                                         r"which its blueprint does not list \(reads: fetch\)"):
         render_dockerfile(broken)
     with pytest.raises(ValueError, match="reads context 'bslim-shim'"):
-        render_dockerfile(_with_stages(plan, {"fetch": {"contexts": ()}}))
+        render_dockerfile(_with_stages(blueprint, {"fetch": {"contexts": ()}}))
 
 
-def test_adding_a_stage_is_a_plan_entry_and_what_its_role_runs(
-        plan: Plan, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_adding_a_stage_is_a_blueprint_entry_and_what_its_role_runs(
+        blueprint: Blueprint, monkeypatch: pytest.MonkeyPatch) -> None:
     """What the next stages (a cross-compiling one, a lock) need: one BuildStage in the graph,
-    one entry in STAGES; FROM and every reference follow from the plan."""
+    one entry in STAGES; FROM and every reference follow from the blueprint."""
     def lock(stage: renderer.Stage) -> tuple[list[str], list[str]]:
         return ["# a lock"], [f"COPY --from={stage.read('fetch')} /fetched /lock"]
 
     monkeypatch.setitem(renderer.STAGES, "lock", lock)
-    target = plan.targets[0]
+    target = blueprint.targets[0]
     added = BuildStage(role="lock", name="spark-lock", base="scratch", reads=("fetch",))
-    grown = replace(plan, targets=(replace(target, stages=(*target.stages, added)),
-                                   *plan.targets[1:]))
+    grown = replace(blueprint, targets=(replace(target, stages=(*target.stages, added)),
+                                        *blueprint.targets[1:]))
     text = render_dockerfile(grown)
     assert "# a lock\nFROM scratch AS spark-lock\nCOPY --from=spark-fetch /fetched /lock\n" in text
     expect_graph(grown.targets[0], stages(text))
@@ -270,8 +276,8 @@ def test_the_cross_compiler_is_installed_only_when_something_is_to_be_cross_comp
     """A pure project never downloads Debian's cross gcc: it is installed in the cross
     stage's one RUN, after the test for a non-empty cross.txt, for the target's platform;
     if apt fails, the build goes on (each wheel is then compiled under emulation)."""
-    plan = load(GOLDEN / "minimal")[1]
-    (run,) = stages(render_dockerfile(plan))["cross"].runs
+    blueprint = load(GOLDEN / "minimal")[1]
+    (run,) = stages(render_dockerfile(blueprint))["cross"].runs
     listed = run.index('deps"/cross.txt ]; then ')
     assert listed < run.index("apt-get install") < run.index("pip_for_target.py cross")
     assert "linux/arm/v7) set -- gcc-arm-linux-gnueabihf g++-arm-linux-gnueabihf ;;" in run
@@ -280,10 +286,10 @@ def test_the_cross_compiler_is_installed_only_when_something_is_to_be_cross_comp
 
 
 def test_cross_compiling_off_leaves_the_graph_as_it_was() -> None:
-    plan = load(GOLDEN / "minimal")[1]
-    target = plan.targets[0]
+    blueprint = load(GOLDEN / "minimal")[1]
+    target = blueprint.targets[0]
     off = replace(target.config, cross=replace(target.config.cross, enabled=False))
-    plain = replace(plan, targets=(replace(target, config=off, stages=plan_stages(
+    plain = replace(blueprint, targets=(replace(target, config=off, stages=blueprint_stages(
         "", fast=True, platforms=target.platforms, cross=False)),))
     found = stages(render_dockerfile(plain))
     assert not {"target-root", "cross"} & set(found)

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from buildkit_slim.blueprint import make_blueprint
 from buildkit_slim.config import load
-from buildkit_slim.plan import make_plan
 from buildkit_slim.render import render_all
 
 REPO = Path(__file__).resolve().parents[2]
@@ -24,11 +24,11 @@ def test_the_repo_configures_itself() -> None:
 @pytest.mark.parametrize("project", [".", "examples/hello"])
 def test_committed_generated_files_are_current(project: str) -> None:
     root = REPO / project
-    plan = make_plan(load(root))
-    expected = {f.path: f.text for f in render_all(plan)}
+    blueprint = make_blueprint(load(root))
+    expected = {f.path: f.text for f in render_all(blueprint)}
     on_disk = {
         p.relative_to(root).as_posix(): p.read_text(encoding="utf-8")
-        for p in sorted((root / plan.output_dir).rglob("*")) if p.is_file()
+        for p in sorted((root / blueprint.output_dir).rglob("*")) if p.is_file()
     }
     if on_disk != expected:
         stale = sorted(p for p in set(on_disk) | set(expected)

@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 
 from buildkit_slim import files
+from buildkit_slim.blueprint import Blueprint, make_blueprint
 from buildkit_slim.config import CACHE_MARKER, load
 from buildkit_slim.errors import ConfigError, UsageError
 from buildkit_slim.local_cache import clear_stale_local_caches, rotate_local_caches
-from buildkit_slim.plan import Plan, make_plan
 from buildkit_slim.render import GeneratedFile, render_all
 from tests.unit.conftest import WriteProject
 from tests.unit.test_cli import Result, run
@@ -76,7 +76,7 @@ def test_workdir_a_system_directory_is_refused(write_project: WriteProject, work
 
 def test_a_plain_workdir_still_renders(write_project: WriteProject) -> None:
     root = write_project(slim('workdir = "/srv/my-app_1.0"'))
-    dockerfile = next(f.text for f in render_all(make_plan(load(root)))
+    dockerfile = next(f.text for f in render_all(make_blueprint(load(root)))
                       if f.path == "bake/Dockerfile")
     assert "mkdir -p /srv/my-app_1.0" in dockerfile
 
@@ -117,7 +117,7 @@ def test_a_project_name_with_a_trailing_newline_is_refused(write_project: WriteP
 
 def test_no_generated_line_carries_a_control_character(write_project: WriteProject) -> None:
     root = write_project(slim('env = { A = "x" }', 'labels = { a = "b" }'))
-    for f in render_all(make_plan(load(root))):
+    for f in render_all(make_blueprint(load(root))):
         assert not any(ch in f.text for ch in "\r\x00\x0b\x0c"), f.path
 
 
@@ -127,10 +127,10 @@ def test_wheels_from_directories_are_escaped_in_bake_contexts(
         write_project: WriteProject) -> None:
     root = write_project(slim('wheels-from = ["w%{x}"]'), {"w%{x}/a.txt": ""})
     try:
-        the_plan = make_plan(load(root))
+        the_blueprint = make_blueprint(load(root))
     except ConfigError:
         return  # refused as a path: also fine
-    bake = json.loads(next(f.text for f in render_all(the_plan)
+    bake = json.loads(next(f.text for f in render_all(the_blueprint)
                            if f.path.endswith("docker-bake.json")))
     assert bake["target"]["hello"]["contexts"]["wheels-from-0"] == "w%%{x}"
 
@@ -423,54 +423,54 @@ def test_render_removes_temp_files_an_earlier_crash_left(
 CACHE_PROJECT = PROJECT + '    [tool.slim]\n    cache = { local = "c" }\n'
 
 
-def cache_plan(write_project: WriteProject) -> tuple[Path, Plan]:
+def cache_blueprint(write_project: WriteProject) -> tuple[Path, Blueprint]:
     root = write_project(CACHE_PROJECT)
-    return root, make_plan(load(root))
+    return root, make_blueprint(load(root))
 
 
 def test_rotation_marks_the_cache_and_replaces_only_marked_dirs(
         write_project: WriteProject) -> None:
-    root, the_plan = cache_plan(write_project)
+    root, the_blueprint = cache_blueprint(write_project)
     (root / "c/hello.new/blobs").mkdir(parents=True)
     (root / "c/hello.new/index.json").write_text("{}", encoding="utf-8")
-    rotate_local_caches(the_plan, root)
+    rotate_local_caches(the_blueprint, root)
     assert (root / "c/hello" / CACHE_MARKER).is_file()
     (root / "c/hello.new").mkdir()
     (root / "c/hello.new/index.json").write_text("{}", encoding="utf-8")
-    rotate_local_caches(the_plan, root)
+    rotate_local_caches(the_blueprint, root)
     assert (root / "c/hello/index.json").is_file()
 
 
 def test_rotation_never_deletes_a_directory_of_the_users(write_project: WriteProject) -> None:
-    root, the_plan = cache_plan(write_project)
+    root, the_blueprint = cache_blueprint(write_project)
     # Made after the config was read (the config check would refuse it already).
     (root / "c/hello").mkdir(parents=True)
     (root / "c/hello/__init__.py").write_text("code\n", encoding="utf-8")
     (root / "c/hello.new").mkdir()
     with pytest.raises(UsageError, match="not a build cache bslim wrote"):
-        rotate_local_caches(the_plan, root)
+        rotate_local_caches(the_blueprint, root)
     assert (root / "c/hello/__init__.py").read_text(encoding="utf-8") == "code\n"
 
 
 def test_clearing_never_deletes_a_directory_of_the_users(write_project: WriteProject) -> None:
-    root, the_plan = cache_plan(write_project)
+    root, the_blueprint = cache_blueprint(write_project)
     (root / "c/hello.new").mkdir(parents=True)
     (root / "c/hello.new/notes.txt").write_text("mine\n", encoding="utf-8")
     with pytest.raises(UsageError, match="not a build cache bslim wrote"):
-        clear_stale_local_caches(the_plan, root)
+        clear_stale_local_caches(the_blueprint, root)
     assert (root / "c/hello.new/notes.txt").exists()
 
 
 def test_rotation_never_follows_a_symlink(
         write_project: WriteProject, tmp_path_factory: pytest.TempPathFactory) -> None:
-    root, the_plan = cache_plan(write_project)
+    root, the_blueprint = cache_blueprint(write_project)
     elsewhere = tmp_path_factory.mktemp("elsewhere")
     (elsewhere / "index.json").write_text("{}", encoding="utf-8")
     (root / "c").mkdir()
     (root / "c/hello").symlink_to(elsewhere, target_is_directory=True)
     (root / "c/hello.new").mkdir()
     with pytest.raises(UsageError):
-        rotate_local_caches(the_plan, root)
+        rotate_local_caches(the_blueprint, root)
     assert (elsewhere / "index.json").exists()
 
 

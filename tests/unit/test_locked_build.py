@@ -1,4 +1,4 @@
-"""Phase B of locks: the lock found beside pyproject.toml drives the plan and the rendered
+"""Phase B of locks: the lock found beside pyproject.toml drives the blueprint and the rendered
 wheel stage; what the shim's pinning module does with it; `--reproducible` and `--oci`
 options. Pure: no docker, no network (the tripwire would fail them)."""
 
@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 
 from buildkit_slim import reproducible as repro
+from buildkit_slim.blueprint import select
 from buildkit_slim.errors import UsageError
 from buildkit_slim.load import load
 from buildkit_slim.locks import LockError
-from buildkit_slim.plan import select
 from buildkit_slim.render import render_all
 from buildkit_slim.request import BakeOptions, bake_request
 from buildkit_slim.resources import pinning
@@ -36,11 +36,11 @@ def lockapp(write_project: WriteProject, slim: str = "", **files: str) -> Path:
 # --- the lock beside pyproject.toml -----------------------------------------------------------
 
 def test_a_uv_lock_beside_pyproject_is_the_lock(write_project: WriteProject) -> None:
-    cfg, the_plan = load(lockapp(write_project, **{"uv.lock": UV_LOCK}))
+    cfg, the_blueprint = load(lockapp(write_project, **{"uv.lock": UV_LOCK}))
     (target,) = cfg.targets
     assert target.lock == "uv.lock"
     assert dict(target.sources)["lock"] == "derived"
-    locked = dict(the_plan.targets[0].locked)
+    locked = dict(the_blueprint.targets[0].locked)
     amd = {p.name: p.version for p in locked["linux/amd64"].packages}
     arm = {p.name: p.version for p in locked["linux/arm/v7"].packages}
     assert amd["pyyaml"] == "6.0.2" and "pyyaml" not in arm
@@ -49,9 +49,9 @@ def test_a_uv_lock_beside_pyproject_is_the_lock(write_project: WriteProject) -> 
 
 def test_lock_false_builds_as_without_a_lock(write_project: WriteProject) -> None:
     root = lockapp(write_project, "lock = false\n", **{"uv.lock": UV_LOCK})
-    cfg, the_plan = load(root)
-    assert cfg.targets[0].lock is None and the_plan.targets[0].locked == ()
-    dockerfile = next(f.text for f in render_all(the_plan) if f.path == "bake/Dockerfile")
+    cfg, the_blueprint = load(root)
+    assert cfg.targets[0].lock is None and the_blueprint.targets[0].locked == ()
+    dockerfile = next(f.text for f in render_all(the_blueprint) if f.path == "bake/Dockerfile")
     assert "--locked" not in dockerfile and "--require-hashes --requirement" not in dockerfile
 
 
@@ -102,7 +102,7 @@ def test_a_stale_lock_fails_before_anything_is_built(
         load(root)
 
 
-def test_the_plan_lists_exact_versions_per_platform_from_the_lock(
+def test_the_blueprint_lists_exact_versions_per_platform_from_the_lock(
         write_project: WriteProject, capsys: pytest.CaptureFixture[str]) -> None:
     root = lockapp(write_project, **{"uv.lock": UV_LOCK})
     result = run(capsys, "plan", "--project", str(root))
@@ -249,10 +249,10 @@ def test_engine_26_cannot_push_with_rewrite_timestamp_on_the_docker_driver() -> 
 def test_a_reproducible_oci_bake_sets_the_epoch_the_output_and_the_build_arg(
         write_project: WriteProject, tmp_path: Path) -> None:
     root = lockapp(write_project, **{"uv.lock": UV_LOCK})
-    _, the_plan = load(root)
+    _, the_blueprint = load(root)
     options = BakeOptions(project_root=root, reproducible=True, epoch="1767225600",
                           oci=root / "dist")
-    request = bake_request(the_plan, select(the_plan, [], []), options)
+    request = bake_request(the_blueprint, select(the_blueprint, [], []), options)
     assert request.variables is not None
     assert request.variables["SOURCE_DATE_EPOCH"] == "1767225600"
     assert request.variables[repro.NO_DEFAULT_ATTESTATIONS] == "1"

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from buildkit_slim.config import load
-from buildkit_slim.load import load as load_plan
+from buildkit_slim.load import load as load_blueprint
 from buildkit_slim.render import render_all
 from tests.unit.conftest import WriteProject
 from tests.unit.regen_golden import GOLDEN, cases
@@ -37,8 +37,8 @@ def runs(dockerfile: str) -> list[str]:
 
 @pytest.mark.parametrize("case", cases(), ids=lambda c: c.name)
 def test_the_netrc_is_mounted_exactly_where_an_index_is_reached(case: Path) -> None:
-    the_plan = load_plan(case)[1]
-    for generated in render_all(the_plan):
+    the_blueprint = load_blueprint(case)[1]
+    for generated in render_all(the_blueprint):
         if generated.path.endswith("docker-bake.json"):
             assert "netrc" not in generated.text and "secret" not in generated.text
             continue

@@ -38,12 +38,12 @@ from hypothesis import strategies as st
 
 from buildkit_slim import merge as merging
 from buildkit_slim import publish, refs, staging
+from buildkit_slim.blueprint import make_blueprint
 from buildkit_slim.cli import main
 from buildkit_slim.config import KEY_TABLE, load
 from buildkit_slim.config.checks import excluded_by_default
 from buildkit_slim.errors import BslimError
 from buildkit_slim.keys import Key, keys_of
-from buildkit_slim.plan import make_plan
 
 EXAMPLES = 250
 
@@ -390,20 +390,20 @@ def test_render_any_pyproject(data: dict[str, Any], extra: frozenset[str]) -> No
         for name in before:  # a file a key names is the user's: never rewritten
             if any(_inside(name, path) for path in named_paths(data)):
                 assert after[name] == before[name], name
-        the_plan = make_plan(load(root))
-        caches = {f"{t.config.cache.local}/{t.name}" for t in the_plan.targets
+        the_blueprint = make_blueprint(load(root))
+        caches = {f"{t.config.cache.local}/{t.name}" for t in the_blueprint.targets
                   if t.config.cache.local}
         for name, content in after.items():
             text = content.decode("utf-8")
             assert SECRET not in text, name
             if before.get(name) == content:
                 continue
-            if name == the_plan.dockerfile:
+            if name == the_blueprint.dockerfile:
                 check_dockerfile(text)
-            elif name == the_plan.bake_file:
+            elif name == the_blueprint.bake_file:
                 check_bake(text)
-            elif name == f"{the_plan.dockerfile}.dockerignore":
-                check_dockerignore(text, the_plan.output_dir, caches)
+            elif name == f"{the_blueprint.dockerfile}.dockerignore":
+                check_dockerignore(text, the_blueprint.output_dir, caches)
         assert not [p for p in after if p.endswith(".tmp")]
         # Rendering twice is stable and the check agrees; what reads the same input agrees.
         code, out, err = cli("render", "--project", str(root), "--check")
@@ -531,7 +531,7 @@ def test_merge_any_stage_records_and_tags(records: dict[str, str], tags: list[st
     data = {"project": {"name": "hello", "version": "1.0.0", "scripts": {"hello": "h:m"}},
             "tool": {"slim": {"image": IMAGE, "platforms": list(PLATFORMS)}}}
     with project_dir(data) as root:
-        target = make_plan(load(root)).targets[0]
+        target = make_blueprint(load(root)).targets[0]
         stage = root / "stage"
         for name, text in records.items():
             (stage / name).parent.mkdir(parents=True, exist_ok=True)
@@ -539,8 +539,8 @@ def test_merge_any_stage_records_and_tags(records: dict[str, str], tags: list[st
         stage.mkdir(exist_ok=True)
         try:
             final = refs.final_tags(IMAGE, tags, "dev")
-            merge = merging.plan_merge(target, publish.read_staging_dir(stage), tags=final,
-                                       annotations={}, staging_dir=str(stage))
+            merge = merging.merge_steps(target, publish.read_staging_dir(stage), tags=final,
+                                        annotations={}, staging_dir=str(stage))
         except BslimError as exc:
             event(f"merge refused ({type(exc).__name__})")
             assert exc.message.strip(), exc

@@ -12,9 +12,9 @@ import pytest
 
 from buildkit_slim import labels, matrix, refs, release, remote, staging
 from buildkit_slim import merge as merging
+from buildkit_slim.blueprint import Blueprint, TargetBlueprint, make_blueprint, select
 from buildkit_slim.config import load
 from buildkit_slim.errors import CheckFailed, UsageError
-from buildkit_slim.plan import Plan, TargetPlan, make_plan, select
 from buildkit_slim.remote import RemoteImage
 from buildkit_slim.tags import DEFAULT_RULES, TagError, TagRules, build_tags
 from tests.unit.conftest import WriteProject
@@ -48,13 +48,13 @@ MULTI = PROJECT + """
 
 
 @pytest.fixture
-def the_plan(write_project: WriteProject) -> Plan:
-    return make_plan(load(write_project(PROJECT)))
+def the_blueprint(write_project: WriteProject) -> Blueprint:
+    return make_blueprint(load(write_project(PROJECT)))
 
 
 @pytest.fixture
-def target(the_plan: Plan) -> TargetPlan:
-    return the_plan.targets[0]
+def target(the_blueprint: Blueprint) -> TargetBlueprint:
+    return the_blueprint.targets[0]
 
 
 def record(platform: str = AMD, digest: str = D1, *, image: str = IMAGE,
@@ -65,12 +65,12 @@ def record(platform: str = AMD, digest: str = D1, *, image: str = IMAGE,
     return json.dumps(body)
 
 
-def merge(target: TargetPlan, files: list[tuple[str, str]]) -> merging.MergePlan:
-    return merging.plan_merge(target, files, tags=(f"{IMAGE}:edge",), annotations={},
-                              staging_dir="digests")
+def merge(target: TargetBlueprint, files: list[tuple[str, str]]) -> merging.MergeSteps:
+    return merging.merge_steps(target, files, tags=(f"{IMAGE}:edge",), annotations={},
+                               staging_dir="digests")
 
 
-def refusal(target: TargetPlan, files: list[tuple[str, str]]) -> list[str]:
+def refusal(target: TargetBlueprint, files: list[tuple[str, str]]) -> list[str]:
     with pytest.raises(CheckFailed) as info:
         merge(target, files)
     exc = info.value
@@ -83,12 +83,12 @@ def refusal(target: TargetPlan, files: list[tuple[str, str]]) -> list[str]:
 
 # --- matrix ------------------------------------------------------------------------------------
 
-def test_matrix_one_entry_per_target_and_platform_in_plan_order(
+def test_matrix_one_entry_per_target_and_platform_in_blueprint_order(
     write_project: WriteProject
 ) -> None:
-    the_plan = make_plan(load(write_project(MULTI)))
+    the_blueprint = make_blueprint(load(write_project(MULTI)))
     x64, arm, default = ["X64"], ["ARM", "ARM64"], "ubuntu-24.04"
-    assert matrix.matrix(the_plan) == {"include": [
+    assert matrix.matrix(the_blueprint) == {"include": [
         {"target": "api", "platform": AMD, "platform-pair": "linux-amd64",
          "runs-on": default, "native-on": x64},
         {"target": "api", "platform": ARM, "platform-pair": "linux-arm-v7",
@@ -100,13 +100,13 @@ def test_matrix_one_entry_per_target_and_platform_in_plan_order(
         {"target": "worker", "platform": ARM, "platform-pair": "linux-arm-v7",
          "runs-on": default, "native-on": arm},
     ]}
-    only = select(the_plan, ["worker"], [])
+    only = select(the_blueprint, ["worker"], [])
     assert [e["target"] for e in matrix.matrix(only)["include"]] == ["worker"] * 3
 
 
-def test_matrix_json_is_deterministic(the_plan: Plan) -> None:
-    first = json.dumps(matrix.matrix(the_plan))
-    assert first == json.dumps(matrix.matrix(the_plan))
+def test_matrix_json_is_deterministic(the_blueprint: Blueprint) -> None:
+    first = json.dumps(matrix.matrix(the_blueprint))
+    assert first == json.dumps(matrix.matrix(the_blueprint))
     assert list(json.loads(first)["include"][0]) == [
         "target", "platform", "platform-pair", "runs-on", "native-on"]
 
@@ -114,14 +114,14 @@ def test_matrix_json_is_deterministic(the_plan: Plan) -> None:
 def test_runners_map_a_platform_to_its_runner_per_target(write_project: WriteProject) -> None:
     """Off by default (every job on ubuntu-24.04); the top level's runners reach every target,
     a target's own replace them; an array of labels stays an array (a self-hosted runner)."""
-    the_plan = make_plan(load(write_project(MULTI.replace(
+    the_blueprint = make_blueprint(load(write_project(MULTI.replace(
         "    [tool.slim.targets.api]\n", '    runners = { "linux/arm/v7" = "ubuntu-24.04-arm" }'
         "\n    [tool.slim.targets.api]\n").replace(
         '    image = "ghcr.io/acme/spark-worker"\n',
         '    image = "ghcr.io/acme/spark-worker"\n'
         '    runners = { "linux/arm64" = ["self-hosted", "ARM64"] }\n'))))
     runs_on = [(e["target"], e["platform"], e["runs-on"])
-               for e in matrix.matrix(the_plan)["include"]]
+               for e in matrix.matrix(the_blueprint)["include"]]
     assert runs_on == [
         ("api", AMD, "ubuntu-24.04"), ("api", ARM, "ubuntu-24.04-arm"),
         ("worker", AMD, "ubuntu-24.04"), ("worker", "linux/arm64", ["self-hosted", "ARM64"]),
@@ -129,16 +129,16 @@ def test_runners_map_a_platform_to_its_runner_per_target(write_project: WritePro
 
 
 def test_a_platform_no_runner_arch_runs_natively_lists_none(write_project: WriteProject) -> None:
-    the_plan = make_plan(load(write_project(PROJECT.replace(
+    the_blueprint = make_blueprint(load(write_project(PROJECT.replace(
         "    [tool.slim]\n",
         '    [tool.slim]\n    platforms = ["linux/riscv64", "linux/386"]\n', 1))))
-    assert [e["native-on"] for e in matrix.matrix(the_plan)["include"]] == [[], ["X86", "X64"]]
+    assert [e["native-on"] for e in matrix.matrix(the_blueprint)["include"]] == [[], ["X86", "X64"]]
 
 
 # --- stage -------------------------------------------------------------------------------------
 
-def test_stage_by_digest_pushes_the_repository_without_tags(target: TargetPlan) -> None:
-    stage = staging.plan_staging(target, ARM, tag="dev", by_digest=True)
+def test_stage_by_digest_pushes_the_repository_without_tags(target: TargetBlueprint) -> None:
+    stage = staging.staging_steps(target, ARM, tag="dev", by_digest=True)
     assert stage.mode == "digest"
     assert dict(stage.overrides) == {
         "spark.output": f"type=image,name={IMAGE},push-by-digest=true,name-canonical=true,"
@@ -150,22 +150,23 @@ def test_stage_by_digest_pushes_the_repository_without_tags(target: TargetPlan) 
     assert stage.record_name == "spark.linux-arm-v7.json"
 
 
-def test_stage_on_the_docker_driver_uses_a_per_platform_staging_tag(target: TargetPlan) -> None:
-    stage = staging.plan_staging(target, ARM, tag="pr-7", by_digest=False)
+def test_stage_on_the_docker_driver_uses_a_per_platform_staging_tag(
+        target: TargetBlueprint) -> None:
+    stage = staging.staging_steps(target, ARM, tag="pr-7", by_digest=False)
     assert stage.mode == "tag"
     assert stage.staging_ref == f"{IMAGE}:pr-7-stage-linux-arm-v7"
     assert dict(stage.overrides) == {"spark.tags": f"{IMAGE}:pr-7-stage-linux-arm-v7"}
     assert stage.push is True
 
 
-def test_staging_tag_must_stay_a_valid_tag(target: TargetPlan) -> None:
+def test_staging_tag_must_stay_a_valid_tag(target: TargetBlueprint) -> None:
     with pytest.raises(UsageError, match="staging tag"):
-        staging.plan_staging(target, AMD, tag="x" * 120, by_digest=False)
+        staging.staging_steps(target, AMD, tag="x" * 120, by_digest=False)
 
 
-def test_stage_platform_must_belong_to_the_target(target: TargetPlan) -> None:
+def test_stage_platform_must_belong_to_the_target(target: TargetBlueprint) -> None:
     with pytest.raises(UsageError, match="'linux/arm64' is not a platform of target 'spark'"):
-        staging.plan_staging(target, "linux/arm64", tag="dev", by_digest=True)
+        staging.staging_steps(target, "linux/arm64", tag="dev", by_digest=True)
 
 
 @pytest.mark.parametrize(("kwargs", "message"), [
@@ -175,17 +176,18 @@ def test_stage_platform_must_belong_to_the_target(target: TargetPlan) -> None:
     ({"push": True, "export_wheels": False, "print_": False},
      "--staging builds exactly one platform; pass --platform (one of linux/amd64, linux/arm/v7)"),
 ])
-def test_stage_choice_refusals(the_plan: Plan, kwargs: dict[str, bool], message: str) -> None:
+def test_stage_choice_refusals(the_blueprint: Blueprint, kwargs: dict[str, bool],
+                               message: str) -> None:
     with pytest.raises(UsageError) as info:
-        staging.staging_choice(the_plan, **kwargs)
+        staging.staging_choice(the_blueprint, **kwargs)
     assert message in info.value.message
 
 
 def test_stage_choice_needs_one_target(write_project: WriteProject) -> None:
-    the_plan = select(make_plan(load(write_project(MULTI))), [], [AMD])
+    the_blueprint = select(make_blueprint(load(write_project(MULTI))), [], [AMD])
     with pytest.raises(UsageError, match=r"exactly one target; name it \(api, worker\)"):
-        staging.staging_choice(the_plan, push=True, export_wheels=False, print_=False)
-    one = select(the_plan, ["worker"], [AMD])
+        staging.staging_choice(the_blueprint, push=True, export_wheels=False, print_=False)
+    one = select(the_blueprint, ["worker"], [AMD])
     chosen, platform = staging.staging_choice(one, push=True, export_wheels=False, print_=False)
     assert (chosen.name, platform) == ("worker", AMD)
 
@@ -202,8 +204,8 @@ def test_digest_from_metadata() -> None:
         staging.digest_from_metadata("not json", "spark")
 
 
-def test_record_round_trip(target: TargetPlan) -> None:
-    stage = staging.plan_staging(target, ARM, tag="dev", by_digest=False)
+def test_record_round_trip(target: TargetBlueprint) -> None:
+    stage = staging.staging_steps(target, ARM, tag="dev", by_digest=False)
     rec = staging.staging_record(stage, D2)
     text = staging.render_record(rec)
     assert text.endswith("}\n")
@@ -230,7 +232,7 @@ def test_bad_records(text: str, message: str) -> None:
 
 # --- merge -------------------------------------------------------------------------------------
 
-def test_merge_takes_one_digest_per_platform_in_platform_order(target: TargetPlan) -> None:
+def test_merge_takes_one_digest_per_platform_in_platform_order(target: TargetBlueprint) -> None:
     files = [("spark.linux-arm-v7.json", record(ARM, D2, mode="tag")),
              ("spark.linux-amd64.json", record(AMD, D1))]
     merged = merge(target, files)
@@ -240,7 +242,7 @@ def test_merge_takes_one_digest_per_platform_in_platform_order(target: TargetPla
 
 
 def test_merge_ignores_other_targets_and_accepts_identical_duplicates(
-    target: TargetPlan
+    target: TargetBlueprint
 ) -> None:
     files = [("a.json", record(AMD, D1)), ("b.json", record(ARM, D2)),
              ("copy/a.json", record(AMD, D1)),
@@ -250,25 +252,25 @@ def test_merge_ignores_other_targets_and_accepts_identical_duplicates(
     assert merged.ignored == ("worker.json",)
 
 
-def test_merge_refuses_a_missing_platform(target: TargetPlan) -> None:
+def test_merge_refuses_a_missing_platform(target: TargetBlueprint) -> None:
     assert refusal(target, [("spark.linux-amd64.json", record(AMD))]) == [
         "linux/arm/v7: no staging record in digests (expected spark.linux-arm-v7.json from "
         "`bslim bake spark --platform linux/arm/v7 --push --staging digests`)"]
 
 
-def test_merge_refuses_an_empty_directory_naming_every_platform(target: TargetPlan) -> None:
+def test_merge_refuses_an_empty_directory_naming_every_platform(target: TargetBlueprint) -> None:
     problems = refusal(target, [])
     assert [p.split(":", 1)[0] for p in problems] == [AMD, ARM]
 
 
-def test_merge_refuses_disagreeing_records(target: TargetPlan) -> None:
+def test_merge_refuses_disagreeing_records(target: TargetBlueprint) -> None:
     files = [("a.json", record(AMD, D1)), ("b.json", record(ARM, D2)),
              ("c.json", record(ARM, D3))]
     assert refusal(target, files) == [
         f"linux/arm/v7: staging records disagree: b.json says {D2}, c.json says {D3}"]
 
 
-def test_merge_refuses_a_record_of_another_image(target: TargetPlan) -> None:
+def test_merge_refuses_a_record_of_another_image(target: TargetBlueprint) -> None:
     files = [("a.json", record(AMD, D1)),
              ("b.json", record(ARM, D2, image="ghcr.io/acme/other"))]
     assert refusal(target, files) == [
@@ -278,14 +280,14 @@ def test_merge_refuses_a_record_of_another_image(target: TargetPlan) -> None:
         "`bslim bake spark --platform linux/arm/v7 --push --staging digests`)"]
 
 
-def test_merge_refuses_a_record_of_this_image_from_another_target(target: TargetPlan) -> None:
+def test_merge_refuses_a_record_of_this_image_from_another_target(target: TargetBlueprint) -> None:
     files = [("a.json", record(AMD)), ("b.json", record(ARM, D2)),
              ("c.json", record(ARM, D2, target="old-name"))]
     assert refusal(target, files) == [
         "c.json: record of image 'ghcr.io/acme/spark' belongs to target 'old-name', not 'spark'"]
 
 
-def test_merge_refuses_a_platform_the_target_does_not_build(target: TargetPlan) -> None:
+def test_merge_refuses_a_platform_the_target_does_not_build(target: TargetBlueprint) -> None:
     files = [("a.json", record(AMD)), ("b.json", record(ARM, D2)),
              ("c.json", record("linux/arm64", D3))]
     assert refusal(target, files) == [
@@ -294,7 +296,7 @@ def test_merge_refuses_a_platform_the_target_does_not_build(target: TargetPlan) 
 
 
 def test_merge_refuses_a_broken_record_even_when_the_rest_is_complete(
-    target: TargetPlan
+    target: TargetBlueprint
 ) -> None:
     files = [("a.json", record(AMD)), ("b.json", record(ARM, D2)), ("junk.json", "{")]
     assert refusal(target, files)[0].startswith("junk.json: not a staging record")
@@ -351,7 +353,7 @@ def test_build_labels_are_set_values_for_the_target() -> None:
     }
 
 
-def test_index_annotations_carry_the_oci_labels(target: TargetPlan) -> None:
+def test_index_annotations_carry_the_oci_labels(target: TargetBlueprint) -> None:
     assert labels.index_annotations(target, revision="abc1234", created=None) == {
         "index:org.opencontainers.image.description": "Spark, the service",
         "index:org.opencontainers.image.licenses": "MIT",
@@ -412,11 +414,11 @@ TAGS = tuple(f"{IMAGE}:{t}" for t in ("1.2.3", "1.2", "1", "latest"))
 SOURCE = RemoteImage(digest=D1, index=True, platforms=(AMD, ARM))
 
 
-def plan_release(target: TargetPlan, current: dict[str, str | None], *, force: bool = False,
-                 source: RemoteImage | None = SOURCE) -> release.ReleasePlan:
-    return release.plan_release(target, immutable=TAGS[:1], tags=TAGS,
-                                source_ref=f"{IMAGE}:edge", source=source, current=current,
-                                force=force)
+def release_steps(target: TargetBlueprint, current: dict[str, str | None], *, force: bool = False,
+                  source: RemoteImage | None = SOURCE) -> release.ReleaseSteps:
+    return release.release_steps(target, immutable=TAGS[:1], tags=TAGS,
+                                 source_ref=f"{IMAGE}:edge", source=source, current=current,
+                                 force=force)
 
 
 def test_release_tags_are_the_version_tags_only() -> None:
@@ -428,39 +430,39 @@ def test_release_tags_are_the_version_tags_only() -> None:
         f"{IMAGE}:py3-2.0", f"{IMAGE}:py3-2")
 
 
-def test_a_first_release_writes_every_tag(target: TargetPlan) -> None:
-    done = plan_release(target, dict.fromkeys(TAGS))
+def test_a_first_release_writes_every_tag(target: TargetBlueprint) -> None:
+    done = release_steps(target, dict.fromkeys(TAGS))
     assert done.source == f"{IMAGE}@{D1}"
     assert done.to_write == TAGS
     assert done.moved == ()
     assert done.forced is False
 
 
-def test_moving_tags_move_without_force(target: TargetPlan) -> None:
+def test_moving_tags_move_without_force(target: TargetBlueprint) -> None:
     current = {TAGS[0]: None, TAGS[1]: D2, TAGS[2]: D2, TAGS[3]: D1}
-    done = plan_release(target, current)
+    done = release_steps(target, current)
     assert done.to_write == TAGS[:3]
     assert done.moved == ((TAGS[1], D2), (TAGS[2], D2))
 
 
-def test_releasing_the_same_image_again_is_a_no_op(target: TargetPlan) -> None:
-    done = plan_release(target, dict.fromkeys(TAGS, D1))
+def test_releasing_the_same_image_again_is_a_no_op(target: TargetBlueprint) -> None:
+    done = release_steps(target, dict.fromkeys(TAGS, D1))
     assert done.to_write == ()
 
 
-def test_the_version_tag_is_immutable(target: TargetPlan) -> None:
+def test_the_version_tag_is_immutable(target: TargetBlueprint) -> None:
     current = {**dict.fromkeys(TAGS), TAGS[0]: D2}
     with pytest.raises(CheckFailed) as info:
-        plan_release(target, current)
+        release_steps(target, current)
     assert info.value.message == (
         f"{IMAGE}:1.2.3 already points at {D2}, not at {D1} ({IMAGE}:edge); "
         "version tags are immutable")
     assert info.value.hint == "release a new version, or pass --force to move the tag anyway"
 
 
-def test_force_moves_the_version_tag(target: TargetPlan) -> None:
+def test_force_moves_the_version_tag(target: TargetBlueprint) -> None:
     current = {**dict.fromkeys(TAGS), TAGS[0]: D2}
-    done = plan_release(target, current, force=True)
+    done = release_steps(target, current, force=True)
     assert done.forced is True
     assert done.to_write == TAGS
     assert done.moved == ((TAGS[0], D2),)
@@ -474,16 +476,16 @@ def test_force_moves_the_version_tag(target: TargetPlan) -> None:
      f"cannot release from {IMAGE}:edge: {IMAGE}:edge is a single-platform image"),
 ])
 def test_the_source_must_be_a_complete_index(
-    target: TargetPlan, source: RemoteImage | None, message: str
+    target: TargetBlueprint, source: RemoteImage | None, message: str
 ) -> None:
     # Checked before the tags: force does not help either.
     with pytest.raises(CheckFailed) as info:
-        plan_release(target, dict.fromkeys(TAGS), source=source, force=True)
+        release_steps(target, dict.fromkeys(TAGS), source=source, force=True)
     assert info.value.message.startswith(message)
 
 
-def test_verify_release(target: TargetPlan) -> None:
-    done = plan_release(target, dict.fromkeys(TAGS))
+def test_verify_release(target: TargetBlueprint) -> None:
+    done = release_steps(target, dict.fromkeys(TAGS))
     release.verify_release(done, dict.fromkeys(TAGS, D1))
     with pytest.raises(CheckFailed) as info:
         release.verify_release(done, {**dict.fromkeys(TAGS, D1), TAGS[3]: D2, TAGS[2]: None})

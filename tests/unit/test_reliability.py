@@ -22,10 +22,10 @@ from typing import Any
 import pytest
 
 from buildkit_slim import apply, config, files, interrupts, local_cache, publish, staging
+from buildkit_slim.blueprint import make_blueprint, select
 from buildkit_slim.config import CACHE_MARKER, load
 from buildkit_slim.errors import UsageError
 from buildkit_slim.local_cache import clear_stale_local_caches, rotate_local_caches
-from buildkit_slim.plan import make_plan, select
 from buildkit_slim.render import GeneratedFile, render_all
 from buildkit_slim.request import BakeOptions, bake_request
 from buildkit_slim.resources import SHIM_MODULES
@@ -304,7 +304,7 @@ def test_cache_a_user_directory_at_the_cache_path_is_refused_before_building(
     user.mkdir(parents=True)
     if content == "look-alike":
         look_alike(user)
-    full = make_plan(load(root))
+    full = make_blueprint(load(root))
     chosen = select(full, [], ["linux/amd64"])
     with pytest.raises(UsageError, match="c/hello-linux-amd64"):
         bake_request(full, chosen, BakeOptions(project_root=root,
@@ -319,7 +319,7 @@ def test_cache_a_cache_bslim_wrote_is_still_read(write_project: WriteProject) ->
     root = write_project(CACHED)
     buildkit_cache(root / "c" / "hello")
     (root / "c" / "hello" / CACHE_MARKER).write_text("x\n", encoding="utf-8")
-    full = make_plan(load(root))
+    full = make_blueprint(load(root))
     request = bake_request(full, full, BakeOptions(project_root=root))
     assert request.override is not None
     assert request.override["target"]["hello"]["cache-from"] == ["type=local,src=c/hello"]
@@ -328,31 +328,31 @@ def test_cache_a_cache_bslim_wrote_is_still_read(write_project: WriteProject) ->
 def test_cache_rotation_called_directly_never_deletes_a_look_alike(
         write_project: WriteProject) -> None:
     root = write_project(CACHED)
-    the_plan = make_plan(load(root))
+    the_blueprint = make_blueprint(load(root))
     photo = look_alike(root / "c" / "hello")
     buildkit_cache(root / "c" / "hello.new")
     with pytest.raises(UsageError, match="not a build cache bslim wrote"):
-        rotate_local_caches(the_plan, root)
+        rotate_local_caches(the_blueprint, root)
     assert photo.read_bytes() == b"\x89PNG my holiday"
 
 
 def test_cache_clean_up_called_directly_never_deletes_a_look_alike(
         write_project: WriteProject) -> None:
     root = write_project(CACHED)
-    the_plan = make_plan(load(root))
+    the_blueprint = make_blueprint(load(root))
     photo = look_alike(root / "c" / "hello.new")
     with pytest.raises(UsageError, match="not a build cache bslim wrote"):
-        clear_stale_local_caches(the_plan, root)
+        clear_stale_local_caches(the_blueprint, root)
     assert photo.read_bytes() == b"\x89PNG my holiday"
 
 
 def test_cache_rotation_never_marks_a_look_alike_as_its_own(
         write_project: WriteProject) -> None:
     root = write_project(CACHED)
-    the_plan = make_plan(load(root))
+    the_blueprint = make_blueprint(load(root))
     photo = look_alike(root / "c" / "hello.new")
     with pytest.raises(UsageError, match="not a build cache bslim wrote"):
-        rotate_local_caches(the_plan, root)
+        rotate_local_caches(the_blueprint, root)
     assert photo.read_bytes() == b"\x89PNG my holiday"
     assert not (root / "c" / "hello.new" / CACHE_MARKER).exists()
     assert not (root / "c" / "hello").exists()
@@ -362,11 +362,11 @@ def test_cache_a_buildkit_cache_without_the_mark_still_rotates(
         write_project: WriteProject) -> None:
     """Caches of older bslim versions (BuildKit's layout, nothing else) stay replaceable."""
     root = write_project(CACHED)
-    the_plan = make_plan(load(root))
+    the_blueprint = make_blueprint(load(root))
     buildkit_cache(root / "c" / "hello")
     buildkit_cache(root / "c" / "hello.new")
     (root / "c" / "hello.new" / "index.json").write_text('{"new": 1}', encoding="utf-8")
-    rotate_local_caches(the_plan, root)
+    rotate_local_caches(the_blueprint, root)
     assert (root / "c" / "hello" / "index.json").read_text(encoding="utf-8") == '{"new": 1}'
     assert (root / "c" / "hello" / CACHE_MARKER).is_file()
 
@@ -582,8 +582,8 @@ def test_minor_generated_files_are_written_with_lf(tmp_path: Path) -> None:
 
 
 def test_minor_render_all_paths_are_inside_the_output_dir(hello: Path) -> None:
-    the_plan = make_plan(load(hello))
-    assert all(f.path.startswith(the_plan.output_dir + "/") for f in render_all(the_plan))
+    the_blueprint = make_blueprint(load(hello))
+    assert all(f.path.startswith(the_blueprint.output_dir + "/") for f in render_all(the_blueprint))
 
 
 # --- write: what a bake reads ---------------------------------------------------------------------
@@ -594,7 +594,7 @@ def test_write_bake_reads_a_private_copy_of_its_generation(
     file, the Dockerfile (and its .dockerignore beside it) and the shim come from a copy."""
     root = write_project(SLIM + '    publish-wheels = true\n')
     inputs = tmp_path_factory.mktemp("inputs")
-    full = make_plan(load(root))
+    full = make_blueprint(load(root))
     request = bake_request(full, full, BakeOptions(project_root=root, inputs=inputs),
                                  exists=lambda path: False)
     apply.render_files(root, full, inputs)
@@ -619,8 +619,8 @@ def test_write_bake_reads_a_private_copy_of_its_generation(
 def test_cache_an_interrupted_build_leaves_no_unfinished_cache(
         write_project: WriteProject) -> None:
     root = write_project(CACHED)
-    the_plan = make_plan(load(root))
-    with pytest.raises(KeyboardInterrupt), local_cache.local_cache_rotation(the_plan, root):
+    the_blueprint = make_blueprint(load(root))
+    with pytest.raises(KeyboardInterrupt), local_cache.local_cache_rotation(the_blueprint, root):
         # What BuildKit had written when the build was stopped.
         (root / "c" / "hello.new" / "ingest").mkdir(parents=True)
         raise KeyboardInterrupt

@@ -28,9 +28,9 @@ from hypothesis import strategies as st
 from packaging.version import Version
 
 from buildkit_slim import release
+from buildkit_slim.blueprint import TargetBlueprint, make_blueprint
 from buildkit_slim.config import load
 from buildkit_slim.errors import CheckFailed
-from buildkit_slim.plan import TargetPlan, make_plan
 from buildkit_slim.remote import RemoteImage
 from buildkit_slim.tags import TagError, TagRules, compute_tags, release_tags
 
@@ -154,18 +154,18 @@ def test_a_final_release_floats_its_own_major_and_minor(drawn: Drawn, rules: Tag
 
 
 @pytest.fixture(scope="module")
-def target(tmp_path_factory: pytest.TempPathFactory) -> TargetPlan:
+def target(tmp_path_factory: pytest.TempPathFactory) -> TargetBlueprint:
     root = tmp_path_factory.mktemp("spark")
     (root / "pyproject.toml").write_text(
         '[project]\nname = "spark"\nversion = "1.4.2"\n[project.scripts]\n'
         f'spark = "spark.cli:main"\n[tool.slim]\nimage = "{IMAGE}"\n')
-    return make_plan(load(Path(root))).targets[0]
+    return make_blueprint(load(Path(root))).targets[0]
 
 
 @SETTINGS
 @given(versions(), rules(), st.data())
 def test_a_release_never_moves_a_version_tag_without_force(
-        target: TargetPlan, drawn: Drawn, rules: TagRules, data: st.DataObject) -> None:
+        target: TargetBlueprint, drawn: Drawn, rules: TagRules, data: st.DataObject) -> None:
     if not tags_of(drawn, rules):
         return
     found = release_tags(drawn.text, rules)
@@ -179,17 +179,17 @@ def test_a_release_never_moves_a_version_tag_without_force(
     clash = any(current[ref] == OTHER for ref in immutable)
     source = RemoteImage(digest=SOURCE, index=True, platforms=tuple(target.config.platforms))
 
-    def plan(force: bool) -> release.ReleasePlan:
-        return release.plan_release(target, immutable=immutable, tags=refs,
-                                    source_ref=f"{IMAGE}:edge", source=source, current=current,
-                                    force=force)
+    def steps(force: bool) -> release.ReleaseSteps:
+        return release.release_steps(target, immutable=immutable, tags=refs,
+                                     source_ref=f"{IMAGE}:edge", source=source, current=current,
+                                     force=force)
 
     if clash:
         with pytest.raises(CheckFailed, match="version tags are immutable"):
-            plan(False)
+            steps(False)
     else:
-        assert not {tag for tag, _ in plan(False).moved} & set(immutable)
-    forced = plan(True)
+        assert not {tag for tag, _ in steps(False).moved} & set(immutable)
+    forced = steps(True)
     assert forced.forced == clash
     assert set(forced.to_write) == {ref for ref in refs if current[ref] != SOURCE}
 

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from buildkit_slim.blueprint import make_blueprint
 from buildkit_slim.config import load
 from buildkit_slim.errors import ConfigError
-from buildkit_slim.plan import make_plan
 from buildkit_slim.render import render_all
 from tests.unit.conftest import WriteProject
 from tests.unit.test_cli import run
@@ -100,25 +100,25 @@ def test_a_name_another_target_derives_a_bake_target_from_is_refused(
 def test_valid_names_give_stage_names_buildkit_accepts(
         write_project: WriteProject, names: tuple[str, ...]) -> None:
     root = write_project(targets(*names, extra='    wheels-from = ["ghcr.io/a/w:1"]\n'))
-    the_plan = make_plan(load(root))
-    dockerfile = next(f.text for f in render_all(the_plan) if f.path == "bake/Dockerfile")
+    the_blueprint = make_blueprint(load(root))
+    dockerfile = next(f.text for f in render_all(the_blueprint) if f.path == "bake/Dockerfile")
     stages = FROM_AS_RE.findall(dockerfile)
     assert stages
     for stage in stages:
         # As written, not only once lowercased: COPY --from and named contexts match it too.
         assert STAGE_NAME_RE.fullmatch(stage), stage
     assert len({s.lower() for s in stages}) == len(stages)
-    for target in the_plan.targets:
+    for target in the_blueprint.targets:
         for context, _ in target.contexts:
             assert STAGE_NAME_RE.fullmatch(context), context
-    for name in [*stages, *(c for t in the_plan.targets for c, _ in t.contexts)]:
+    for name in [*stages, *(c for t in the_blueprint.targets for c, _ in t.contexts)]:
         # As BuildKit reads a stage name looking it up as a named context: an image name.
         assert IMAGE_NAME_RE.fullmatch(name) and len(f"docker.io/library/{name}") <= 255, name
 
 
 def test_the_derived_bake_targets_are_those_bslim_adds() -> None:
+    from buildkit_slim.blueprint import WHEELS_SUFFIX
     from buildkit_slim.config.parse import DERIVED_TARGETS
-    from buildkit_slim.plan import WHEELS_SUFFIX
     from buildkit_slim.request import EXPORT_SUFFIX, PLAN_SUFFIX
 
     assert [suffix for suffix, _ in DERIVED_TARGETS] == [WHEELS_SUFFIX, EXPORT_SUFFIX,

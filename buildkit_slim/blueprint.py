@@ -1,4 +1,4 @@
-"""Plan: which targets, stages, platforms, tags and labels a build has (pure)."""
+"""Blueprint: which targets, stages, platforms, tags and labels a build has (pure)."""
 
 from __future__ import annotations
 
@@ -49,7 +49,7 @@ class BuildStage:
 
 
 # fast-wheels: fetch and install natively, compile on the target only what has no wheel there.
-# `reads` of stages that take inherited wheels (wheels-from) are completed by plan_stages.
+# `reads` of stages that take inherited wheels (wheels-from) are completed by blueprint_stages.
 FAST_STAGES = (
     BuildStage(role="fetch", name="fetch", base="builder", native=True,
                contexts=(SHIM_CONTEXT,)),
@@ -89,8 +89,8 @@ def inherited_role(index: int, platform: str | None = None) -> str:
     return f"wheels-from-{index}-{pair(platform) if platform else 'target'}"
 
 
-def plan_stages(prefix: str, *, fast: bool, contexts: Sequence[tuple[str, str]] = (),
-                platforms: Sequence[str] = (), cross: bool = False) -> tuple[BuildStage, ...]:
+def blueprint_stages(prefix: str, *, fast: bool, contexts: Sequence[tuple[str, str]] = (),
+                     platforms: Sequence[str] = (), cross: bool = False) -> tuple[BuildStage, ...]:
     """A target's stages, named `<prefix><role>` (several targets share one Dockerfile).
     wheels-from images come through stages of their own (the target's, and with fast-wheels
     each platform's for the native fetch); directories are read as named contexts. `cross`
@@ -122,7 +122,7 @@ def plan_stages(prefix: str, *, fast: bool, contexts: Sequence[tuple[str, str]] 
 
 
 @dataclass(frozen=True, kw_only=True)
-class TargetPlan:
+class TargetBlueprint:
     config: TargetConfig
     dockerfile: str  # project-relative path bake points at
     platforms: tuple[str, ...]
@@ -213,10 +213,10 @@ class TargetPlan:
 
 
 @dataclass(frozen=True, kw_only=True)
-class Plan:
+class Blueprint:
     project: ProjectMeta
     output_dir: str
-    targets: tuple[TargetPlan, ...]
+    targets: tuple[TargetBlueprint, ...]
 
     @property
     def dockerfile(self) -> str:
@@ -236,12 +236,12 @@ class Plan:
                              if t.config.cache.local for suffix in ("", "-*", ".new")}))
 
     @property
-    def generated_targets(self) -> tuple[TargetPlan, ...]:
+    def generated_targets(self) -> tuple[TargetBlueprint, ...]:
         return tuple(t for t in self.targets if t.wheels_stage is not None)
 
 
-def make_plan(config: Config, locks: Mapping[str, Lock] | None = None,
-              pins: BasePins | None = None) -> Plan:
+def make_blueprint(config: Config, locks: Mapping[str, Lock] | None = None,
+                   pins: BasePins | None = None) -> Blueprint:
     """`locks`: the configured locks, read (by path); `pins`: <output-dir>/bases.lock.json,
     read, when there (every base image is then named by digest). Every lock problem and every
     missing pin of every target at once (exit 2), before anything is built."""
@@ -277,12 +277,12 @@ def make_plan(config: Config, locks: Mapping[str, Lock] | None = None,
         prefix = "" if single else f"{target.name.lower()}-"
         extras = f"[{','.join(target.extras)}]" if target.extras else ""
         contexts = wheel_contexts(target.wheels_from, prefix)
-        targets.append(TargetPlan(
+        targets.append(TargetBlueprint(
             config=target,
             dockerfile=target.dockerfile if target.dockerfile is not None else dockerfile,
-            stages=() if own else plan_stages(prefix, fast=target.fast_wheels,
-                                              contexts=contexts, platforms=target.platforms,
-                                              cross=target.cross.enabled),
+            stages=() if own else blueprint_stages(prefix, fast=target.fast_wheels,
+                                                   contexts=contexts, platforms=target.platforms,
+                                                   cross=target.cross.enabled),
             platforms=target.platforms,
             labels=oci_labels(config.project, target),
             dependencies=dependencies(config.project, target.extras),
@@ -298,7 +298,7 @@ def make_plan(config: Config, locks: Mapping[str, Lock] | None = None,
         raise LockError(lock_problems, hint="; ".join(hints) or None)
     if pin_problems:
         raise PinError(pin_problems)
-    return Plan(project=config.project, output_dir=config.output_dir, targets=tuple(targets))
+    return Blueprint(project=config.project, output_dir=config.output_dir, targets=tuple(targets))
 
 
 def lock_target(project: ProjectMeta, target: TargetConfig, lock: Lock
@@ -365,14 +365,14 @@ def dependencies(project: ProjectMeta, extras: Sequence[str]) -> tuple[str, ...]
     return tuple(sorted(out, key=str.lower))
 
 
-def select(plan: Plan, targets: Sequence[str], platforms: Sequence[str]) -> Plan:
-    """Narrow the plan to the named targets and platforms, or say what would be valid."""
-    names = [t.name for t in plan.targets]
+def select(blueprint: Blueprint, targets: Sequence[str], platforms: Sequence[str]) -> Blueprint:
+    """Narrow the blueprint to the named targets and platforms, or say what would be valid."""
+    names = [t.name for t in blueprint.targets]
     for name in targets:
         if name not in names:
             raise UsageError(f"target {name!r} is not defined" + suggest(name, names)
                              + f" (targets: {', '.join(names)})")
-    chosen = [t for t in plan.targets if not targets or t.name in targets]
+    chosen = [t for t in blueprint.targets if not targets or t.name in targets]
     if platforms:
         narrowed = []
         for target in chosen:
@@ -387,4 +387,4 @@ def select(plan: Plan, targets: Sequence[str], platforms: Sequence[str]) -> Plan
             keep = tuple(p for p in target.platforms if p in platforms)
             narrowed.append(replace(target, platforms=keep))
         chosen = narrowed
-    return replace(plan, targets=tuple(chosen))
+    return replace(blueprint, targets=tuple(chosen))

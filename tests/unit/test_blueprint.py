@@ -1,12 +1,12 @@
-"""The build plan: OCI labels, dependencies with extras, stage names, and narrowing it down."""
+"""The build blueprint: OCI labels, dependencies with extras, stage names, and narrowing it down."""
 
 from __future__ import annotations
 
 import pytest
 
+from buildkit_slim.blueprint import Blueprint, dependencies, make_blueprint, select
 from buildkit_slim.config import ProjectMeta, load
 from buildkit_slim.errors import UsageError
-from buildkit_slim.plan import Plan, dependencies, make_plan, select
 from tests.unit.conftest import WriteProject
 
 TWO_TARGETS = """\
@@ -24,14 +24,15 @@ TWO_TARGETS = """\
 """
 
 
-def plan_of(write_project: WriteProject, pyproject: str,
-            files: dict[str, str] | None = None) -> Plan:
-    return make_plan(load(write_project(pyproject, files)))
+def blueprint_of(write_project: WriteProject, pyproject: str,
+                 files: dict[str, str] | None = None) -> Blueprint:
+    return make_blueprint(load(write_project(pyproject, files)))
 
 
 def labels_of(write_project: WriteProject, project: str, slim: str = "") -> dict[str, str]:
-    plan = plan_of(write_project, project + '\nscripts = { x = "x:m" }\n[tool.slim]\n' + slim)
-    return dict(plan.targets[0].labels)
+    blueprint = blueprint_of(write_project,
+                             project + '\nscripts = { x = "x:m" }\n[tool.slim]\n' + slim)
+    return dict(blueprint.targets[0].labels)
 
 
 # --- labels -------------------------------------------------------------------------------------
@@ -56,7 +57,7 @@ def test_labels_from_project(write_project: WriteProject) -> None:
 
 
 def test_labels_are_sorted(write_project: WriteProject) -> None:
-    plan = plan_of(write_project, """
+    blueprint = blueprint_of(write_project, """
         [project]
         name = "spark"
         version = "1"
@@ -65,7 +66,7 @@ def test_labels_are_sorted(write_project: WriteProject) -> None:
         [tool.slim]
         labels = { "a.first" = "1", "z.last" = "2" }
     """)
-    keys = [k for k, _ in plan.targets[0].labels]
+    keys = [k for k, _ in blueprint.targets[0].labels]
     assert keys == sorted(keys)
     assert keys[0] == "a.first"
 
@@ -111,8 +112,8 @@ def test_user_labels_win(write_project: WriteProject) -> None:
 
 
 def test_each_target_gets_its_own_labels(write_project: WriteProject) -> None:
-    plan = plan_of(write_project, TWO_TARGETS + 'labels = { role = "worker" }\n')
-    api, worker = plan.targets
+    blueprint = blueprint_of(write_project, TWO_TARGETS + 'labels = { role = "worker" }\n')
+    api, worker = blueprint.targets
     assert "role" not in dict(api.labels)
     assert dict(worker.labels)["role"] == "worker"
 
@@ -161,8 +162,8 @@ def test_dynamic_dependencies_are_none() -> None:
     assert dependencies(meta(None, a=("a1",)), ["a"]) is None
 
 
-def test_plan_carries_dependencies_and_install(write_project: WriteProject) -> None:
-    plan = plan_of(write_project, """
+def test_blueprint_carries_dependencies_and_install(write_project: WriteProject) -> None:
+    blueprint = blueprint_of(write_project, """
         [project]
         name = "Spark_Plug"
         dependencies = ["requests>=2"]
@@ -173,73 +174,73 @@ def test_plan_carries_dependencies_and_install(write_project: WriteProject) -> N
         [tool.slim]
         extras = ["all", "redis"]
     """)
-    target = plan.targets[0]
+    target = blueprint.targets[0]
     assert target.dependencies == ("redis", "requests>=2")
     assert target.install == "spark-plug[all,redis]"
 
 
-def test_plan_with_dynamic_dependencies(write_project: WriteProject) -> None:
-    plan = plan_of(write_project, '[project]\nname = "spark"\ndynamic = ["dependencies"]\n'
-                   'scripts = { x = "x:m" }\n[tool.slim]\n')
-    assert plan.targets[0].dependencies is None
-    assert plan.targets[0].install == "spark"
+def test_blueprint_with_dynamic_dependencies(write_project: WriteProject) -> None:
+    blueprint = blueprint_of(write_project, '[project]\nname = "spark"\n'
+                             'dynamic = ["dependencies"]\nscripts = { x = "x:m" }\n[tool.slim]\n')
+    assert blueprint.targets[0].dependencies is None
+    assert blueprint.targets[0].install == "spark"
 
 
 # --- stages and files ---------------------------------------------------------------------------
 
 def test_single_target_stage_names(write_project: WriteProject) -> None:
-    plan = plan_of(write_project, '[project]\nname = "spark"\nscripts = { x = "x:m" }\n'
-                   '[tool.slim]\noutput-dir = "ops/docker"\n')
-    (target,) = plan.targets
+    blueprint = blueprint_of(write_project, '[project]\nname = "spark"\nscripts = { x = "x:m" }\n'
+                             '[tool.slim]\noutput-dir = "ops/docker"\n')
+    (target,) = blueprint.targets
     assert (target.wheels_stage, target.runtime_stage) == ("wheels", "runtime")
-    assert target.dockerfile == plan.dockerfile == "ops/docker/Dockerfile"
-    assert plan.bake_file == "ops/docker/docker-bake.json"
-    assert plan.generated_targets == plan.targets
+    assert target.dockerfile == blueprint.dockerfile == "ops/docker/Dockerfile"
+    assert blueprint.bake_file == "ops/docker/docker-bake.json"
+    assert blueprint.generated_targets == blueprint.targets
 
 
 def test_multi_target_stage_names_are_prefixed(write_project: WriteProject) -> None:
-    plan = plan_of(write_project, TWO_TARGETS)
-    assert [(t.name, t.wheels_stage, t.runtime_stage) for t in plan.targets] == [
+    blueprint = blueprint_of(write_project, TWO_TARGETS)
+    assert [(t.name, t.wheels_stage, t.runtime_stage) for t in blueprint.targets] == [
         ("api", "api-wheels", "api-runtime"),
         ("worker", "worker-wheels", "worker-runtime"),
     ]
-    assert [t.platforms for t in plan.targets] == [("linux/amd64", "linux/arm/v7"),
-                                                   ("linux/amd64",)]
+    assert [t.platforms for t in blueprint.targets] == [("linux/amd64", "linux/arm/v7"),
+                                                        ("linux/amd64",)]
 
 
 def test_own_dockerfile_has_no_stages(write_project: WriteProject) -> None:
-    plan = plan_of(write_project, TWO_TARGETS + 'dockerfile = "Dockerfile.worker"\n',
-                   files={"Dockerfile.worker": "FROM scratch\n"})
-    api, worker = plan.targets
+    blueprint = blueprint_of(write_project, TWO_TARGETS + 'dockerfile = "Dockerfile.worker"\n',
+                             files={"Dockerfile.worker": "FROM scratch\n"})
+    api, worker = blueprint.targets
     assert (worker.wheels_stage, worker.runtime_stage) == (None, None)
     assert worker.dockerfile == "Dockerfile.worker"
     assert api.dockerfile == "bake/Dockerfile"
-    assert plan.generated_targets == (api,)
+    assert blueprint.generated_targets == (api,)
 
 
 # --- select -------------------------------------------------------------------------------------
 
 @pytest.fixture
-def two(write_project: WriteProject) -> Plan:
-    return plan_of(write_project, TWO_TARGETS)
+def two(write_project: WriteProject) -> Blueprint:
+    return blueprint_of(write_project, TWO_TARGETS)
 
 
-def test_select_nothing_keeps_everything(two: Plan) -> None:
+def test_select_nothing_keeps_everything(two: Blueprint) -> None:
     assert select(two, [], []) == two
 
 
-def test_select_targets(two: Plan) -> None:
+def test_select_targets(two: Blueprint) -> None:
     chosen = select(two, ["worker"], [])
     assert [t.name for t in chosen.targets] == ["worker"]
     assert chosen.output_dir == two.output_dir
 
 
-def test_select_platforms_narrows_every_target(two: Plan) -> None:
+def test_select_platforms_narrows_every_target(two: Blueprint) -> None:
     chosen = select(two, [], ["linux/amd64"])
     assert [t.platforms for t in chosen.targets] == [("linux/amd64",), ("linux/amd64",)]
 
 
-def test_select_keeps_the_configured_platform_order(two: Plan) -> None:
+def test_select_keeps_the_configured_platform_order(two: Blueprint) -> None:
     chosen = select(two, ["api"], ["linux/arm/v7", "linux/amd64"])
     assert chosen.targets[0].platforms == ("linux/amd64", "linux/arm/v7")
 
@@ -259,7 +260,7 @@ def test_select_keeps_the_configured_platform_order(two: Plan) -> None:
     pytest.param([], ["linux/arm/v7"], "--platform: 'linux/arm/v7' is not a platform of "
                  "target 'worker' (platforms: linux/amd64)", id="platform-missing-in-one"),
 ])
-def test_select_errors(two: Plan, targets: list[str], platforms: list[str],
+def test_select_errors(two: Blueprint, targets: list[str], platforms: list[str],
                        message: str) -> None:
     with pytest.raises(UsageError) as info:
         select(two, targets, platforms)
