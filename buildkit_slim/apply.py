@@ -226,7 +226,8 @@ def build(targets: Sequence[str], platforms: Sequence[str], choices: BuildChoice
             ca_bundle=choices.ca_bundle, netrc=choices.netrc, cache=choices.cache,
             export_cache=choices.export_cache, export_wheels=choices.export_wheels,
             inputs=None if choices.print_ else Path(tmp), reproducible=epoch is not None,
-            epoch=epoch.seconds if epoch else None, oci=choices.oci)
+            epoch=epoch.seconds if epoch else None, oci=choices.oci,
+            sbom=choices.sbom is not None)
         for warning in warnings(chosen, env):
             warn(f"warning: {warning}")
         request = bake_request(the_blueprint, chosen, options)

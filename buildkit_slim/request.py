@@ -20,6 +20,7 @@ from buildkit_slim.docker import BakeRequest
 from buildkit_slim.errors import UsageError
 from buildkit_slim.local_cache import readable_cache
 from buildkit_slim.render.bake import escape_hcl
+from buildkit_slim.resources.origins import SBOM_ARG
 
 EXPORT_SUFFIX = "-export-wheels"
 PLAN_SUFFIX = "-plan"
@@ -62,6 +63,10 @@ class BakeOptions:
     reproducible: bool = False
     epoch: str | None = None  # SOURCE_DATE_EPOCH of a reproducible build
     oci: Path | None = None  # images as OCI tarballs: DIR/<target>.oci.tar
+    # --sbom: the install step records each wheel's origin (build arg SBOM_ARG), for the
+    # generator to read. Only then: the record names each wheel's sha256, and a wheel built in
+    # the build (the project's, at least) differs per build unless --reproducible.
+    sbom: bool = False
 
 
 def bake_request(
@@ -96,7 +101,8 @@ def bake_request(
         cache = _cache_override(target, options, subset,
                                 exists or (lambda path: readable_cache(path, root)))
         # --reproducible and --oci: the build arg, and the image output.
-        args = {repro.BUILD_ARG: "1"} if options.reproducible else {}
+        args = {**({repro.BUILD_ARG: "1"} if options.reproducible else {}),
+                **({SBOM_ARG: "1"} if options.sbom else {})}
         output = repro.image_output(push=options.push, oci=options.oci and options.oci.resolve(),
                                     target=target.name, reproducible=options.reproducible)
         if target.config.publish_wheels and (body or args or output):

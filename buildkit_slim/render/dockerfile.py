@@ -30,6 +30,7 @@ from buildkit_slim.platforms import pair
 from buildkit_slim.render.instructions import Shell, _apt, _run, _shell
 from buildkit_slim.render.shim import REPRODUCIBLE_ARG, shim_files
 from buildkit_slim.resources import PINS_FILE, SHIM_MODULES
+from buildkit_slim.resources.origins import SBOM_ARG
 from buildkit_slim.resources.pip_for_target import (  # its files, its arguments
     COMPILE_LIST,
     LIB,
@@ -394,7 +395,7 @@ def install(stage: Stage) -> tuple[list[str], list[str]]:
     # With a lock: the locked wheels and the project's, each by its sha256, nothing resolved.
     locked = {"locked": f"{SHIM_HOME}/{lock}", "wheels": WHEELS_DIR} if lock else {}
     # What the fetch decided for each wheel (and the cross stage's wheels): the origin each
-    # installed distribution records (bslim-origin.json in its .dist-info, for the SBOM).
+    # installed distribution records with --sbom (bslim-origin.json in its .dist-info).
     crossed = "cross" in stage.planned.reads
     command = ["python3", SHIM, *argv("install", INSTALLED, REMOVED, **locked,
                                       project=target.install.split("[", 1)[0],
@@ -412,6 +413,8 @@ def install(stage: Stage) -> tuple[list[str], list[str]]:
         # Set only when the build has one (reproducible builds): pip's byte code then records
         # the source's hash instead of the install time (py_compile honours it).
         "ARG SOURCE_DATE_EPOCH",
+        # Set by `bslim bake --sbom`: each installed wheel's origin recorded for the SBOM.
+        f"ARG {SBOM_ARG}",
         *_run([f"--mount=type=bind,from={stage.read('wheels')},source={WHEELS_DIR},"
                f"target={WHEELS_DIR}",
                f"--mount=type=bind,from={stage.read('fetch')},source={SHIM_HOME},"

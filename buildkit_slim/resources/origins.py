@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import os
 import sys
 import tempfile
 from collections.abc import Callable, Mapping
@@ -24,6 +25,7 @@ except ImportError:
     sys.path[:0] = [str(Path(__file__).parent), str(Path(__file__).parents[1])]
     import wheel_build as build  # type: ignore[import-not-found,no-redef]
 
+SBOM_ARG = "BSLIM_SBOM"  # the build arg `bslim bake --sbom` sets (request.py, the Dockerfile)
 ORIGIN_FILE = "bslim-origin.json"  # in each .dist-info bslim installed; read by sbom_scan.py
 
 
@@ -31,9 +33,12 @@ def recorded(install: Callable[[list[str]], int], paths: Mapping[str, str],
              fetched: Path | None, project: str | None,
              cross_wheels: Path | None) -> Callable[[], int]:
     """`install` (pip install, given more arguments), then, with `fetched` (the fetch's pass
-    directory for this platform), ORIGIN_FILE into each .dist-info it wrote."""
+    directory for this platform) and the build arg SBOM_ARG (`bslim bake --sbom`), ORIGIN_FILE
+    into each .dist-info it wrote. Without the SBOM nothing is recorded: the record names each
+    wheel's sha256, and a wheel built in the build differs per build (its archive's times)
+    unless the build is reproducible; the image would then differ per build too."""
     def run() -> int:
-        if fetched is None:
+        if fetched is None or os.environ.get(SBOM_ARG) != "1":
             return install([])
         report = Path(tempfile.mkdtemp(prefix="bslim-")) / "report.json"
         status = install(["--report", str(report)])

@@ -164,6 +164,32 @@ def test_bake_sbom_attests_each_target_with_the_generator(
     assert lines[0].startswith("built spark")
     overrides = seen[0].overrides or {}
     assert overrides["spark.attest"] == "type=sbom,generator=127.0.0.1:5000/acme/bslim:1"
+    # The install step records origins only then (the build arg its Dockerfile declares).
+    assert seen[0].override["target"]["spark"]["args"] == {shim.SBOM_ARG: "1"}
+    apply.build((), (), apply.BuildChoices(project=root, push=True), env={},
+                warn=lambda _: None)
+    assert "args" not in seen[1].override["target"]["spark"]
+
+
+def test_the_install_records_origins_only_for_an_sbom(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without `bake --sbom` the install step writes no record: it names each wheel's sha256,
+    and a wheel built in the build (the project's) differs per build unless --reproducible,
+    so an image with it would too (tests/e2e/test_reproducible.py's pure project)."""
+    calls: list[list[str]] = []
+
+    def install(extra: list[str]) -> int:
+        calls.append(extra)
+        return 0
+
+    paths = {"purelib": str(tmp_path / "lib"), "platlib": str(tmp_path / "lib")}
+    monkeypatch.delenv(shim.SBOM_ARG, raising=False)
+    assert shim.recorded(install, paths, tmp_path / "fetched", "app", None)() == 0
+    assert calls == [[]]
+    monkeypatch.setenv(shim.SBOM_ARG, "1")
+    with pytest.raises(FileNotFoundError):  # pip's report, which this fake install never wrote
+        shim.recorded(install, paths, tmp_path / "fetched", "app", None)()
+    assert calls[1][0] == "--report"
 
 
 @pytest.mark.parametrize(("sbom_ref", "export", "message"), [
