@@ -134,10 +134,12 @@ def test_a_fresh_builder_rebuilds_no_wheel_from_the_registry_cache(
         # cache and runs again, and at times the steps reading its output: 7 of 7 post-prune
         # builds. A minimal Dockerfile of the same shape (a stage built once for both
         # platforms, per-platform steps bind-mounting it read-write, two platforms) misses one
-        # such step the same way; why is not established (docs/performance.md, case (e)). What
-        # must hold on every engine: nothing resolved, fetched or compiled again.
-        assert {stage_of(header) for header in ran} <= {"compile-project", "wheels", "install",
-                                                        "runtime"}, ran
+        # such step the same way; why is not established (docs/performance.md, case (e)). The
+        # compile step has that shape too (it bind-mounts the fetch stage read-write) and was
+        # seen to run again the same way (arm/v7, 2026-12-06). What must hold on every engine:
+        # nothing resolved, fetched or compiled again (built_wheels above).
+        assert {stage_of(header) for header in ran} <= {"compile", "compile-project", "wheels",
+                                                        "install", "runtime"}, ran
         return
     # Docker 26.1 (BuildKit 0.12): every step came from the cache, none ran again.
     assert ran == [], ran
