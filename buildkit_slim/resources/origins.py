@@ -49,6 +49,7 @@ def recorded(install: Callable[[list[str]], int], paths: Mapping[str, str],
 
     return run
 
+
 def origin_of(entry: dict[str, Any] | None, wheel: Path, *, project: bool, fetched: Path,
               cross_wheels: Path | None) -> tuple[str, str]:
     """(origin, how) of an installed wheel, from what the fetch decided for it (its report
