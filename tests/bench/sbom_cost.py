@@ -1,6 +1,6 @@
-"""What `bslim bake --sbom` costs, in ONE invocation, on the local engine (run under the lock):
+"""What `bslim bake --sbom` costs, in ONE invocation, on the local engine:
 
-    flock -o /work/locks/engine.lock .venv/bin/python -m tests.bench.sbom_cost [--cold]
+    .venv/bin/python -m tests.bench.sbom_cost [--cold]
 
 The fixture of tests/e2e/test_sbom.py (tinyext from its sdist + six from the index, both
 platforms, pushed). Builds it once to warm the cache, then the same push without and with

@@ -1,7 +1,7 @@
 """Issue #18 phase A: cross-compiling arm/v7 wheels against compiling them under emulation,
-per package, in ONE invocation on the local engine (hold the engine lock):
+per package, in ONE invocation on the local engine:
 
-    flock /work/locks/engine.lock .venv/bin/python -m tests.cross.measure [--py 3.11]
+    .venv/bin/python -m tests.cross.measure [--py 3.11]
         [--toolchains gcc,zig] [--no-emulated] [--no-fallback-demo] [--out DIR]
 
 Builds tests/cross/Dockerfile for linux/arm/v7: the prerequisites first (fetch, the target's
