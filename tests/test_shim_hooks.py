@@ -8,6 +8,7 @@ there, mixed with the newer one prepared for the build, is what broke 3.11/bookw
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import platform
@@ -290,3 +291,88 @@ def test_the_pip_command_takes_the_targets_markers_and_public_platform_options(
     assert sorted(p.name for p in (tmp_path / "d").iterdir()) == sorted([
         "app-1.0-py3-none-any.whl", "armonly-1.0-py3-none-any.whl",
         next(p.name for p in wheelhouse.glob("fast-*armv7l*"))])
+
+
+# --- a foreign pass takes each sdist's reference from the index instead of building it ----------
+
+SDIST_BACKEND = '''\
+import os, zipfile
+TAG = "cp{0}{1}-cp{0}{1}-linux_x86_64"
+META = "Metadata-Version: 2.1\\nName: slow\\nVersion: 1.0\\n"
+def get_requires_for_build_wheel(config_settings=None):
+    return []
+def prepare_metadata_for_build_wheel(directory, config_settings=None):
+    os.makedirs(os.path.join(directory, "slow-1.0.dist-info"))
+    with open(os.path.join(directory, "slow-1.0.dist-info", "METADATA"), "w") as f:
+        f.write(META)
+    return "slow-1.0.dist-info"
+def build_wheel(directory, config_settings=None, metadata_directory=None):
+    open(os.environ["BSLIM_TEST_BUILT"], "a").write("built\\n")
+    name = "slow-1.0-" + TAG + ".whl"
+    with zipfile.ZipFile(os.path.join(directory, name), "w") as zf:
+        zf.writestr("slow/_speedups.cpython-{0}{1}-x86_64-linux-gnu.so", b"")
+        zf.writestr("slow-1.0.dist-info/METADATA", META)
+        zf.writestr("slow-1.0.dist-info/WHEEL", "Wheel-Version: 1.0\\nGenerator: t\\n"
+                    "Root-Is-Purelib: false\\nTag: " + TAG + "\\n")
+        zf.writestr("slow-1.0.dist-info/RECORD", "")
+    return name
+'''.format(*sys.version_info[:2])
+
+
+def make_sdist(into: Path) -> Path:
+    """slow 1.0: an sdist whose in-tree backend needs nothing installed (offline) and notes
+    each wheel it builds in $BSLIM_TEST_BUILT."""
+    import tarfile
+
+    into.mkdir(parents=True, exist_ok=True)
+    sdist = into / "slow-1.0.tar.gz"
+    with tarfile.open(sdist, "w:gz") as tar:
+        for name, text in (("pyproject.toml", '[build-system]\nrequires = []\n'
+                            'build-backend = "slow_backend"\nbackend-path = ["."]\n'),
+                           ("slow_backend.py", SDIST_BACKEND),
+                           ("PKG-INFO", "Metadata-Version: 2.1\nName: slow\nVersion: 1.0\n")):
+            data = text.encode()
+            info = tarfile.TarInfo(f"slow-1.0/{name}")
+            info.size = len(data)
+            tar.addfile(info, __import__("io").BytesIO(data))
+    return sdist
+
+
+@pytest.mark.parametrize("on_index", [True, False], ids=["binary-on-index", "sdist-only"])
+def test_a_foreign_pass_takes_the_reference_from_the_index_when_it_can(
+        tmp_path: Path, on_index: bool) -> None:
+    """Cross-compiling for arm/v7, `slow` has only an sdist for the target. With the build
+    platform's binary wheel of the same version beside it, that wheel is the gate's reference
+    and the sdist is not built here (it is kept for the cross build); without one, the sdist
+    is built here as before and its wheel is the reference."""
+    if platform.machine() != "x86_64":
+        pytest.skip("the stand-in binary wheel is tagged for x86-64")
+    wheelhouse, built = tmp_path / "wheelhouse", tmp_path / "built.txt"
+    make_sdist(wheelhouse)
+    cp = f"cp{sys.version_info[0]}{sys.version_info[1]}"
+    binary = f"slow-1.0-{cp}-{cp}-manylinux_2_17_x86_64.manylinux2014_x86_64.whl"
+    if on_index:
+        make_wheel(wheelhouse, "slow", f"{cp}-{cp}-manylinux_2_17_x86_64.manylinux2014_x86_64")
+    out, requirements = tmp_path / "out", tmp_path / "req.txt"
+    requirements.write_text("slow==1.0\n")
+    result = subprocess.run(
+        [sys.executable, str(SHIM), *pip_for_target.argv(
+            "pass", str(out), requirement=str(requirements), cross=True), "--",
+         "--find-links", str(wheelhouse)], capture_output=True, text=True, check=False,
+        env={**os.environ, "TARGETPLATFORM": ARM, "PIP_NO_INDEX": "1",
+             "PIP_CONFIG_FILE": os.devnull, "BSLIM_TEST_BUILT": str(built)})
+    assert result.returncode == 0, result.stderr
+    assert (out / "cross.txt").read_text() == "slow==1.0\n"
+    reference = [p.name for p in (out / "reference").iterdir()]
+    if on_index:
+        assert reference == [binary]
+        assert not built.exists()  # not built on the build platform
+        assert "the build platform's slow-1.0-" in result.stderr
+    else:
+        assert reference == [f"slow-1.0-{cp}-{cp}-linux_x86_64.whl"]
+        assert built.read_text() == "built\n"
+    # Either way the sdist pip resolved is the one prepared for the cross build.
+    assert [p.name for p in (out / "sdists" / "slow").iterdir()] == ["slow-1.0.tar.gz"]
+    assert (out / "sdists" / "slow.sha256").read_text() == hashlib.sha256(
+        (wheelhouse / "slow-1.0.tar.gz").read_bytes()).hexdigest()
+    assert not (out / ".index-wheels").exists()

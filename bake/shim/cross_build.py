@@ -27,10 +27,11 @@ import subprocess
 import sys
 import sysconfig
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 try:  # bslim's own modules; in a build, their copies beside this file
     from buildkit_slim.platforms import gnu_type
@@ -44,6 +45,7 @@ except ImportError:  # in bslim's tree, one up
     del sys.path[:2]
 
 CROSS_LIST, REFERENCE, REPORT = "cross.txt", "reference", "report.json"  # in DIR; REPORT: OUT
+INDEX_WHEELS = ".index-wheels"  # in DIR, while its pass runs pip: `from_index`'s downloads
 TARGET_DIR = "/bslim/target"  # in the target's root: what `wheel_gate.py facts` wrote
 # What bslim knows a distribution's cross build needs ({host}: the target's GNU type);
 # [tool.slim.cross] env adds to it and replaces what it names. libuv, bundled by uvloop, is
@@ -81,6 +83,64 @@ def set_aside(directory: Path, wheel: Path, why: str | None) -> dict[str, str]:
     (directory / REFERENCE).mkdir(exist_ok=True)
     wheel.rename(directory / REFERENCE / wheel.name)
     return {"how": "cross"}
+
+
+def from_index(directory: Path, download: Callable[[list[str]], int]) -> None:
+    """In a foreign pass, before it runs `pip wheel`: the wheel pip would build there from an
+    sdist does not fit the target; it only lists the sdist and is the gate's reference for its
+    cross build. So each sdist pip would build is given, instead, the build platform's binary
+    wheel of the same version from the same index or find-links directory, when there is one:
+    downloaded by `download` (pip's arguments, natively), not built (a second per sdist, where
+    a build takes several). Each sdist is kept in DIR/sdists/<key> for `prepare`. What has no
+    such wheel is built as before; a reference that disagrees with the cross-built wheel on its
+    modules is built natively in the cross stage (`Crossing.one`). Uses pip's internals: its
+    `wheel` command's `build`, and its requirement's `link`/`local_file_path` (its
+    `wheel_builder.build` sets them so)."""
+    from pip._internal.commands import wheel as command
+    from pip._internal.models.link import Link
+    from pip._internal.utils.urls import path_to_url
+
+    build_wheels = command.build  # type: ignore[attr-defined]
+
+    def reference(req: Any) -> Path | None:
+        link, version = req.link, str(req.get_dist().version)
+        if (req.editable or link is None or link.is_vcs or link.is_wheel or not req.name
+                or link.is_existing_dir() or not req.local_file_path):
+            return None
+        if link.scheme == "file":  # a find-links directory
+            where = ["--no-index", "--find-links", str(Path(link.file_path).parent)]
+        elif link.scheme in ("http", "https") and isinstance(link.comes_from, str) \
+                and link.comes_from.rstrip("/").count("/") > 2:  # <index>/<project>/
+            where = ["--index-url", link.comes_from.rstrip("/").rsplit("/", 1)[0] + "/"]
+        else:  # a direct URL: no index to ask
+            return None
+        key = build.dist_key(f"{req.name}=={version}")
+        out = directory / INDEX_WHEELS / key
+        if download(["download", "--quiet", "--no-deps", "--only-binary", ":all:", "--dest",
+                     str(out), *where, f"{req.name}=={version}"]) != 0:
+            return None
+        found = sorted(out.glob("*.whl"))
+        if len(found) != 1 or all(t.endswith("-any") for t in gate.wheel_name(found[0])[2]):
+            return None  # a pure wheel (--no-binary chose the sdist): the build decides
+        sdists = directory / build.SDISTS / key
+        sdists.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(req.local_file_path, sdists / Path(req.local_file_path).name)
+        return found[0]
+
+    def build_or_download(requirements: Any, *args: Any, **kwargs: Any) -> Any:
+        reqs = list(requirements)
+        with ThreadPoolExecutor(4) as pool:  # pip processes, mostly waiting on the index
+            found = dict(zip(map(id, reqs), pool.map(reference, reqs), strict=True))
+        for req in reqs:
+            if (wheel := found[id(req)]) is not None:
+                print(f"bslim: {req.name}: the build platform's {wheel.name} from the index is "
+                      "the reference for its cross build (not built here)", file=sys.stderr)
+                req.link = Link(path_to_url(str(wheel)))
+                req.local_file_path = req.link.file_path
+        built, failed = build_wheels([r for r in reqs if found[id(r)] is None], *args, **kwargs)
+        return [*(r for r in reqs if found[id(r)] is not None), *built], failed
+
+    command.build = build_or_download  # type: ignore[attr-defined]
 
 
 def _swap_includes(includes: Mapping[str, str]) -> str:
@@ -185,6 +245,32 @@ class Crossing:
     cache: Path | None
     work: Path
 
+    def check(self, requirement: str, wheel: Path) -> dict[str, object]:
+        """The gate's static checks, against the reference: the build platform's wheel from the
+        index (`from_index`), else built by the fetch. One from the index that has a module
+        the cross-built wheel lacks is not the last word (the index's wheel may have been
+        built with more than this builder has): the sdist is then built natively, here, and
+        that is the reference."""
+        reference = self.references.get(gate.wheel_name(wheel)[0])
+        try:
+            return {**gate.check_wheel(wheel, self.facts, reference),
+                    "reference": reference and reference.name}
+        except gate.Rejected as error:
+            if error.check != "modules" or reference is None or all(
+                    t.endswith(f"-linux_{build.BUILD_MACHINE}")
+                    for t in gate.wheel_name(reference)[2]):
+                raise
+            first = error
+            print(f"bslim: {requirement}: {error} (from the index); building it natively to "
+                  "compare", file=sys.stderr)
+        key = build.dist_key(requirement)
+        try:
+            native = build_one(self.directory, requirement, self.work / f"{key}.native", {},
+                               [], self.out / "logs" / f"{key}.native.log")
+        except gate.Rejected:  # no native build to compare with: the index's wheel stands
+            raise first from None
+        return {**gate.check_wheel(wheel, self.facts, native), "reference": native.name}
+
     def one(self, requirement: str) -> tuple[str, dict[str, object]]:
         """Build (or take from the cache) and check one: its report entry."""
         name, _, version = requirement.partition("==")
@@ -203,8 +289,7 @@ class Crossing:
                        "_PYTHON_SYSCONFIGDATA_NAME": str(self.facts["sysconfigdata"]), **own}
                 wheels = [build_one(self.directory, requirement, self.work / key, env,
                                     [self.sysconfig], self.out / "logs" / f"{key}.log")]
-            entry.update(gate.check_wheel(wheels[0], self.facts, self.references.get(
-                gate.wheel_name(wheels[0])[0])))
+            entry.update(self.check(requirement, wheels[0]))
             shutil.copy2(wheels[0], self.out / "wheels" / wheels[0].name)
             if kept is not None and wheels[0].parent != kept:
                 kept.mkdir(parents=True, exist_ok=True)
@@ -220,7 +305,7 @@ class Crossing:
 
 def build_all(directory: Path, out: Path, sysroot: Path, cache: Path | None,
               given: Sequence[Sequence[str]], jobs: int | None = None) -> int:
-    """The cross stage: every distribution DIR/cross.txt lists, side by side (one per core),
+    """The cross stage: every distribution DIR/cross.txt lists, side by side (one more than cores),
     each built, then checked (see the module's doc); always 0, OUT/report.json says what
     came of each (the compile stage proves or replaces them)."""
     listing = directory / CROSS_LIST
@@ -265,7 +350,10 @@ def build_all(directory: Path, out: Path, sysroot: Path, cache: Path | None,
             references={gate.wheel_name(w)[0]: w
                         for w in sorted((directory / REFERENCE).glob("*.whl"))},
             cache=cache, work=tmp)
-        with ThreadPoolExecutor(max(1, min(len(listed), jobs or os.cpu_count() or 1))) as pool:
+        # one more build than cores: each has single-threaded and waiting phases (its backend
+        # starting, Cython, archiving) that leave a core idle
+        with ThreadPoolExecutor(max(1, min(len(listed), jobs or (os.cpu_count() or 1) + 1))) \
+                as pool:
             report = dict(pool.map(crossing.one, listed))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

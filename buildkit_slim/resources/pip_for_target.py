@@ -27,7 +27,8 @@ tests/unit/test_pip_for_target.py; 4-5 used by every build):
     `locked_entries`, `write_pinned`), version (`write_pinned`), requirements (wheel_build.py's
     `build_project`); pip._vendor.tomli on Python 3.10 (wheel_build.build_system).
  4. pip's command line run in this process (`run_pip`, runpy), where `pretend` reaches it
-    (pip documents only a subprocess); 5. pip's wheel cache layout (`_pip_built`).
+    (pip documents only a subprocess); 5. pip's wheel cache layout (`sort`); 6. its
+    `wheel` command's `build` and a requirement's link, wrapped (cross_build.from_index).
 """
 
 from __future__ import annotations
@@ -198,12 +199,13 @@ def sort(directory: Path, project: str | None, source: str, hooked: str | None =
     the project's wheel, built by its backend here (in a fixed directory). Each entry of the
     report says whether the wheel was built from source (else downloaded as it is). With
     `emulated` (name, whether the project's -> why not cross-compiled), those to cross-compile
-    in DIR/cross.txt too, the wheel built here of each kept as the gate's reference."""
+    in DIR/cross.txt too, each one's build-platform wheel kept as the gate's reference."""
     from pip._vendor.packaging.utils import canonicalize_name, parse_wheel_filename
 
     supported, report, listed, crossed = target_tags(), [], [], []
     (directory / WHEELS).mkdir(parents=True, exist_ok=True)
-    built_by_pip = _pip_built()
+    cache = Path(os.environ.get("PIP_CACHE_DIR") or Path.home() / ".cache" / "pip") / "wheels"
+    built_by_pip = {p.name for p in cache.rglob("*.whl")} if cache.is_dir() else set()
     for wheel in sorted((directory / WHEELS).glob("*.whl")):
         name, version, _, _ = parse_wheel_filename(wheel.name)
         kind = classify(wheel.name, supported)
@@ -226,11 +228,6 @@ def sort(directory: Path, project: str | None, source: str, hooked: str | None =
     (directory / COMPILE_LIST).write_text("".join(f"{line}\n" for line in listed))
     (directory / cross.CROSS_LIST).write_text("".join(f"{line}\n" for line in crossed))
     (directory / REPORT).write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
-
-
-def _pip_built() -> set[str]:  # the wheels in pip's cache: what it built (not downloaded)
-    cache = Path(os.environ.get("PIP_CACHE_DIR") or Path.home() / ".cache" / "pip") / "wheels"
-    return {p.name for p in cache.rglob("*.whl")} if cache.is_dir() else set()
 
 
 def locked_file(template: str | None) -> Path | None:
@@ -289,9 +286,10 @@ def prepare(directory: Path, requirement: str, options: list[str],
     env, sdists = directory / build.BUILDENV / key, directory / build.SDISTS / key
     if requirement[0] != "/":
         what = pinning.sdist_requirement(requirement, (locked or {}).get(key), sdists)
-        if _pip(["download", "--quiet", "--no-deps", "--no-binary", key, "--dest", str(sdists),
-                 *options, *what]) != 0 or len(found := list(sdists.iterdir())) != 1:
-            return False
+        if (len(found := list(sdists.glob("*"))) != 1 or what != [requirement]) and (_pip([
+                "download", "--quiet", "--no-deps", "--no-binary", key, "--dest", str(sdists),
+                *options, *what]) != 0 or len(found := list(sdists.iterdir())) != 1):
+            return False  # (one there: cross.from_index kept the one pip resolved)
         sdists.with_suffix(".sha256").write_text(hashlib.sha256(found[0].read_bytes()).hexdigest())
         if (unpacked := build.unpack(found[0], directory / build.SOURCES / key)) is None:
             return False
@@ -322,9 +320,13 @@ def one_pass(ns: argparse.Namespace, options: list[str]) -> int:
     if ns.wheel:
         (directory / WHEELS).mkdir(parents=True, exist_ok=True)
         shutil.copy2(ns.wheel, directory / WHEELS / Path(ns.wheel).name)
-    elif what and (status := run_pip(["wheel", "--wheel-dir", str(directory / WHEELS),
-                                      *options, *what])) != 0:
-        return status
+    elif what:
+        if TARGET != NATIVE and ns.cross:  # each sdist's reference downloaded, not built
+            cross.from_index(directory, lambda args: _pip(args, {"TARGETPLATFORM": NATIVE or ""}))
+        status = run_pip(["wheel", "--wheel-dir", str(directory / WHEELS), *options, *what])
+        shutil.rmtree(directory / cross.INDEX_WHEELS, ignore_errors=True)
+        if status != 0:
+            return status
     sort(directory, ns.project, source or "/src", hooked=ns.wheel and Path(ns.wheel).name,
          emulated=None if TARGET == NATIVE else (
              lambda name, mine: cross.why_emulated(name, mine, enabled=ns.cross,

@@ -277,3 +277,58 @@ def test_an_import_failure_under_emulation_is_one_line_too(
 
 def test_nothing_cross_built_nothing_proven(tmp_path: Path) -> None:
     assert prove(tmp_path, tmp_path / "cross", tmp_path / "out") == set()
+
+
+@pytest.mark.parametrize(("native_has", "ok", "reference"), [
+    pytest.param(False, True, "native", id="the-index-wheel-had-more"),
+    pytest.param(True, False, None, id="a-silent-fallback"),
+    pytest.param(None, False, None, id="no-native-build"),
+])
+def test_a_reference_from_the_index_with_more_modules_is_checked_by_a_native_build(
+        fetched: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        native_has: bool | None, ok: bool, reference: str | None) -> None:
+    """The index's wheel of `purefall` has `_speedups`, the cross-built one has not. That
+    may be the index's build having more than this builder (a library): the sdist is built
+    natively here, and its wheel decides. It has the module too (a cross build that silently
+    fell back): refused; a native build that fails leaves the index's wheel the reference."""
+    built = fake_builds(monkeypatch)
+    for old in (fetched / REFERENCE).iterdir():
+        old.unlink()
+    _wheel(fetched / REFERENCE, "purefall", {f"purefall/_speedups{SUFFIX}": b""},
+           tag="cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64")
+    (fetched / CROSS_LIST).write_text("purefall==1.0\n")
+    cross_hook = wheel_build.hook
+
+    def hook(action: str, src: Path, out: Path, paths: list[Path], env: Any = None,
+             log: Any = None) -> int:
+        if env.get("CC"):  # the cross build
+            return cross_hook(action, src, out, paths, env, log)
+        built.append(("native", dict(env)))
+        if native_has is None:
+            return 1
+        _wheel(out, "purefall", {f"purefall/_speedups{SUFFIX}": b""} if native_has else {
+            "purefall/__init__.py": b""}, tag="cp311-cp311-linux_x86_64")
+        return 0
+
+    monkeypatch.setattr(wheel_build, "hook", hook)
+    build_all(fetched, tmp_path / "cross", tmp_path / "sysroot", None, [])
+    entry = json.loads((tmp_path / "cross/report.json").read_text())["built"]["purefall==1.0"]
+    assert [name for name, _ in built] == ["purefall", "native"]
+    assert entry["ok"] is ok
+    if ok:
+        assert entry["reference"] == "purefall-1.0-cp311-cp311-linux_x86_64.whl"
+    else:
+        assert entry["check"] == "modules"
+        assert "no purefall._speedups, which the build platform's purefall-1.0-cp311-cp311-" \
+            f"{'linux' if native_has else 'manylinux'}" in entry["detail"]
+
+
+def test_a_reference_built_here_is_the_last_word(
+        fetched: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fetch built the reference (no binary wheel on the index): no second native build."""
+    built = fake_builds(monkeypatch)
+    (fetched / CROSS_LIST).write_text("purefall==1.0\n")
+    build_all(fetched, tmp_path / "cross", tmp_path / "sysroot", None, [])
+    entry = json.loads((tmp_path / "cross/report.json").read_text())["built"]["purefall==1.0"]
+    assert (entry["ok"], entry["check"]) == (False, "modules")
+    assert [name for name, _ in built] == ["purefall"]
