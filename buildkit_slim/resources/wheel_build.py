@@ -21,6 +21,7 @@ import shutil
 import subprocess
 import sys
 import sysconfig
+import time
 from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
@@ -292,7 +293,7 @@ def _build(directory: Path, requirement: str, kept: Path | None, out: Path,
     src = Path(requirement) if requirement[0] == "/" else tops[0] if len(tops) == 1 else None
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir()
-    status, say = NO_BACKEND, log or sys.stderr
+    status, say, started = NO_BACKEND, log or sys.stderr, time.monotonic()
     try:
         if env.is_dir() and src is not None:
             print(f"bslim: compiling {requirement} for {TARGET}", file=say, flush=True)
@@ -312,6 +313,9 @@ def _build(directory: Path, requirement: str, kept: Path | None, out: Path,
             shutil.move(wheel, out / wheel.name)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    if status == 0:
+        print(f"bslim: {requirement}: compiled for {TARGET} in "
+              f"{time.monotonic() - started:.1f} s", file=say, flush=True)
     if status == 0 and kept is not None and len(built) == 1:
         kept.mkdir(parents=True, exist_ok=True)
         shutil.copy2(out / built[0].name, kept / built[0].name)

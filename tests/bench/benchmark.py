@@ -1,6 +1,6 @@
 """Benchmark: bslim against the origin note's recipe, in ONE invocation, on the local engine.
 
-    .venv/bin/python -m tests.bench.benchmark [--cases abcdefgh] [--repeat-cold N] [--out FILE]
+    .venv/bin/python -m tests.bench.benchmark [--cases abcdefghi] [--repeat-cold N] [--out FILE]
                                               [--layout official|debian] [--docs]
 
 --docs puts the result into docs/performance.md, in place of the table of the engine it ran on
@@ -24,6 +24,11 @@ linux/amd64 and linux/arm/v7 and push to the local registry. Cases:
   (h) the same for a web service: aiohttp, markupsafe (armv7l wheels on PyPI), msgpack, pyyaml,
       httptools (sdists only for arm/v7: cross-compiled, or with cross off compiled under
       emulation: a row of its own, same invocation)
+  (i) the same for an asyncio service on uvloop (its bundled libuv is configured and built with
+      it; no armv7l wheel on PyPI): fast-wheels amd64, arm/v7 cross-compiled and arm/v7
+      compiled under emulation (the plain strategy compiles the same way as the latter)
+Per distribution compiled for arm/v7 in (g)-(i), its cross build's and its emulated compile's
+seconds (as the cross and compile stages print them) are tabled beside each other.
 Both sides get the same registry cache (mode=max), so the ratios measure the Dockerfiles, not
 the cache settings. Printed: wall time, ratio to the baseline's same case, and per platform the
 compressed image size, bytes of .whl files in any layer, and the wheels pip compiled.
@@ -53,7 +58,7 @@ from tests.e2e.conftest import FIXTURES, HOST_CA, LAYOUT_REPOS, LAYOUTS, base_im
 REPO = Path(__file__).resolve().parents[2]
 DOCS = REPO / "docs" / "performance.md"
 RATIO = ("ratio = wall time / the baseline's same case ((f): with / without wheels-from; "
-         "(g), (h): arm/v7 / amd64 and plain / fast arm/v7).")
+         "(g)-(i): arm/v7 / amd64, then emulated or plain / cross-compiled arm/v7).")
 REG = registry.REGISTRY
 PLATFORMS = ("linux/amd64", "linux/arm/v7")
 BASELINE_DOCKERFILE = """\
@@ -75,6 +80,9 @@ STEP = re.compile(r"^#(\d+) \[(linux/[a-z0-9/]+) ")
 BUILDING = re.compile(
     r"^#(\d+) [0-9.]+ +(?:Building wheel for ([A-Za-z0-9_.-]+)|bslim: built ([A-Za-z0-9_.]+)-"
     r"|bslim: ([A-Za-z0-9_.-]+)==\S+: cross-compiled for)")
+# seconds of one distribution's build: the cross stage's line, the compile stage's line
+SECONDS = re.compile(r"bslim: ([A-Za-z0-9_.-]+)==\S+: (cross-compiled|compiled) for \S+ in "
+                     r"([0-9.]+) s")
 
 
 @dataclass
@@ -86,6 +94,8 @@ class Result:
     sizes: dict[str, int] = field(default_factory=dict)
     wheel_bytes: dict[str, int] = field(default_factory=dict)
     compiled: dict[str, list[str]] = field(default_factory=dict)
+    # distribution -> ("cross-compiled" | "compiled", seconds), as the build's log says
+    seconds_of: dict[str, tuple[str, float]] = field(default_factory=dict)
 
 
 def run(cmd: list[str], *, cwd: Path | None = None) -> tuple[float, str]:
@@ -268,6 +278,9 @@ def run_cases(cases: str, bench: Bench) -> list[Result]:
                                 ["tinypure"])
     if "h" in cases:
         results += wheel_stages(bench, "h", "web", WEB_SERVICE, [])
+    if "i" in cases:
+        results += wheel_stages(bench, "i", "loop", LOOP_SERVICE, [],
+                                ("fast", "fast-emulated"))
     return results
 
 
@@ -276,10 +289,13 @@ def run_cases(cases: str, bench: Bench) -> list[Result]:
 # arm/v7 and are compiled from their sdists there.
 WEB_SERVICE = ["aiohttp==3.14.5", "markupsafe==3.0.4", "msgpack==1.2.4", "pyyaml==6.0.4",
                "httptools==0.9.0"]
+# (i): uvloop has no armv7l wheel on PyPI; its build configures and compiles libuv too.
+LOOP_SERVICE = ["uvloop==0.23.0"]
 
 
-def wheel_stages(bench: Bench, case: str, stem: str, deps: list[str],
-                 packages: list[str]) -> list[Result]:
+def wheel_stages(bench: Bench, case: str, stem: str, deps: list[str], packages: list[str],
+                 strategies: tuple[str, ...] = ("fast", "fast-emulated", "plain"),
+                 ) -> list[Result]:
     """The wheel stage alone (`--export-wheels`), cold, per platform: fast-wheels on amd64 and
     arm/v7 (cross-compiling what has no wheel, the default), fast-wheels on arm/v7 compiling
     that under emulation (`cross = { enabled = false }`), and the plain strategy on arm/v7;
@@ -291,6 +307,8 @@ def wheel_stages(bench: Bench, case: str, stem: str, deps: list[str],
             ("fast", "linux/arm/v7", "fast wheel stage linux/amd64"),
             ("fast-emulated", "linux/arm/v7", arm),
             ("plain", "linux/arm/v7", arm)):
+        if strategy not in strategies:
+            continue
         name = f"{stem}{strategy.replace('-', '')}{platform_pair(platform).replace('-', '')}"
         extra = {"plain": "fast-wheels = false\n",
                  "fast-emulated": "cross = { enabled = false }\n"}.get(strategy, "")
@@ -302,7 +320,9 @@ def wheel_stages(bench: Bench, case: str, stem: str, deps: list[str],
                             str(bench.work / f"out-{name}"), "--ca-bundle", str(bench.ca)])
         print(f"bench: ({case}) {strategy} {platform} {seconds:.1f} s", file=sys.stderr)
         out.append(Result(case=case, side=f"{strategy} wheel stage {platform}", seconds=seconds,
-                          ref_side=ref_side, compiled=compiled_per_platform(log, platform)))
+                          ref_side=ref_side, compiled=compiled_per_platform(log, platform),
+                          seconds_of={m.group(1).lower(): (m.group(2), float(m.group(3)))
+                                      for m in SECONDS.finditer(log)}))
     return out
 
 
@@ -315,7 +335,7 @@ def table(results: list[Result]) -> str:
     by_side = {(r.case, r.side): r for r in results}
     for r in results:
         ref = without if r.case == "f" else base.get(r.case)
-        if r.ref_side is not None or r.case in ("g", "h"):
+        if r.ref_side is not None or r.case in ("g", "h", "i"):
             ref = by_side.get((r.case, r.ref_side or ""))
         ratio = f"{r.seconds / ref.seconds:.2f}" if ref and ref is not r else "1.00"
         cells = [(f"{r.sizes[p] / 1e6:.1f} / {r.wheel_bytes[p] / 1e3:.0f} / " if p in r.sizes
@@ -324,6 +344,31 @@ def table(results: list[Result]) -> str:
         rows.append(f"| ({r.case}) | {r.side} | {r.seconds:.1f} | {ratio} | "
                     + " | ".join(cells) + " |")
     return "\n".join(rows) + "\n"
+
+
+def per_package(results: list[Result]) -> str:
+    """Each distribution compiled for arm/v7 in (g)-(i): its cross build's seconds (fast side)
+    beside its emulated compile's (fast-emulated side), as the stages print them."""
+    rows = []
+    for case in sorted({r.case for r in results if r.seconds_of}):
+        cross = next((r.seconds_of for r in results if r.case == case
+                      and r.side == "fast wheel stage linux/arm/v7"), {})
+        emulated = next((r.seconds_of for r in results if r.case == case
+                         and r.side == "fast-emulated wheel stage linux/arm/v7"), {})
+        for name in sorted({*cross, *emulated}):
+            how, across = cross.get(name, ("", 0.0))
+            under = emulated.get(name, ("", 0.0))[1]
+            rows.append(f"| ({case}) | {name} | "
+                        f"{f'{across:.1f}' if how == 'cross-compiled' else '-'} | "
+                        f"{f'{under:.1f}' if under else '-'} | "
+                        f"{f'{under / across:.1f}x' if how == 'cross-compiled' and under else '-'}"
+                        " |")
+    if not rows:
+        return ""
+    return ("\nPer distribution, arm/v7 (seconds of its build in the stage's log; cross builds "
+            "run one more than cores side by side, emulated compiles one per core):\n\n"
+            "| case | distribution | cross-compiled s | compiled under emulation s | "
+            "emulated / cross |\n|---|---|---:|---:|---:|\n" + "\n".join(rows) + "\n")
 
 
 def versions() -> str:
@@ -373,7 +418,7 @@ def replace_block(doc: str, engine: str, text: str) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--cases", default="abcdefgh")
+    parser.add_argument("--cases", default="abcdefghi")
     parser.add_argument("--repeat-cold", type=int, default=0, metavar="N",
                         help="also run case (a) N more times, sides alternating; median ratio")
     parser.add_argument("--out", type=Path)
@@ -397,7 +442,7 @@ def main() -> None:
         repeated = repeat_cold(bench, args.repeat_cold) if args.repeat_cold else ""
     header = (f"Measured {datetime.date.today().isoformat()} on {os.cpu_count()} cores, "
               f"{versions()}, {args.layout} layout of the python stand-ins; {RATIO}\n\n")
-    text = header + (table(results) if results else "") + repeated
+    text = header + (table(results) + per_package(results) if results else "") + repeated
     print(text)
     if args.out:
         args.out.write_text(text)
