@@ -322,7 +322,8 @@ def one_pass(ns: argparse.Namespace, options: list[str]) -> int:
         shutil.copy2(ns.wheel, directory / WHEELS / Path(ns.wheel).name)
     elif what:
         if TARGET != NATIVE and ns.cross:  # each sdist's reference downloaded, not built
-            cross.from_index(directory, lambda args: _pip(args, {"TARGETPLATFORM": NATIVE or ""}))
+            cross.from_index(directory, lambda args, log: _pip(
+                args, {"TARGETPLATFORM": NATIVE or ""}, log))
         status = run_pip(["wheel", "--wheel-dir", str(directory / WHEELS), *options, *what])
         shutil.rmtree(directory / cross.INDEX_WHEELS, ignore_errors=True)
         if status != 0:

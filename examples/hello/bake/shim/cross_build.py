@@ -31,7 +31,7 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 try:  # bslim's own modules; in a build, their copies beside this file
     from buildkit_slim.platforms import gnu_type
@@ -85,17 +85,17 @@ def set_aside(directory: Path, wheel: Path, why: str | None) -> dict[str, str]:
     return {"how": "cross"}
 
 
-def from_index(directory: Path, download: Callable[[list[str]], int]) -> None:
+def from_index(directory: Path, download: Callable[[list[str], IO[str]], int]) -> None:
     """In a foreign pass, before it runs `pip wheel`: the wheel pip would build there from an
     sdist does not fit the target; it only lists the sdist and is the gate's reference for its
     cross build. So each sdist pip would build is given, instead, the build platform's binary
     wheel of the same version from the same index or find-links directory, when there is one:
-    downloaded by `download` (pip's arguments, natively), not built (a second per sdist, where
-    a build takes several). Each sdist is kept in DIR/sdists/<key> for `prepare`. What has no
-    such wheel is built as before; a reference that disagrees with the cross-built wheel on its
-    modules is built natively in the cross stage (`Crossing.one`). Uses pip's internals: its
-    `wheel` command's `build`, and its requirement's `link`/`local_file_path` (its
-    `wheel_builder.build` sets them so)."""
+    downloaded by `download` (pip's arguments, where its output goes; natively), not built (a
+    second per sdist, where a build takes several). Each sdist is kept in DIR/sdists/<key>
+    for `prepare`. What has no such wheel is built as before; a reference that disagrees with
+    the cross-built wheel on its modules is built natively in the cross stage
+    (`Crossing.check`). Uses pip's internals: its `wheel` command's `build`, and its
+    requirement's `link`/`local_file_path` (its `wheel_builder.build` sets them so)."""
     from pip._internal.commands import wheel as command
     from pip._internal.models.link import Link
     from pip._internal.utils.urls import path_to_url
@@ -116,9 +116,10 @@ def from_index(directory: Path, download: Callable[[list[str]], int]) -> None:
             return None
         key = build.dist_key(f"{req.name}=={version}")
         out = directory / INDEX_WHEELS / key
-        if download(["download", "--quiet", "--no-deps", "--only-binary", ":all:", "--dest",
-                     str(out), *where, f"{req.name}=={version}"]) != 0:
-            return None
+        with Path(os.devnull).open("w") as quiet:  # none there is no error, not a line
+            if download(["download", "--quiet", "--no-deps", "--only-binary", ":all:",
+                         "--dest", str(out), *where, f"{req.name}=={version}"], quiet) != 0:
+                return None
         found = sorted(out.glob("*.whl"))
         if len(found) != 1 or all(t.endswith("-any") for t in gate.wheel_name(found[0])[2]):
             return None  # a pure wheel (--no-binary chose the sdist): the build decides
