@@ -58,7 +58,8 @@ from tests.e2e.conftest import FIXTURES, HOST_CA, LAYOUT_REPOS, LAYOUTS, base_im
 REPO = Path(__file__).resolve().parents[2]
 DOCS = REPO / "docs" / "performance.md"
 RATIO = ("ratio = wall time / the baseline's same case ((f): with / without wheels-from; "
-         "(g)-(i): arm/v7 / amd64, then emulated or plain / cross-compiled arm/v7).")
+         "(g), (h): arm/v7 / amd64 and plain / fast arm/v7).")
+# (i) is read as (h); "fast" arm/v7 cross-compiles, "fast-emulated" compiles under emulation
 REG = registry.REGISTRY
 PLATFORMS = ("linux/amd64", "linux/arm/v7")
 BASELINE_DOCKERFILE = """\

@@ -48,5 +48,5 @@ def test_the_committed_page_has_a_block_per_engine_as_the_benchmark_writes_it() 
         assert "| case | side | wall s | ratio |" in block
         # Every row has a ratio: the figures are read against the baseline of the same run.
         rows = [line for line in block.splitlines() if line.startswith("| (")]
-        assert rows and all(re.match(r"\| \([a-h]\) \| [^|]+ \| [0-9.]+ \| [0-9.]+ \|", r)
+        assert rows and all(re.match(r"\| \([a-i]\) \| [^|]+ \| [0-9.]+ \| [0-9.]+ \|", r)
                             for r in rows)
