@@ -103,10 +103,19 @@ def from_index(directory: Path, download: Callable[[list[str], IO[str]], int]) -
     build_wheels = command.build  # type: ignore[attr-defined]
 
     def reference(req: Any) -> Path | None:
-        link, version = req.link, str(req.get_dist().version)
+        try:  # whatever goes wrong here, pip builds it as before
+            return _reference(req)
+        except Exception as error:
+            print(f"bslim: {req.name}: no reference from the index ({error!r}): built here",
+                  file=sys.stderr)
+            return None
+
+    def _reference(req: Any) -> Path | None:
+        link = req.link
         if (req.editable or link is None or link.is_vcs or link.is_wheel or not req.name
                 or link.is_existing_dir() or not req.local_file_path):
             return None
+        version = str(req.get_dist().version)
         if link.scheme == "file":  # a find-links directory
             where = ["--no-index", "--find-links", str(Path(link.file_path).parent)]
         elif link.scheme in ("http", "https") and isinstance(link.comes_from, str) \

@@ -332,3 +332,71 @@ def test_a_reference_built_here_is_the_last_word(
     entry = json.loads((tmp_path / "cross/report.json").read_text())["built"]["purefall==1.0"]
     assert (entry["ok"], entry["check"]) == (False, "modules")
     assert [name for name, _ in built] == ["purefall"]
+
+
+def test_from_index_asks_the_sdists_own_index_and_builds_what_it_cannot_take(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """pip's wheel command, wrapped: an sdist from an index page is given the build platform's
+    binary wheel of its version from that index; a find-links sdist from its directory; what
+    has none there, only a pure one, a direct URL, or fails to say its version, is left to
+    pip's own build."""
+    from pip._internal.commands import wheel as command
+    from pip._internal.models.link import Link
+
+    built: list[str] = []
+    monkeypatch.setattr(command, "build", lambda reqs, *args, **kwargs: (
+        [built.append(r.name) or r for r in reqs], []))  # type: ignore[func-returns-value]
+    asked: dict[str, list[str]] = {}
+
+    def download(args: list[str], log: Any) -> int:
+        name = args[-1].split("==")[0]
+        asked[name] = args
+        dest = Path(args[args.index("--dest") + 1])
+        if name in ("fast", "local"):
+            _wheel(dest, name, {}, tag="cp311-cp311-manylinux_2_17_x86_64")
+        elif name == "pureish":
+            _wheel(dest, name, {}, tag="py3-none-any")
+        return 1 if name == "missing" else 0
+
+    class Req:
+        def __init__(self, name: str, url: str, comes_from: str | None = None,
+                     broken: bool = False) -> None:
+            self.name, self.editable, self.broken = name, False, broken
+            self.link = Link(url, comes_from=comes_from)
+            self.local_file_path = str(tmp_path / "dl" / f"{name}-1.0.tar.gz")
+            Path(self.local_file_path).parent.mkdir(exist_ok=True)
+            Path(self.local_file_path).write_bytes(name.encode())
+
+        def get_dist(self) -> Any:
+            if self.broken:
+                raise AssertionError("no metadata directory")
+            return type("Dist", (), {"version": "1.0"})()
+
+    index = "https://pypi.example/simple/"
+    wheelhouse = tmp_path / "wheelhouse"
+    reqs = [Req("fast", "https://files.example/fast-1.0.tar.gz", index + "fast/"),
+            Req("local", (wheelhouse / "local-1.0.tar.gz").as_uri()),
+            Req("missing", "https://files.example/missing-1.0.tar.gz", index + "missing/"),
+            Req("pureish", "https://files.example/pureish-1.0.tar.gz", index + "pureish/"),
+            Req("direct", "https://elsewhere.example/direct-1.0.tar.gz"),
+            Req("broken", "https://files.example/broken-1.0.tar.gz", index + "broken/",
+                broken=True)]
+    directory = tmp_path / "pass"
+    cross_build.from_index(directory, download)
+    done, failed = command.build(reqs, None, True, False)  # type: ignore[attr-defined,arg-type]
+    assert built == ["missing", "pureish", "direct", "broken"] and failed == []
+    assert [r.name for r in done] == ["fast", "local", "missing", "pureish", "direct", "broken"]
+    assert asked["fast"][asked["fast"].index("--index-url") + 1] == index
+    assert asked["local"][-4:-1] == ["--no-index", "--find-links", str(wheelhouse)]
+    assert "--only-binary" in asked["fast"] and "direct" not in asked
+    assert reqs[0].link.filename == "fast-1.0-cp311-cp311-manylinux_2_17_x86_64.whl"
+    assert reqs[0].local_file_path == str(
+        directory / ".index-wheels" / "fast" / reqs[0].link.filename)
+    assert reqs[1].link.is_wheel and not reqs[2].link.is_wheel and not reqs[3].link.is_wheel
+    assert (directory / "sdists" / "fast" / "fast-1.0.tar.gz").read_bytes() == b"fast"
+    assert not (directory / "sdists" / "missing").exists()
+    err = capsys.readouterr().err
+    assert "bslim: broken: no reference from the index (AssertionError(" in err
+    assert "bslim: fast: the build platform's fast-1.0-cp311-cp311-manylinux_2_17_x86_64.whl" \
+        in err
