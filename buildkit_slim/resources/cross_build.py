@@ -125,9 +125,13 @@ def from_index(directory: Path, download: Callable[[list[str], IO[str]], int]) -
             return None
         key = build.dist_key(f"{req.name}=={version}")
         out = directory / INDEX_WHEELS / key
+        # --isolated: that index only (no PIP_EXTRA_INDEX_URL, PIP_FIND_LINKS or pip.conf),
+        # with the CA bundle the step was given
+        cert = ["--cert", os.environ["PIP_CERT"]] if os.environ.get("PIP_CERT") else []
         with Path(os.devnull).open("w") as quiet:  # none there is no error, not a line
-            if download(["download", "--quiet", "--no-deps", "--only-binary", ":all:",
-                         "--dest", str(out), *where, f"{req.name}=={version}"], quiet) != 0:
+            if download(["download", "--isolated", "--quiet", "--no-deps", "--only-binary",
+                         ":all:", *cert, "--dest", str(out), *where,
+                         f"{req.name}=={version}"], quiet) != 0:
                 return None
         found = sorted(out.glob("*.whl"))
         if len(found) != 1 or all(t.endswith("-any") for t in gate.wheel_name(found[0])[2]):

@@ -383,6 +383,7 @@ def test_from_index_asks_the_sdists_own_index_and_builds_what_it_cannot_take(
             Req("broken", "https://files.example/broken-1.0.tar.gz", index + "broken/",
                 broken=True)]
     directory = tmp_path / "pass"
+    monkeypatch.setenv("PIP_CERT", "/run/secrets/ca")
     cross_build.from_index(directory, download)
     done, failed = command.build(reqs, None, True, False)  # type: ignore[attr-defined,arg-type]
     assert built == ["missing", "pureish", "direct", "broken"] and failed == []
@@ -390,6 +391,8 @@ def test_from_index_asks_the_sdists_own_index_and_builds_what_it_cannot_take(
     assert asked["fast"][asked["fast"].index("--index-url") + 1] == index
     assert asked["local"][-4:-1] == ["--no-index", "--find-links", str(wheelhouse)]
     assert "--only-binary" in asked["fast"] and "direct" not in asked
+    cert = asked["fast"].index("--cert")  # the step's CA bundle, with the index alone
+    assert "--isolated" in asked["fast"] and asked["fast"][cert + 1] == "/run/secrets/ca"
     assert reqs[0].link.filename == "fast-1.0-cp311-cp311-manylinux_2_17_x86_64.whl"
     assert reqs[0].local_file_path == str(
         directory / ".index-wheels" / "fast" / reqs[0].link.filename)
