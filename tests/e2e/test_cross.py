@@ -7,7 +7,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from tests.e2e.conftest import PLATFORMS, Pushed, bslim, docker, make_project
+import pytest
+
+from tests.e2e.conftest import LAYOUTS, PLATFORMS, Pushed, bslim, docker, make_project
 
 FAILING_IMAGE = "127.0.0.1:5000/bslim-e2e/cross-gate-fails"
 YAML_IMAGE = "127.0.0.1:5000/bslim-e2e/cross-pyyaml"
@@ -28,6 +30,8 @@ def tinyext_everywhere(ref: str) -> dict[str, str]:
     return out
 
 
+# Both layouts: Debian's python3 has a multiarch pyconfig.h and its sysconfigdata elsewhere.
+@pytest.mark.parametrize("pushed", LAYOUTS, indirect=True)
 def test_the_c_extension_is_cross_compiled_gated_and_proven_on_the_target(
         pushed: Pushed) -> None:
     log = pushed.log
