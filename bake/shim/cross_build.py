@@ -8,9 +8,10 @@ cross-compiling (a pass's DIR/cross.txt) is built for the target by its PEP 517 
 sysroot (the target's builder with apt-build, mounted from the `target-root` stage), and the
 target interpreter's sysconfig data (its headers, EXT_SUFFIX, SOABI), which
 `wheel_gate.py facts` wrote there. Each wheel then goes through the gate's static checks
-against the build platform's wheel of the same sdist (DIR/reference). What passes is kept in
-OUT/wheels (and in a cache keyed by sdist, toolchain and the target's ABI facts); every
-outcome is in OUT/report.json.
+against the build platform's wheel of the same version (DIR/reference: from the index, see
+`from_index`, else built by the fetch; `Crossing.check` says when it is built here instead).
+What passes is kept in OUT/wheels (and in a cache keyed by sdist, toolchain and the target's
+ABI facts); every outcome is in OUT/report.json.
 
 `prove` (the `compile` stage, on the target): each wheel that passed is imported there, every
 extension module really loaded; what passes is used, the rest is compiled under emulation as
