@@ -15,7 +15,7 @@ through public options (--platform/--abi/--python-version/--implementation need 
 a pass and `install` run pip's command line in a process that `pretend`s to be the target.
 Wheels that need no resolution (build requirements) come through pip's public options instead.
 Every pip internal bslim relies on (1-3 checked with the pinned pip by bslim's
-tests/unit/test_pip_for_target.py; 4-5 used by every build):
+tests/unit/test_pip_for_target.py, 6 by test_cross_build.py; 4-6 used by every build):
  1. packaging (vendored in pip) taking PEP 508's platform_machine from platform.machine() and
     PEP 425's platform tag from sysconfig.get_platform(), when first asked, then cached
     (`pretend`, through wheel_build.pretend_machine).
